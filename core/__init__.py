@@ -1,0 +1,1 @@
+"""sfdest core: the framework-free domain (standard library only)."""

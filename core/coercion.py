@@ -1,0 +1,136 @@
+"""Event values to Salesforce field values, by the field's describe type."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from core.describe import ID_TYPES, NUMERIC_TYPES, FieldDescribe
+from core.names import normalize_id
+
+MAX_STRING_LITERAL = 4000  # SOQL's limit for one string literal in WHERE
+
+
+class CoercionError(ValueError):
+    """The value cannot go into the field; the message states the rule."""
+
+
+def _kind(value: Any) -> str:
+    return "an object" if isinstance(value, dict) else "an array" if isinstance(value, list) else type(value).__name__
+
+
+def check_scalar(value: Any) -> None:
+    if isinstance(value, (dict, list, tuple)):
+        raise CoercionError(f"is {_kind(value)}; only strings, numbers, booleans and ISO dates are allowed")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise CoercionError("is not a finite number")
+    if value is not None and not isinstance(value, (str, int, float, bool)):
+        raise CoercionError(f"has unsupported type {type(value).__name__}")
+
+
+def _number(value: Any, integral: bool) -> int | float:
+    if isinstance(value, bool):
+        raise CoercionError("must be a number, not a boolean")
+    if isinstance(value, (int, float)):
+        number = Decimal(str(value))
+    else:
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise CoercionError(f"must be a number, got {str(value)[:40]!r}") from None
+        if not number.is_finite():
+            raise CoercionError("must be a finite number")
+    if number == number.to_integral_value():
+        return int(number)
+    if integral:
+        raise CoercionError("must be a whole number")
+    return float(number)
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise CoercionError("must be true or false")
+
+
+def _date(value: Any) -> str:
+    text = str(value).strip() if isinstance(value, str) else None
+    try:
+        if text and len(text) == 10:
+            return date.fromisoformat(text).isoformat()
+        if text:
+            return datetime.fromisoformat(text).date().isoformat()
+    except ValueError:
+        pass
+    raise CoercionError("must be an ISO date (YYYY-MM-DD)")
+
+
+def _datetime(value: Any) -> str:
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            moment = None
+        if moment is not None:
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    raise CoercionError("must be an ISO 8601 datetime")
+
+
+def coerce(value: Any, field: FieldDescribe | None) -> Any:
+    """The value to send for `field`, or CoercionError naming the rule broken."""
+    check_scalar(value)
+    if value is None or field is None:
+        return value
+    kind = field.type
+    if kind in NUMERIC_TYPES:
+        return _number(value, integral=kind in ("int", "long"))
+    if kind == "boolean":
+        return _boolean(value)
+    if kind == "date":
+        return _date(value)
+    if kind == "datetime":
+        return _datetime(value)
+    if kind in ID_TYPES:
+        canonical = normalize_id(str(value)) if isinstance(value, str) else None
+        if canonical is None:
+            raise CoercionError("is not a well-formed 15- or 18-character Salesforce id")
+        return canonical
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)
+
+
+def match_key(value: Any, field: FieldDescribe | None) -> Any:
+    """A key such that two values are equal in a SOQL `=` exactly when their keys are equal."""
+    if value is None:
+        return None
+    kind = field.type if field else ""
+    if kind in NUMERIC_TYPES and not isinstance(value, bool):
+        try:
+            return ("n", Decimal(str(value)).normalize())
+        except InvalidOperation:
+            return ("s", str(value))
+    if kind == "boolean":
+        try:
+            return ("b", _boolean(value))
+        except CoercionError:
+            return ("s", str(value))
+    if kind in ID_TYPES:
+        return ("i", normalize_id(str(value)) or str(value))
+    if kind == "datetime":
+        try:
+            return ("t", _datetime(value)[:19])
+        except CoercionError:
+            return ("s", str(value))
+    if kind == "date":
+        return ("d", str(value)[:10])
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    text = str(value)
+    return ("s", text if field is not None and field.case_sensitive else text.lower())

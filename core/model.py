@@ -1,0 +1,180 @@
+"""Domain types: actions, events, connections, results and diagnostics."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# A scalar a matcher or a mapping may carry. Dates and datetimes travel as ISO strings.
+Scalar = str | int | float | bool | None
+
+
+class Operation(enum.Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    UPSERT = "upsert"
+    DELETE = "delete"
+
+
+class MatcherOperator(enum.Enum):
+    OR = "OR"
+    AND = "AND"
+
+
+class Preset(enum.Enum):
+    LEAD = "Lead"
+    CONTACT = "Contact"
+    ACCOUNT = "Account"
+    OPPORTUNITY = "Opportunity"
+    CASE = "Case"
+
+
+@dataclass(frozen=True)
+class ValueSource:
+    """A literal, or an ordered list of event paths where the first present value wins."""
+
+    paths: tuple[str, ...] = ()
+    literal: Any = None
+    is_literal: bool = False
+
+    @classmethod
+    def of_literal(cls, value: Any) -> ValueSource:
+        return cls(literal=value, is_literal=True)
+
+    @classmethod
+    def of_path(cls, *paths: str) -> ValueSource:
+        return cls(paths=tuple(paths))
+
+    def describe(self) -> str:
+        if self.is_literal:
+            return f"literal {self.literal!r}"
+        return " else ".join(self.paths) or "(no path)"
+
+
+@dataclass(frozen=True)
+class RecordMatcher:
+    field: str
+    value: ValueSource
+
+
+@dataclass(frozen=True)
+class FieldMapping:
+    field: str
+    value: ValueSource
+
+
+@dataclass(frozen=True)
+class Action:
+    object_name: str
+    operation: Operation | None
+    record_matchers: tuple[RecordMatcher, ...] = ()
+    matcher_operator: MatcherOperator | None = None
+    field_mappings: tuple[FieldMapping, ...] = ()
+    preset: Preset | None = None
+    # Enum values the host sent that this version does not know, as (field path, raw value).
+    unknown_enum_values: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def operator(self) -> MatcherOperator:
+        return self.matcher_operator or MatcherOperator.OR
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    payload: Mapping[str, Any]
+    # Set when the host's event body could not be read; the event then fails alone.
+    parse_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where the org is and how to authenticate. Credentials are opaque to core."""
+
+    instance_url: str
+    is_sandbox: bool = False
+    login_host: str = ""
+    api_version: str = ""
+    credentials: Any = None
+
+
+class Outcome(enum.Enum):
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+    NO_CHANGE = "no_change"
+    AMBIGUOUS = "ambiguous"
+    NOT_FOUND = "not_found"
+    INVALID = "invalid"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+    ROW_LOCKED = "row_locked"
+    RATE_LIMITED = "rate_limited"
+    TRANSIENT_FAILURE = "transient_failure"
+    AUTH_FAILED = "auth_failed"
+    FORBIDDEN = "forbidden"
+    UNCERTAIN = "uncertain"
+    NOT_ATTEMPTED = "not_attempted"
+    WOULD_CREATE = "would_create"
+    WOULD_UPDATE = "would_update"
+    WOULD_DELETE = "would_delete"
+
+
+@dataclass(frozen=True)
+class ResultError:
+    code: str
+    message: str
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EventResult:
+    event_id: str
+    status: int
+    outcome: Outcome
+    record_id: str = ""
+    matched_ids: tuple[str, ...] = ()
+    retryable: bool = False
+    error: ResultError | None = None
+
+
+@dataclass(frozen=True)
+class ApiUsage:
+    used: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    results: tuple[EventResult, ...]
+    api_calls: int
+    api_usage: ApiUsage | None = None
+
+
+class Severity(enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    severity: Severity
+    code: str
+    message: str
+    field_path: str = ""
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    diagnostics: tuple[Diagnostic, ...] = field(default_factory=tuple)
+
+    @property
+    def valid(self) -> bool:
+        return not any(d.severity is Severity.ERROR for d in self.diagnostics)
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity is Severity.ERROR)

@@ -1,0 +1,79 @@
+"""The one table from error codes to per-event status, outcome and retryability."""
+
+from __future__ import annotations
+
+from core.model import EventResult, Outcome, ResultError
+
+# code -> (status, outcome, retryable). Salesforce error codes and sfdest's own.
+_TABLE: dict[str, tuple[int, Outcome, bool]] = {
+    # sfdest's own validation of the request or the event.
+    "INVALID_ACTION": (400, Outcome.INVALID, False),
+    "INVALID_EVENT": (400, Outcome.INVALID, False),
+    "MATCHER_VALUE_MISSING": (400, Outcome.INVALID, False),
+    "MATCHER_VALUE_INVALID": (400, Outcome.INVALID, False),
+    "MAPPING_VALUE_INVALID": (400, Outcome.INVALID, False),
+    "INVALID_ID": (400, Outcome.INVALID, False),
+    "REQUIRED_VALUE_MISSING": (400, Outcome.INVALID, False),
+    "INVALID_INSTANCE_URL": (400, Outcome.INVALID, False),
+    "INVALID_CONNECTION": (400, Outcome.INVALID, False),
+    # Salesforce refusing the request shape.
+    "MALFORMED_ID": (400, Outcome.INVALID, False),
+    "MALFORMED_QUERY": (400, Outcome.INVALID, False),
+    "INVALID_FIELD": (400, Outcome.INVALID, False),
+    "INVALID_TYPE": (400, Outcome.INVALID, False),
+    "JSON_PARSER_ERROR": (400, Outcome.INVALID, False),
+    # Matching.
+    "MULTIPLE_MATCHES": (300, Outcome.AMBIGUOUS, False),
+    "NOT_FOUND": (404, Outcome.NOT_FOUND, False),
+    "ENTITY_IS_DELETED": (404, Outcome.NOT_FOUND, False),
+    # Duplicates.
+    "DUPLICATE_VALUE": (409, Outcome.DUPLICATE, False),
+    "DUPLICATES_DETECTED": (409, Outcome.DUPLICATE, False),
+    "DUPLICATE_EXTERNAL_ID": (409, Outcome.DUPLICATE, False),
+    # Locks, limits and transient faults.
+    "UNABLE_TO_LOCK_ROW": (423, Outcome.ROW_LOCKED, True),
+    "REQUEST_LIMIT_EXCEEDED": (429, Outcome.RATE_LIMITED, True),
+    "SERVER_UNAVAILABLE": (503, Outcome.TRANSIENT_FAILURE, True),
+    "UNKNOWN_EXCEPTION": (500, Outcome.TRANSIENT_FAILURE, True),
+    "CONNECTION_ERROR": (503, Outcome.TRANSIENT_FAILURE, True),
+    "TIMEOUT": (504, Outcome.TRANSIENT_FAILURE, True),
+    "ALL_OR_NONE_OPERATION_ROLLED_BACK": (503, Outcome.TRANSIENT_FAILURE, True),
+    "DEADLINE_EXCEEDED": (504, Outcome.NOT_ATTEMPTED, True),
+    "OUTCOME_UNKNOWN": (502, Outcome.UNCERTAIN, False),
+    # Authentication and permissions.
+    "INVALID_SESSION_ID": (401, Outcome.AUTH_FAILED, False),
+    "AUTH_FAILED": (401, Outcome.AUTH_FAILED, False),
+    "INVALID_GRANT": (401, Outcome.AUTH_FAILED, False),
+    "INVALID_CLIENT": (401, Outcome.AUTH_FAILED, False),
+    "API_DISABLED_FOR_ORG": (403, Outcome.FORBIDDEN, False),
+    "API_CURRENTLY_DISABLED": (403, Outcome.FORBIDDEN, False),
+    "INSUFFICIENT_ACCESS": (403, Outcome.FORBIDDEN, False),
+    "INSUFFICIENT_ACCESS_OR_READONLY": (403, Outcome.FORBIDDEN, False),
+    "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY": (403, Outcome.FORBIDDEN, False),
+}
+# Anything else Salesforce refuses a record for is a validation rejection (422, not retryable).
+_REJECTED = (422, Outcome.REJECTED, False)
+
+
+def classify(error: ResultError) -> tuple[int, Outcome, bool]:
+    """Status, outcome and retryability of an error code."""
+    if error.code == "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY" and "UNABLE_TO_LOCK_ROW" in error.message:
+        return _TABLE["UNABLE_TO_LOCK_ROW"]
+    return _TABLE.get(error.code, _REJECTED)
+
+
+def failure(event_id: str, error: ResultError, matched_ids: tuple[str, ...] = (), record_id: str = "") -> EventResult:
+    status, outcome, retryable = classify(error)
+    return EventResult(
+        event_id=event_id,
+        status=status,
+        outcome=outcome,
+        record_id=record_id,
+        matched_ids=matched_ids,
+        retryable=retryable,
+        error=error,
+    )
+
+
+def invalid(event_id: str, code: str, message: str, fields: tuple[str, ...] = ()) -> EventResult:
+    return failure(event_id, ResultError(code, message, fields))

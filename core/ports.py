@@ -1,0 +1,98 @@
+"""Ports: what core needs from a Salesforce org, batch-first. Adapters implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from core.describe import ObjectDescribe
+from core.model import ApiUsage, Connection, ResultError, Scalar
+
+Record = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class FieldIn:
+    """`field IN values` (a single value means `field = value`)."""
+
+    field: str
+    values: tuple[Scalar, ...]
+
+
+# A conjunction of terms; a lookup's WHERE is a disjunction of conjunctions.
+Conjunction = tuple[FieldIn, ...]
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """Find the candidate records of many events in one request.
+
+    Adapters return every record satisfying `where`, with the `select` fields (always `Id`).
+    Deciding which event a record belongs to, and what 0, 1 or many matches mean, is core's job.
+    """
+
+    object_name: str
+    select: tuple[str, ...]
+    where: tuple[Conjunction, ...]
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """The result of one record of a batched write, in request order."""
+
+    success: bool
+    id: str = ""
+    created: bool = False
+    error: ResultError | None = None
+    # For an upsert whose key matched several records: their ids.
+    matched_ids: tuple[str, ...] = ()
+
+
+class BackendError(Exception):
+    """A failure that hit a whole call (auth, unreachable org, bad instance URL, no such object)."""
+
+    def __init__(self, error: ResultError):
+        super().__init__(f"{error.code}: {error.message}")
+        self.error = error
+
+
+class RecordStore(Protocol):
+    """One org, seen through one Apply or Validate call. Every method is batch-first.
+
+    Write methods accept any number of records and split them as the org requires; they report a
+    failure per record (never raise for one chunk) so one refused record never fails its
+    neighbours. They raise BackendError only for failures that prevent every write.
+    """
+
+    def describe(self, object_name: str) -> ObjectDescribe: ...
+
+    def find(self, lookup: Lookup) -> list[Record]: ...
+
+    def create(self, object_name: str, records: Sequence[Mapping[str, Any]]) -> list[WriteOutcome]: ...
+
+    def update(
+        self, object_name: str, records: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> list[WriteOutcome]: ...
+
+    def upsert(
+        self, object_name: str, external_id_field: str, records: Sequence[Mapping[str, Any]]
+    ) -> list[WriteOutcome]: ...
+
+    def delete(self, object_name: str, ids: Sequence[str]) -> list[WriteOutcome]: ...
+
+    @property
+    def api_calls(self) -> int:
+        """Salesforce API calls made through this store so far."""
+        ...
+
+    @property
+    def api_usage(self) -> ApiUsage | None:
+        """The org's daily API usage as last reported, if known."""
+        ...
+
+
+class StoreFactory(Protocol):
+    """Opens a RecordStore for a connection. `deadline` is a time.monotonic() instant or None."""
+
+    def open(self, connection: Connection, deadline: float | None = None) -> RecordStore: ...

@@ -1,0 +1,117 @@
+"""One event to what core needs: the record's field values and the matcher values, or a 400."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.coercion import MAX_STRING_LITERAL, CoercionError, coerce
+from core.describe import ObjectDescribe
+from core.model import Action, Event, EventResult, FieldMapping, MatcherOperator, Operation
+from core.outcomes import invalid
+from core.values import MISSING, resolve
+
+
+@dataclass
+class Prepared:
+    index: int
+    event_id: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    matchers: dict[str, Any] = field(default_factory=dict)
+    # Which mapping supplied each field, for error messages.
+    sources: dict[str, str] = field(default_factory=dict)
+    error: EventResult | None = None
+
+    @property
+    def direct_id(self) -> str | None:
+        return self.matchers.get("Id")
+
+
+class _Invalid(Exception):
+    def __init__(self, code: str, message: str, fields: tuple[str, ...]):
+        super().__init__(message)
+        self.code, self.message, self.fields = code, message, fields
+
+
+def _canonical(describe: ObjectDescribe | None, name: str):
+    f = describe.field(name) if describe else None
+    return (f.name if f else name), f
+
+
+def _matcher_values(action: Action, event: Event, describe: ObjectDescribe | None) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    skipped = []
+    for i, m in enumerate(action.record_matchers):
+        name, f = _canonical(describe, m.field)
+        label = f"record matcher action.record_matchers[{i}] ({name})"
+        raw = resolve(m.value, event.payload)
+        if raw is MISSING or raw is None:
+            if action.operator is MatcherOperator.AND:
+                what = "is null" if raw is None else "is missing"
+                raise _Invalid("MATCHER_VALUE_MISSING",
+                               f"{label}: value from {m.value.describe()} {what} in this event; "
+                               "with AND every matcher needs a value", (name,))
+            skipped.append(f"{name} ({m.value.describe()})")
+            continue
+        try:
+            value = coerce(raw, f)
+        except CoercionError as exc:
+            code = "INVALID_ID" if name == "Id" else "MATCHER_VALUE_INVALID"
+            raise _Invalid(code, f"{label}: value {exc}", (name,)) from None
+        if isinstance(value, str) and len(value) > MAX_STRING_LITERAL:
+            raise _Invalid("MATCHER_VALUE_INVALID",
+                           f"{label}: value is longer than {MAX_STRING_LITERAL} characters", (name,))
+        if name == "Id" and describe and describe.key_prefix and not value.startswith(describe.key_prefix):
+            raise _Invalid("INVALID_ID", f"{label}: {value} is not a {describe.name} id "
+                           f"({describe.name} ids start with {describe.key_prefix})", (name,))
+        values[name] = value
+    if action.record_matchers and not values:
+        raise _Invalid("MATCHER_VALUE_MISSING",
+                       "no record matcher has a value in this event: " + ", ".join(skipped),
+                       tuple(s.split(" ")[0] for s in skipped))
+    return values
+
+
+def prepare(
+    index: int,
+    event: Event,
+    action: Action,
+    mappings: tuple[tuple[FieldMapping, str], ...],
+    describe: ObjectDescribe | None,
+) -> Prepared:
+    """Resolve and type-check one event; problems become a 400 result that names the field."""
+    p = Prepared(index=index, event_id=event.id)
+    if event.parse_error:
+        p.error = invalid(event.id, "INVALID_EVENT", event.parse_error)
+        return p
+    try:
+        if action.operation is not Operation.CREATE:
+            p.matchers = _matcher_values(action, event, describe)
+        if action.operation is not Operation.DELETE:
+            for mapping, path in mappings:
+                name, f = _canonical(describe, mapping.field)
+                raw = resolve(mapping.value, event.payload)
+                if raw is MISSING:
+                    continue
+                try:
+                    p.fields[name] = coerce(raw, f)
+                except CoercionError as exc:
+                    raise _Invalid("MAPPING_VALUE_INVALID",
+                                   f"field mapping {path} ({name}): value {exc}", (name,)) from None
+                p.sources[name] = f"{path} ({mapping.value.describe()})"
+    except _Invalid as bad:
+        p.error = invalid(event.id, bad.code, bad.message, bad.fields)
+    return p
+
+
+def missing_required(p: Prepared, record: dict[str, Any], describe: ObjectDescribe | None) -> EventResult | None:
+    """A 400 when a record about to be created lacks a value Salesforce requires."""
+    if describe is None:
+        return None
+    missing = [f.name for f in describe.fields if f.required_on_create and record.get(f.name) in (None, "")]
+    if not missing:
+        return None
+    hints = "; ".join(f"{n} comes from {p.sources[n]}" for n in missing if n in p.sources)
+    message = f"{', '.join(missing)} required to create a {describe.name} but missing in this event"
+    return invalid(p.event_id, "REQUIRED_VALUE_MISSING", message + (f" ({hints})" if hints else ""),
+                   tuple(missing))

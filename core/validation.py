@@ -1,0 +1,138 @@
+"""Validation rules for an action: static ones, and ones driven by the org's describe metadata."""
+
+from __future__ import annotations
+
+from core.describe import ObjectDescribe
+from core.model import Action, Diagnostic, MatcherOperator, Operation, Severity
+from core.names import api_name_problem
+from core.presets import effective_mappings
+from core.values import path_problem
+
+MAX_MATCHERS = 10
+
+
+def _error(code: str, message: str, path: str) -> Diagnostic:
+    return Diagnostic(Severity.ERROR, code, message, path)
+
+
+def _warning(code: str, message: str, path: str) -> Diagnostic:
+    return Diagnostic(Severity.WARNING, code, message, path)
+
+
+def _source_problems(source, path: str) -> list[Diagnostic]:
+    if source is None or (not source.is_literal and not source.paths):
+        return [_error("VALUE_SOURCE_REQUIRED", "a value source (literal, path or paths) is required", path)]
+    if source.is_literal:
+        if isinstance(source.literal, (dict, list)):
+            return [_error("LITERAL_NOT_SCALAR", "a literal must be a string, number, boolean or null", path)]
+        return []
+    out = []
+    for i, p in enumerate(source.paths):
+        problem = path_problem(p)
+        if problem:
+            where = path if len(source.paths) == 1 else f"{path}.first_of.paths[{i}]"
+            out.append(_error("INVALID_PATH", f"event path {problem}", where))
+    return out
+
+
+def validate_static(action: Action) -> list[Diagnostic]:
+    """Rules that need no org: names, enums, matchers present, value sources well formed."""
+    out: list[Diagnostic] = []
+    for path, raw in action.unknown_enum_values:
+        out.append(_error("UNKNOWN_ENUM_VALUE", f"unknown enum value {raw}", path))
+    if not action.object_name:
+        out.append(_error("OBJECT_REQUIRED", "the object API name must not be empty", "action.object"))
+    else:
+        problem = api_name_problem(action.object_name)
+        if problem:
+            out.append(_error("INVALID_NAME", f"object name {action.object_name!r} {problem}", "action.object"))
+    op = action.operation
+    if op is None and not any(p == "action.operation" for p, _ in action.unknown_enum_values):
+        out.append(_error("OPERATION_REQUIRED", "choose an operation: create, update, upsert or delete",
+                          "action.operation"))
+    matchers = action.record_matchers
+    for i, m in enumerate(matchers):
+        path = f"action.record_matchers[{i}]"
+        problem = api_name_problem(m.field)
+        if problem:
+            out.append(_error("INVALID_NAME", f"field name {m.field!r} {problem}", f"{path}.field"))
+        out.extend(_source_problems(m.value, f"{path}.value"))
+        if m.field.lower() in (x.field.lower() for x in matchers[:i]):
+            out.append(_error("DUPLICATE_MATCHER", f"field {m.field} is matched twice", f"{path}.field"))
+    if len(matchers) > MAX_MATCHERS:
+        out.append(_error("TOO_MANY_MATCHERS", f"at most {MAX_MATCHERS} record matchers are allowed",
+                          "action.record_matchers"))
+    if op in (Operation.UPDATE, Operation.UPSERT, Operation.DELETE) and not matchers:
+        out.append(_error("MATCHER_REQUIRED", f"{op.value} needs at least one record matcher",
+                          "action.record_matchers"))
+    if op is Operation.CREATE and matchers:
+        out.append(_warning("MATCHERS_IGNORED", "create never matches; record matchers are ignored",
+                            "action.record_matchers"))
+    if action.matcher_operator is not None and not matchers:
+        out.append(_error("OPERATOR_WITHOUT_MATCHERS", "a matcher operator needs record matchers",
+                          "action.matcher_operator"))
+    for i, fm in enumerate(action.field_mappings):
+        path = f"action.field_mappings[{i}]"
+        problem = api_name_problem(fm.field)
+        if problem:
+            out.append(_error("INVALID_NAME", f"field name {fm.field!r} {problem}", f"{path}.field"))
+        out.extend(_source_problems(fm.value, f"{path}.value"))
+        if fm.field.lower() in (x.field.lower() for x in action.field_mappings[:i]):
+            out.append(_error("DUPLICATE_MAPPING", f"field {fm.field} is mapped twice", f"{path}.field"))
+    if op is Operation.DELETE and action.field_mappings:
+        out.append(_warning("MAPPINGS_IGNORED", "delete writes no fields; field mappings are ignored",
+                            "action.field_mappings"))
+    if op in (Operation.UPDATE, Operation.DELETE) and action.operator is MatcherOperator.OR:
+        if any(m.field.lower() == "id" for m in matchers) and len(matchers) > 1:
+            out.append(_warning("ID_MATCHER_WINS", "when an event has an Id, the record is addressed by Id "
+                                "and the other matchers are not consulted", "action.record_matchers"))
+    return out
+
+
+def validate_against_describe(action: Action, describe: ObjectDescribe) -> list[Diagnostic]:
+    """Rules from the org's metadata: operation allowed, fields exist and are usable, required fields."""
+    out: list[Diagnostic] = []
+    op = action.operation
+    allowed = {
+        Operation.CREATE: ("createable", describe.createable),
+        Operation.UPDATE: ("updateable", describe.updateable),
+        Operation.UPSERT: ("createable and updateable", describe.createable and describe.updateable),
+        Operation.DELETE: ("deletable", describe.deletable),
+    }
+    if op in allowed and not allowed[op][1]:
+        out.append(_error("OPERATION_NOT_ALLOWED", f"{describe.name} is not {allowed[op][0]}", "action.operation"))
+    for i, m in enumerate(action.record_matchers):
+        path = f"action.record_matchers[{i}].field"
+        if api_name_problem(m.field):
+            continue
+        f = describe.field(m.field)
+        if f is None:
+            out.append(_error("UNKNOWN_FIELD", f"{describe.name} has no field {m.field}", path))
+        elif not f.filterable and f.name != "Id":
+            out.append(_error("FIELD_NOT_FILTERABLE",
+                              f"{describe.name}.{f.name} cannot be filtered in a query, so it cannot match records",
+                              path))
+    writes = op in (Operation.CREATE, Operation.UPDATE, Operation.UPSERT)
+    mapped = set()
+    for mapping, path in effective_mappings(action.preset, action.field_mappings) if writes else ():
+        if api_name_problem(mapping.field):
+            continue
+        f = describe.field(mapping.field)
+        field_path = f"{path}.field" if "field_mappings" in path else path
+        if f is None:
+            out.append(_error("UNKNOWN_FIELD", f"{describe.name} has no field {mapping.field}", field_path))
+            continue
+        mapped.add(f.name)
+        if op in (Operation.CREATE, Operation.UPSERT) and not f.createable:
+            out.append(_error("FIELD_NOT_CREATEABLE", f"{describe.name}.{f.name} cannot be set on create", field_path))
+        if op in (Operation.UPDATE, Operation.UPSERT) and not f.updateable:
+            out.append(_error("FIELD_NOT_UPDATEABLE", f"{describe.name}.{f.name} cannot be set on update", field_path))
+    if op in (Operation.CREATE, Operation.UPSERT):
+        if op is Operation.UPSERT:  # an upsert that creates writes its matcher values too
+            mapped |= {f.name for m in action.record_matchers if (f := describe.field(m.field)) and f.createable}
+        missing = [f.name for f in describe.fields if f.required_on_create and f.name not in mapped]
+        if missing:
+            out.append(_error("REQUIRED_FIELD_NOT_MAPPED",
+                              f"{describe.name} requires {', '.join(missing)} to create a record; map "
+                              f"{'it' if len(missing) == 1 else 'them'}", "action.field_mappings"))
+    return out

@@ -1,0 +1,47 @@
+"""The lint step that keeps core framework-free and adapters away from the server."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHECKER = ROOT / "tools" / "check_dependencies.py"
+
+
+def run_checker(tree: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(CHECKER), str(tree)], capture_output=True, text=True)
+
+
+def make_tree(tmp_path: Path, core_src: str, adapter_src: str = "import httpx\n") -> Path:
+    for layer, src in (("core", core_src), ("adapters", adapter_src)):
+        (tmp_path / layer).mkdir()
+        (tmp_path / layer / "mod.py").write_text(src)
+    return tmp_path
+
+
+def test_the_repository_keeps_the_rule():
+    result = run_checker(ROOT)
+    assert result.returncode == 0, result.stderr
+
+
+def test_core_importing_a_third_party_package_fails(tmp_path):
+    result = run_checker(make_tree(tmp_path, "import json\nimport httpx\n"))
+    assert result.returncode == 1
+    assert "core/ may use the standard library only, not httpx" in result.stderr
+
+
+def test_core_importing_the_server_fails(tmp_path):
+    result = run_checker(make_tree(tmp_path, "from server.app import serve\n"))
+    assert result.returncode == 1
+    assert "core/ must not import server" in result.stderr
+
+
+def test_adapters_importing_grpc_fails(tmp_path):
+    result = run_checker(make_tree(tmp_path, "import re\n", "import grpc\n"))
+    assert result.returncode == 1
+    assert "adapters/ must not import grpc" in result.stderr
+
+
+def test_standard_library_only_core_passes(tmp_path):
+    result = run_checker(make_tree(tmp_path, "import re\nfrom dataclasses import dataclass\nfrom core import x\n"))
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,236 @@
+"""One Salesforce org held in memory: describe, query and per-record writes with Salesforce's rules."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from adapters.memory.catalog import STANDARD_CATALOG
+from adapters.memory.faults import Faults
+from adapters.memory.field_facts import OTHER_KEY_PREFIXES, REFERENCE_TARGETS
+from adapters.memory.ids import IdFactory
+from adapters.memory.org_reads import OrgReads
+from adapters.memory.record_rules import (
+    Refusal,
+    check_required_on_create,
+    check_required_on_update,
+    converted_values,
+    derive,
+    fill_defaults,
+    malformed_id,
+    writable_fields,
+)
+from adapters.memory.results import (
+    DELETED_MESSAGE,
+    OrgError,
+    SaveResult,
+    failed,
+    no_such_external_id_field,
+)
+from adapters.memory.table import Table
+from core.coercion import match_key
+from core.describe import FieldDescribe, ObjectDescribe
+from core.model import ResultError
+
+
+def salesforce_now() -> str:
+    """The current time as Salesforce writes datetimes: 2024-05-20T20:49:32.000+0000."""
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}+0000"
+
+
+class Org(OrgReads):
+    """One org's records and rules. Every method is thread-safe (one lock per org).
+
+    Object and field names are accepted in any letter case and answered in the describe's case.
+    Ids are accepted in 15- or 18-character form and answered in 18. Matching everywhere uses
+    `core.coercion.match_key`, so strings compare case-insensitively as SOQL `=` does.
+
+    Whole-request failures raise OrgError (with the HTTP status Salesforce uses); per-record
+    write failures come back as a SaveResult with success=False and never raise.
+
+    `ids` hands out record ids (pass IdFactory(start=0) for repeatable ids); `clock` gives the
+    current time as a Salesforce datetime string, for CreatedDate and LastModifiedDate.
+    """
+
+    def __init__(self, catalog: Mapping[str, ObjectDescribe] | None = None, *, ids: IdFactory | None = None,
+                 clock: Callable[[], str] = salesforce_now):
+        self._lock = threading.RLock()
+        self._ids = ids or IdFactory()
+        self._clock = clock
+        self._tables = {o.name.lower(): Table(o) for o in (catalog or STANDARD_CATALOG).values()}
+        self._deleted: dict[str, str] = {}  # id -> object name: the recycle bin
+        self._numbers = iter(range(1001, 10**8))  # auto-numbers (CaseNumber)
+        self.owner_id = self._ids.new_id("005")  # the API user every record defaults to
+        self.faults = Faults()
+        self.schema_version = 0  # bumped when objects change, so describe caches know to refresh
+
+    # Writes --------------------------------------------------------------------------------------
+    def create(self, object_name: str, fields: Mapping[str, Any]) -> SaveResult:
+        """Insert one record; success carries the new 18-character id (and created=True)."""
+        with self._lock:
+            table = self._write_table(object_name)
+            try:
+                self._check_fault("", fields)
+                return SaveResult(True, self._insert(table, fields), created=True)
+            except Refusal as refusal:
+                return SaveResult(False, errors=(refusal.error,))
+
+    def update(self, object_name: str, record_id: str, fields: Mapping[str, Any]) -> SaveResult:
+        """Change the given fields of one record; None (or "") clears a field unless it is required."""
+        with self._lock:
+            table = self._write_table(object_name)
+            try:
+                rid = self._live_id(table, record_id)
+            except Refusal as refusal:
+                return SaveResult(False, record_id, errors=(refusal.error,))
+            try:
+                self._check_fault(rid, fields)
+                self._change(table, rid, fields)
+                return SaveResult(True, rid)
+            except Refusal as refusal:
+                return SaveResult(False, rid, errors=(refusal.error,))
+
+    def upsert(self, object_name: str, key_field: str, key_value: Any, fields: Mapping[str, Any]) -> SaveResult:
+        """Create or update by an idLookup field (an external id, Email, Id...).
+
+        No match (or an empty key value): create, created=True. One match: update, created=False.
+        Several: nothing written; DUPLICATE_EXTERNAL_ID with matched_ids (REST answers 300).
+        OrgError NOT_FOUND (404) when the key field is unknown or not an idLookup field.
+        """
+        with self._lock:
+            table = self._write_table(object_name)
+            key = self._key_field(table, key_field)
+            return self._upsert(table, key, key_value, fields)
+
+    def upsert_many(self, object_name: str, key_field: str, records: Sequence[Mapping[str, Any]]) -> list[SaveResult]:
+        """One sObject Collections upsert: each record carries its key value among its fields.
+
+        As in Salesforce, records of one request that share a key value all fail with
+        DUPLICATE_EXTERNAL_ID; the others are upserted one by one, in order.
+        """
+        with self._lock:
+            table = self._write_table(object_name)
+            key = self._key_field(table, key_field)
+            values = [_value_of(r, key.name) for r in records]
+            keys = [match_key(v, key) for v in values]
+            counts: dict[Any, int] = {}
+            for k in keys:
+                if k is not None and k != ("s", ""):
+                    counts[k] = counts.get(k, 0) + 1
+            results = []
+            for record, value, k in zip(records, values, keys, strict=True):
+                if counts.get(k, 0) > 1:
+                    results.append(failed("DUPLICATE_EXTERNAL_ID", f"Duplicate external id specified: {value}",
+                                          (key.name,)))
+                else:
+                    results.append(self._upsert(table, key, value, record))
+            return results
+
+    def delete(self, object_name: str, record_id: str) -> SaveResult:
+        """Delete one record (to the recycle bin: later writes to it answer ENTITY_IS_DELETED)."""
+        with self._lock:
+            table = self._write_table(object_name)
+            try:
+                rid = self._live_id(table, record_id)
+                self._check_fault(rid, {})
+            except Refusal as refusal:
+                return SaveResult(False, record_id, errors=(refusal.error,))
+            table.remove(rid)
+            self._deleted[rid] = table.describe.name
+            return SaveResult(True, rid)
+
+    def seed(self, object_name: str, fields: Mapping[str, Any]) -> str:
+        """Create a record for a test under the same rules as create; OrgError when it is refused."""
+        result = self.create(object_name, fields)
+        if not result.success:
+            e = result.errors[0]
+            raise OrgError(e.code, e.message, e.fields)
+        return result.id
+
+    # Internals -----------------------------------------------------------------------------------
+    def _key_field(self, table: Table, name: str) -> FieldDescribe:
+        f = table.describe.field(name)
+        if f is None or not f.id_lookup:
+            raise no_such_external_id_field(name)
+        return f
+
+    def _check_fault(self, record_id: str, fields: Mapping[str, Any]) -> None:
+        error = self.faults.take(record_id, fields)
+        if error is not None:
+            raise Refusal(error.code, error.message, error.fields)
+
+    def _insert(self, table: Table, body: Mapping[str, Any]) -> str:
+        obj = table.describe
+        values = converted_values(writable_fields(obj, body, creating=True))
+        check_required_on_create(obj, values)
+        self._check_references(obj, values)
+        _check_unique(table, values, "")
+        rid = self._ids.new_id(obj.key_prefix)
+        record = {f.name: values.get(f.name) for f in obj.fields}
+        fill_defaults(obj, record, record_id=rid, now=self._clock(), number=next(self._numbers),
+                      owner_id=self.owner_id)
+        derive(obj, record)
+        table.insert(rid, record)
+        return rid
+
+    def _change(self, table: Table, rid: str, body: Mapping[str, Any]) -> None:
+        obj = table.describe
+        changes = converted_values(writable_fields(obj, body, creating=False))
+        check_required_on_update(obj, changes)
+        self._check_references(obj, changes)
+        _check_unique(table, changes, rid)
+        record = {**(table.get(rid) or {}), **changes}
+        if obj.field("LastModifiedDate") is not None:
+            record["LastModifiedDate"] = self._clock()
+        derive(obj, record)
+        table.replace(rid, record)
+
+    def _upsert(self, table: Table, key: FieldDescribe, value: Any, body: Mapping[str, Any]) -> SaveResult:
+        fields = {k: v for k, v in body.items() if k.lower() != key.name.lower()}
+        if value is None or value == "":
+            return self.create(table.describe.name, fields)
+        if key.name == "Id":
+            return self.update(table.describe.name, str(value), fields)
+        matches = table.in_order(table.ids_with(key, value))
+        if len(matches) > 1:
+            ids = tuple(r["Id"] for r in matches)
+            error = ResultError("DUPLICATE_EXTERNAL_ID", f"{key.label or key.name}: more than one record found for "
+                                f"external id field: [{', '.join(ids)}]", (key.name,))
+            return SaveResult(False, errors=(error,), matched_ids=ids)
+        # The key value goes into the record where the operation may write it (CaseNumber, say, it may not).
+        if not matches:
+            return self.create(table.describe.name, {**fields, key.name: value} if key.createable else fields)
+        return self.update(table.describe.name, matches[0]["Id"],
+                           {**fields, key.name: value} if key.updateable else fields)
+
+    def _check_references(self, obj: ObjectDescribe, values: Mapping[str, Any]) -> None:
+        """Lookups must hold an id of the right object, and of a live record when the org holds that object."""
+        for name, rid in values.items():
+            targets = [self._tables.get(t.lower()) or t for t in REFERENCE_TARGETS.get(name, ())]
+            if rid is None or not targets:
+                continue
+            prefixes = {t.describe.key_prefix if isinstance(t, Table) else OTHER_KEY_PREFIXES.get(t) for t in targets}
+            if rid[:3] not in prefixes:
+                f = obj.field(name)
+                raise malformed_id(f.label if f is not None and f.label else name, rid, (name,))
+            tables = [t for t in targets if isinstance(t, Table)]
+            if tables and not any(rid in t for t in tables):
+                if rid in self._deleted:
+                    raise Refusal("ENTITY_IS_DELETED", DELETED_MESSAGE, (name,))
+                raise Refusal("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", (name,))
+
+
+def _check_unique(table: Table, values: dict[str, Any], own_id: str) -> None:
+    duplicate = table.duplicate_of(values, own_id)
+    if duplicate is not None:
+        name, other = duplicate
+        raise Refusal("DUPLICATE_VALUE", f"duplicate value found: {name} duplicates value on record with id: {other}",
+                      (name,))
+
+
+def _value_of(record: Mapping[str, Any], name: str) -> Any:
+    wanted = name.lower()
+    return next((v for k, v in record.items() if k.lower() == wanted), None)

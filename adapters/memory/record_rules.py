@@ -1,0 +1,136 @@
+"""Salesforce's per-record write rules that need no other record: field access, types, lengths, defaults."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from adapters.memory.field_facts import DEFAULT_VALUES, STAGE_PROBABILITY, TEXT_TYPES
+from core.coercion import CoercionError, coerce
+from core.describe import FieldDescribe, ObjectDescribe
+from core.model import ResultError
+from core.names import normalize_id
+
+# Deliberately lenient: refusing an address real Salesforce accepts would be worse than the reverse.
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+_SHOWN_VALUE = 255  # longest value quoted back in an error message
+# Keys a REST body may carry besides fields.
+IGNORED_KEYS = frozenset({"attributes"})
+
+
+class Refusal(Exception):
+    """The record breaks a rule; carries the per-record error Salesforce would report."""
+
+    def __init__(self, code: str, message: str, fields: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.error = ResultError(code, message, fields)
+
+
+def _shown(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= _SHOWN_VALUE else text[:_SHOWN_VALUE] + "..."
+
+
+def id_label(obj: ObjectDescribe) -> str:
+    f = obj.field("Id")
+    return f.label if f is not None and f.label else f"{obj.label or obj.name} ID"
+
+
+def malformed_id(label: str, value: Any, fields: tuple[str, ...] = ("Id",)) -> Refusal:
+    return Refusal("MALFORMED_ID", f"{label}: id value of incorrect type: {_shown(value)}", fields)
+
+
+def writable_fields(obj: ObjectDescribe, body: Mapping[str, Any], creating: bool) -> dict[FieldDescribe, Any]:
+    """The body's fields by describe; refuses unknown fields and fields the operation cannot write."""
+    found: dict[FieldDescribe, Any] = {}
+    for name, value in body.items():
+        if name in IGNORED_KEYS:
+            continue
+        f = obj.field(name)
+        if f is None:
+            raise Refusal("INVALID_FIELD", f"No such column '{name}' on sobject of type {obj.name}")
+        if f.name == "Id":
+            if creating:
+                raise Refusal("INVALID_FIELD", "cannot specify Id in an insert call", ("Id",))
+            continue  # an update body may repeat the record's id
+        found[f] = value
+    locked = [f.name for f in found if not (f.createable if creating else f.updateable)]
+    if locked:
+        raise Refusal("INVALID_FIELD_FOR_INSERT_UPDATE",
+                      f"Unable to create/update fields: {', '.join(locked)}. Please check the security settings "
+                      "of this field and verify that it is read/write for your profile or permission set.",
+                      tuple(locked))
+    return found
+
+
+def stored_value(f: FieldDescribe, value: Any) -> Any:
+    """The value as the org stores it; Refusal with Salesforce's error when it cannot go in the field."""
+    if value is None or value == "":
+        # Salesforce stores an empty string as null; a checkbox cannot be null and reads as false.
+        return False if f.type == "boolean" else None
+    if f.type in ("id", "reference"):
+        canonical = normalize_id(value) if isinstance(value, str) else None
+        if canonical is None:
+            raise malformed_id(f.label or f.name, value, (f.name,))
+        return canonical
+    if isinstance(value, (dict, list)):
+        raise Refusal("INVALID_TYPE_ON_FIELD_IN_RECORD", f"{f.label or f.name}: value not of required type: "
+                      f"{_shown(value)}", (f.name,))
+    try:
+        converted = coerce(value, f)
+    except CoercionError:
+        raise Refusal("INVALID_TYPE_ON_FIELD_IN_RECORD", f"{f.label or f.name}: value not of required type: "
+                      f"{_shown(value)}", (f.name,)) from None
+    if f.type == "datetime":
+        return converted[:-1] + "+0000"  # Salesforce writes the offset as +0000, not Z
+    if f.type in TEXT_TYPES:
+        if f.length and len(converted) > f.length:
+            raise Refusal("STRING_TOO_LONG", f"{f.label or f.name}: data value too large: {_shown(converted)} "
+                          f"(max length={f.length})", (f.name,))
+        if f.type == "email" and not _EMAIL.fullmatch(converted):
+            raise Refusal("INVALID_EMAIL_ADDRESS", f"{f.label or f.name}: invalid email address: {_shown(converted)}",
+                          (f.name,))
+    return converted
+
+
+def converted_values(fields: Mapping[FieldDescribe, Any]) -> dict[str, Any]:
+    return {f.name: stored_value(f, value) for f, value in fields.items()}
+
+
+def check_required_on_create(obj: ObjectDescribe, values: Mapping[str, Any]) -> None:
+    missing = tuple(f.name for f in obj.fields if f.required_on_create and values.get(f.name) is None)
+    if missing:
+        raise Refusal("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", missing)
+
+
+def check_required_on_update(obj: ObjectDescribe, changes: Mapping[str, Any]) -> None:
+    cleared = tuple(f.name for f in obj.fields
+                    if f.name in changes and changes[f.name] is None and not f.nillable and f.type != "boolean")
+    if cleared:
+        raise Refusal("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(cleared)}]", cleared)
+
+
+def fill_defaults(obj: ObjectDescribe, record: dict[str, Any], *, record_id: str, now: str, number: int,
+                  owner_id: str) -> None:
+    """Set what the server fills in on create: ids, audit dates, owner, checkboxes, picklist defaults."""
+    system = {"Id": record_id, "CreatedDate": now, "LastModifiedDate": now, "OwnerId": owner_id,
+              "CaseNumber": f"{number:08d}", "Name": record_id}
+    for f in obj.fields:
+        if record.get(f.name) is not None or not f.defaulted_on_create:
+            continue
+        if f.type == "boolean":
+            record[f.name] = False
+        elif (obj.name, f.name) in DEFAULT_VALUES:
+            record[f.name] = DEFAULT_VALUES[(obj.name, f.name)]
+        elif f.name == "Probability":
+            record[f.name] = STAGE_PROBABILITY.get(record.get("StageName") or "")
+        elif f.name in system:
+            record[f.name] = system[f.name]
+
+
+def derive(obj: ObjectDescribe, record: dict[str, Any]) -> None:
+    """Recompute read-only fields built from others (a person's full Name)."""
+    name = obj.field("Name")
+    if name is not None and not name.createable and obj.field("LastName") is not None:
+        record["Name"] = " ".join(p for p in (record.get("FirstName"), record.get("LastName")) if p) or None

@@ -1,0 +1,212 @@
+"""The in-memory RecordStore and its factory: one Org per instance URL, API calls counted as Salesforce does."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from adapters.memory.org import Org
+from adapters.memory.results import OrgError, SaveResult
+from core.describe import ObjectDescribe
+from core.model import ApiUsage, Connection, ResultError
+from core.ports import BackendError, Lookup, Record, WriteOutcome
+
+COLLECTION_SIZE = 200  # records per sObject Collections call
+QUERY_PAGE_SIZE = 2000  # records per query page; each further page is another call
+DEFAULT_DESCRIBE_TTL = 15 * 60.0
+DEFAULT_DAILY_LIMIT = 100_000
+_DAY = 24 * 3600.0
+
+_T = TypeVar("_T")
+
+
+def tenant_key(instance_url: str) -> str:
+    """The tenant an instance URL names: scheme and host lower-cased, no trailing slash."""
+    text = (instance_url or "").strip()
+    if not text:
+        raise BackendError(ResultError("INVALID_CONNECTION", "connection.instance_url is required",
+                                       ("connection.instance_url",)))
+    parts = urlsplit(text)
+    if not parts.scheme or not parts.netloc:
+        return text.lower().rstrip("/")
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
+
+
+class Tenant:
+    """One org plus what the API around it keeps: the daily call counter, describe cache, planted call failures."""
+
+    def __init__(self, org: Org, daily_limit: int, describe_ttl: float, clock: Callable[[], float]):
+        self.org = org
+        self.daily_limit = daily_limit
+        self._ttl, self._clock = describe_ttl, clock
+        self._lock = threading.Lock()
+        self._used = 0
+        self._window_start: float | None = None
+        self._describes: dict[str, tuple[float, int, ObjectDescribe]] = {}
+        self._call_faults: list[list[Any]] = []  # [error, remaining calls]
+
+    @property
+    def used(self) -> int:
+        with self._lock:
+            return self._used
+
+    def spend_call(self) -> None:
+        """Count one API call, or raise BackendError for a planted failure or a spent daily allocation."""
+        with self._lock:
+            now = self._clock()
+            if self._window_start is None or now - self._window_start >= _DAY:
+                # A fixed 24-hour window from the first call: close enough to Salesforce's rolling one.
+                self._window_start, self._used = now, 0
+            if self._call_faults:
+                fault = self._call_faults[0]
+                fault[1] -= 1
+                if fault[1] <= 0:
+                    self._call_faults.pop(0)
+                raise BackendError(fault[0])
+            if self._used >= self.daily_limit:
+                raise BackendError(ResultError("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."))
+            self._used += 1
+
+    def fail_calls(self, error: ResultError, times: int = 1) -> None:
+        """The next `times` API calls fail as a whole with `error` (e.g. SERVER_UNAVAILABLE)."""
+        with self._lock:
+            self._call_faults.append([error, times])
+
+    def cached_describe(self, object_name: str) -> ObjectDescribe | None:
+        with self._lock:
+            entry = self._describes.get(object_name.lower())
+            if entry is None:
+                return None
+            expires, version, describe = entry
+            if self._clock() >= expires or version != self.org.schema_version:
+                del self._describes[object_name.lower()]
+                return None
+            return describe
+
+    def remember_describe(self, object_name: str, describe: ObjectDescribe) -> None:
+        with self._lock:
+            self._describes[object_name.lower()] = (self._clock() + self._ttl, self.org.schema_version, describe)
+
+
+def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _outcome(result: SaveResult) -> WriteOutcome:
+    if result.success:
+        return WriteOutcome(True, result.id, result.created)
+    error = result.error or ResultError("UNKNOWN_EXCEPTION", "the org refused the record without a reason")
+    if result.matched_ids:
+        return WriteOutcome(False, error=ResultError(
+            "MULTIPLE_MATCHES", f"{len(result.matched_ids)} records match the upsert key; nothing was written. "
+            f"Salesforce said: {error.message}", error.fields), matched_ids=result.matched_ids)
+    return WriteOutcome(False, id=result.id, error=error)
+
+
+class MemoryStore:
+    """A RecordStore over one in-memory org, for one Apply or Validate call."""
+
+    def __init__(self, tenant: Tenant, deadline: float | None = None):
+        self._tenant, self._org, self._deadline = tenant, tenant.org, deadline
+        self._lock = threading.Lock()
+        self._calls = 0
+
+    @property
+    def api_calls(self) -> int:
+        return self._calls
+
+    @property
+    def api_usage(self) -> ApiUsage | None:
+        # Like the Sforce-Limit-Info header: known once this store has made a call.
+        return ApiUsage(self._tenant.used, self._tenant.daily_limit) if self._calls else None
+
+    def describe(self, object_name: str) -> ObjectDescribe:
+        cached = self._tenant.cached_describe(object_name)
+        if cached is not None:
+            return cached
+        self._call()
+        try:
+            describe = self._org.describe(object_name)
+        except OrgError as exc:
+            raise BackendError(exc.error) from None
+        self._tenant.remember_describe(object_name, describe)
+        return describe
+
+    def find(self, lookup: Lookup) -> list[Record]:
+        self._call()
+        try:
+            records: list[Record] = list(self._org.find(lookup))
+        except OrgError as exc:
+            raise BackendError(exc.error) from None
+        for _ in range(1, math.ceil(len(records) / QUERY_PAGE_SIZE)):
+            self._call()  # queryMore for each further page
+        return records
+
+    def create(self, object_name: str, records: Sequence[Mapping[str, Any]]) -> list[WriteOutcome]:
+        return self._write(records, lambda chunk: [self._org.create(object_name, r) for r in chunk])
+
+    def update(self, object_name: str, records: Sequence[tuple[str, Mapping[str, Any]]]) -> list[WriteOutcome]:
+        return self._write(records, lambda chunk: [self._org.update(object_name, rid, r) for rid, r in chunk])
+
+    def upsert(self, object_name: str, external_id_field: str,
+               records: Sequence[Mapping[str, Any]]) -> list[WriteOutcome]:
+        return self._write(records, lambda chunk: self._org.upsert_many(object_name, external_id_field, chunk))
+
+    def delete(self, object_name: str, ids: Sequence[str]) -> list[WriteOutcome]:
+        return self._write(ids, lambda chunk: [self._org.delete(object_name, rid) for rid in chunk])
+
+    def _write(self, items: Sequence[_T], send: Callable[[Sequence[_T]], list[SaveResult]]) -> list[WriteOutcome]:
+        """One call per 200 records, in order; a call that fails as a whole fails only its own records."""
+        outcomes: list[WriteOutcome] = []
+        for chunk in _chunks(items, COLLECTION_SIZE):
+            try:
+                self._call()
+                outcomes.extend(_outcome(r) for r in send(chunk))
+            except (BackendError, OrgError) as exc:
+                outcomes.extend([WriteOutcome(False, error=exc.error)] * len(chunk))
+        return outcomes
+
+    def _call(self) -> None:
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            raise BackendError(ResultError("DEADLINE_EXCEEDED", "the call's deadline passed before this "
+                                           "Salesforce call was made; nothing was sent"))
+        self._tenant.spend_call()
+        with self._lock:
+            self._calls += 1
+
+
+class MemoryBackend:
+    """The StoreFactory of in-memory orgs: one Org per tenant (instance URL), created on first use.
+
+    Tenants never see each other's records. Describes are cached per tenant for `describe_ttl`
+    seconds (a cached describe costs no call), as the Salesforce adapter caches them.
+    """
+
+    def __init__(self, *, daily_limit: int = DEFAULT_DAILY_LIMIT, describe_ttl: float = DEFAULT_DESCRIBE_TTL,
+                 clock: Callable[[], float] = time.monotonic,
+                 catalog: Mapping[str, ObjectDescribe] | None = None):
+        self._daily_limit, self._ttl, self._clock, self._catalog = daily_limit, describe_ttl, clock, catalog
+        self._lock = threading.Lock()
+        self._tenants: dict[str, Tenant] = {}
+
+    def open(self, connection: Connection, deadline: float | None = None) -> MemoryStore:
+        return MemoryStore(self.tenant(connection.instance_url), deadline)
+
+    def tenant(self, instance_url: str) -> Tenant:
+        """The tenant of an instance URL (its org, usage counter and call faults), created on first use."""
+        key = tenant_key(instance_url)
+        with self._lock:
+            tenant = self._tenants.get(key)
+            if tenant is None:
+                tenant = Tenant(Org(self._catalog), self._daily_limit, self._ttl, self._clock)
+                self._tenants[key] = tenant
+            return tenant
+
+    def org(self, instance_url: str) -> Org:
+        """The org behind an instance URL, for tests to seed and inspect."""
+        return self.tenant(instance_url).org

@@ -1,0 +1,110 @@
+"""What every RecordStore must do, as real Salesforce does it, seen through the port."""
+
+from __future__ import annotations
+
+from core.names import normalize_id
+from core.ports import FieldIn, Lookup
+
+
+def lead(last="Ng", company="Acme", **extra):
+    return {"LastName": last, "Company": company, **extra}
+
+
+def test_describe_reports_realistic_flags(backend):
+    d = backend.store().describe("Lead")
+    assert d.key_prefix == "00Q"
+    assert d.field("Email").filterable and not d.field("Description").filterable
+    assert d.field("Id").id_lookup
+    assert {f.name for f in d.fields if f.required_on_create} == {"LastName", "Company"}
+    sub = backend.store().describe("Subscription__c").field("External_Id__c")
+    assert sub.external_id and sub.unique and sub.id_lookup
+
+
+def test_required_on_create_matches_salesforce(backend):
+    store = backend.store()
+    required = {name: {f.name for f in store.describe(name).fields if f.required_on_create}
+                for name in ("Contact", "Account", "Opportunity", "Case")}
+    assert required == {"Contact": {"LastName"}, "Account": {"Name"},
+                        "Opportunity": {"Name", "StageName", "CloseDate"}, "Case": set()}
+
+
+def test_unknown_object_is_not_found(backend):
+    from core.ports import BackendError
+
+    try:
+        backend.store().describe("Leed")
+    except BackendError as exc:
+        assert exc.error.code in ("NOT_FOUND", "INVALID_TYPE")
+    else:
+        raise AssertionError("describe of an unknown object must fail")
+
+
+def test_created_ids_are_18_characters_with_the_key_prefix_and_checksum(backend):
+    results = backend.store().create("Lead", [lead(Email=f"a{i}@x.com") for i in range(3)])
+    assert all(r.success and r.id.startswith("00Q") and normalize_id(r.id) == r.id for r in results)
+    assert len({r.id for r in results}) == 3
+
+
+def test_find_matches_strings_case_insensitively_and_returns_selected_fields(backend):
+    store = backend.store()
+    [a, b, _] = store.create("Lead", [lead(Email="Ann@Example.com"), lead(Email="bob@example.com"),
+                                      lead(Email="carl@example.com")])
+    found = store.find(Lookup("Lead", ("Id", "Email"), ((FieldIn("Email", ("ann@example.COM", "BOB@example.com")),),)))
+    assert sorted(r["Id"] for r in found) == sorted([a.id, b.id])
+    assert {r["Email"] for r in found} == {"Ann@Example.com", "bob@example.com"}
+
+
+def test_find_evaluates_or_of_and_groups(backend):
+    store = backend.store()
+    [a, b, c] = store.create("Lead", [lead(Email="a@x.com", Phone="1"), lead(Email="a@x.com", Phone="2"),
+                                      lead(Email="c@x.com", Phone="1")])
+    where = ((FieldIn("Email", ("a@x.com",)), FieldIn("Phone", ("2",))), (FieldIn("Email", ("c@x.com",)),))
+    found = store.find(Lookup("Lead", ("Id",), where))
+    assert sorted(r["Id"] for r in found) == sorted([b.id, c.id])
+
+
+def test_one_refused_record_never_fails_its_neighbours(backend):
+    results = backend.store().create("Lead", [lead(), {"Company": "NoLastName"}, lead(last="x" * 81), lead()])
+    assert [r.success for r in results] == [True, False, False, True]
+    assert results[1].error.code == "REQUIRED_FIELD_MISSING" and results[1].error.fields == ("LastName",)
+    assert results[2].error.code == "STRING_TOO_LONG"
+
+
+def test_update_and_delete_report_per_record(backend):
+    store = backend.store()
+    [a, b] = store.create("Lead", [lead(), lead()])
+    assert [r.success for r in store.delete("Lead", [b.id])] == [True]
+    updated = store.update("Lead", [(a.id, {"FirstName": "Ann"}), (b.id, {"FirstName": "Gone"})])
+    assert updated[0].success and not updated[1].success
+    assert updated[1].error.code in ("ENTITY_IS_DELETED", "NOT_FOUND")
+    found = store.find(Lookup("Lead", ("Id", "FirstName"), ((FieldIn("Id", (a.id,)),),)))
+    assert found[0]["FirstName"] == "Ann"
+
+
+def test_upsert_by_external_id_creates_then_updates(backend):
+    store = backend.store()
+    first = store.upsert("Subscription__c", "External_Id__c", [{"External_Id__c": "S-1", "Plan__c": "basic"}])
+    second = store.upsert("Subscription__c", "External_Id__c", [{"External_Id__c": "s-1", "Plan__c": "pro"}])
+    assert first[0].success and first[0].created
+    assert second[0].success and not second[0].created and second[0].id == first[0].id
+
+
+def test_external_id_values_are_unique(backend):
+    store = backend.store()
+    store.create("Subscription__c", [{"External_Id__c": "S-9"}])
+    dup = store.create("Subscription__c", [{"External_Id__c": "s-9"}])
+    assert not dup[0].success and dup[0].error.code == "DUPLICATE_VALUE"
+
+
+def test_tenants_never_see_each_others_records(backend):
+    backend.store("acme").create("Lead", [lead(Email="shared@x.com")])
+    found = backend.store("globex").find(Lookup("Lead", ("Id",), ((FieldIn("Email", ("shared@x.com",)),),)))
+    assert found == []
+
+
+def test_calls_are_counted_like_salesforce_counts_them(backend):
+    store = backend.store()
+    store.describe("Lead")
+    before = store.api_calls
+    store.create("Lead", [lead() for _ in range(450)])
+    assert store.api_calls - before == 3  # sObject Collections take 200 records a call

@@ -1,0 +1,62 @@
+"""The composition root: settings, the selected backend, the core services and the servicer."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import asdict
+
+from dependency_injector import containers, providers
+
+from adapters.memory.store import MemoryBackend
+from core.ports import StoreFactory
+from core.service import ApplyService, ValidateService
+from server.config import ConfigError, Settings
+from server.servicer import DestinationServicer
+
+_SALESFORCE_MODULE = "adapters.salesforce.backend"
+
+
+def salesforce_backend(settings: Settings) -> StoreFactory:
+    """The Salesforce REST backend, imported only when selected so the server runs without it."""
+    try:
+        module = importlib.import_module(_SALESFORCE_MODULE)
+        backend = module.SalesforceBackend
+    except ModuleNotFoundError as exc:
+        if exc.name not in (_SALESFORCE_MODULE, "adapters.salesforce"):
+            raise
+        raise ConfigError(f"SFDEST_BACKEND=salesforce, but {_SALESFORCE_MODULE} is not installed in this build; "
+                          "use SFDEST_BACKEND=memory") from None
+    except AttributeError:
+        raise ConfigError(f"SFDEST_BACKEND=salesforce, but {_SALESFORCE_MODULE} has no SalesforceBackend") from None
+    return backend(api_version=settings.salesforce_api_version,
+                   request_timeout_seconds=settings.salesforce_timeout_seconds,
+                   allow_loopback_http=settings.salesforce_allow_loopback_http)
+
+
+class Container(containers.DeclarativeContainer):
+    config = providers.Configuration()
+    settings = providers.Singleton(Settings)
+
+    backend = providers.Selector(
+        config.backend,
+        memory=providers.Singleton(MemoryBackend),
+        salesforce=providers.Singleton(salesforce_backend, settings),
+    )
+    apply_service = providers.Factory(ApplyService, stores=backend)
+    validate_service = providers.Factory(ValidateService, stores=backend)
+    servicer = providers.Factory(
+        DestinationServicer,
+        apply_service=apply_service,
+        validate_service=validate_service,
+        max_events=config.max_events,
+        deadline_margin=config.deadline_margin_seconds,
+    )
+
+
+def build_container(settings: Settings | None = None) -> Container:
+    """A container for `settings` (default: from the environment). Tests override its providers."""
+    settings = settings or Settings.from_env()
+    container = Container()
+    container.settings.override(providers.Object(settings))
+    container.config.from_dict(asdict(settings))
+    return container

@@ -1,0 +1,207 @@
+"""Translation between the protobuf contract and core's domain types, in both directions."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from google.protobuf import struct_pb2
+from sfdest.v1 import destination_pb2 as pb
+
+from core import credentials as creds
+from core import model
+
+_OPERATIONS = {
+    pb.OPERATION_CREATE: model.Operation.CREATE,
+    pb.OPERATION_UPDATE: model.Operation.UPDATE,
+    pb.OPERATION_UPSERT: model.Operation.UPSERT,
+    pb.OPERATION_DELETE: model.Operation.DELETE,
+}
+_OPERATORS = {
+    pb.MATCHER_OPERATOR_OR: model.MatcherOperator.OR,
+    pb.MATCHER_OPERATOR_AND: model.MatcherOperator.AND,
+}
+_PRESETS = {
+    pb.PRESET_LEAD: model.Preset.LEAD,
+    pb.PRESET_CONTACT: model.Preset.CONTACT,
+    pb.PRESET_ACCOUNT: model.Preset.ACCOUNT,
+    pb.PRESET_OPPORTUNITY: model.Preset.OPPORTUNITY,
+    pb.PRESET_CASE: model.Preset.CASE,
+}
+_OUTCOMES = {o: pb.Outcome.Value(f"OUTCOME_{o.name}") for o in model.Outcome}
+_SEVERITIES = {
+    model.Severity.ERROR: pb.SEVERITY_ERROR,
+    model.Severity.WARNING: pb.SEVERITY_WARNING,
+    model.Severity.INFO: pb.SEVERITY_INFO,
+}
+# Integral doubles within this bound are exact, so turning them into ints loses nothing.
+_EXACT_INT = 2**53
+
+
+# proto -> core ---------------------------------------------------------------------------------
+def _number(value: float) -> int | float:
+    """Struct stores every number as a double; integral ones go back to int (NaN stays for core to refuse)."""
+    if math.isfinite(value) and value.is_integer() and abs(value) <= _EXACT_INT:
+        return int(value)
+    return value
+
+
+def plain(value: struct_pb2.Value) -> Any:
+    """A google.protobuf.Value as Python: what json_format.MessageToDict gives, minus its NaN refusal."""
+    kind = value.WhichOneof("kind")
+    if kind == "number_value":
+        return _number(value.number_value)
+    if kind == "string_value":
+        return value.string_value
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "struct_value":
+        return plain_struct(value.struct_value)
+    if kind == "list_value":
+        return [plain(v) for v in value.list_value.values]
+    return None  # null_value, or no value at all
+
+
+def plain_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
+    return {k: plain(v) for k, v in struct.fields.items()}
+
+
+def _enum(raw: int, table: dict[int, Any], path: str, unknown: list[tuple[str, int]]) -> Any:
+    if raw == 0:
+        return None
+    if raw not in table:
+        unknown.append((path, raw))
+        return None
+    return table[raw]
+
+
+def value_source(source: pb.ValueSource) -> model.ValueSource:
+    kind = source.WhichOneof("source")
+    if kind == "literal":
+        return model.ValueSource.of_literal(plain(source.literal))
+    if kind == "path":
+        return model.ValueSource.of_path(source.path)
+    if kind == "first_of":
+        return model.ValueSource.of_path(*source.first_of.paths)
+    return model.ValueSource()  # no source at all: validation reports VALUE_SOURCE_REQUIRED
+
+
+def action(message: pb.Action) -> model.Action:
+    unknown: list[tuple[str, int]] = []
+    operation = _enum(message.operation, _OPERATIONS, "action.operation", unknown)
+    operator = _enum(message.matcher_operator, _OPERATORS, "action.matcher_operator", unknown)
+    preset = _enum(message.preset, _PRESETS, "action.preset", unknown)
+    return model.Action(
+        object_name=message.object,
+        operation=operation,
+        record_matchers=tuple(model.RecordMatcher(m.field, value_source(m.value)) for m in message.record_matchers),
+        matcher_operator=operator,
+        field_mappings=tuple(model.FieldMapping(m.field, value_source(m.value)) for m in message.field_mappings),
+        preset=preset,
+        unknown_enum_values=tuple(unknown),
+    )
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _parse_json_object(text: str, path: str) -> tuple[dict[str, Any], str | None]:
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        if isinstance(exc, json.JSONDecodeError):
+            reason = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+        else:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        return {}, f"{path} is not valid JSON: {reason}"
+    if not isinstance(value, dict):
+        kind = "an array" if isinstance(value, list) else "a scalar" if value is not None else "null"
+        return {}, f"{path} must be a JSON object, not {kind}"
+    return value, None
+
+
+def event(message: pb.Event, index: int, list_name: str = "events") -> model.Event:
+    """One host event; an unreadable body becomes a parse error so that this event alone fails."""
+    path = f"{list_name}[{index}]"
+    body = message.WhichOneof("body")
+    if body == "payload":
+        return model.Event(message.id, plain_struct(message.payload))
+    if body == "payload_json":
+        payload, problem = _parse_json_object(message.payload_json, f"{path}.payload_json")
+        return model.Event(message.id, payload, parse_error=problem)
+    return model.Event(message.id, {}, parse_error=f"{path} has neither payload nor payload_json")
+
+
+def events(messages: Sequence[pb.Event], list_name: str = "events") -> tuple[model.Event, ...]:
+    return tuple(event(m, i, list_name) for i, m in enumerate(messages))
+
+
+def credentials(message: pb.Connection) -> creds.Credentials | None:
+    kind = message.WhichOneof("credentials")
+    if kind == "oauth_refresh_token":
+        c = message.oauth_refresh_token
+        return creds.OAuthRefreshToken(c.client_id, c.client_secret, c.refresh_token, c.access_token)
+    if kind == "client_credentials":
+        c = message.client_credentials
+        return creds.ClientCredentials(c.client_id, c.client_secret)
+    if kind == "jwt_bearer":
+        c = message.jwt_bearer
+        return creds.JwtBearer(c.client_id, c.username, c.private_key_pem)
+    if kind == "username_password":
+        c = message.username_password
+        return creds.UsernamePassword(c.client_id, c.client_secret, c.username, c.password, c.security_token)
+    return None
+
+
+def connection(message: pb.Connection) -> model.Connection:
+    return model.Connection(
+        instance_url=message.instance_url,
+        is_sandbox=message.is_sandbox,
+        login_host=message.login_host,
+        api_version=message.api_version,
+        credentials=credentials(message),
+    )
+
+
+# core -> proto ---------------------------------------------------------------------------------
+def event_result(result: model.EventResult) -> pb.EventResult:
+    out = pb.EventResult(
+        event_id=result.event_id,
+        status=result.status,
+        outcome=_OUTCOMES[result.outcome],
+        record_id=result.record_id,
+        matched_ids=list(result.matched_ids),
+        retryable=result.retryable,
+    )
+    if result.error is not None:
+        out.error.CopyFrom(pb.ResultError(code=result.error.code, message=result.error.message,
+                                          fields=list(result.error.fields)))
+    return out
+
+
+def apply_response(report: model.ApplyReport) -> pb.ApplyResponse:
+    out = pb.ApplyResponse(results=[event_result(r) for r in report.results],
+                           salesforce_api_calls=report.api_calls)
+    if report.api_usage is not None:
+        out.api_usage.CopyFrom(pb.ApiUsage(used=report.api_usage.used, limit=report.api_usage.limit))
+    return out
+
+
+def diagnostic(d: model.Diagnostic) -> pb.Diagnostic:
+    return pb.Diagnostic(severity=_SEVERITIES[d.severity], code=d.code, message=d.message, field_path=d.field_path)
+
+
+def validate_response(report: model.ValidationReport) -> pb.ValidateResponse:
+    return pb.ValidateResponse(diagnostics=[diagnostic(d) for d in report.diagnostics], valid=report.valid)
+
+
+def outcome_name(value: int) -> str:
+    """`OUTCOME_CREATED` -> `created`, for people and logs."""
+    return pb.Outcome.Name(value).removeprefix("OUTCOME_").lower() if value in pb.Outcome.values() else str(value)
+
+
+def severity_name(value: int) -> str:
+    return pb.Severity.Name(value).removeprefix("SEVERITY_") if value in pb.Severity.values() else str(value)

@@ -1,0 +1,104 @@
+"""Request builders and call helpers shared by the server tests."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import grpc_testing
+from google.protobuf import json_format
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+from sfdest.v1 import destination_pb2 as pb
+
+from server import errors
+
+SERVICE = pb.DESCRIPTOR.services_by_name["DestinationService"]
+INSTANCE = "https://acme.my.salesforce.com"
+
+
+def action(**fields: Any) -> pb.Action:
+    """An Action from its proto JSON form, e.g. action(object="Lead", operation="OPERATION_UPSERT")."""
+    return json_format.ParseDict(fields, pb.Action())
+
+
+def lead_upsert_on_email() -> pb.Action:
+    return action(object="Lead", operation="OPERATION_UPSERT",
+                  record_matchers=[{"field": "Email", "value": {"path": "traits.email"}}],
+                  field_mappings=[{"field": "LastName", "value": {"path": "traits.last_name"}},
+                                  {"field": "Company", "value": {"literal": "Acme"}},
+                                  {"field": "Email", "value": {"path": "traits.email"}}])
+
+
+def lead_create() -> pb.Action:
+    return action(object="Lead", operation="OPERATION_CREATE",
+                  field_mappings=[{"field": "LastName", "value": {"path": "traits.last_name"}},
+                                  {"field": "Company", "value": {"literal": "Acme"}},
+                                  {"field": "Email", "value": {"path": "traits.email"}}])
+
+
+def identify(event_id: str, email: str, last_name: str = "Lovelace", as_json: bool = False) -> pb.Event:
+    payload = {"type": "identify", "userId": f"u-{event_id}", "traits": {"email": email, "last_name": last_name}}
+    if as_json:
+        return pb.Event(id=event_id, payload_json=json.dumps(payload))
+    event = pb.Event(id=event_id)
+    event.payload.update(payload)
+    return event
+
+
+def apply_request(act: pb.Action, *events: pb.Event, dry_run: bool = False,
+                  instance_url: str = INSTANCE) -> pb.ApplyRequest:
+    request = pb.ApplyRequest(action=act, events=list(events), dry_run=dry_run)
+    request.connection.instance_url = instance_url
+    return request
+
+
+@dataclass
+class Termination:
+    response: Any
+    trailing_metadata: Any
+    code: grpc.StatusCode
+    details: str
+
+    def error_details(self) -> tuple[error_details_pb2.ErrorInfo | None, list[errors.Violation]]:
+        status = rpc_status.from_call(_CallView(self))
+        assert status is not None, "no google.rpc.Status in the trailing metadata"
+        return errors.details_of(status)
+
+
+class _CallView:
+    """grpc.Call's accessors over a termination, so grpc_status.rpc_status.from_call can read it."""
+
+    def __init__(self, t: Termination):
+        self._t = t
+
+    def code(self) -> grpc.StatusCode:
+        return self._t.code
+
+    def details(self) -> str:
+        return self._t.details
+
+    def trailing_metadata(self) -> Any:
+        return self._t.trailing_metadata
+
+
+class TestServer:
+    """The servicer behind grpcio-testing's in-process server."""
+
+    __test__ = False
+
+    def __init__(self, servicer: Any):
+        self._server = grpc_testing.server_from_dictionary({SERVICE: servicer}, grpc_testing.strict_real_time())
+
+    def call(self, method: str, request: Any, timeout: float | None = None,
+             metadata: tuple[tuple[str, str], ...] = ()) -> Termination:
+        rpc = self._server.invoke_unary_unary(SERVICE.methods_by_name[method], metadata, request, timeout)
+        return Termination(*rpc.termination())
+
+    def apply(self, request: pb.ApplyRequest, **kw: Any) -> Termination:
+        return self.call("Apply", request, **kw)
+
+    def validate(self, request: pb.ValidateRequest, **kw: Any) -> Termination:
+        return self.call("Validate", request, **kw)

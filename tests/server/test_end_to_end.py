@@ -1,0 +1,193 @@
+"""`sfdest serve` as a real process: health, reflection, Apply and Validate over a channel, SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+from sfdest.v1 import destination_pb2 as pb
+from sfdest.v1 import destination_pb2_grpc
+
+from tests.server.builders import INSTANCE, action, apply_request, identify, lead_create, lead_upsert_on_email
+
+ROOT = Path(__file__).resolve().parents[2]
+# Safety nets so a broken server fails the test instead of hanging it; nothing asserts on time.
+STARTUP_LIMIT, CALL_LIMIT = 60.0, 30.0
+GRACE = 5
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen
+    port: int
+    channel: grpc.Channel
+    reader: threading.Thread
+    log: list[str] = field(default_factory=list)
+
+    @property
+    def stub(self) -> destination_pb2_grpc.DestinationServiceStub:
+        return destination_pb2_grpc.DestinationServiceStub(self.channel)
+
+
+def _pump(stream, lines: queue.Queue, log: list[str]) -> None:
+    for line in stream:
+        log.append(line.rstrip("\n"))
+        lines.put(line)
+    lines.put(None)
+
+
+def start_server() -> Served:
+    """`sfdest serve` on port 0 (the kernel picks a free port: safe under pytest-xdist); the log says which."""
+    env = {**os.environ, "SFDEST_LISTEN": "127.0.0.1:0", "SFDEST_BACKEND": "memory",
+           "SFDEST_GRACE_SECONDS": str(GRACE), "SFDEST_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue = queue.Queue()
+    log: list[str] = []
+    reader = threading.Thread(target=_pump, args=(process.stderr, lines, log), daemon=True)
+    reader.start()
+    while True:
+        try:
+            line = lines.get(timeout=STARTUP_LIMIT)
+        except queue.Empty:
+            process.kill()
+            raise AssertionError("sfdest serve never said where it listens:\n" + "\n".join(log)) from None
+        if line is None:
+            raise AssertionError(f"sfdest serve exited with {process.wait()}:\n" + "\n".join(log))
+        found = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+        if found:
+            port = int(found.group(1))
+            break
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    return Served(process, port, channel, reader, log)
+
+
+def stop_server(served: Served) -> None:
+    served.channel.close()
+    if served.process.poll() is None:
+        served.process.kill()
+        served.process.wait()
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Served]:
+    s = start_server()
+    yield s
+    stop_server(s)
+
+
+def health_status(channel: grpc.Channel, service: str) -> int:
+    stub = health_pb2_grpc.HealthStub(channel)
+    return stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=CALL_LIMIT, wait_for_ready=True).status
+
+
+def test_health_reports_serving_for_the_server_and_the_service(served):
+    assert health_status(served.channel, "") == health_pb2.HealthCheckResponse.SERVING
+    assert health_status(served.channel, "sfdest.v1.DestinationService") == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_reflection_lists_the_services(served):
+    services = ProtoReflectionDescriptorDatabase(served.channel).get_services()
+    assert {"sfdest.v1.DestinationService", "grpc.health.v1.Health"} <= set(services)
+
+
+def test_apply_upserts_then_updates_then_finds_two_matches(served):
+    def apply(act, *events):
+        return served.stub.Apply(apply_request(act, *events), timeout=CALL_LIMIT, wait_for_ready=True)
+
+    first = apply(lead_upsert_on_email(), identify("e1", "ada@example.com")).results[0]
+    assert (first.event_id, first.status, first.outcome) == ("e1", 201, pb.OUTCOME_CREATED)
+    second = apply(lead_upsert_on_email(), identify("e2", "ada@example.com", "Byron")).results[0]
+    assert (second.status, second.outcome, second.record_id) == (200, pb.OUTCOME_UPDATED, first.record_id)
+    seeded = apply(lead_create(), identify("e3", "ada@example.com", "King")).results[0]
+    assert seeded.status == 201 and seeded.record_id != first.record_id
+    response = apply(lead_upsert_on_email(), identify("e4", "ada@example.com"))
+    third = response.results[0]
+    assert (third.status, third.outcome) == (300, pb.OUTCOME_AMBIGUOUS)
+    assert sorted(third.matched_ids) == sorted([first.record_id, seeded.record_id])
+    assert response.salesforce_api_calls > 0
+
+
+def test_a_malformed_apply_is_invalid_argument_with_details_over_the_wire(served):
+    from grpc_status import rpc_status
+
+    from server import errors
+
+    request = apply_request(lead_upsert_on_email(), identify("same", "a@example.com"), identify("same", "b@x.io"))
+    with pytest.raises(grpc.RpcError) as raised:
+        served.stub.Apply(request, timeout=CALL_LIMIT, wait_for_ready=True)
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    info, violations = errors.details_of(rpc_status.from_call(raised.value))
+    assert (info.reason, info.domain) == ("MALFORMED_REQUEST", "sfdest")
+    assert [v.field for v in violations] == ["events[1].id"]
+
+
+def _errors(served: Served, act: pb.Action) -> set[tuple[str, str]]:
+    request = pb.ValidateRequest(action=act, connection=pb.Connection(instance_url=INSTANCE))
+    response = served.stub.Validate(request, timeout=CALL_LIMIT, wait_for_ready=True)
+    found = {(d.code, d.field_path) for d in response.diagnostics if d.severity == pb.SEVERITY_ERROR}
+    assert response.valid is (not found)
+    return found
+
+
+NAMES = [{"field": "LastName", "value": {"path": "traits.last_name"}},
+         {"field": "Company", "value": {"literal": "Acme"}}]
+VALIDATION_CASES = {
+    "matcher on a field that cannot be filtered": (
+        action(object="Lead", operation="OPERATION_UPSERT", field_mappings=NAMES,
+               record_matchers=[{"field": "Description", "value": {"path": "traits.bio"}}]),
+        ("FIELD_NOT_FILTERABLE", "action.record_matchers[0].field")),
+    "unknown field": (
+        action(object="Lead", operation="OPERATION_CREATE",
+               field_mappings=[*NAMES, {"field": "Shoe_Size__c", "value": {"path": "traits.shoe"}}]),
+        ("UNKNOWN_FIELD", "action.field_mappings[2].field")),
+    "update without matchers": (
+        action(object="Lead", operation="OPERATION_UPDATE", field_mappings=NAMES),
+        ("MATCHER_REQUIRED", "action.record_matchers")),
+    "create without the required LastName": (
+        action(object="Lead", operation="OPERATION_CREATE",
+               field_mappings=[{"field": "Company", "value": {"literal": "Acme"}},
+                               {"field": "Email", "value": {"path": "traits.email"}}]),
+        ("REQUIRED_FIELD_NOT_MAPPED", "action.field_mappings")),
+    "a field name that smuggles SOQL": (
+        action(object="Lead", operation="OPERATION_UPDATE",
+               record_matchers=[{"field": "Email OR 1=1", "value": {"path": "traits.email"}}]),
+        ("INVALID_NAME", "action.record_matchers[0].field")),
+}
+
+
+@pytest.mark.parametrize("case", VALIDATION_CASES)
+def test_validate_reports_each_problem_with_its_field_path(served, case):
+    act, expected = VALIDATION_CASES[case]
+    assert expected in _errors(served, act)
+
+
+def test_validate_accepts_a_good_action(served):
+    assert _errors(served, lead_upsert_on_email()) == set()
+
+
+def test_sigterm_drains_and_exits_cleanly():
+    s = start_server()
+    try:
+        assert health_status(s.channel, "") == health_pb2.HealthCheckResponse.SERVING
+        s.process.send_signal(signal.SIGTERM)
+        assert s.process.wait(timeout=GRACE + CALL_LIMIT) == 0
+    finally:
+        stop_server(s)
+    s.reader.join(timeout=CALL_LIMIT)  # the whole log, up to the process's last line
+    log = "\n".join(s.log)
+    assert "SIGTERM received: health NOT_SERVING" in log
+    assert "sfdest stopped" in log
+    assert "Traceback" not in log

@@ -1,0 +1,97 @@
+"""SalesforceBackend: the StoreFactory over the Salesforce REST API, owning the shared client and caches."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+
+import httpx
+
+from adapters.salesforce import soql
+from adapters.salesforce.auth import TokenManager, build_grant
+from adapters.salesforce.describe_cache import DescribeCache
+from adapters.salesforce.instance_url import token_base_url, validate_instance_url
+from adapters.salesforce.retry import RetryPolicy, Timing
+from adapters.salesforce.store import COLLECTION_LIMIT, SalesforceStore
+from adapters.salesforce.transport import DEFAULT_API_VERSION, OrgState, Session
+from adapters.salesforce.transport import api_version as _api_version
+from core.model import Connection
+from core.ports import BackendError
+
+
+class SalesforceBackend:
+    """Opens SalesforceStores; tokens, describes and per-org limits are shared by every store it opens.
+
+    `allow_loopback_http=True` is the emulator mode: an instance URL such as http://127.0.0.1:8080 is
+    accepted, and tokens are requested from that same base URL.
+    """
+
+    def __init__(
+        self,
+        api_version: str = DEFAULT_API_VERSION,
+        allow_loopback_http: bool = False,
+        describe_ttl_seconds: float = 900.0,
+        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        max_in_flight_per_org: int = 10,
+        max_attempts: int = 3,
+        request_timeout_seconds: float = 30.0,
+        max_url_bytes: int = soql.DEFAULT_MAX_URL_BYTES,
+        negative_auth_ttl_seconds: float = 60.0,
+        batch_size: int = COLLECTION_LIMIT,
+        min_write_seconds: float = 0.5,
+        retry_policy: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        wall_clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ):
+        try:
+            self.api_version = _api_version("", api_version or DEFAULT_API_VERSION)
+        except BackendError:
+            raise ValueError(f"api_version must look like v62.0, got {api_version!r}") from None
+        self.allow_loopback_http = allow_loopback_http
+        self._owns_client = http_client is None
+        self._client = http_client or httpx.Client(
+            transport=transport, follow_redirects=False, timeout=request_timeout_seconds,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20))
+        self._policy = retry_policy or RetryPolicy(max_attempts=max(1, max_attempts))
+        self._timing = Timing(clock=clock, sleep=sleep, wall_clock=wall_clock, rng=rng or random.Random())
+        self._timeout = request_timeout_seconds
+        self._max_in_flight = max(1, max_in_flight_per_org)
+        self._max_url_bytes = max_url_bytes
+        self._batch_size = batch_size
+        self._min_write = min_write_seconds
+        self.tokens = TokenManager(self._client, self._timing, self._policy, negative_auth_ttl_seconds,
+                                   request_timeout_seconds)
+        self._describes = DescribeCache(describe_ttl_seconds, clock)
+        self._orgs: dict[str, OrgState] = {}
+        self._lock = threading.Lock()
+
+    def _org(self, instance_base: str) -> OrgState:
+        with self._lock:
+            return self._orgs.setdefault(instance_base, OrgState(self._max_in_flight))
+
+    def open(self, connection: Connection, deadline: float | None = None) -> SalesforceStore:
+        """A store for `connection`; validates it without any request (the token is fetched on first use)."""
+        base = validate_instance_url(connection.instance_url, self.allow_loopback_http)
+        version = _api_version(connection.api_version, self.api_version)
+        token_base = token_base_url(connection, base, self.allow_loopback_http)
+        grant = build_grant(connection, base, token_base, self._timing)
+        session = Session(self._client, base, version, self.tokens, grant, self._org(base), self._timing,
+                          self._policy, deadline, self._timeout, self._min_write)
+        identity = (version, grant.key)
+        return SalesforceStore(session, self._describes, identity, self._max_in_flight, self._max_url_bytes,
+                               self._batch_size)
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> SalesforceBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

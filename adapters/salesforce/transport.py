@@ -1,0 +1,233 @@
+"""The request layer: bearer auth with one replay on 401, error bodies, the limits header, bounded retries."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from typing import Any
+
+import httpx
+
+from adapters.salesforce.auth import Grant, TokenManager
+from adapters.salesforce.retry import RetryPolicy, Timing
+from core.model import ApiUsage, ResultError
+from core.ports import BackendError
+
+DEFAULT_API_VERSION = "v62.0"
+CALL_OPTIONS = "client=sfdest"
+_VERSION = re.compile(r"v\d{2,3}\.\d", re.ASCII)
+_USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
+_DEFAULT_CODES = {400: "BAD_REQUEST", 401: "INVALID_SESSION_ID", 403: "FORBIDDEN", 404: "NOT_FOUND",
+                  405: "METHOD_NOT_ALLOWED", 414: "URI_TOO_LONG", 431: "REQUEST_HEADER_FIELDS_TOO_LARGE",
+                  500: "UNKNOWN_EXCEPTION", 502: "SERVER_UNAVAILABLE", 503: "SERVER_UNAVAILABLE", 504: "TIMEOUT",
+                  420: "SERVER_UNAVAILABLE"}
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def api_version(value: str, default: str = DEFAULT_API_VERSION) -> str:
+    """`vNN.N` from a connection's api_version (a bare `62.0` is accepted); INVALID_CONNECTION otherwise."""
+    text = (value or default or "").strip()
+    if re.fullmatch(r"\d{2,3}\.\d", text, re.ASCII):
+        text = "v" + text
+    if not _VERSION.fullmatch(text):
+        raise BackendError(ResultError("INVALID_CONNECTION", "connection.api_version must look like v62.0",
+                                       ("connection.api_version",)))
+    return text
+
+
+def parse_usage(header: str | None) -> ApiUsage | None:
+    """`Sforce-Limit-Info: api-usage=N/M[; ...]` as ApiUsage."""
+    match = _USAGE.search(header or "")
+    return ApiUsage(int(match.group(1)), int(match.group(2))) if match else None
+
+
+def _error_of(item: dict[str, Any], key: str) -> ResultError:
+    fields = item.get("fields") or ()
+    return ResultError(str(item.get(key) or "UNKNOWN_EXCEPTION"), str(item.get("message") or ""),
+                       tuple(str(f) for f in fields) if isinstance(fields, list) else ())
+
+
+def merge_errors(items: list[Any], key: str) -> ResultError | None:
+    """One ResultError from a list of Salesforce errors: the first code, every message and field."""
+    errors = [_error_of(i, key) for i in items if isinstance(i, dict)]
+    if not errors:
+        return None
+    if len(errors) == 1:
+        return errors[0]
+    fields = tuple(dict.fromkeys(f for e in errors for f in e.fields))
+    return ResultError(errors[0].code, "; ".join(e.message for e in errors if e.message), fields)
+
+
+def parse_error(response: httpx.Response) -> ResultError:
+    """A top-level Salesforce error body (`[{"errorCode", "message", "fields"}]`) as a ResultError."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    items = body if isinstance(body, list) else [body] if isinstance(body, dict) else []
+    error = merge_errors([i for i in items if isinstance(i, dict) and "errorCode" in i], "errorCode")
+    if error is not None:
+        return ResultError(error.code, error.message[:2000], error.fields)
+    code = _DEFAULT_CODES.get(response.status_code, f"HTTP_{response.status_code}")
+    return ResultError(code, f"Salesforce answered HTTP {response.status_code}")
+
+
+def is_lock_error(error: ResultError) -> bool:
+    return error.code == "UNABLE_TO_LOCK_ROW" or (
+        error.code == "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY" and "UNABLE_TO_LOCK_ROW" in error.message)
+
+
+def is_transient(status: int, error: ResultError) -> bool:
+    """Whether repeating the same (idempotent) request may succeed."""
+    if status in (420, 500, 502, 503, 504) or error.code == "SERVER_UNAVAILABLE" or is_lock_error(error):
+        return True
+    return error.code == "REQUEST_LIMIT_EXCEEDED" and "concurrent" in error.message.lower()
+
+
+class OrgState:
+    """What the backend knows of one org across stores: the latest usage, and its in-flight request slots."""
+
+    def __init__(self, max_in_flight: int):
+        self.slots = threading.BoundedSemaphore(max(1, max_in_flight))
+        self.usage: ApiUsage | None = None
+
+
+class Session:
+    """Requests to one org's data API for one store: counted, authenticated, retried where safe."""
+
+    def __init__(self, client: httpx.Client, base_url: str, version: str, tokens: TokenManager, grant: Grant,
+                 org: OrgState, timing: Timing, policy: RetryPolicy, deadline: float | None,
+                 request_timeout_seconds: float = 30.0, min_write_seconds: float = 0.5):
+        self.base_url, self.version = base_url, version
+        self.data_url = f"{base_url}/services/data/{version}"
+        self._client, self._tokens, self._grant, self._org = client, tokens, grant, org
+        self.timing, self.policy, self.deadline = timing, policy, deadline
+        self._timeout, self._min_write = request_timeout_seconds, min_write_seconds
+        self._lock = threading.Lock()
+        self._calls = 0
+
+    @property
+    def calls(self) -> int:
+        return self._calls
+
+    @property
+    def usage(self) -> ApiUsage | None:
+        return self._org.usage
+
+    def follow(self, path: str) -> str:
+        """The URL of a server-given path (nextRecordsUrl); only paths under /services/data/ of this org."""
+        if not isinstance(path, str) or not path.startswith("/services/data/") or any(
+                ch in path for ch in ("\\", "@", "#")) or "//" in path or ".." in path:
+            raise BackendError(ResultError("UNKNOWN_EXCEPTION", "Salesforce sent a next-page URL outside its data API"))
+        return self.base_url + path
+
+    def _count(self) -> None:
+        with self._lock:
+            self._calls += 1
+
+    def _send(self, method: str, url: str, token: str, body: Any) -> httpx.Response:
+        remaining = self.timing.remaining(self.deadline)
+        if remaining is not None and not self._org.slots.acquire(timeout=max(remaining, 0)):
+            raise BackendError(ResultError("DEADLINE_EXCEEDED", "the call's deadline passed while waiting for a "
+                                           "free connection to the org; nothing was sent"))
+        if remaining is None:
+            self._org.slots.acquire()
+        try:
+            remaining = self.timing.remaining(self.deadline)
+            timeout = self._timeout if remaining is None else max(min(self._timeout, remaining), 0.001)
+            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json",
+                       "Sforce-Call-Options": CALL_OPTIONS}
+            content = None
+            if body is not None:
+                headers["Content-Type"] = "application/json"
+                content = json.dumps(body, allow_nan=False, ensure_ascii=False, separators=(",", ":")).encode()
+            return self._client.request(method, url, headers=headers, content=content, timeout=timeout)
+        finally:
+            self._org.slots.release()
+
+    def _deadline_check(self, idempotent: bool, last: ResultError | None) -> None:
+        remaining = self.timing.remaining(self.deadline)
+        if remaining is None:
+            return
+        floor = 0.0 if idempotent else self._min_write
+        if remaining <= floor:
+            if last is not None:
+                raise BackendError(last)
+            raise BackendError(ResultError("DEADLINE_EXCEEDED", "the call's deadline left no time for this Salesforce "
+                                           "request; nothing was sent"))
+
+    def request(self, method: str, url: str, body: Any = None, idempotent: bool = True) -> httpx.Response:
+        """Send one logical request; returns a 2xx or 300 response, raises BackendError otherwise.
+
+        Only idempotent requests are repeated after a failure that may have reached Salesforce; a
+        non-idempotent one (a collection create) is repeated only when it certainly was not sent.
+        """
+        attempt, replayed = 0, False
+        last: ResultError | None = None
+        while True:
+            self._deadline_check(idempotent, last)
+            token = self._tokens.token(self._grant, self.deadline)
+            attempt += 1
+            lock = False
+            try:
+                response = self._send(method, url, token, body)
+            except _NOT_SENT as exc:
+                last = ResultError("CONNECTION_ERROR" if isinstance(exc, httpx.ConnectError) else "TIMEOUT",
+                                   f"could not connect to Salesforce ({type(exc).__name__}); nothing was sent")
+            except httpx.TransportError as exc:
+                self._count()
+                if not idempotent:
+                    raise BackendError(ResultError(
+                        "OUTCOME_UNKNOWN", f"the connection failed after the request was sent ({type(exc).__name__}); "
+                        "Salesforce may have written these records, so they were not sent again: check before "
+                        "retrying")) from None
+                last = ResultError("TIMEOUT" if isinstance(exc, httpx.TimeoutException) else "CONNECTION_ERROR",
+                                   f"Salesforce did not answer ({type(exc).__name__})")
+            else:
+                self._count()
+                usage = parse_usage(response.headers.get("Sforce-Limit-Info"))
+                if usage is not None:
+                    self._org.usage = usage
+                status = response.status_code
+                if status == 401:
+                    if replayed:
+                        error = parse_error(response)
+                        said = self._grant.scrub(error.message).replace(token, "***")[:200]
+                        raise BackendError(ResultError(
+                            "AUTH_FAILED", f"Salesforce refused a freshly issued access token ({error.code}: "
+                            f"{said}); check that the user may use the REST API"))
+                    replayed = True
+                    attempt -= 1
+                    self._tokens.invalidate(self._grant, token)
+                    continue
+                if 200 <= status < 300 or status == 300:
+                    return response
+                last = parse_error(response)
+                if not idempotent:
+                    if status in (500, 504) and last.code != "SERVER_UNAVAILABLE":
+                        raise BackendError(ResultError(
+                            "OUTCOME_UNKNOWN", f"Salesforce failed while processing the request ({last.code}: "
+                            f"{last.message[:200]}); it may have written these records, so they were not sent "
+                            "again: check before retrying"))
+                    raise BackendError(last)
+                if not is_transient(status, last):
+                    raise BackendError(last)
+                lock = is_lock_error(last)
+            if attempt >= self.policy.max_attempts:
+                raise BackendError(last)
+            base, cap = ((self.policy.lock_base_delay, self.policy.lock_max_delay) if lock
+                         else (self.policy.base_delay, self.policy.max_delay))
+            if not self.timing.backoff(attempt, self.deadline, base, cap):
+                raise BackendError(last)
+
+    def json(self, method: str, url: str, body: Any = None, idempotent: bool = True) -> tuple[int, Any]:
+        response = self.request(method, url, body, idempotent)
+        if response.status_code == 204 or not response.content:
+            return response.status_code, None
+        try:
+            return response.status_code, response.json()
+        except ValueError:
+            code = "OUTCOME_UNKNOWN" if not idempotent else "UNKNOWN_EXCEPTION"
+            raise BackendError(ResultError(code, f"Salesforce answered HTTP {response.status_code} with a body that "
+                                           "is not JSON")) from None

@@ -9,6 +9,14 @@ PROTOS := $(wildcard proto/sfdest/v1/*.proto)
 GEN := $(GEN_DIR)/v1/destination_pb2.py
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export SFDEST_LISTEN ?= 127.0.0.1:50051
+# buf (lint, breaking, generate) from the npm registry, pinned; config in buf.yaml / buf.gen.yaml.
+BUF_VERSION := 1.75.0
+BUF := npx --yes @bufbuild/buf@$(BUF_VERSION)
+# `buf breaking` compares the working tree's proto/ with this branch.
+BREAKING_AGAINST ?= main
+# The Node.js interop client (tests/node): its npm dependencies, installed by `make node-deps`.
+NODE_DIR := tests/node
+NODE_STAMP := $(NODE_DIR)/node_modules/.sfdest-installed
 
 .PHONY: all run test lint proto stubs clean emulator bench bench-quick node-deps
 all: proto
@@ -28,8 +36,24 @@ $(GEN): $(PROTOS) $(STAMP)
 	  --grpc_python_out=gen/python $(PROTOS)
 
 proto: $(GEN)
-stubs: $(GEN)
+stubs: $(GEN) node-deps
 	@echo "Python stubs: package 'sfdest.v1' in $(GEN_DIR) (installed editable in $(VENV))."
+	@if [ -x $(NODE_DIR)/node_modules/.bin/protoc-gen-es ]; then \
+	  $(BUF) generate && echo "TypeScript stubs (protobuf-es): gen/ts/sfdest/v1/destination_pb.ts"; \
+	else echo "TypeScript stubs skipped: no npm (tests/node/node_modules/.bin/protoc-gen-es)"; fi
+
+# npm ci when npm exists (CI has it); without npm the Node interop test fails and says why.
+ifeq ($(shell command -v npm 2>/dev/null),)
+node-deps:
+	@echo "npm not found: $(NODE_DIR) dependencies not installed (tests/interop will fail)"
+else
+node-deps: $(NODE_STAMP)
+endif
+
+$(NODE_STAMP): $(NODE_DIR)/package.json $(wildcard $(NODE_DIR)/package-lock.json)
+	if [ -f $(NODE_DIR)/package-lock.json ]; then npm ci --prefix $(NODE_DIR) --no-audit --no-fund --ignore-scripts; \
+	else npm install --prefix $(NODE_DIR) --no-audit --no-fund --ignore-scripts; fi
+	touch $@
 
 run: $(GEN)
 	$(VENV)/bin/sfdest serve
@@ -37,16 +61,25 @@ run: $(GEN)
 emulator: $(GEN)
 	$(VENV)/bin/sfdest emulator
 
-test: $(GEN)
+test: $(GEN) node-deps
 	$(PY) -m pytest -n 2 tests
 
 lint: $(GEN)
 	$(PY) -m ruff check core adapters server tests tools
 	$(PY) tools/check_dependencies.py
-	@if command -v npx >/dev/null 2>&1; then \
-	  npx --yes @bufbuild/buf@1.50.0 lint proto; \
-	else echo "npx not found: buf lint skipped"; fi
+	@command -v npx >/dev/null 2>&1 || { echo "lint: npx not found: buf needs Node.js and npm" >&2; exit 1; }
+	$(BUF) lint
+	@ref=$(BREAKING_AGAINST); \
+	if git rev-parse -q --verify "refs/heads/$$ref^{commit}" >/dev/null; then against=".git#branch=$$ref"; \
+	elif git rev-parse -q --verify "refs/remotes/origin/$$ref^{commit}" >/dev/null; then \
+	  ref="origin/$$ref"; against=".git#ref=$$ref"; \
+	else echo "buf breaking: no branch '$$ref' (nor origin/$$ref) to compare with" >&2; exit 1; fi; \
+	if ! git ls-tree -r --name-only "$$ref" -- proto | grep -q '\.proto$$'; then \
+	  echo "buf breaking: skipped: $$ref has no proto/ yet"; exit 0; fi; \
+	git cat-file -e "$$ref:buf.yaml" 2>/dev/null || against="$$against,subdir=proto"; \
+	echo "$(BUF) breaking --against '$$against'"; \
+	$(BUF) breaking --against "$$against"
 
 clean:
-	rm -rf $(VENV) gen .pytest_cache .ruff_cache .hypothesis node_modules
+	rm -rf $(VENV) gen .pytest_cache .ruff_cache .hypothesis node_modules $(NODE_DIR)/node_modules
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

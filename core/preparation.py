@@ -90,6 +90,7 @@ def prepare(
         if action.operation is not Operation.DELETE:
             for mapping, path in mappings:
                 name, f = _canonical(describe, mapping.field)
+                p.sources[name] = f"{path} ({mapping.value.describe()})"
                 raw = resolve(mapping.value, event.payload)
                 if raw is MISSING:
                     continue
@@ -98,7 +99,6 @@ def prepare(
                 except CoercionError as exc:
                     raise _Invalid("MAPPING_VALUE_INVALID",
                                    f"field mapping {path} ({name}): value {exc}", (name,)) from None
-                p.sources[name] = f"{path} ({mapping.value.describe()})"
     except _Invalid as bad:
         p.error = invalid(event.id, bad.code, bad.message, bad.fields)
     return p
@@ -112,6 +112,8 @@ def missing_required(p: Prepared, record: dict[str, Any], describe: ObjectDescri
     if not missing:
         return None
     hints = "; ".join(f"{n} comes from {p.sources[n]}" for n in missing if n in p.sources)
-    message = f"{', '.join(missing)} required to create a {describe.name} but missing in this event"
+    one = len(missing) == 1
+    message = (f"{', '.join(missing)} {'is' if one else 'are'} required to create a {describe.name}, "
+               f"but this event has no value for {'it' if one else 'them'}")
     return invalid(p.event_id, "REQUIRED_VALUE_MISSING", message + (f" ({hints})" if hints else ""),
                    tuple(missing))

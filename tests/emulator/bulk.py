@@ -1,0 +1,177 @@
+"""Bulk API 2.0 ingest: jobs, CSV upload, the state machine, and result CSVs in shuffled order."""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from adapters.memory.ids import IdFactory
+from adapters.memory.org import salesforce_now
+from adapters.memory.results import OrgError
+from tests.emulator import bulk_csv
+from tests.emulator.wire import ApiError, Reply, not_found
+
+if TYPE_CHECKING:
+    from tests.emulator.routes import Call
+    from tests.emulator.server import Emulator
+
+OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
+TERMINAL = ("JobComplete", "Failed", "Aborted")
+
+
+@dataclass
+class Job:
+    id: str
+    object: str
+    operation: str
+    external_id: str
+    line_ending: str
+    delimiter: str
+    api_version: str
+    created: str
+    created_by: str
+    state: str = "Open"
+    uploads: list[str] = field(default_factory=list)
+    polls_left: int = 1
+    error: str = ""
+    outcome: bulk_csv.Outcome | None = None
+
+    def info(self) -> dict[str, Any]:
+        processed = self.outcome.processed if self.outcome else 0
+        failed = len(self.outcome.failed) if self.outcome else 0
+        out: dict[str, Any] = {
+            "id": self.id, "operation": self.operation, "object": self.object, "createdById": self.created_by,
+            "createdDate": self.created, "systemModstamp": self.created, "state": self.state,
+            "externalIdFieldName": self.external_id or None, "concurrencyMode": "Parallel", "contentType": "CSV",
+            "apiVersion": float(self.api_version), "jobType": "V2Ingest",
+            "contentUrl": f"services/data/v{self.api_version}/jobs/ingest/{self.id}/batches",
+            "lineEnding": self.line_ending, "columnDelimiter": self.delimiter,
+            "numberRecordsProcessed": processed, "numberRecordsFailed": failed, "retries": 0,
+            "totalProcessingTime": 0, "apiActiveProcessingTime": 0, "apexProcessingTime": 0}
+        if self.error:
+            out["errorMessage"] = self.error
+        return out
+
+
+class Jobs:
+    """The emulator's ingest jobs; ids start with 750."""
+
+    def __init__(self, polls_to_complete: int = 1, seed: int = 1234):
+        self.lock = threading.RLock()
+        self.ids = IdFactory()
+        self.jobs: dict[str, Job] = {}
+        self.polls_to_complete = polls_to_complete
+        self.seed = seed
+
+    def get(self, job_id: str) -> Job:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise not_found()
+        return job
+
+
+def _state_error(job: Job) -> ApiError:
+    return ApiError(409, "INVALIDJOBSTATE", f"Job {job.id} is in state {job.state}; the operation is not allowed")
+
+
+def create(emu: Emulator, call: Call) -> Reply:
+    body = call.req.json()
+    if not isinstance(body, dict):
+        raise ApiError(400, "JSON_PARSER_ERROR", "The request body must be a JSON object")
+    operation = body.get("operation")
+    if operation not in OPERATIONS:
+        raise ApiError(400, "INVALIDJOB", f"InvalidJob : Invalid operation: {operation}")
+    try:
+        obj = emu.org.describe(str(body.get("object") or "")).name
+    except OrgError:
+        raise ApiError(400, "INVALIDJOB", f"InvalidJob : Unable to find object: {body.get('object')}") from None
+    external = str(body.get("externalIdFieldName") or "")
+    if operation == "upsert" and not external:
+        raise ApiError(400, "INVALIDJOB", "InvalidJob : External ID field is required for upsert")
+    line_ending = body.get("lineEnding", "LF")
+    delimiter = body.get("columnDelimiter", "COMMA")
+    if body.get("contentType", "CSV") != "CSV" or line_ending not in ("LF", "CRLF") or \
+            delimiter not in bulk_csv.DELIMITERS:
+        raise ApiError(400, "INVALIDJOB", "InvalidJob : contentType must be CSV, lineEnding LF or CRLF, and "
+                       f"columnDelimiter one of {', '.join(bulk_csv.DELIMITERS)}")
+    with emu.bulk.lock:
+        job = Job(emu.bulk.ids.new_id("750"), obj, operation, external if operation == "upsert" else "",
+                  line_ending, delimiter, call.version, salesforce_now(), emu.org.owner_id)
+        emu.bulk.jobs[job.id] = job
+    return Reply.json(200, job.info())
+
+
+def upload(emu: Emulator, call: Call) -> Reply:
+    ctype = call.req.header("content-type").split(";")[0].strip().lower()
+    if ctype != "text/csv":
+        raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", f"MediaType of '{ctype}' is not supported by this resource")
+    with emu.bulk.lock:
+        job = emu.bulk.get(call.params["job"])
+        if job.state != "Open":
+            raise _state_error(job)
+        job.uploads.append(call.req.body.decode("utf-8"))
+    return Reply.empty(201)
+
+
+def _process(emu: Emulator, job: Job) -> None:
+    job.outcome = bulk_csv.process(emu.org, job, random.Random(f"{emu.bulk.seed}:{job.id}"))
+    job.error = job.outcome.error
+    job.state = "Failed" if job.outcome.error else "JobComplete"
+
+
+def set_state(emu: Emulator, call: Call) -> Reply:
+    body = call.req.json()
+    wanted = body.get("state") if isinstance(body, dict) else None
+    with emu.bulk.lock:
+        job = emu.bulk.get(call.params["job"])
+        if wanted == "UploadComplete" and job.state == "Open":
+            job.state = "UploadComplete"
+            job.polls_left = emu.bulk.polls_to_complete
+            reply = Reply.json(200, job.info())
+            if job.polls_left <= 0:
+                _process(emu, job)
+            return reply
+        if wanted == "Aborted" and job.state not in TERMINAL:
+            job.state = "Aborted"
+            return Reply.json(200, job.info())
+        if wanted not in ("UploadComplete", "Aborted"):
+            raise ApiError(400, "INVALIDJOBSTATE", f"Invalid state: {wanted}")
+        raise _state_error(job)
+
+
+def info(emu: Emulator, call: Call) -> Reply:
+    with emu.bulk.lock:
+        job = emu.bulk.get(call.params["job"])
+        if job.state in ("UploadComplete", "InProgress"):
+            job.polls_left -= 1
+            if job.polls_left <= 0:
+                _process(emu, job)
+            else:
+                job.state = "InProgress"
+        return Reply.json(200, job.info())
+
+
+def list_jobs(emu: Emulator, call: Call) -> Reply:
+    with emu.bulk.lock:
+        records = [j.info() for j in emu.bulk.jobs.values()]
+    return Reply.json(200, {"done": True, "records": records, "nextRecordsUrl": None})
+
+
+def delete(emu: Emulator, call: Call) -> Reply:
+    with emu.bulk.lock:
+        job = emu.bulk.get(call.params["job"])
+        if job.state not in TERMINAL:
+            raise _state_error(job)
+        del emu.bulk.jobs[job.id]
+    return Reply.empty(204)
+
+
+def results(emu: Emulator, call: Call) -> Reply:
+    with emu.bulk.lock:
+        job = emu.bulk.get(call.params["job"])
+        if job.state not in TERMINAL:
+            raise _state_error(job)
+        text = bulk_csv.result_csv(job, call.params["result"])
+    return Reply(200, text.encode(), {"Content-Type": "text/csv"})

@@ -1,0 +1,100 @@
+"""The request pipeline: size checks, token endpoint, versions, auth, limits, faults, then the route."""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+import traceback
+from typing import TYPE_CHECKING
+
+from adapters.memory.results import OrgError
+from tests.emulator import composite, routes
+from tests.emulator.faults import fault_reply
+from tests.emulator.oauth import invalid_session
+from tests.emulator.soql import SoqlError
+from tests.emulator.wire import ApiError, Reply, Request, error_body
+
+if TYPE_CHECKING:
+    from tests.emulator.server import Emulator
+
+URI_LIMIT = 16_384
+MIN_VERSION, MAX_VERSION = 20, 66
+_VERSIONED = re.compile(r"/services/data/v(\d+)\.0(/.*)?")
+_SEASONS = ("Spring", "Summer", "Winter")
+
+
+def version_label(major: int) -> str:
+    k = major - 66  # v66.0 is Spring '26
+    season, year = _SEASONS[k % 3], 26 + k // 3
+    return f"{season} '{(year + 1 if season == 'Winter' else year) % 100:02d}"
+
+
+def versions() -> list[dict[str, str]]:
+    return [{"label": version_label(v), "url": f"/services/data/v{v}.0", "version": f"{v}.0"}
+            for v in range(MIN_VERSION, MAX_VERSION + 1)]
+
+
+def _run(emu: Emulator, call: routes.Call) -> Reply:
+    try:
+        return call.handler(emu, call)
+    except ApiError as exc:
+        return exc.reply()
+    except OrgError as exc:
+        return Reply.json(exc.status, exc.body())
+    except SoqlError as exc:
+        return Reply.json(exc.status, error_body(exc.code, exc.message))
+    except Exception:  # an emulator bug: answer like Salesforce's 500, and show the traceback
+        traceback.print_exc(file=sys.stderr)
+        return Reply.json(500, error_body("UNKNOWN_EXCEPTION", "An unexpected error occurred in the emulator"))
+
+
+def dispatch(emu: Emulator, req: Request) -> Reply:
+    emu.log_request(req)
+    if len(req.raw_uri.encode()) > URI_LIMIT:
+        return Reply.text(414, "URI Too Long")
+    if len(req.raw_uri.encode()) + sum(len(k) + len(v) + 4 for k, v in req.headers.items()) > URI_LIMIT:
+        return Reply.text(431, "Request Header Fields Too Large")
+    if req.path.rstrip("/") == "/services/oauth2/token":
+        fault = emu.faults.take(req.method, req.path, "", "token")
+        if fault and fault.kind == "drop" and fault.when == "before":
+            return Reply.dropped()
+        if fault and fault.kind not in ("drop", "delay", "row_lock"):
+            return fault_reply(fault.kind)
+        if fault and fault.kind == "delay":
+            time.sleep(fault.seconds)
+        if req.method != "POST":
+            return Reply.json(405, {"error": "invalid_request", "error_description": "must use HTTP POST"})
+        reply = emu.oauth.handle(req)
+        return Reply.dropped() if fault and fault.kind == "drop" else reply
+    if req.path in ("/services/data", "/services/data/") and req.method == "GET":
+        return Reply.json(200, versions())
+    m = _VERSIONED.fullmatch(req.path)
+    if m is None or not MIN_VERSION <= int(m.group(1)) <= MAX_VERSION:
+        return ApiError(404, "NOT_FOUND", "The requested resource does not exist").reply()
+    session = emu.oauth.session_for(req.header("authorization"))
+    if session is None:
+        return invalid_session()
+    call = routes.resolve(req, m.group(1) + ".0", m.group(2) or "/", session)
+    allowed = emu.usage.count(call.kind)
+    limit_header = {"Sforce-Limit-Info": emu.usage.header()}
+    if not allowed:
+        return Reply.json(403, error_body("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."), limit_header)
+    if emu.latency_ms:
+        time.sleep(emu.latency_ms / 1000)
+    fault = emu.faults.take(req.method, req.path, call.local_path, call.kind)
+    if fault and fault.kind == "delay":
+        time.sleep(fault.seconds)
+        fault = None
+    if fault and fault.kind == "drop" and fault.when == "before":
+        return Reply.dropped()
+    if fault and fault.kind == "row_lock" and call.kind in composite.WRITE_KINDS:
+        reply = composite.locked(call)
+    elif fault and fault.kind != "drop":
+        reply = fault_reply(fault.kind)
+    else:
+        reply = _run(emu, call)
+    if fault and fault.kind == "drop":
+        return Reply.dropped()
+    reply.headers.update(limit_header)
+    return reply

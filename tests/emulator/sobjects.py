@@ -1,0 +1,139 @@
+"""sObject resources: describe, and single-record create, read, update, delete and upsert by external id."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from adapters.memory.catalog import describe_json, global_describe_json
+from adapters.memory.results import SaveResult, no_such_external_id_field
+from core.describe import ObjectDescribe
+from core.names import normalize_id
+from tests.emulator.wire import ApiError, Reply, not_found
+
+if TYPE_CHECKING:
+    from tests.emulator.routes import Call
+    from tests.emulator.server import Emulator
+
+_NOT_FOUND_CODES = ("NOT_FOUND", "ENTITY_IS_DELETED")
+
+
+def _object(emu: Emulator, call: Call) -> ObjectDescribe:
+    return emu.org.describe(call.params["obj"])  # OrgError NOT_FOUND (404) when unknown
+
+
+def _record(call: Call, obj: ObjectDescribe, row: dict[str, Any]) -> dict[str, Any]:
+    url = f"{call.base}/sobjects/{obj.name}/{row.get('Id')}"
+    return {"attributes": {"type": obj.name, "url": url}, **row}
+
+
+def _fields_param(call: Call) -> list[str] | None:
+    raw = call.req.param("fields")
+    return [f.strip() for f in raw.split(",") if f.strip()] if raw else None
+
+
+def _failure(result: SaveResult) -> Reply:
+    status = 404 if result.errors and result.errors[0].code in _NOT_FOUND_CODES else 400
+    return Reply.json(status, [{"message": e.message, "errorCode": e.code, "fields": list(e.fields)}
+                               for e in result.errors])
+
+
+def _body(call: Call) -> dict[str, Any]:
+    body = call.req.json()
+    if not isinstance(body, dict):
+        raise ApiError(400, "JSON_PARSER_ERROR", "The request body must be a JSON object of field values")
+    return body
+
+
+def _one_id(call: Call) -> str:
+    """The record id of the path; a segment that is no id reads as an unknown external-id field."""
+    segment = call.params["id"]
+    if normalize_id(segment) is None:
+        raise no_such_external_id_field(segment)
+    return segment
+
+
+def describe_global(emu: Emulator, call: Call) -> Reply:
+    return Reply.json(200, global_describe_json(emu.org.global_describe(), call.version))
+
+
+def describe(emu: Emulator, call: Call) -> Reply:
+    return Reply.json(200, describe_json(_object(emu, call), call.version))
+
+
+def info(emu: Emulator, call: Call) -> Reply:
+    summary = global_describe_json([_object(emu, call)], call.version)["sobjects"][0]
+    return Reply.json(200, {"objectDescribe": summary, "recentItems": []})
+
+
+def create(emu: Emulator, call: Call) -> Reply:
+    obj = _object(emu, call)
+    result = emu.org.create(obj.name, _body(call))
+    if not result.success:
+        return _failure(result)
+    return Reply.json(201, {"id": result.id, "success": True, "errors": []})
+
+
+def get(emu: Emulator, call: Call) -> Reply:
+    obj = _object(emu, call)
+    row = emu.org.get(obj.name, _one_id(call), _fields_param(call))
+    return Reply.json(200, _record(call, obj, row))
+
+
+def update(emu: Emulator, call: Call) -> Reply:
+    obj = _object(emu, call)
+    result = emu.org.update(obj.name, _one_id(call), _body(call))
+    return Reply.empty(204) if result.success else _failure(result)
+
+
+def delete(emu: Emulator, call: Call) -> Reply:
+    obj = _object(emu, call)
+    result = emu.org.delete(obj.name, _one_id(call))
+    return Reply.empty(204) if result.success else _failure(result)
+
+
+def _matches(emu: Emulator, call: Call, obj: ObjectDescribe) -> list[str]:
+    f = obj.field(call.params["field"])
+    if f is None or not f.id_lookup:
+        raise no_such_external_id_field(call.params["field"])
+    return emu.org.ids_matching(obj.name, f.name, call.params["value"])
+
+
+def _multiple(call: Call, obj: ObjectDescribe, ids: list[str] | tuple[str, ...]) -> Reply:
+    return Reply.json(300, [f"{call.base}/sobjects/{obj.name}/{i}" for i in ids])
+
+
+def get_by_key(emu: Emulator, call: Call) -> Reply:
+    obj = _object(emu, call)
+    ids = _matches(emu, call, obj)
+    if not ids:
+        raise not_found()
+    if len(ids) > 1:
+        return _multiple(call, obj, ids)
+    return Reply.json(200, _record(call, obj, emu.org.get(obj.name, ids[0], _fields_param(call))))
+
+
+def delete_by_key(emu: Emulator, call: Call) -> Reply:
+    obj = _object(emu, call)
+    ids = _matches(emu, call, obj)
+    if not ids:
+        raise not_found()
+    if len(ids) > 1:
+        return _multiple(call, obj, ids)
+    result = emu.org.delete(obj.name, ids[0])
+    return Reply.empty(204) if result.success else _failure(result)
+
+
+def upsert(emu: Emulator, call: Call) -> Reply:
+    """201 created, 200 updated (204 before API 46.0), 300 with the candidates' URLs when several match."""
+    obj = _object(emu, call)
+    result = emu.org.upsert(obj.name, call.params["field"], call.params["value"], _body(call))
+    if result.matched_ids:
+        return _multiple(call, obj, result.matched_ids)
+    if not result.success:
+        return _failure(result)
+    body: dict[str, Any] = {"id": result.id, "success": True, "errors": []}
+    if call.major >= 46:
+        body["created"] = result.created
+    elif not result.created:
+        return Reply.empty(204)
+    return Reply.json(201 if result.created else 200, body)

@@ -91,6 +91,13 @@ class OrgState:
     def __init__(self, max_in_flight: int):
         self.slots = threading.BoundedSemaphore(max(1, max_in_flight))
         self.usage: ApiUsage | None = None
+        self._usage_lock = threading.Lock()
+
+    def record_usage(self, usage: ApiUsage) -> None:
+        """Keep the highest count seen: concurrent responses can arrive out of order."""
+        with self._usage_lock:
+            if self.usage is None or usage.limit != self.usage.limit or usage.used >= self.usage.used:
+                self.usage = usage
 
 
 class Session:
@@ -188,7 +195,7 @@ class Session:
                 self._count()
                 usage = parse_usage(response.headers.get("Sforce-Limit-Info"))
                 if usage is not None:
-                    self._org.usage = usage
+                    self._org.record_usage(usage)
                 status = response.status_code
                 if status == 401:
                     if replayed:

@@ -1,0 +1,65 @@
+"""The semantics table and batch rules through ApplyService, the same on every adapter."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.model import Action, FieldMapping, Operation, Outcome, ValueSource
+from core.service import ApplyService
+from tests.unit.helpers import identify, lead_action, matcher
+from tests.unit.test_apply_semantics import SEMANTICS
+
+
+def seed(service, conn, *emails):
+    events = [identify(f"seed-{i}", email=e, last_name=f"Seed{i}") for i, e in enumerate(emails)]
+    results = service.apply(conn, lead_action(Operation.CREATE), events).results
+    assert [r.status for r in results] == [201] * len(emails)
+    return [r.record_id for r in results]
+
+
+@pytest.mark.parametrize("operation,matching,status,outcome", SEMANTICS)
+def test_semantics_table(backend, operation, matching, status, outcome):
+    service, conn = ApplyService(backend.factory), backend.connection_for("acme")
+    seeded = seed(service, conn, *["ann@example.com"] * matching, "other@example.com")
+    [result] = service.apply(conn, lead_action(operation), [identify("e1", email="Ann@Example.com")]).results
+    assert (result.status, result.outcome) == (status, outcome)
+    if status == 300:
+        assert sorted(result.matched_ids) == sorted(seeded[:2])
+
+
+def test_hostile_matcher_values_find_exactly_their_record(backend):
+    service, conn = ApplyService(backend.factory), backend.connection_for("acme")
+    hostile = ["O'Brien & Co", "back\\slash\\", "x' OR Company != '", "line\nbreak\r", "tab\t\"q\" \u00e9\u2603\x01"]
+    created = service.apply(conn, lead_action(Operation.CREATE), [identify(f"s{i}", company=v) for i, v in
+                                                                   enumerate([*hostile, "plain"])]).results
+    ids = [r.record_id for r in created]
+    by_company = lead_action(Operation.UPDATE, matchers=(matcher("Company", "traits.company"),), mappings=(
+        FieldMapping("FirstName", ValueSource.of_literal("Z")),))
+    results = service.apply(conn, by_company, [identify(f"e{i}", company=v) for i, v in enumerate(hostile)]).results
+    assert [(r.status, r.record_id) for r in results] == [(200, rid) for rid in ids[:len(hostile)]]
+
+
+def test_external_id_upsert_batch_and_dry_run(backend):
+    service, conn = ApplyService(backend.factory), backend.connection_for("acme")
+    action = Action("Subscription__c", Operation.UPSERT, (matcher("External_Id__c", "properties.sub"),), None,
+                    (FieldMapping("Plan__c", ValueSource.of_path("properties.plan")),))
+    events = [identify(f"e{i}") for i in range(4)]
+    for i, e in enumerate(events):
+        e.payload["properties"] = {"sub": ["A", "B", "a", "C"][i], "plan": f"p{i}"}
+    plan = service.apply(conn, action, events, dry_run=True).results
+    assert [r.outcome for r in plan] == [Outcome.WOULD_CREATE, Outcome.WOULD_CREATE, Outcome.WOULD_UPDATE,
+                                         Outcome.WOULD_CREATE]
+    done = service.apply(conn, action, events).results
+    assert [r.status for r in done] == [201, 201, 200, 201]
+    assert done[0].record_id == done[2].record_id
+    again = service.apply(conn, action, events[:1]).results
+    assert again[0].status == 200
+
+
+def test_apply_reports_api_calls_and_usage(backend):
+    service, conn = ApplyService(backend.factory), backend.connection_for("acme")
+    report = service.apply(conn, lead_action(Operation.CREATE), [identify(f"e{i}", email=f"{i}@x.com")
+                                                                 for i in range(250)])
+    assert [r.status for r in report.results] == [201] * 250
+    assert report.api_calls == 3  # describe + two collection creates
+    assert report.api_usage is not None and report.api_usage.used >= 3

@@ -111,7 +111,8 @@ class _Batch:
             self._native_upsert(prepared)
         else:
             direct = [] if self.dry_run else [p for p in prepared if self._is_direct(p)]
-            looked_up = [p for p in prepared if p not in direct]
+            direct_indexes = {p.index for p in direct}
+            looked_up = [p for p in prepared if p.index not in direct_indexes]
             writes = self._plan_lookups(looked_up) + [
                 Write(op.value, p, p.direct_id, dict(p.fields)) for p in direct if not self._no_change(p, p.direct_id)
             ]

@@ -11,7 +11,6 @@ import pytest
 
 from core.model import Connection
 from core.ports import RecordStore, StoreFactory
-from tests.emulator.fixture import emulator_factory  # noqa: F401  (a fixture)
 
 _tenants = itertools.count(1)
 

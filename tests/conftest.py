@@ -1,0 +1,3 @@
+"""Fixtures shared by every suite: the Salesforce emulator (`emulator`, `emulator_factory`)."""
+
+pytest_plugins = ["tests.emulator.fixture"]

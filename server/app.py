@@ -1,41 +1,51 @@
-"""The gRPC server: DestinationService, health, reflection; graceful shutdown on SIGTERM and SIGINT."""
+"""The gRPC server: limits, TLS, token auth, health, reflection, metrics; graceful shutdown on SIGTERM and SIGINT."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import os
 import signal
-import sys
 import threading
+from collections.abc import Callable
 from concurrent import futures
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from sfdest.v1 import destination_pb2, destination_pb2_grpc
 
-from server.config import Settings
+from server import security
+from server.config import ConfigError, Settings
 from server.container import Container, build_container
+from server.interceptors import CallInterceptor
+from server.metrics import Metrics, MetricsEndpoint
 
 log = logging.getLogger("sfdest")
-# These log every request URL at INFO, and a SOQL query URL carries matcher values: keep them quiet.
-QUIET_LOGGERS = ("httpx", "httpcore")
 SERVICE_NAME = destination_pb2.DESCRIPTOR.services_by_name["DestinationService"].full_name
+HEALTH_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 
 
-def configure_logging(level: str) -> None:
-    """Logs go to stderr, one line each (stdout is left to the CLI's results)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    quiet_http_loggers()
-
-
-def quiet_http_loggers() -> None:
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+def server_options(settings: Settings) -> list[tuple[str, int]]:
+    """grpc channel arguments for the limits and keepalive enforcement in `settings`."""
+    options = [
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+        ("grpc.max_concurrent_streams", settings.max_concurrent_streams),
+        ("grpc.keepalive_time_ms", settings.keepalive_time_ms),
+        ("grpc.keepalive_timeout_ms", settings.keepalive_timeout_ms),
+        ("grpc.http2.min_recv_ping_interval_without_data_ms", settings.keepalive_min_ping_interval_ms),
+        ("grpc.http2.max_ping_strikes", settings.keepalive_max_ping_strikes),
+        ("grpc.keepalive_permit_without_calls", int(settings.keepalive_permit_without_calls)),
+        ("grpc.so_reuseport", 0),  # an address in use is an error, not a second server sharing it
+    ]
+    if settings.max_connection_idle_ms:
+        options.append(("grpc.max_connection_idle_ms", settings.max_connection_idle_ms))
+    if settings.max_connection_age_ms:
+        options.append(("grpc.max_connection_age_ms", settings.max_connection_age_ms))
+        options.append(("grpc.max_connection_age_grace_ms", settings.max_connection_age_grace_ms))
+    return options
 
 
 @dataclass
@@ -44,71 +54,126 @@ class Running:
     health: health.HealthServicer
     port: int
     backend: object = None
+    metrics: Metrics | None = None  # the instruments (the backends report to them too)
+    metrics_endpoint: MetricsEndpoint | None = None
+    # Set once the server refuses new calls (in-flight ones may still be finishing).
+    refusing: threading.Event = field(default_factory=threading.Event)
+    # Set to end the drain early (a second SIGTERM does).
+    end_drain: threading.Event = field(default_factory=threading.Event)
 
     def set_serving(self, serving: bool) -> None:
         status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
         for name in ("", SERVICE_NAME):
             self.health.set(name, status)
 
-    def stop(self, grace: float) -> None:
-        """Tell load balancers first (health NOT_SERVING), then let in-flight RPCs finish within `grace`."""
-        self.set_serving(False)
-        self.server.stop(grace).wait()
+    def stop(self, grace: float, drain: float = 0.0) -> None:
+        """Health NOT_SERVING first (for `drain` seconds calls are still taken, so load balancers notice);
+        then new calls are refused and in-flight ones get `grace` seconds to finish before they are cancelled."""
+        self.health.enter_graceful_shutdown()
+        if drain > 0 and not self.refusing.is_set():
+            self.end_drain.wait(drain)
+        stopped = self.server.stop(grace)
+        self.refusing.set()
+        stopped.wait()
         close = getattr(self.backend, "close", None)
         if callable(close):
             close()  # e.g. the Salesforce backend's HTTP connection pool
+        if self.metrics_endpoint is not None:
+            self.metrics_endpoint.close()
+            self.metrics_endpoint = None
+
+
+def _is_loopback(listen: str) -> bool:
+    host = listen.rpartition(":")[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def build_server(settings: Settings, container: Container | None = None) -> Running:
     """A started server bound to settings.listen (port 0 picks a free port; Running.port tells which)."""
     container = container or build_container(settings)
     servicer = container.servicer()  # fails here, before listening, if the backend is misconfigured
-    options = [
-        ("grpc.max_receive_message_length", settings.max_message_bytes),
-        ("grpc.max_send_message_length", settings.max_message_bytes),
-        ("grpc.so_reuseport", 0),
-    ]
+    token = security.auth_token(settings)
+    credentials = security.server_credentials(settings)
+    metrics = container.metrics()
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="sfdest-rpc"),
-        options=options,
+        interceptors=[CallInterceptor(token, metrics)],
+        options=server_options(settings),
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs or None,
     )
     destination_pb2_grpc.add_DestinationServiceServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:
-        names = (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME)
-        reflection.enable_server_reflection(names, server)
+        reflection.enable_server_reflection((SERVICE_NAME, HEALTH_NAME, reflection.SERVICE_NAME), server)
+    hint = " (check SFDEST_TLS_CERT_FILE and SFDEST_TLS_KEY_FILE)" if credentials else ""
     try:
-        port = server.add_insecure_port(settings.listen)
+        port = server.add_secure_port(settings.listen, credentials) if credentials else \
+            server.add_insecure_port(settings.listen)
     except RuntimeError as exc:
-        raise OSError(f"cannot listen on {settings.listen}: {exc}") from None
+        raise OSError(f"cannot listen on {settings.listen}{hint}: {exc}") from None
     if port == 0:
-        raise OSError(f"cannot listen on {settings.listen}")
+        raise OSError(f"cannot listen on {settings.listen}{hint}")
+    try:
+        endpoint = MetricsEndpoint(metrics, settings.metrics_listen) if settings.metrics_listen else None
+    except OSError:
+        server.stop(None)  # release the gRPC port too
+        raise
     server.start()
-    running = Running(server, health_servicer, port, container.backend())
+    running = Running(server, health_servicer, port, container.backend(), metrics, endpoint)
     running.set_serving(True)
     return running
 
 
-def serve(settings: Settings, container: Container | None = None) -> int:
-    """Serve until SIGTERM or SIGINT, then shut down gracefully. Returns the process exit code."""
+def _startup_fields(settings: Settings, running: Running) -> dict[str, object]:
+    tls = "mtls" if settings.tls_client_ca_file else "tls" if settings.tls_cert_file else "off"
+    auth = "bearer" if settings.auth_token or settings.auth_token_file else "off"
+    endpoint = running.metrics_endpoint
+    return {"listen": settings.listen, "port": running.port, "backend": settings.backend, "tls": tls, "auth": auth,
+            "reflection": settings.reflection, "metrics_port": endpoint.port if endpoint else None}
+
+
+def serve(settings: Settings, container: Container | None = None,
+          started: Callable[[Running], None] | None = None) -> int:
+    """Serve until SIGTERM or SIGINT, then shut down gracefully; a second signal cuts the drain short.
+
+    `started` is called with the running server once it serves. Returns the process exit code.
+    """
+    if os.environ.get("GRPC_TRACE", "").strip():
+        raise ConfigError("GRPC_TRACE is set: gRPC's trace output prints call metadata, bearer tokens included; "
+                          "unset it")
     stop = threading.Event()
     received: list[str] = []
+    current: list[Running] = []
 
     def on_signal(signum: int, _frame: object) -> None:
         received.append(signal.Signals(signum).name)
+        if stop.is_set() and current:
+            current[0].end_drain.set()
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
+        log.debug("settings", extra={"fields": {"settings": settings.public()}})
         running = build_server(settings, container)
+        current.append(running)
         host = settings.listen.rpartition(":")[0]
-        log.info("sfdest listening on %s:%d backend=%s reflection=%s", host, running.port, settings.backend,
-                 "on" if settings.reflection else "off")
+        fields = _startup_fields(settings, running)
+        log.info("sfdest listening on %s:%d", host, running.port, extra={"fields": fields})
+        if not settings.tls_cert_file and not _is_loopback(settings.listen):
+            log.warning("serving plaintext on a non-loopback address: use TLS (SFDEST_TLS_CERT_FILE) unless a "
+                        "proxy terminates it", extra={"fields": {"listen": settings.listen}})
+        if started is not None:
+            started(running)
         stop.wait()
-        log.info("%s received: health NOT_SERVING, draining for up to %ss", received[0], settings.grace_seconds)
-        running.stop(settings.grace_seconds)
+        log.info("%s received: health NOT_SERVING, draining for up to %ss", received[0],
+                 settings.drain_seconds + settings.grace_seconds)
+        running.stop(settings.grace_seconds, settings.drain_seconds)
         log.info("sfdest stopped")
         return 0
     finally:

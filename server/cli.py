@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
@@ -18,15 +16,14 @@ from grpc_status import rpc_status
 from sfdest.v1 import destination_pb2 as pb
 from sfdest.v1 import destination_pb2_grpc
 
-from server import errors, translate
-from server.config import ConfigError, Settings, settings_table
+from server import errors
+from server.cli_output import Progress, Tally, diagnostics_text, result_json
+from server.config import LOG_LEVELS, ConfigError, Settings, settings_table
+from server.eventfile import EventFile, UsageError, parse_events
+from server.logs import configure_logging
 
 DEFAULT_CONNECTION = {"instance_url": "https://demo.my.salesforce.com"}
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """A problem with the command line or its input files; printed without a traceback."""
 
 
 # Input files -----------------------------------------------------------------------------------
@@ -44,41 +41,6 @@ def _parse_message(path: str, message: Any) -> Any:
         raise UsageError(f"{path}: {exc}") from None
 
 
-def _event(item: Any, fallback_id: str, where: str) -> pb.Event:
-    if not isinstance(item, dict):
-        raise UsageError(f"{where}: an event must be a JSON object")
-    envelope = isinstance(item.get("payload"), dict) and set(item) <= {"id", "payload"}
-    payload = item["payload"] if envelope else item
-    raw_id = item.get("id") if envelope else item.get("messageId")
-    event_id = fallback_id if raw_id in (None, "") else str(raw_id)
-    return pb.Event(id=event_id, payload_json=json.dumps(payload, ensure_ascii=False))
-
-
-def parse_events(text: str, source: str = "events") -> list[pb.Event]:
-    """A JSON array, one JSON object, or JSON lines of events: `{"id", "payload"}` or a bare event.
-
-    A bare event's id is its messageId, else its position (line number for JSON lines, from 1).
-    """
-    try:
-        whole = json.loads(text)
-    except json.JSONDecodeError:
-        whole = None
-    if isinstance(whole, list):
-        return [_event(item, str(i + 1), f"{source}[{i}]") for i, item in enumerate(whole)]
-    if isinstance(whole, dict):
-        return [_event(whole, "1", source)]
-    out = []
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"{source} line {n}: not JSON ({exc.msg})") from None
-        out.append(_event(item, str(n), f"{source} line {n}"))
-    return out
-
-
 def _connection(args: argparse.Namespace) -> pb.Connection | None:
     if getattr(args, "no_connection", False):
         return None
@@ -88,12 +50,28 @@ def _connection(args: argparse.Namespace) -> pb.Connection | None:
 
 
 # Calling ---------------------------------------------------------------------------------------
+def _client_token(args: argparse.Namespace) -> str:
+    """--token-file, else SFDEST_AUTH_TOKEN_FILE, else SFDEST_AUTH_TOKEN (never a command-line value: ps shows it)."""
+    path = args.token_file or os.environ.get("SFDEST_AUTH_TOKEN_FILE", "").strip()
+    return _read(path).strip() if path else os.environ.get("SFDEST_AUTH_TOKEN", "").strip()
+
+
+def _channel(args: argparse.Namespace) -> grpc.Channel:
+    if not (args.tls or args.ca_file or args.cert_file):
+        return grpc.insecure_channel(args.target)
+    if bool(args.cert_file) != bool(args.key_file):
+        raise UsageError("--cert-file and --key-file go together (mutual TLS)")
+    files = [Path(f).read_bytes() if f else None for f in (args.ca_file, args.key_file, args.cert_file)]
+    return grpc.secure_channel(args.target, grpc.ssl_channel_credentials(*files))
+
+
 def _caller(args: argparse.Namespace, method: str) -> Callable[[Any], Any]:
     """A function sending one request: over gRPC with --target, else to an in-process servicer."""
     if args.target:
-        channel = grpc.insecure_channel(args.target)
-        stub = destination_pb2_grpc.DestinationServiceStub(channel)
-        return lambda request: getattr(stub, method)(request, timeout=args.timeout)
+        token = _client_token(args)
+        metadata = (("authorization", f"Bearer {token}"),) if token else None
+        stub = destination_pb2_grpc.DestinationServiceStub(_channel(args))
+        return lambda request: getattr(stub, method)(request, timeout=args.timeout, metadata=metadata)
     from server.container import build_container
     from server.local import LocalContext
 
@@ -116,35 +94,9 @@ def _print_rpc_error(exc: grpc.RpcError, target: str | None, out: TextIO) -> Non
             print(f"  {v.field}: {v.description}" if v.field else f"  {v.description}", file=out)
 
 
-# Output ----------------------------------------------------------------------------------------
-def result_json(r: pb.EventResult) -> dict[str, Any]:
-    error = {"code": r.error.code, "message": r.error.message, "fields": list(r.error.fields)} \
-        if r.HasField("error") else None
-    return {"event_id": r.event_id, "status": r.status, "outcome": translate.outcome_name(r.outcome),
-            "record_id": r.record_id, "matched_ids": list(r.matched_ids), "retryable": r.retryable, "error": error}
-
-
-def summary(response: pb.ApplyResponse) -> str:
-    counts = Counter((r.status, translate.outcome_name(r.outcome)) for r in response.results)
-    rows = [("status", "outcome", "events")] + [(str(s), o, str(n)) for (s, o), n in sorted(counts.items())]
-    rows.append(("total", "", str(len(response.results))))
-    lines = [f"{a:<7} {b:<18} {c:>6}" for a, b, c in rows]
-    lines.append(f"salesforce api calls: {response.salesforce_api_calls}")
-    return "\n".join(lines)
-
-
-def diagnostics_text(response: pb.ValidateResponse) -> str:
-    lines = [f"{translate.severity_name(d.severity):<8} {d.code:<28} {d.field_path or '-':<36} {d.message}"
-             for d in response.diagnostics]
-    severities = Counter(translate.severity_name(d.severity) for d in response.diagnostics)
-    verdict = "valid" if response.valid else "invalid"
-    lines.append(f"{verdict}: {severities['ERROR']} error(s), {severities['WARNING']} warning(s)")
-    return "\n".join(lines)
-
-
 # Commands --------------------------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> int:
-    from server.app import configure_logging, serve
+    from server.app import serve
 
     overrides = {env: str(value) for env, value in (
         ("SFDEST_LISTEN", args.listen), ("SFDEST_BACKEND", args.backend), ("SFDEST_MAX_WORKERS", args.max_workers),
@@ -156,24 +108,48 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
+    """Stream the events file through Apply, `--batch-size` events per call, printing results as they come."""
     action = _parse_message(args.action, pb.Action())
-    request = pb.ApplyRequest(action=action, events=parse_events(_read(args.events), args.events),
-                              dry_run=args.dry_run)
-    request.connection.CopyFrom(_connection(args))
+    connection = _connection(args)
+    source = EventFile(args.events)
+    call = _caller(args, "Apply")
+    tally = Tally()
+    progress = Progress(sys.stderr, args.progress or sys.stderr.isatty())
     try:
-        response = _caller(args, "Apply")(request)
-    except grpc.RpcError as exc:
-        _print_rpc_error(exc, args.target, sys.stderr)
+        for batch in source.batches(args.batch_size):
+            request = pb.ApplyRequest(action=action, events=batch, dry_run=args.dry_run, connection=connection)
+            response = call(request)
+            for r in response.results:
+                print(json.dumps(result_json(r), ensure_ascii=False))
+            sys.stdout.flush()
+            tally.add(response)
+            progress.update(tally, source.fraction)
+    except (grpc.RpcError, UsageError) as exc:
+        progress.done()
+        if isinstance(exc, UsageError):
+            print(f"sfdest: {exc}", file=sys.stderr)
+        else:
+            _print_rpc_error(exc, args.target, sys.stderr)
+        if tally.batches:
+            print(f"sfdest: stopped after the first {tally.events:,} events (their results are above); later "
+                  "events have no results", file=sys.stderr)
+            print(tally.table(), file=sys.stderr)
         return EXIT_USAGE
-    for r in response.results:
-        print(json.dumps(result_json(r), ensure_ascii=False))
-    sys.stdout.flush()
-    print(summary(response), file=sys.stderr)
-    return EXIT_OK if all(r.status < 300 for r in response.results) else EXIT_FAILED
+    progress.done()
+    if not tally.batches:
+        print(f"sfdest: {args.events}: no events", file=sys.stderr)
+        return EXIT_USAGE
+    print(tally.table(), file=sys.stderr)
+    return EXIT_FAILED if tally.failed else EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    request = pb.ValidateRequest(action=_parse_message(args.action, pb.Action()))
+    if args.action and args.action_file and args.action != args.action_file:
+        raise UsageError(f"two action files given ({args.action_file} and --action {args.action}); give one")
+    path = args.action or args.action_file
+    if not path:
+        raise UsageError("validate needs an action file: sfdest validate ACTION.json")
+    request = pb.ValidateRequest(action=_parse_message(path, pb.Action()))
     connection = _connection(args)
     if connection is not None:
         request.connection.CopyFrom(connection)
@@ -202,15 +178,33 @@ def cmd_emulator(argv: list[str]) -> int:
     return EXIT_OK
 
 
-def _client_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--action", required=True, metavar="ACTION.json",
+def _client_options(p: argparse.ArgumentParser, action_required: bool = True) -> None:
+    p.add_argument("--action", required=action_required, metavar="ACTION.json",
                    help="the action, in the proto's JSON mapping (sfdest.v1.Action)")
     p.add_argument("--connection", metavar="CONN.json",
                    help=f"the connection (sfdest.v1.Connection JSON); default {json.dumps(DEFAULT_CONNECTION)}")
     p.add_argument("--target", metavar="HOST:PORT",
                    help="call a running server (e.g. 127.0.0.1:50051); default: run in-process with SFDEST_BACKEND "
                         "(the memory backend then forgets everything when the command ends)")
-    p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS", help="the call's deadline (default 60)")
+    p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                   help="each call's deadline (default 60)")
+    secure = p.add_argument_group("a secured server (with --target)")
+    secure.add_argument("--tls", action="store_true", help="connect over TLS, trusting the system's CAs")
+    secure.add_argument("--ca-file", metavar="PEM", help="connect over TLS, trusting this CA bundle")
+    secure.add_argument("--cert-file", metavar="PEM", help="client certificate, for mutual TLS")
+    secure.add_argument("--key-file", metavar="PEM", help="client private key, for mutual TLS")
+    secure.add_argument("--token-file", metavar="FILE", help="file holding the bearer token (default: "
+                        "SFDEST_AUTH_TOKEN_FILE, else SFDEST_AUTH_TOKEN)")
+
+
+def _positive(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -231,16 +225,24 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=cmd_serve)
 
     apply = sub.add_parser("apply", help="apply an action to events and print one JSON result per event",
-                           description="Exit status: 0 every event succeeded, 1 some event failed (status >= 300), "
-                                       "2 the request or the call failed. Results go to stdout, the summary to stderr.")
+                           description="Streams the events through Apply in batches (JSON lines are read lazily, so "
+                                       "files of any size work). Results go to stdout in event order, progress and "
+                                       "the summary to stderr. Exit status: 0 every event succeeded, 1 some event "
+                                       "failed (status >= 300), 2 the request or a call failed (later batches are "
+                                       "not sent).")
     _client_options(apply)
-    apply.add_argument("events", metavar="EVENTS", help='JSON array or JSON lines of {"id", "payload"} or bare '
-                       'events (id = messageId, else position); "-" reads stdin')
+    apply.add_argument("events", metavar="EVENTS", help='JSON lines, a JSON array, or one JSON object, of {"id", '
+                       '"payload"} or bare events (id = messageId, else position); "-" reads stdin')
     apply.add_argument("--dry-run", action="store_true", help="plan only; write nothing")
+    apply.add_argument("--batch-size", type=_positive, default=1000, metavar="N",
+                       help="events per Apply call (default 1000; at most the server's SFDEST_MAX_EVENTS)")
+    apply.add_argument("--progress", action="store_true",
+                       help="print progress on stderr even when it is not a terminal (one line per batch)")
     apply.set_defaults(run=cmd_apply)
 
     validate = sub.add_parser("validate", help="check an action (and sample events); exit 1 if invalid")
-    _client_options(validate)
+    validate.add_argument("action_file", nargs="?", metavar="ACTION.json", help="the action (or use --action)")
+    _client_options(validate, action_required=False)
     validate.add_argument("--events", metavar="EVENTS", help="sample events, as for apply")
     validate.add_argument("--no-connection", action="store_true", help="static checks only; consult no org")
     validate.set_defaults(run=cmd_validate)
@@ -258,11 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command in ("apply", "validate"):
         level = os.environ.get("SFDEST_LOG_LEVEL", "WARNING").upper()
-        from server.app import quiet_http_loggers
-
-        logging.basicConfig(stream=sys.stderr, level=level if level in logging.getLevelNamesMapping() else "WARNING",
-                            format="%(levelname)s %(name)s %(message)s")
-        quiet_http_loggers()
+        configure_logging(level if level in LOG_LEVELS else "WARNING", replace=False)
     try:
         return args.run(args)
     except (UsageError, ConfigError, OSError) as exc:

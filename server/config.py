@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 BACKENDS = ("memory", "salesforce")
+MIN_TOKEN_LENGTH = 16
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
@@ -61,6 +62,47 @@ def _listen(raw: str) -> str:
     return raw.strip()
 
 
+def _optional_listen(raw: str) -> str:
+    """HOST:PORT, or empty (or off) for "not at all"."""
+    return "" if raw.strip().lower() in ("", "off") else _listen(raw)
+
+
+def _fraction(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError("must be a number between 0 and 0.9") from None
+    if not 0 <= value <= 0.9:
+        raise ValueError("must be between 0 and 0.9")
+    return value
+
+
+def _path(raw: str) -> str:
+    return raw.strip()
+
+
+def parse_token(raw: str) -> Secret:
+    value = raw.strip()
+    if value and (len(value) < MIN_TOKEN_LENGTH or not value.isascii() or not value.isprintable() or " " in value):
+        raise ValueError(f"must be at least {MIN_TOKEN_LENGTH} printable ASCII characters without spaces")
+    return Secret(value)
+
+
+@dataclass(frozen=True, repr=False)
+class Secret:
+    """A secret string whose repr and str never show it; `.value` is read only where it is used."""
+
+    value: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+    def __repr__(self) -> str:
+        return "Secret(***)" if self.value else "Secret('')"
+
+    __str__ = __repr__
+
+
 @dataclass(frozen=True)
 class Setting:
     env: str
@@ -68,6 +110,8 @@ class Setting:
     default: str
     parse: Callable[[str], Any]
     meaning: str
+    secret: bool = False  # its value never appears in an error or a log
+    empty_allowed: bool = False  # set but empty means "off", not "the default"
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -77,13 +121,54 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SFDEST_MAX_EVENTS", "max_events", "10000", _int(1), "Most events one Apply may carry"),
     Setting("SFDEST_MAX_WORKERS", "max_workers", "16", _int(1), "Threads serving RPCs"),
     Setting("SFDEST_MAX_CONCURRENT_RPCS", "max_concurrent_rpcs", "64", _int(0),
-            "RPCs in flight before new ones get RESOURCE_EXHAUSTED (0 = no limit)"),
-    Setting("SFDEST_MAX_MESSAGE_MB", "max_message_mb", "16", _int(1), "Largest request or response, in MiB"),
+            "RPCs in flight (health checks included) before new ones get RESOURCE_EXHAUSTED at once (0 = no limit)"),
+    Setting("SFDEST_MAX_MESSAGE_MB", "max_message_mb", "16", _int(1),
+            "Largest request or response, in MiB; a larger one gets RESOURCE_EXHAUSTED"),
+    Setting("SFDEST_MAX_CONCURRENT_STREAMS", "max_concurrent_streams", "100", _int(1),
+            "HTTP/2 streams one client connection may have open (grpc.max_concurrent_streams)"),
+    Setting("SFDEST_KEEPALIVE_TIME_MS", "keepalive_time_ms", "60000", _int(1000),
+            "Ping an idle client connection after this long to find dead peers (grpc.keepalive_time_ms)"),
+    Setting("SFDEST_KEEPALIVE_TIMEOUT_MS", "keepalive_timeout_ms", "20000", _int(1000),
+            "Close the connection when a ping gets no answer within this (grpc.keepalive_timeout_ms)"),
+    Setting("SFDEST_KEEPALIVE_MIN_PING_INTERVAL_MS", "keepalive_min_ping_interval_ms", "30000", _int(0),
+            "Client pings closer together than this are strikes "
+            "(grpc.http2.min_recv_ping_interval_without_data_ms); clients should ping every 60 s or less often"),
+    Setting("SFDEST_KEEPALIVE_MAX_PING_STRIKES", "keepalive_max_ping_strikes", "2", _int(0),
+            "Strikes before the server sends GOAWAY too_many_pings (grpc.http2.max_ping_strikes; 0 = unlimited)"),
+    Setting("SFDEST_KEEPALIVE_PERMIT_WITHOUT_CALLS", "keepalive_permit_without_calls", "true", _bool,
+            "Accept client keepalive pings on a connection with no call in flight "
+            "(grpc.keepalive_permit_without_calls)"),
+    Setting("SFDEST_MAX_CONNECTION_IDLE_MS", "max_connection_idle_ms", "300000", _int(0),
+            "Close a connection with no call for this long (grpc.max_connection_idle_ms; 0 = never)"),
+    Setting("SFDEST_MAX_CONNECTION_AGE_MS", "max_connection_age_ms", "1800000", _int(0),
+            "Ask clients to reconnect after this long, so load spreads over new servers "
+            "(grpc.max_connection_age_ms; 0 = never)"),
+    Setting("SFDEST_MAX_CONNECTION_AGE_GRACE_MS", "max_connection_age_grace_ms", "300000", _int(0),
+            "Time calls on a connection past its age get to finish (grpc.max_connection_age_grace_ms)"),
+    Setting("SFDEST_DRAIN_SECONDS", "drain_seconds", "0", _seconds,
+            "On SIGTERM/SIGINT, time health reports NOT_SERVING while calls are still accepted, so load balancers "
+            "notice (set it to their health-check period)"),
     Setting("SFDEST_GRACE_SECONDS", "grace_seconds", "10", _seconds,
-            "On SIGTERM/SIGINT, time in-flight RPCs get to finish"),
+            "Then, time in-flight RPCs get to finish while new ones are refused; the rest are cancelled"),
     Setting("SFDEST_DEADLINE_MARGIN_SECONDS", "deadline_margin_seconds", "0.25", _seconds,
-            "Time kept back from the caller's deadline to build and send the response"),
-    Setting("SFDEST_LOG_LEVEL", "log_level", "INFO", _choice(LOG_LEVELS, str.upper), "Log level (logs go to stderr)"),
+            "Time kept back from the caller's deadline to build and send the response (plus the fraction below)"),
+    Setting("SFDEST_DEADLINE_MARGIN_FRACTION", "deadline_margin_fraction", "0.1", _fraction,
+            "Share of the caller's remaining time also kept back; writes not started by then come back 504 "
+            "NOT_ATTEMPTED, retryable"),
+    Setting("SFDEST_TLS_CERT_FILE", "tls_cert_file", "", _path,
+            "PEM server certificate chain; with SFDEST_TLS_KEY_FILE, serve TLS only (empty = plaintext)"),
+    Setting("SFDEST_TLS_KEY_FILE", "tls_key_file", "", _path, "PEM private key of the server certificate"),
+    Setting("SFDEST_TLS_CLIENT_CA_FILE", "tls_client_ca_file", "", _path,
+            "PEM CA bundle; when set, clients must present a certificate it signed (mutual TLS)"),
+    Setting("SFDEST_AUTH_TOKEN", "auth_token", "", parse_token,
+            f"Bearer token every call must carry (authorization: Bearer ...; health checks exempt; "
+            f">= {MIN_TOKEN_LENGTH} chars)", secret=True),
+    Setting("SFDEST_AUTH_TOKEN_FILE", "auth_token_file", "", _path,
+            "File holding the bearer token (instead of SFDEST_AUTH_TOKEN), read at start"),
+    Setting("SFDEST_METRICS_LISTEN", "metrics_listen", "127.0.0.1:9464", _optional_listen,
+            "Prometheus /metrics HOST:PORT, plain HTTP (empty or off = no metrics endpoint)", empty_allowed=True),
+    Setting("SFDEST_LOG_LEVEL", "log_level", "INFO", _choice(LOG_LEVELS, str.upper),
+            "Log level; logs are JSON lines on stderr, one per call at INFO"),
     Setting("SFDEST_REFLECTION", "reflection", "true", _bool, "Serve gRPC reflection (for grpcurl, grpcui)"),
     Setting("SFDEST_SALESFORCE_API_VERSION", "salesforce_api_version", "v62.0", str.strip,
             "REST API version when a connection names none (salesforce backend)"),
@@ -102,8 +187,25 @@ class Settings:
     max_workers: int = 16
     max_concurrent_rpcs: int = 64
     max_message_mb: int = 16
+    max_concurrent_streams: int = 100
+    keepalive_time_ms: int = 60_000
+    keepalive_timeout_ms: int = 20_000
+    keepalive_min_ping_interval_ms: int = 30_000
+    keepalive_max_ping_strikes: int = 2
+    keepalive_permit_without_calls: bool = True
+    max_connection_idle_ms: int = 300_000
+    max_connection_age_ms: int = 1_800_000
+    max_connection_age_grace_ms: int = 300_000
+    drain_seconds: float = 0.0
     grace_seconds: float = 10.0
     deadline_margin_seconds: float = 0.25
+    deadline_margin_fraction: float = 0.1
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_client_ca_file: str = ""
+    auth_token: Secret = Secret()
+    auth_token_file: str = ""
+    metrics_listen: str = "127.0.0.1:9464"
     log_level: str = "INFO"
     reflection: bool = True
     salesforce_api_version: str = "v62.0"
@@ -122,12 +224,31 @@ class Settings:
         values = {}
         for s in SETTINGS:
             raw = source.get(s.env, "")
-            raw = raw if raw.strip() else s.default
+            if not raw.strip() and not (s.empty_allowed and s.env in source):
+                raw = s.default
             try:
                 values[s.attr] = s.parse(raw)
             except ValueError as exc:
-                raise ConfigError(f"{s.env}={raw!r}: {exc}") from None
-        return cls(**values)
+                shown = "" if s.secret else f"={raw!r}"
+                raise ConfigError(f"{s.env}{shown}: {exc}") from None
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Refuse settings that only make sense together."""
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ConfigError("SFDEST_TLS_CERT_FILE and SFDEST_TLS_KEY_FILE: set both (TLS) or neither (plaintext)")
+        if self.tls_client_ca_file and not self.tls_cert_file:
+            raise ConfigError("SFDEST_TLS_CLIENT_CA_FILE: mutual TLS needs SFDEST_TLS_CERT_FILE and "
+                              "SFDEST_TLS_KEY_FILE too")
+        if self.auth_token and self.auth_token_file:
+            raise ConfigError("SFDEST_AUTH_TOKEN and SFDEST_AUTH_TOKEN_FILE: set one, not both")
+
+    def public(self) -> dict[str, Any]:
+        """Every setting by variable name, secrets masked: safe to log."""
+        return {s.env: ("***" if getattr(self, s.attr) else "") if s.secret else getattr(self, s.attr)
+                for s in SETTINGS}
 
 
 def settings_table() -> str:
@@ -135,3 +256,13 @@ def settings_table() -> str:
     rows = [("Variable", "Default", "Meaning")] + [(s.env, s.default, s.meaning) for s in SETTINGS]
     width = [max(len(r[i]) for r in rows) for i in range(2)]
     return "\n".join(f"{a:<{width[0]}}  {b:<{width[1]}}  {c}" for a, b, c in rows)
+
+
+def settings_markdown() -> str:
+    """The same table in Markdown, for the README."""
+    rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for s in SETTINGS:
+        default = f"`{s.default}`" if s.default else "(empty)"
+        meaning = s.meaning.replace("|", "\\|")
+        rows.append(f"| `{s.env}` | {default} | {meaning} |")
+    return "\n".join(rows)

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import importlib
-from dataclasses import asdict
+import inspect
+from dataclasses import fields
 
 from dependency_injector import containers, providers
 
 from adapters.memory.store import MemoryBackend
 from core.ports import StoreFactory
 from core.service import ApplyService, ValidateService
-from server.config import ConfigError, Settings
+from core.telemetry import Telemetry
+from server.config import ConfigError, Secret, Settings
+from server.metrics import Metrics
 from server.servicer import DestinationServicer
 
 _SALESFORCE_MODULE = "adapters.salesforce.backend"
 
 
-def salesforce_backend(settings: Settings) -> StoreFactory:
+def salesforce_backend(settings: Settings, telemetry: Telemetry | None = None) -> StoreFactory:
     """The Salesforce REST backend, imported only when selected so the server runs without it."""
     try:
         module = importlib.import_module(_SALESFORCE_MODULE)
@@ -28,19 +31,23 @@ def salesforce_backend(settings: Settings) -> StoreFactory:
                           "use SFDEST_BACKEND=memory") from None
     except AttributeError:
         raise ConfigError(f"SFDEST_BACKEND=salesforce, but {_SALESFORCE_MODULE} has no SalesforceBackend") from None
-    return backend(api_version=settings.salesforce_api_version,
-                   request_timeout_seconds=settings.salesforce_timeout_seconds,
-                   allow_loopback_http=settings.salesforce_allow_loopback_http)
+    kwargs = {"api_version": settings.salesforce_api_version,
+              "request_timeout_seconds": settings.salesforce_timeout_seconds,
+              "allow_loopback_http": settings.salesforce_allow_loopback_http}
+    if telemetry is not None and "telemetry" in inspect.signature(backend).parameters:
+        kwargs["telemetry"] = telemetry  # calls, retries and API usage, once the adapter reports them
+    return backend(**kwargs)
 
 
 class Container(containers.DeclarativeContainer):
     config = providers.Configuration()
     settings = providers.Singleton(Settings)
+    metrics = providers.Singleton(Metrics)
 
     backend = providers.Selector(
         config.backend,
-        memory=providers.Singleton(MemoryBackend),
-        salesforce=providers.Singleton(salesforce_backend, settings),
+        memory=providers.Singleton(MemoryBackend, telemetry=metrics),
+        salesforce=providers.Singleton(salesforce_backend, settings, metrics),
     )
     apply_service = providers.Factory(ApplyService, stores=backend)
     validate_service = providers.Factory(ValidateService, stores=backend)
@@ -50,6 +57,8 @@ class Container(containers.DeclarativeContainer):
         validate_service=validate_service,
         max_events=config.max_events,
         deadline_margin=config.deadline_margin_seconds,
+        deadline_fraction=config.deadline_margin_fraction,
+        metrics=metrics,
     )
 
 
@@ -58,5 +67,7 @@ def build_container(settings: Settings | None = None) -> Container:
     settings = settings or Settings.from_env()
     container = Container()
     container.settings.override(providers.Object(settings))
-    container.config.from_dict(asdict(settings))
+    # Secrets stay in Settings (masked repr); the plain-dict configuration never holds them.
+    container.config.from_dict({f.name: getattr(settings, f.name) for f in fields(settings)
+                                if not isinstance(getattr(settings, f.name), Secret)})
     return container

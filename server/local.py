@@ -31,12 +31,16 @@ class LocalContext:
     def __init__(self, timeout: float | None = None, metadata: tuple[tuple[str, str], ...] = ()):
         self._deadline = None if timeout is None else time.monotonic() + timeout
         self._metadata = metadata
+        self.initial_metadata: tuple[tuple[str, str], ...] = ()
 
     def time_remaining(self) -> float | None:
         return None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
 
     def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
         return self._metadata
+
+    def send_initial_metadata(self, metadata: tuple[tuple[str, str], ...]) -> None:
+        self.initial_metadata = metadata
 
     def abort_with_status(self, status: grpc.Status) -> None:
         raise LocalRpcError(status)

@@ -1,12 +1,9 @@
-"""DestinationService: proto in, core service call, proto out; one structured log line per call."""
+"""DestinationService: proto in, core service call, proto out; one structured log line and metrics per call."""
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -16,40 +13,46 @@ from sfdest.v1 import destination_pb2 as pb
 from sfdest.v1 import destination_pb2_grpc
 
 from core.service import ApplyService, ValidateService
+from core.telemetry import org_label
 from server import errors, translate
+from server.interceptors import REQUEST_ID_KEY, current_request_id, request_id_from
+from server.metrics import Metrics
 
 log = logging.getLogger("sfdest.rpc")
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 # A remaining time beyond this means the caller set no deadline (gRPC reports "infinite" as huge).
 _NO_DEADLINE = 10**8
 
 
 def request_id(context: grpc.ServicerContext) -> str:
-    """The caller's x-request-id when it is a sane token, else a fresh one."""
-    for key, value in context.invocation_metadata() or ():
-        if key == "x-request-id" and isinstance(value, str) and _REQUEST_ID.fullmatch(value):
-            return value
-    return uuid.uuid4().hex[:16]
+    """The id the interceptor chose for this call; without one (in-process calls), the caller's or a fresh one."""
+    return current_request_id() or request_id_from(context.invocation_metadata())
 
 
-def core_deadline(context: grpc.ServicerContext, margin: float) -> float | None:
-    """The caller's deadline on the time.monotonic() clock, less a margin to answer in (at most a fifth)."""
+def core_deadline(context: grpc.ServicerContext, margin: float, fraction: float = 0.0) -> float | None:
+    """The caller's deadline on the time.monotonic() clock, less time to answer in: `margin` + `fraction` of it.
+
+    Work not started by then comes back NOT_ATTEMPTED; the store may still be finishing one call
+    when it passes, and the rest of the margin is for that call, the response and the network.
+    """
     remaining = context.time_remaining()
     if remaining is None or remaining > _NO_DEADLINE:
         return None
-    return time.monotonic() + remaining - min(margin, remaining / 5)
+    return time.monotonic() + remaining - min(remaining, margin + fraction * remaining)
 
 
 class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
     def __init__(self, apply_service: ApplyService, validate_service: ValidateService, max_events: int = 10_000,
-                 deadline_margin: float = 0.25):
+                 deadline_margin: float = 0.25, deadline_fraction: float = 0.1, metrics: Metrics | None = None):
         self._apply = apply_service
         self._validate = validate_service
         self._max_events = max_events
         self._margin = deadline_margin
+        self._fraction = deadline_fraction
+        self._metrics = metrics
 
     def Apply(self, request: pb.ApplyRequest, context: grpc.ServicerContext) -> pb.ApplyResponse:
         def run(line: dict[str, Any]) -> pb.ApplyResponse:
+            started = time.monotonic()
             line.update(events=len(request.events), dry_run=request.dry_run)
             violations = errors.apply_violations(request, self._max_events)
             if violations:
@@ -58,11 +61,16 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
             line.update(object=action.object_name, operation=action.operation.value if action.operation else "")
             report = self._apply.apply(translate.connection(request.connection), action,
                                        translate.events(request.events), request.dry_run,
-                                       core_deadline(context, self._margin))
+                                       core_deadline(context, self._margin, self._fraction))
             response = translate.apply_response(report)
             line.update(api_calls=report.api_calls,
                         statuses=dict(sorted(Counter(str(r.status) for r in report.results).items())),
                         outcomes=dict(sorted(Counter(r.outcome.value for r in report.results).items())))
+            if self._metrics is not None:
+                self._metrics.applied(report.results, time.monotonic() - started)
+                if report.api_usage is not None:
+                    self._metrics.api_usage(org_label(request.connection.instance_url), report.api_usage.used,
+                                            report.api_usage.limit)
             return response
 
         return self._call("Apply", context, pb.ApplyResponse(), run)
@@ -77,7 +85,7 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
             connection = translate.connection(request.connection) if request.HasField("connection") else None
             report = self._validate.validate(action, connection, translate.events(request.sample_events,
                                                                                   "sample_events"),
-                                             core_deadline(context, self._margin))
+                                             core_deadline(context, self._margin, self._fraction))
             line.update(object=action.object_name, valid=report.valid,
                         diagnostics=sorted(d.code for d in report.diagnostics))
             return translate.validate_response(report)
@@ -86,9 +94,10 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
 
     def _call(self, method: str, context: grpc.ServicerContext, empty: Any,
               run: Callable[[dict[str, Any]], Any]) -> Any:
-        """Run one RPC: time it, turn faults into gRPC errors, and log exactly one line."""
+        """Run one RPC: echo its request id, time it, turn faults into gRPC errors, log exactly one line."""
         started = time.monotonic()
         rid = request_id(context)
+        context.send_initial_metadata(((REQUEST_ID_KEY, rid),))
         line: dict[str, Any] = {"rpc": method, "request_id": rid}
         fault: errors.RequestFault | None = None
         try:
@@ -96,12 +105,16 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
         except errors.RequestFault as exc:
             fault = exc
         except Exception:
-            log.exception("rpc=%s request_id=%s failed unexpectedly", method, rid)
+            # The formatter shows the exception's type and frames, never its text (it may quote secrets).
+            log.exception("%s failed unexpectedly", method, extra={"fields": {"rpc": method, "request_id": rid}})
             fault = errors.RequestFault("INTERNAL", f"internal error (request id {rid})")
-        line.update(code=fault.code.name if fault else "OK", duration_ms=round((time.monotonic() - started) * 1000))
+        code = fault.code.name if fault else "OK"
+        line.update(code=code, duration_ms=round((time.monotonic() - started) * 1000))
         if fault is not None:
             line.update(reason=fault.reason, violations=[v.field for v in fault.violations])
-        log.info(json.dumps(line, separators=(",", ":")))
+        log.info("%s %s", method, code, extra={"fields": line})
+        if self._metrics is not None:
+            self._metrics.rpc(method, code)
         if fault is not None:
             return errors.reject(context, fault, empty, rid)
         return response

@@ -14,6 +14,7 @@ from adapters.memory.results import OrgError, SaveResult
 from core.describe import ObjectDescribe
 from core.model import ApiUsage, Connection, ResultError
 from core.ports import BackendError, Lookup, Record, WriteOutcome
+from core.telemetry import NullTelemetry, Telemetry, org_label
 
 COLLECTION_SIZE = 200  # records per sObject Collections call
 QUERY_PAGE_SIZE = 2000  # records per query page; each further page is another call
@@ -111,8 +112,10 @@ def _outcome(result: SaveResult) -> WriteOutcome:
 class MemoryStore:
     """A RecordStore over one in-memory org, for one Apply or Validate call."""
 
-    def __init__(self, tenant: Tenant, deadline: float | None = None):
+    def __init__(self, tenant: Tenant, deadline: float | None = None, telemetry: Telemetry | None = None,
+                 org: str = "unknown"):
         self._tenant, self._org, self._deadline = tenant, tenant.org, deadline
+        self._telemetry, self._org_label = telemetry or NullTelemetry(), org
         self._lock = threading.Lock()
         self._calls = 0
 
@@ -129,7 +132,7 @@ class MemoryStore:
         cached = self._tenant.cached_describe(object_name)
         if cached is not None:
             return cached
-        self._call()
+        self._call("describe")
         try:
             describe = self._org.describe(object_name)
         except OrgError as exc:
@@ -138,64 +141,72 @@ class MemoryStore:
         return describe
 
     def find(self, lookup: Lookup) -> list[Record]:
-        self._call()
+        self._call("query")
         try:
             records: list[Record] = list(self._org.find(lookup))
         except OrgError as exc:
             raise BackendError(exc.error) from None
         for _ in range(1, math.ceil(len(records) / QUERY_PAGE_SIZE)):
-            self._call()  # queryMore for each further page
+            self._call("query")  # queryMore for each further page
         return records
 
     def create(self, object_name: str, records: Sequence[Mapping[str, Any]]) -> list[WriteOutcome]:
-        return self._write(records, lambda chunk: [self._org.create(object_name, r) for r in chunk])
+        return self._write("create", records, lambda chunk: [self._org.create(object_name, r) for r in chunk])
 
     def update(self, object_name: str, records: Sequence[tuple[str, Mapping[str, Any]]]) -> list[WriteOutcome]:
-        return self._write(records, lambda chunk: [self._org.update(object_name, rid, r) for rid, r in chunk])
+        return self._write("update", records,
+                           lambda chunk: [self._org.update(object_name, rid, r) for rid, r in chunk])
 
     def upsert(self, object_name: str, external_id_field: str,
                records: Sequence[Mapping[str, Any]]) -> list[WriteOutcome]:
-        return self._write(records, lambda chunk: self._org.upsert_many(object_name, external_id_field, chunk))
+        return self._write("upsert", records,
+                           lambda chunk: self._org.upsert_many(object_name, external_id_field, chunk))
 
     def delete(self, object_name: str, ids: Sequence[str]) -> list[WriteOutcome]:
-        return self._write(ids, lambda chunk: [self._org.delete(object_name, rid) for rid in chunk])
+        return self._write("delete", ids, lambda chunk: [self._org.delete(object_name, rid) for rid in chunk])
 
-    def _write(self, items: Sequence[_T], send: Callable[[Sequence[_T]], list[SaveResult]]) -> list[WriteOutcome]:
+    def _write(self, kind: str, items: Sequence[_T],
+               send: Callable[[Sequence[_T]], list[SaveResult]]) -> list[WriteOutcome]:
         """One call per 200 records, in order; a call that fails as a whole fails only its own records."""
         outcomes: list[WriteOutcome] = []
         for chunk in _chunks(items, COLLECTION_SIZE):
             try:
-                self._call()
+                self._call(kind)
                 outcomes.extend(_outcome(r) for r in send(chunk))
             except (BackendError, OrgError) as exc:
                 outcomes.extend([WriteOutcome(False, error=exc.error)] * len(chunk))
         return outcomes
 
-    def _call(self) -> None:
+    def _call(self, kind: str) -> None:
         if self._deadline is not None and time.monotonic() >= self._deadline:
             raise BackendError(ResultError("DEADLINE_EXCEEDED", "the call's deadline passed before this "
                                            "Salesforce call was made; nothing was sent"))
+        self._telemetry.salesforce_call(kind)  # sent, whatever the answer: a refused call is still a call
         self._tenant.spend_call()
         with self._lock:
             self._calls += 1
+        self._telemetry.api_usage(self._org_label, self._tenant.used, self._tenant.daily_limit)
 
 
 class MemoryBackend:
     """The StoreFactory of in-memory orgs: one Org per tenant (instance URL), created on first use.
 
     Tenants never see each other's records. Describes are cached per tenant for `describe_ttl`
-    seconds (a cached describe costs no call), as the Salesforce adapter caches them.
+    seconds (a cached describe costs no call), as the Salesforce adapter caches them. `telemetry`
+    hears of every call by kind (describe, query, create, update, upsert, delete) and the usage after it.
     """
 
     def __init__(self, *, daily_limit: int = DEFAULT_DAILY_LIMIT, describe_ttl: float = DEFAULT_DESCRIBE_TTL,
                  clock: Callable[[], float] = time.monotonic,
-                 catalog: Mapping[str, ObjectDescribe] | None = None):
+                 catalog: Mapping[str, ObjectDescribe] | None = None, telemetry: Telemetry | None = None):
         self._daily_limit, self._ttl, self._clock, self._catalog = daily_limit, describe_ttl, clock, catalog
+        self.telemetry: Telemetry = telemetry or NullTelemetry()
         self._lock = threading.Lock()
         self._tenants: dict[str, Tenant] = {}
 
     def open(self, connection: Connection, deadline: float | None = None) -> MemoryStore:
-        return MemoryStore(self.tenant(connection.instance_url), deadline)
+        return MemoryStore(self.tenant(connection.instance_url), deadline, self.telemetry,
+                           org_label(connection.instance_url))
 
     def tenant(self, instance_url: str) -> Tenant:
         """The tenant of an instance URL (its org, usage counter and call faults), created on first use."""

@@ -94,7 +94,8 @@ def _wait_serving(server: Server) -> None:
 def sfdest_server(tmp_path: Path) -> Iterator[Server]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SFDEST_")}
-    env.update(SFDEST_LISTEN=f"127.0.0.1:{port}", SFDEST_BACKEND="memory", SFDEST_GRACE_SECONDS="2")
+    env.update(SFDEST_LISTEN=f"127.0.0.1:{port}", SFDEST_BACKEND="memory", SFDEST_GRACE_SECONDS="2",
+               SFDEST_METRICS_LISTEN="off")
     log = tmp_path / "sfdest-serve.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(_sfdest_command(), cwd=ROOT, env=env, stdin=subprocess.DEVNULL,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,9 +15,17 @@ from grpc_status import rpc_status
 from sfdest.v1 import destination_pb2 as pb
 
 from server import errors
+from server.config import Settings
 
 SERVICE = pb.DESCRIPTOR.services_by_name["DestinationService"]
 INSTANCE = "https://acme.my.salesforce.com"
+# A safety net so a broken server fails a test instead of hanging it; nothing asserts on time.
+SAFETY_LIMIT = 30.0
+
+
+def local_settings(**settings: Any) -> Settings:
+    """Settings for a test server: a free loopback port, no metrics endpoint (unless given), and `settings`."""
+    return Settings(**{"listen": "127.0.0.1:0", "metrics_listen": "", **settings})
 
 
 def action(**fields: Any) -> pb.Action:
@@ -102,3 +111,32 @@ class TestServer:
 
     def validate(self, request: pb.ValidateRequest, **kw: Any) -> Termination:
         return self.call("Validate", request, **kw)
+
+
+class BlockingBackend:
+    """A memory backend whose open() waits until released: holds RPCs in flight for as long as a test needs."""
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+        self.release = threading.Event()
+        self._entered = threading.Semaphore(0)
+
+    def open(self, connection: Any, deadline: float | None = None) -> Any:
+        self._entered.release()
+        if not self.release.wait(SAFETY_LIMIT):
+            raise AssertionError("BlockingBackend was never released")
+        return self.inner.open(connection, deadline)
+
+    def wait_entered(self, calls: int = 1) -> None:
+        """Block until `calls` more calls are inside open()."""
+        for _ in range(calls):
+            assert self._entered.acquire(timeout=SAFETY_LIMIT), "the call never reached the backend"
+
+
+def run_cli(capsys: Any, *argv: str) -> tuple[int, list[dict], str]:
+    """`sfdest ARGV` in-process: exit code, the JSON results on stdout, and stderr."""
+    from server import cli
+
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, [json.loads(line) for line in out.splitlines() if line.startswith("{")], err

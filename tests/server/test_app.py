@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 from sfdest.v1 import destination_pb2 as pb
-from sfdest.v1 import destination_pb2_grpc
 
 from server.app import SERVICE_NAME, Running, build_server
-from server.config import ConfigError, Settings
-from tests.server.builders import apply_request, identify, lead_upsert_on_email
+from server.config import ConfigError
+from tests.server.builders import local_settings
 
 CALL_LIMIT = 30.0
-
-
-@pytest.fixture
-def start() -> Iterator:
-    started: list[Running] = []
-
-    def start_(**settings) -> tuple[Running, grpc.Channel]:
-        running = build_server(Settings(listen="127.0.0.1:0", **settings))
-        started.append(running)
-        return running, grpc.insecure_channel(f"127.0.0.1:{running.port}")
-
-    yield start_
-    for running in started:
-        running.stop(0)
 
 
 def _health(running: Running, service: str) -> int:
@@ -50,22 +33,10 @@ def test_reflection_can_be_switched_off(start):
     assert raised.value.code() is grpc.StatusCode.UNIMPLEMENTED
 
 
-def test_a_request_over_the_message_limit_is_refused(start):
-    _, channel = start(max_message_mb=1)
-    stub = destination_pb2_grpc.DestinationServiceStub(channel)
-    big = apply_request(lead_upsert_on_email(), identify("1", "a@x.io"))
-    big.events[0].payload["traits"]["bio"] = "x" * (1024 * 1024)
-    with pytest.raises(grpc.RpcError) as raised:
-        stub.Apply(big, timeout=CALL_LIMIT, wait_for_ready=True)
-    assert raised.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
-    small = stub.Apply(apply_request(lead_upsert_on_email(), identify("1", "a@x.io")), timeout=CALL_LIMIT)
-    assert [r.status for r in small.results] == [201]
-
-
 def test_an_address_in_use_is_refused_not_shared(start):
     running, _ = start()
     with pytest.raises(OSError, match="cannot listen"):
-        build_server(Settings(listen=f"127.0.0.1:{running.port}"))
+        build_server(local_settings(listen=f"127.0.0.1:{running.port}"))
 
 
 def test_a_misconfigured_backend_fails_before_listening(monkeypatch):
@@ -80,7 +51,7 @@ def test_a_misconfigured_backend_fails_before_listening(monkeypatch):
 
     monkeypatch.setattr(importlib, "import_module", missing)
     with pytest.raises(ConfigError):
-        build_server(Settings(listen="127.0.0.1:0", backend="salesforce"))
+        build_server(local_settings(backend="salesforce"))
 
 
 def test_the_served_service_is_the_contracts():
@@ -100,7 +71,7 @@ def test_stopping_closes_the_backend():
         def close(self):
             self.closed = True
 
-    settings = Settings(listen="127.0.0.1:0")
+    settings = local_settings()
     container = build_container(settings)
     backend = Closable()
     container.backend.override(backend)
@@ -114,7 +85,7 @@ def test_stopping_closes_the_backend():
 def test_http_client_loggers_stay_quiet_because_query_urls_carry_matcher_values(level):
     import logging
 
-    from server.app import QUIET_LOGGERS, configure_logging
+    from server.logs import QUIET_LOGGERS, configure_logging
 
     root = logging.getLogger()
     saved = root.handlers[:], root.level

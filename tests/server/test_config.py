@@ -104,3 +104,69 @@ def test_tests_override_the_backend():
         assert isinstance(container.apply_service(), ApplyService)
     finally:
         container.backend.reset_override()
+
+
+def test_an_empty_metrics_listen_switches_the_endpoint_off_but_an_unset_one_keeps_the_default():
+    assert Settings.from_env({}).metrics_listen == "127.0.0.1:9464"
+    assert Settings.from_env({"SFDEST_METRICS_LISTEN": ""}).metrics_listen == ""
+    assert Settings.from_env({"SFDEST_METRICS_LISTEN": "off"}).metrics_listen == ""
+    assert Settings.from_env({"SFDEST_METRICS_LISTEN": "0.0.0.0:9100"}).metrics_listen == "0.0.0.0:9100"
+    with pytest.raises(ConfigError, match="^SFDEST_METRICS_LISTEN="):
+        Settings.from_env({"SFDEST_METRICS_LISTEN": "9100"})
+
+
+@pytest.mark.parametrize(("env", "value"), [
+    ("SFDEST_DEADLINE_MARGIN_FRACTION", "0.95"), ("SFDEST_DEADLINE_MARGIN_FRACTION", "-0.1"),
+    ("SFDEST_KEEPALIVE_TIME_MS", "10"), ("SFDEST_MAX_CONCURRENT_STREAMS", "0"), ("SFDEST_DRAIN_SECONDS", "x"),
+    ("SFDEST_KEEPALIVE_PERMIT_WITHOUT_CALLS", "sometimes"),
+])
+def test_bad_hardening_settings_are_refused_naming_the_variable(env, value):
+    with pytest.raises(ConfigError, match=rf"^{env}="):
+        Settings.from_env({env: value})
+
+
+def test_every_setting_has_a_documented_default_and_meaning_in_both_tables():
+    from server.config import settings_markdown
+
+    markdown = settings_markdown()
+    for s in SETTINGS:
+        assert s.env.startswith("SFDEST_") and s.meaning
+        assert f"| `{s.env}` |" in markdown
+    assert len(markdown.splitlines()) == len(SETTINGS) + 2
+
+
+def test_serve_refuses_to_start_with_grpc_trace_set(monkeypatch):
+    from server.app import serve
+
+    monkeypatch.setenv("GRPC_TRACE", "http")
+    with pytest.raises(ConfigError, match="GRPC_TRACE"):
+        serve(Settings(listen="127.0.0.1:0", metrics_listen=""))
+
+
+def test_serve_help_lists_the_hardening_settings(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["serve", "--help"])
+    out = capsys.readouterr().out
+    for env in ("SFDEST_TLS_CERT_FILE", "SFDEST_AUTH_TOKEN_FILE", "SFDEST_METRICS_LISTEN", "SFDEST_KEEPALIVE_TIME_MS",
+                "SFDEST_MAX_CONNECTION_AGE_MS", "SFDEST_DEADLINE_MARGIN_FRACTION", "SFDEST_DRAIN_SECONDS"):
+        assert env in out
+
+
+def test_a_salesforce_backend_that_takes_telemetry_gets_the_servers_metrics(monkeypatch):
+    import sys
+    import types
+
+    from server.metrics import Metrics
+
+    made = []
+
+    class SalesforceBackend:
+        def __init__(self, api_version, request_timeout_seconds, allow_loopback_http, telemetry=None):
+            made.append(telemetry)
+
+    module = types.ModuleType("adapters.salesforce.backend")
+    module.SalesforceBackend = SalesforceBackend
+    monkeypatch.setitem(sys.modules, "adapters.salesforce.backend", module)
+    container = build_container(Settings(backend="salesforce"))
+    container.backend()
+    assert len(made) == 1 and isinstance(made[0], Metrics) and made[0] is container.metrics()

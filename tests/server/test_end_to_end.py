@@ -34,7 +34,9 @@ class Served:
     port: int
     channel: grpc.Channel
     reader: threading.Thread
-    log: list[str] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)  # stderr, line by line
+    out: list[str] = field(default_factory=list)  # stdout, line by line
+    out_reader: threading.Thread | None = None
 
     @property
     def stub(self) -> destination_pb2_grpc.DestinationServiceStub:
@@ -48,16 +50,20 @@ def _pump(stream, lines: queue.Queue, log: list[str]) -> None:
     lines.put(None)
 
 
-def start_server() -> Served:
+def start_server(env: dict[str, str] | None = None, command: tuple[str, ...] = ("-m", "server.cli", "serve")) -> Served:
     """`sfdest serve` on port 0 (the kernel picks a free port: safe under pytest-xdist); the log says which."""
     env = {**os.environ, "SFDEST_LISTEN": "127.0.0.1:0", "SFDEST_BACKEND": "memory",
-           "SFDEST_GRACE_SECONDS": str(GRACE), "SFDEST_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+           "SFDEST_GRACE_SECONDS": str(GRACE), "SFDEST_LOG_LEVEL": "INFO", "SFDEST_METRICS_LISTEN": "",
+           "PYTHONUNBUFFERED": "1", **(env or {})}
+    process = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: queue.Queue = queue.Queue()
     log: list[str] = []
+    out: list[str] = []
     reader = threading.Thread(target=_pump, args=(process.stderr, lines, log), daemon=True)
     reader.start()
+    out_reader = threading.Thread(target=_pump, args=(process.stdout, queue.Queue(), out), daemon=True)
+    out_reader.start()
     while True:
         try:
             line = lines.get(timeout=STARTUP_LIMIT)
@@ -71,7 +77,7 @@ def start_server() -> Served:
             port = int(found.group(1))
             break
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    return Served(process, port, channel, reader, log)
+    return Served(process, port, channel, reader, log, out, out_reader)
 
 
 def stop_server(served: Served) -> None:

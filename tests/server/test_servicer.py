@@ -11,6 +11,7 @@ import pytest
 from sfdest.v1 import destination_pb2 as pb
 
 from core.credentials import OAuthRefreshToken
+from server.logs import JsonFormatter
 from tests.server.builders import (
     INSTANCE,
     action,
@@ -212,9 +213,10 @@ def test_each_call_logs_one_structured_line_without_secrets_or_matcher_values(se
     with caplog.at_level(logging.INFO, logger="sfdest.rpc"):
         server.apply(request, metadata=(("x-request-id", "req-1"),))
         server.apply(pb.ApplyRequest())
-    lines = [r.getMessage() for r in caplog.records if r.name == "sfdest.rpc"]
-    assert len(lines) == 2
-    ok, bad = (json.loads(line) for line in lines)
+    records = [r for r in caplog.records if r.name == "sfdest.rpc"]
+    assert len(records) == 2
+    ok, bad = (json.loads(JsonFormatter().format(r)) for r in records)
+    assert (ok["msg"], ok["level"], ok["logger"]) == ("Apply OK", "INFO", "sfdest.rpc")
     assert ok["request_id"] == "req-1" and ok["rpc"] == "Apply" and ok["code"] == "OK"
     assert ok["events"] == 2 and ok["statuses"] == {"201": 2} and ok["outcomes"] == {"created": 2}
     assert ok["api_calls"] > 0 and "duration_ms" in ok

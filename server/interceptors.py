@@ -1,0 +1,96 @@
+"""Per call, before any handler runs: the request id (echoed to the caller) and the bearer-token check."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+from server import errors
+from server.config import Secret
+from server.metrics import Metrics
+from server.security import bearer_matches
+
+log = logging.getLogger("sfdest.rpc")
+REQUEST_ID_KEY = "x-request-id"
+# Health checks need no token: load balancers and probes call them, and they reveal nothing but SERVING.
+EXEMPT_PREFIXES = ("/grpc.health.v1.Health/",)
+_VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("sfdest_request_id", default="")
+
+
+def request_id_from(metadata: Any) -> str:
+    """The caller's x-request-id when it is a sane token (it is logged), else a fresh one."""
+    for key, value in metadata or ():
+        if key == REQUEST_ID_KEY and isinstance(value, str) and _VALID_ID.fullmatch(value):
+            return value
+    return uuid.uuid4().hex[:16]
+
+
+def current_request_id() -> str:
+    """The request id the interceptor chose for the call this thread is serving ('' outside one)."""
+    return _current_request_id.get()
+
+
+def method_name(full: str) -> str:
+    """`/sfdest.v1.DestinationService/Apply` -> `Apply`."""
+    return full.rpartition("/")[2] or full
+
+
+def _same_kind(handler: grpc.RpcMethodHandler, behavior: Callable[..., Any]) -> grpc.RpcMethodHandler:
+    """A handler of the same streaming kind and (de)serializers as `handler`, running `behavior`."""
+    make = {
+        (False, False): grpc.unary_unary_rpc_method_handler,
+        (False, True): grpc.unary_stream_rpc_method_handler,
+        (True, False): grpc.stream_unary_rpc_method_handler,
+        (True, True): grpc.stream_stream_rpc_method_handler,
+    }[(bool(handler.request_streaming), bool(handler.response_streaming))]
+    return make(behavior, request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer)
+
+
+class CallInterceptor(grpc.ServerInterceptor):
+    """Refuses calls without the configured bearer token (UNAUTHENTICATED) and gives every call a request id."""
+
+    def __init__(self, token: Secret, metrics: Metrics | None = None):
+        self._token = token
+        self._metrics = metrics
+
+    def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], Any],
+                          details: grpc.HandlerCallDetails) -> Any:
+        handler = continuation(details)
+        if handler is None or details.method.startswith(EXEMPT_PREFIXES):
+            return handler
+        rid = request_id_from(details.invocation_metadata)
+        if self._token and not bearer_matches(details.invocation_metadata, self._token):
+            return _same_kind(handler, self._refuse(method_name(details.method), rid))
+        if handler.request_streaming or handler.response_streaming:
+            return handler  # reflection: no request id to carry
+        inner = handler.unary_unary
+
+        def with_request_id(request: Any, context: grpc.ServicerContext) -> Any:
+            token = _current_request_id.set(rid)
+            try:
+                return inner(request, context)
+            finally:
+                _current_request_id.reset(token)
+
+        return _same_kind(handler, with_request_id)
+
+    def _refuse(self, method: str, rid: str) -> Callable[[Any, grpc.ServicerContext], Any]:
+        def refuse(_request: Any, context: grpc.ServicerContext) -> Any:
+            context.send_initial_metadata(((REQUEST_ID_KEY, rid),))
+            log.info("%s UNAUTHENTICATED", method, extra={"fields": {
+                "rpc": method, "request_id": rid, "code": "UNAUTHENTICATED", "reason": "UNAUTHENTICATED"}})
+            if self._metrics is not None:
+                self._metrics.rpc(method, "UNAUTHENTICATED")
+            fault = errors.RequestFault("UNAUTHENTICATED", "missing or invalid bearer token: send the metadata "
+                                        "'authorization: Bearer <token>'")
+            return errors.reject(context, fault, None, rid)
+
+        return refuse

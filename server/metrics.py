@@ -1,0 +1,74 @@
+"""Prometheus metrics in a registry of their own, served on a separate port; also the adapters' Telemetry."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from core.model import EventResult
+
+# An Apply can take minutes (10,000 events against a slow org): buckets reach that far.
+APPLY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+
+
+class Metrics:
+    """The server's instruments; implements core.telemetry.Telemetry for the backends. Labels never carry secrets."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.rpcs = Counter("sfdest_rpcs", "RPCs answered, by method and gRPC status code", ["method", "code"],
+                            registry=r)
+        self.events = Counter("sfdest_events", "Apply results, by outcome and HTTP-like status", ["outcome", "status"],
+                              registry=r)
+        self.calls = Counter("sfdest_salesforce_calls", "Requests sent to Salesforce, by kind", ["kind"], registry=r)
+        self.retries = Counter("sfdest_salesforce_retries", "Salesforce requests retried, by kind and reason",
+                               ["kind", "reason"], registry=r)
+        self.api_used = Gauge("sfdest_salesforce_api_used", "Daily API requests used, as the org last reported",
+                              ["org"], registry=r)
+        self.api_limit = Gauge("sfdest_salesforce_api_limit", "Daily API request limit, as the org last reported",
+                               ["org"], registry=r)
+        self.apply_seconds = Histogram("sfdest_apply_duration_seconds", "Time to answer an Apply, in seconds",
+                                       buckets=APPLY_BUCKETS, registry=r)
+        self._lock = threading.Lock()
+
+    # The server's own observations.
+    def rpc(self, method: str, code: str) -> None:
+        self.rpcs.labels(method, code).inc()
+
+    def applied(self, results: Iterable[EventResult], seconds: float) -> None:
+        for r in results:
+            self.events.labels(r.outcome.value, str(r.status)).inc()
+        self.apply_seconds.observe(seconds)
+
+    # core.telemetry.Telemetry.
+    def salesforce_call(self, kind: str) -> None:
+        self.calls.labels(kind).inc()
+
+    def salesforce_retry(self, kind: str, reason: str) -> None:
+        self.retries.labels(kind, reason).inc()
+
+    def api_usage(self, org: str, used: int, limit: int) -> None:
+        with self._lock:  # the pair moves together
+            self.api_used.labels(org).set(used)
+            self.api_limit.labels(org).set(limit)
+
+
+class MetricsEndpoint:
+    """`GET /metrics` over plain HTTP on its own port (a daemon thread), for Prometheus to scrape."""
+
+    def __init__(self, metrics: Metrics, listen: str):
+        host, _, port = listen.rpartition(":")
+        try:
+            self._httpd, self._thread = start_http_server(int(port), host.strip("[]"), registry=metrics.registry)
+        except OSError as exc:
+            raise OSError(f"cannot serve metrics on {listen} (SFDEST_METRICS_LISTEN): {exc.strerror or exc}") \
+                from None
+        self.port: int = self._httpd.server_port
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)

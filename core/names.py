@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-# Letters, digits and single underscores; an optional namespace prefix (ns__) and custom suffix (__c).
+# Letters, digits and single underscores; custom names end with __c and may carry a namespace (ns__Name__c).
 _PART = r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*"
-API_NAME = re.compile(rf"(?:{_PART}__)?{_PART}(?:__c)?", re.ASCII)
+API_NAME = re.compile(rf"(?:(?:{_PART}__)?{_PART}__c|{_PART})", re.ASCII)
 MAX_API_NAME = 80
 _ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-5]{3})?", re.ASCII)
 _SUFFIX_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"

@@ -1,0 +1,235 @@
+"""`sfdest serve` with SFDEST_BACKEND=salesforce, driven over a real gRPC channel against the emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import json_format
+from sfdest.v1 import destination_pb2 as pb
+from sfdest.v1 import destination_pb2_grpc
+
+from core.describe import FieldDescribe, ObjectDescribe
+from tests.emulator.server import CLIENT_ID, CLIENT_SECRET, USERNAME, Emulator
+
+ROOT = Path(__file__).resolve().parents[2]
+# Safety nets so a broken server fails the test instead of hanging it; nothing asserts on time.
+STARTUP_LIMIT, CALL_LIMIT = 60.0, 30.0
+GRANTS = ("oauth_refresh_token", "client_credentials", "jwt_bearer", "username_password")
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen
+    port: int
+    channel: grpc.Channel
+    log: list[str] = field(default_factory=list)
+
+    @property
+    def stub(self) -> destination_pb2_grpc.DestinationServiceStub:
+        return destination_pb2_grpc.DestinationServiceStub(self.channel)
+
+
+def _pump(stream: Any, lines: queue.Queue, log: list[str]) -> None:
+    for line in stream:
+        log.append(line.rstrip("\n"))
+        lines.put(line)
+    lines.put(None)
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Served]:
+    """`sfdest serve` on a free port with the Salesforce backend in emulator (loopback http) mode."""
+    env = {**os.environ, "SFDEST_LISTEN": "127.0.0.1:0", "SFDEST_BACKEND": "salesforce",
+           "SFDEST_SALESFORCE_ALLOW_LOOPBACK_HTTP": "true", "SFDEST_METRICS_LISTEN": "off",
+           "SFDEST_GRACE_SECONDS": "1", "SFDEST_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue = queue.Queue()
+    log: list[str] = []
+    threading.Thread(target=_pump, args=(process.stderr, lines, log), daemon=True).start()
+    port = None
+    while port is None:
+        try:
+            line = lines.get(timeout=STARTUP_LIMIT)
+        except queue.Empty:
+            process.kill()
+            raise AssertionError("sfdest serve never said where it listens:\n" + "\n".join(log)) from None
+        if line is None:
+            raise AssertionError(f"sfdest serve exited with {process.wait()}:\n" + "\n".join(log))
+        found = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+        port = int(found.group(1)) if found else None
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    yield Served(process, port, channel, log)
+    channel.close()
+    process.kill()
+    process.wait()
+
+
+def connection(emu: Emulator, grant: str) -> pb.Connection:
+    """A connection with credentials no other test uses, so the server's token and describe caches
+    (keyed by instance URL and credentials) cannot carry over from an earlier emulator on the same port."""
+    unique = uuid.uuid4().hex
+    grants: dict[str, dict[str, str]] = {
+        "oauth_refresh_token": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                                "refresh_token": f"refresh-{unique}"},
+        "client_credentials": {"client_id": f"app-{unique}", "client_secret": CLIENT_SECRET},
+        "jwt_bearer": {"client_id": CLIENT_ID, "username": USERNAME, "private_key_pem": emu.new_jwt_key()},
+        "username_password": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                              "username": f"{unique}@sfdest.emulator", "password": "pw", "security_token": "TOK"},
+    }
+    emu.add_refresh_token(grants["oauth_refresh_token"]["refresh_token"], CLIENT_ID, USERNAME)
+    emu.add_client(grants["client_credentials"]["client_id"], CLIENT_SECRET, run_as=USERNAME)
+    emu.add_user(grants["username_password"]["username"], "pw", "TOK")
+    return json_format.ParseDict({"instance_url": emu.base_url, grant: grants[grant]}, pb.Connection())
+
+
+def action(**fields: Any) -> pb.Action:
+    return json_format.ParseDict(fields, pb.Action())
+
+
+UPSERT_LEAD_ON_EMAIL = action(
+    object="Lead", operation="OPERATION_UPSERT",
+    record_matchers=[{"field": "Email", "value": {"path": "traits.email"}}],
+    field_mappings=[{"field": "LastName", "value": {"path": "traits.last_name"}},
+                    {"field": "Company", "value": {"literal": "Acme"}},
+                    {"field": "Email", "value": {"path": "traits.email"}}])
+
+
+def identify(event_id: str, email: str, last_name: str) -> pb.Event:
+    event = pb.Event(id=event_id)
+    event.payload.update({"type": "identify", "traits": {"email": email, "last_name": last_name}})
+    return event
+
+
+def apply(served: Served, conn: pb.Connection, act: pb.Action, *events: pb.Event) -> pb.ApplyResponse:
+    request = pb.ApplyRequest(action=act, events=list(events), connection=conn)
+    return served.stub.Apply(request, timeout=CALL_LIMIT, wait_for_ready=True)
+
+
+@pytest.mark.parametrize("grant", GRANTS)
+def test_apply_creates_then_updates_through_each_oauth_flow(served, emulator, grant):
+    conn = connection(emulator, grant)
+    first = apply(served, conn, UPSERT_LEAD_ON_EMAIL, identify("e1", "ada@example.com", "Lovelace"))
+    [created] = first.results
+    assert (created.event_id, created.status, created.outcome) == ("e1", 201, pb.OUTCOME_CREATED)
+    assert created.record_id.startswith("00Q") and len(created.record_id) == 18
+    second = apply(served, conn, UPSERT_LEAD_ON_EMAIL, identify("e2", "ADA@example.com", "Byron"))
+    [updated] = second.results
+    assert (updated.status, updated.outcome, updated.record_id) == (200, pb.OUTCOME_UPDATED, created.record_id)
+    [lead] = emulator.org.records("Lead")
+    assert (lead["Id"], lead["LastName"], lead["Email"]) == (created.record_id, "Byron", "ADA@example.com")
+    assert emulator.token_requests == 1  # the second Apply reused the cached access token
+    assert first.salesforce_api_calls > 0 and second.salesforce_api_calls > 0
+    assert emulator.calls["collection_create"] == 1 and emulator.calls["collection_update"] == 1
+
+
+def validate(served: Served, conn: pb.Connection, act: pb.Action) -> set[tuple[str, str]]:
+    request = pb.ValidateRequest(action=act, connection=conn)
+    response = served.stub.Validate(request, timeout=CALL_LIMIT, wait_for_ready=True)
+    found = {(d.code, d.field_path) for d in response.diagnostics if d.severity == pb.SEVERITY_ERROR}
+    assert response.valid is (not found)
+    return found
+
+
+# An object only this emulator's org has: what Validate says about it can only come from its describe.
+GADGET = ObjectDescribe("Gadget__c", "a0G", label="Gadget", fields=(
+    FieldDescribe("Id", "id", "Gadget ID", 18, nillable=False, createable=False, updateable=False,
+                  defaulted_on_create=True, id_lookup=True),
+    FieldDescribe("Name", "string", "Gadget Name", 80, nillable=False, defaulted_on_create=True, id_lookup=True),
+    FieldDescribe("Serial__c", "string", "Serial", 40, external_id=True, id_lookup=True, unique=True),
+    FieldDescribe("Notes__c", "textarea", "Notes", 32000, filterable=False),
+    FieldDescribe("Model__c", "string", "Model", 40, nillable=False),
+))
+GADGET_CASES = {
+    "a matcher on a field the org cannot filter": (
+        action(object="Gadget__c", operation="OPERATION_UPDATE",
+               record_matchers=[{"field": "Notes__c", "value": {"path": "traits.notes"}}],
+               field_mappings=[{"field": "Model__c", "value": {"path": "traits.model"}}]),
+        {("FIELD_NOT_FILTERABLE", "action.record_matchers[0].field")}),
+    "a field the org does not have": (
+        action(object="Gadget__c", operation="OPERATION_UPDATE",
+               record_matchers=[{"field": "Serial__c", "value": {"path": "traits.serial"}}],
+               field_mappings=[{"field": "Colour__c", "value": {"path": "traits.colour"}}]),
+        {("UNKNOWN_FIELD", "action.field_mappings[0].field")}),
+    "a create without the org's required field": (
+        action(object="Gadget__c", operation="OPERATION_CREATE",
+               field_mappings=[{"field": "Serial__c", "value": {"path": "traits.serial"}}]),
+        {("REQUIRED_FIELD_NOT_MAPPED", "action.field_mappings")}),
+    "a good action on the org's own object": (
+        action(object="Gadget__c", operation="OPERATION_UPSERT",
+               record_matchers=[{"field": "Serial__c", "value": {"path": "traits.serial"}}],
+               field_mappings=[{"field": "Model__c", "value": {"path": "traits.model"}}]),
+        set()),
+}
+
+
+@pytest.mark.parametrize("case", GADGET_CASES)
+def test_validate_reports_what_the_emulators_describe_says(served, emulator, case):
+    emulator.org.add_object(GADGET)
+    act, expected = GADGET_CASES[case]
+    assert validate(served, connection(emulator, "oauth_refresh_token"), act) == expected
+    assert emulator.calls["describe"] == 1
+
+
+def test_validate_reports_a_lead_matcher_the_org_cannot_filter(served, emulator):
+    act = action(object="Lead", operation="OPERATION_UPSERT",
+                 record_matchers=[{"field": "Description", "value": {"path": "traits.bio"}}],
+                 field_mappings=[{"field": "LastName", "value": {"path": "traits.last_name"}},
+                                 {"field": "Company", "value": {"literal": "Acme"}}])
+    found = validate(served, connection(emulator, "client_credentials"), act)
+    assert found == {("FIELD_NOT_FILTERABLE", "action.record_matchers[0].field")}
+
+
+def test_validate_reports_an_object_the_org_lacks(served, emulator):
+    act = action(object="Gizmo__c", operation="OPERATION_CREATE",
+                 field_mappings=[{"field": "Name", "value": {"path": "traits.name"}}])
+    assert validate(served, connection(emulator, "oauth_refresh_token"), act) == {
+        ("OBJECT_NOT_FOUND", "action.object")}
+
+
+def test_a_revoked_refresh_token_fails_every_event_with_a_bounded_number_of_token_requests(served, emulator):
+    conn = connection(emulator, "oauth_refresh_token")
+    token = conn.oauth_refresh_token.refresh_token
+    emulator.revoke_refresh_token(token)
+    for n in range(5):
+        events = [identify(f"a{n}-{i}", f"user{i}@example.com", "Ng") for i in range(3)]
+        response = apply(served, conn, UPSERT_LEAD_ON_EMAIL, *events)
+        assert [(r.status, r.outcome, r.retryable, r.error.code) for r in response.results] == [
+            (401, pb.OUTCOME_AUTH_FAILED, False, "INVALID_GRANT")] * 3
+        assert token not in str(response)
+    assert emulator.token_requests == 1  # the refusal is remembered: no storm of token requests
+    assert emulator.api_calls == 0
+    assert emulator.org.records("Lead") == []
+
+
+def test_the_readme_command_applies_through_the_cli_with_the_emulators_connection_json(served, emulator, tmp_path):
+    conn = tmp_path / "conn.json"
+    conn.write_text(json.dumps(emulator.connection()), encoding="utf-8")
+
+    def sfdest_apply() -> tuple[int, list[dict[str, Any]]]:
+        done = subprocess.run(
+            [sys.executable, "-m", "server.cli", "apply", "--target", f"127.0.0.1:{served.port}",
+             "--connection", str(conn), "--action", str(ROOT / "tests/examples/lead-upsert.json"),
+             str(ROOT / "tests/examples/identify-ann.jsonl")],
+            cwd=ROOT, capture_output=True, text=True, timeout=CALL_LIMIT)
+        return done.returncode, [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+
+    code, [created] = sfdest_apply()
+    assert (code, created["status"], created["outcome"]) == (0, 201, "created")
+    code, [updated] = sfdest_apply()
+    assert (code, updated["status"], updated["record_id"]) == (0, 200, created["record_id"])
+    [lead] = emulator.org.records("Lead")
+    assert (lead["Id"], lead["Email"], lead["LastName"]) == (created["record_id"], "ann@example.com", "Ng")

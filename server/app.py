@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import signal
@@ -16,6 +15,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from sfdest.v1 import destination_pb2, destination_pb2_grpc
 
+from adapters.salesforce.instance_url import is_loopback_host
 from server import security
 from server.config import ConfigError, Settings
 from server.container import Container, build_container
@@ -84,13 +84,7 @@ class Running:
 
 
 def _is_loopback(listen: str) -> bool:
-    host = listen.rpartition(":")[0].strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(listen.rpartition(":")[0].strip("[]"))
 
 
 def build_server(settings: Settings, container: Container | None = None) -> Running:

@@ -102,24 +102,27 @@ def _multiple(call: Call, obj: ObjectDescribe, ids: list[str] | tuple[str, ...])
     return Reply.json(300, [f"{call.base}/sobjects/{obj.name}/{i}" for i in ids])
 
 
-def get_by_key(emu: Emulator, call: Call) -> Reply:
+def _one_by_key(emu: Emulator, call: Call) -> tuple[ObjectDescribe, str | Reply]:
+    """The one record an external-id path names, or the 300 listing several (404 when none)."""
     obj = _object(emu, call)
     ids = _matches(emu, call, obj)
     if not ids:
         raise not_found()
-    if len(ids) > 1:
-        return _multiple(call, obj, ids)
-    return Reply.json(200, _record(call, obj, emu.org.get(obj.name, ids[0], _fields_param(call))))
+    return obj, (_multiple(call, obj, ids) if len(ids) > 1 else ids[0])
+
+
+def get_by_key(emu: Emulator, call: Call) -> Reply:
+    obj, found = _one_by_key(emu, call)
+    if isinstance(found, Reply):
+        return found
+    return Reply.json(200, _record(call, obj, emu.org.get(obj.name, found, _fields_param(call))))
 
 
 def delete_by_key(emu: Emulator, call: Call) -> Reply:
-    obj = _object(emu, call)
-    ids = _matches(emu, call, obj)
-    if not ids:
-        raise not_found()
-    if len(ids) > 1:
-        return _multiple(call, obj, ids)
-    result = emu.org.delete(obj.name, ids[0])
+    obj, found = _one_by_key(emu, call)
+    if isinstance(found, Reply):
+        return found
+    result = emu.org.delete(obj.name, found)
     return Reply.empty(204) if result.success else _failure(result)
 
 

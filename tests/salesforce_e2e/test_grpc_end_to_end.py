@@ -3,79 +3,30 @@
 from __future__ import annotations
 
 import json
-import os
-import queue
-import re
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
 from google.protobuf import json_format
 from sfdest.v1 import destination_pb2 as pb
-from sfdest.v1 import destination_pb2_grpc
 
 from core.describe import FieldDescribe, ObjectDescribe
 from tests.emulator.server import CLIENT_ID, CLIENT_SECRET, USERNAME, Emulator
+from tests.server.serving import CALL_LIMIT, ROOT, Served, start_server, stop_server
 
-ROOT = Path(__file__).resolve().parents[2]
-# Safety nets so a broken server fails the test instead of hanging it; nothing asserts on time.
-STARTUP_LIMIT, CALL_LIMIT = 60.0, 30.0
 GRANTS = ("oauth_refresh_token", "client_credentials", "jwt_bearer", "username_password")
-
-
-@dataclass
-class Served:
-    process: subprocess.Popen
-    port: int
-    channel: grpc.Channel
-    log: list[str] = field(default_factory=list)
-
-    @property
-    def stub(self) -> destination_pb2_grpc.DestinationServiceStub:
-        return destination_pb2_grpc.DestinationServiceStub(self.channel)
-
-
-def _pump(stream: Any, lines: queue.Queue, log: list[str]) -> None:
-    for line in stream:
-        log.append(line.rstrip("\n"))
-        lines.put(line)
-    lines.put(None)
 
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
     """`sfdest serve` on a free port with the Salesforce backend in emulator (loopback http) mode."""
-    env = {**os.environ, "SFDEST_LISTEN": "127.0.0.1:0", "SFDEST_BACKEND": "salesforce",
-           "SFDEST_SALESFORCE_ALLOW_LOOPBACK_HTTP": "true", "SFDEST_METRICS_LISTEN": "off",
-           "SFDEST_GRACE_SECONDS": "1", "SFDEST_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    lines: queue.Queue = queue.Queue()
-    log: list[str] = []
-    threading.Thread(target=_pump, args=(process.stderr, lines, log), daemon=True).start()
-    port = None
-    while port is None:
-        try:
-            line = lines.get(timeout=STARTUP_LIMIT)
-        except queue.Empty:
-            process.kill()
-            raise AssertionError("sfdest serve never said where it listens:\n" + "\n".join(log)) from None
-        if line is None:
-            raise AssertionError(f"sfdest serve exited with {process.wait()}:\n" + "\n".join(log))
-        found = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
-        port = int(found.group(1)) if found else None
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    yield Served(process, port, channel, log)
-    channel.close()
-    process.kill()
-    process.wait()
+    s = start_server({"SFDEST_BACKEND": "salesforce", "SFDEST_SALESFORCE_ALLOW_LOOPBACK_HTTP": "true",
+                      "SFDEST_GRACE_SECONDS": "1"})
+    yield s
+    stop_server(s)
 
 
 def connection(emu: Emulator, grant: str) -> pb.Connection:

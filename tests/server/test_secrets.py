@@ -16,7 +16,7 @@ from sfdest.v1 import destination_pb2_grpc
 
 from tests.server.builders import action, apply_request, identify, lead_upsert_on_email
 from tests.server.faulty_server import EXPLODE_ON_OPEN, EXPLODE_ON_QUERY
-from tests.server.test_end_to_end import CALL_LIMIT, GRACE, start_server, stop_server
+from tests.server.serving import CALL_LIMIT, GRACE, start_server, stop_server
 
 SERVER_TOKEN = "srv-tok-PLANTED-0a1b2c3d4e5f"
 WRONG_TOKEN = "srv-tok-PLANTED-wrong-9z8y7x"

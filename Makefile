@@ -61,6 +61,14 @@ run: $(GEN)
 emulator: $(GEN)
 	$(VENV)/bin/sfdest emulator
 
+# sfdest serve against the Salesforce emulator (50 ms per call) beside the per-event baseline; figures also
+# in bench-results.json. bench-quick: N = 1 and 200 at 10 ms.
+bench: $(GEN)
+	$(PY) -m tests.bench --json bench-results.json
+
+bench-quick: $(GEN)
+	$(PY) -m tests.bench --quick --json bench-results-quick.json
+
 test: $(GEN) node-deps
 	$(PY) -m pytest -n 2 tests
 

@@ -11,6 +11,7 @@ import httpx
 
 from adapters.salesforce import soql
 from adapters.salesforce.auth import TokenManager, build_grant
+from adapters.salesforce.bulk import BulkSettings
 from adapters.salesforce.describe_cache import DescribeCache
 from adapters.salesforce.instance_url import token_base_url, validate_instance_url
 from adapters.salesforce.retry import RetryPolicy, Timing
@@ -42,6 +43,8 @@ class SalesforceBackend:
         negative_auth_ttl_seconds: float = 60.0,
         batch_size: int = COLLECTION_LIMIT,
         min_write_seconds: float = 0.5,
+        bulk_threshold: int = 2000,
+        bulk_poll_seconds: tuple[float, float] = (0.5, 10.0),
         retry_policy: RetryPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -64,6 +67,10 @@ class SalesforceBackend:
         self._max_url_bytes = max_url_bytes
         self._batch_size = batch_size
         self._min_write = min_write_seconds
+        # Writes of at least bulk_threshold records go through one Bulk API 2.0 job (0 = never);
+        # a job is polled after bulk_poll_seconds[0], backing off to bulk_poll_seconds[1].
+        self._bulk = BulkSettings(threshold=bulk_threshold, poll_initial_seconds=bulk_poll_seconds[0],
+                                  poll_max_seconds=bulk_poll_seconds[1])
         self.tokens = TokenManager(self._client, self._timing, self._policy, negative_auth_ttl_seconds,
                                    request_timeout_seconds)
         self._describes = DescribeCache(describe_ttl_seconds, clock)
@@ -84,7 +91,7 @@ class SalesforceBackend:
                           self._policy, deadline, self._timeout, self._min_write)
         identity = (version, grant.key)
         return SalesforceStore(session, self._describes, identity, self._max_in_flight, self._max_url_bytes,
-                               self._batch_size)
+                               self._batch_size, self._bulk)
 
     def close(self) -> None:
         if self._owns_client:

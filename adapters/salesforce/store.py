@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from adapters.salesforce import soql
+from adapters.salesforce.bulk import BulkJob, BulkSettings, bulk_row
 from adapters.salesforce.describe_cache import DescribeCache, parse_describe
 from adapters.salesforce.transport import Session, is_lock_error, merge_errors
 from core.describe import ObjectDescribe
@@ -45,10 +46,15 @@ def _scalar_problem(value: Any) -> str | None:
 
 def _fields_problem(fields: Mapping[str, Any], forbid_id: bool) -> WriteOutcome | None:
     """A local refusal for a record whose field names or values Salesforce must never see."""
+    seen: set[str] = set()
     for name, value in fields.items():
         problem = api_name_problem(name) if isinstance(name, str) else "must be a string"
         if problem is None and name.lower() == "attributes":
             problem = "is reserved"
+        if problem is None and name.lower() in seen:
+            problem = "appears twice (field names are case-insensitive)"
+        if isinstance(name, str):
+            seen.add(name.lower())
         if problem is None and forbid_id and name.lower() == "id":
             problem = "cannot be set in an update (the record id is the update's target)"
         if problem:
@@ -64,8 +70,10 @@ class SalesforceStore:
     """One org through one Apply or Validate; every method is batch-first and thread-safe."""
 
     def __init__(self, session: Session, describes: DescribeCache, identity: Any, max_in_flight: int = 10,
-                 max_url_bytes: int = soql.DEFAULT_MAX_URL_BYTES, batch_size: int = COLLECTION_LIMIT):
+                 max_url_bytes: int = soql.DEFAULT_MAX_URL_BYTES, batch_size: int = COLLECTION_LIMIT,
+                 bulk: BulkSettings | None = None):
         self._session, self._describes, self._identity = session, describes, identity
+        self._bulk = bulk or BulkSettings()
         self._max_in_flight = max(1, max_in_flight)
         self._max_url_bytes = min(max_url_bytes, soql.URI_LIMIT_BYTES)
         self._batch = max(1, min(batch_size, COLLECTION_LIMIT))
@@ -157,7 +165,8 @@ class SalesforceStore:
         soql.check_name(object_name, "object")
         items = [_fields_problem(r, forbid_id=False) or {"attributes": {"type": object_name}, **r} for r in records]
         url = f"{self._session.data_url}/composite/sobjects"
-        return self._write(object_name, items, lambda chunk: self._send_records("POST", url, chunk, False, "create"))
+        return self._write(object_name, items, lambda chunk: self._send_records("POST", url, chunk, False, "create"),
+                           lambda rows: self._send_bulk(object_name, "create", rows))
 
     def update(self, object_name: str, records: Sequence[tuple[str, Mapping[str, Any]]]) -> list[WriteOutcome]:
         soql.check_name(object_name, "object")
@@ -170,7 +179,8 @@ class SalesforceStore:
             items.append(_fields_problem(fields, forbid_id=True)
                          or {"attributes": {"type": object_name}, "id": canonical, **fields})
         url = f"{self._session.data_url}/composite/sobjects"
-        return self._write(object_name, items, lambda chunk: self._send_records("PATCH", url, chunk, True, "update"))
+        return self._write(object_name, items, lambda chunk: self._send_records("PATCH", url, chunk, True, "update"),
+                           lambda rows: self._send_bulk(object_name, "update", rows))
 
     def upsert(self, object_name: str, external_id_field: str, records: Sequence[Mapping[str, Any]]
                ) -> list[WriteOutcome]:
@@ -186,7 +196,8 @@ class SalesforceStore:
             items.append(problem or {"attributes": {"type": object_name}, **r})
         url = f"{self._session.data_url}/composite/sobjects/{object_name}/{external_id_field}"
         return self._write(object_name, items, lambda chunk: self._send_records(
-            "PATCH", url, chunk, True, "upsert", object_name, external_id_field))
+            "PATCH", url, chunk, True, "upsert", object_name, external_id_field),
+            lambda rows: self._send_bulk(object_name, "upsert", rows, external_id_field))
 
     def delete(self, object_name: str, ids: Sequence[str]) -> list[WriteOutcome]:
         soql.check_name(object_name, "object")
@@ -194,26 +205,44 @@ class SalesforceStore:
         for record_id in ids:
             canonical = normalize_id(record_id) if isinstance(record_id, str) else None
             items.append(canonical or _fail("MALFORMED_ID", f"{object_name} ID: id value of incorrect type", ("Id",)))
-        return self._write(object_name, items, self._send_delete)
+        return self._write(object_name, items, self._send_delete, lambda rows: self._send_bulk(object_name, "delete",
+                                                                                               rows))
 
-    def _write(self, object_name: str, items: list[Any], send: Callable[[list[Any]], list[WriteOutcome]]
-               ) -> list[WriteOutcome]:
-        """Send the items that passed local checks in collection-sized chunks, concurrently; results in order."""
+    def _write(self, object_name: str, items: list[Any], send: Callable[[list[Any]], list[WriteOutcome]],
+               bulk: Callable[[list[Any]], list[WriteOutcome]]) -> list[WriteOutcome]:
+        """Send the items that passed local checks: one Bulk API job from the bulk threshold on, else
+        collection-sized chunks, concurrently; results in order."""
         results: list[WriteOutcome | None] = [i if isinstance(i, WriteOutcome) else None for i in items]
         pending = [n for n, i in enumerate(items) if not isinstance(i, WriteOutcome)]
-        chunks = [pending[i:i + self._batch] for i in range(0, len(pending), self._batch)]
-        for chunk, outcomes in zip(chunks, self._parallel(
-                chunks, lambda c: self._with_lock_retries([items[n] for n in c], send)), strict=True):
-            for n, outcome in zip(chunk, outcomes, strict=True):
-                results[n] = outcome
+        payloads = [items[n] for n in pending]
+        if self._bulk.wanted(len(payloads), self._session):
+            # Rows a job refused for a row lock were not written: resend only those, via collections.
+            outcomes = self._with_lock_retries(payloads, lambda ps: self._send_chunks(ps, send), bulk(payloads))
+        else:
+            outcomes = self._send_chunks(payloads, lambda c: self._with_lock_retries(c, send))
+        for n, outcome in zip(pending, outcomes, strict=True):
+            results[n] = outcome
         if any(r is not None and r.error is not None and r.error.code == "INVALID_FIELD" for r in results):
             self._describes.drop(self._identity, object_name)  # the org changed: describe afresh next time
         return [r if r is not None else _fail("UNKNOWN_EXCEPTION", "no result") for r in results]
 
-    def _with_lock_retries(self, payloads: list[Any], send: Callable[[list[Any]], list[WriteOutcome]]
-                           ) -> list[WriteOutcome]:
+    def _send_chunks(self, payloads: list[Any], send: Callable[[list[Any]], list[WriteOutcome]]
+                     ) -> list[WriteOutcome]:
+        """`send` over collection-sized chunks, up to max_in_flight at once; outcomes in order."""
+        chunks = [payloads[i:i + self._batch] for i in range(0, len(payloads), self._batch)]
+        return [o for outcomes in self._parallel(chunks, send) for o in outcomes]
+
+    def _send_bulk(self, object_name: str, op: str, payloads: list[Any], external_id_field: str = ""
+                   ) -> list[WriteOutcome]:
+        """One Bulk API 2.0 job; its rows' results mapped exactly as collection results are."""
+        rows = [bulk_row(p) for p in payloads]
+        items = BulkJob(self._session, self._bulk, object_name, op, external_id_field).run(rows)
+        return [i if isinstance(i, WriteOutcome) else _outcome(i, op, object_name, external_id_field) for i in items]
+
+    def _with_lock_retries(self, payloads: list[Any], send: Callable[[list[Any]], list[WriteOutcome]],
+                           first: list[WriteOutcome] | None = None) -> list[WriteOutcome]:
         """Send a chunk; resend only rows Salesforce refused for a row lock (they were not written)."""
-        outcomes = send(payloads)
+        outcomes = first if first is not None else send(payloads)
         policy, timing = self._session.policy, self._session.timing
         for attempt in range(1, policy.max_attempts):
             locked = [i for i, o in enumerate(outcomes) if not o.success and o.error is not None

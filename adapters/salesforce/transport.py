@@ -133,7 +133,8 @@ class Session:
         with self._lock:
             self._calls += 1
 
-    def _send(self, method: str, url: str, token: str, body: Any) -> httpx.Response:
+    def _send(self, method: str, url: str, token: str, body: Any, content_type: str = "application/json",
+              accept: str = "application/json") -> httpx.Response:
         remaining = self.timing.remaining(self.deadline)
         if remaining is not None and not self._org.slots.acquire(timeout=max(remaining, 0)):
             raise BackendError(ResultError("DEADLINE_EXCEEDED", "the call's deadline passed while waiting for a "
@@ -143,12 +144,13 @@ class Session:
         try:
             remaining = self.timing.remaining(self.deadline)
             timeout = self._timeout if remaining is None else max(min(self._timeout, remaining), 0.001)
-            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json",
-                       "Sforce-Call-Options": CALL_OPTIONS}
+            headers = {"Authorization": f"Bearer {token}", "Accept": accept, "Sforce-Call-Options": CALL_OPTIONS}
             content = None
             if body is not None:
-                headers["Content-Type"] = "application/json"
-                content = json.dumps(body, allow_nan=False, ensure_ascii=False, separators=(",", ":")).encode()
+                headers["Content-Type"] = content_type
+                # bytes go as they are (a Bulk API CSV upload); anything else is sent as JSON
+                content = body if isinstance(body, bytes) else json.dumps(
+                    body, allow_nan=False, ensure_ascii=False, separators=(",", ":")).encode()
             return self._client.request(method, url, headers=headers, content=content, timeout=timeout)
         finally:
             self._org.slots.release()
@@ -164,7 +166,8 @@ class Session:
             raise BackendError(ResultError("DEADLINE_EXCEEDED", "the call's deadline left no time for this Salesforce "
                                            "request; nothing was sent"))
 
-    def request(self, method: str, url: str, body: Any = None, idempotent: bool = True) -> httpx.Response:
+    def request(self, method: str, url: str, body: Any = None, idempotent: bool = True,
+                content_type: str = "application/json", accept: str = "application/json") -> httpx.Response:
         """Send one logical request; returns a 2xx or 300 response, raises BackendError otherwise.
 
         Only idempotent requests are repeated after a failure that may have reached Salesforce; a
@@ -178,7 +181,7 @@ class Session:
             attempt += 1
             lock = False
             try:
-                response = self._send(method, url, token, body)
+                response = self._send(method, url, token, body, content_type, accept)
             except _NOT_SENT as exc:
                 last = ResultError("CONNECTION_ERROR" if isinstance(exc, httpx.ConnectError) else "TIMEOUT",
                                    f"could not connect to Salesforce ({type(exc).__name__}); nothing was sent")

@@ -64,6 +64,7 @@ class _Evaluator:
     def __init__(self, emu: Emulator, q: Query):
         self.org, self.q = emu.org, q
         self.fields: dict[int, FieldDescribe] = {}
+        self.keys: dict[int, frozenset[Any]] = {}  # the match keys of each =/IN list, computed once per query
 
     def fail(self, code: str, pos: int, text: str) -> SoqlError:
         return SoqlError(code, self.q.soql, pos, text)
@@ -94,6 +95,7 @@ class _Evaluator:
                                     f"be of type {type_name} and {should} enclosed in quotes")
                 if f.type in ID_TYPES and lit.kind == "string" and normalize_id(lit.value) is None:
                     raise self.fail("INVALID_QUERY_FILTER_OPERATOR", lit.pos, f"invalid ID field: {lit.value}")
+            self.keys[id(node)] = frozenset(match_key(lit.value, f) for lit in node.values)
 
     def matches(self, node: Any, row: Any) -> bool:
         if isinstance(node, BoolOp):
@@ -105,7 +107,7 @@ class _Evaluator:
         value = row.get(f.name)
         if node.op in ("=", "!=", "IN", "NOT IN"):
             key = match_key(value, f)
-            hit = any(key == match_key(lit.value, f) for lit in node.values)
+            hit = key in self.keys[id(node)]
             return hit if node.op in ("=", "IN") else not hit
         if node.op == "LIKE":
             return value is not None and _like(node.values[0]).fullmatch(str(value)) is not None

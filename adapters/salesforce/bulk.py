@@ -1,0 +1,240 @@
+"""Bulk API 2.0 ingest for large writes: one job, CSV upload, polling inside the deadline, rows tied back."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.salesforce.bulk_csv import ResultRow, Table, build_table, parse_error, parse_results, render
+from adapters.salesforce.transport import Session
+from core.model import ResultError
+from core.ports import BackendError, WriteOutcome
+
+# How rows are tied back to records. Result CSVs come in any order but echo every uploaded cell, so a
+# result row goes to the uploaded row with exactly those cells; identical rows (possible for inserts,
+# which carry no key) are handed out in order, which is sound because identical rows are
+# interchangeable. Should Salesforce ever echo a cell differently, update, upsert and delete fall back
+# to the key column (Id or the external id) when it names one row still open. A row no result
+# mentions is OUTCOME_UNKNOWN, never silently retried. No correlation column is added to inserts
+# (Bulk refuses unknown fields).
+#
+# Absent versus null: one job per write, with the union of the records' fields as columns. A field a
+# record lacks is an empty cell (Bulk: leave it unchanged); None or "" is #N/A (set to null), as
+# null or "" clears a field over REST.
+OPERATIONS = {"create": "insert", "update": "update", "upsert": "upsert", "delete": "delete"}
+TERMINAL = ("JobComplete", "Failed", "Aborted")
+# A result element shaped like an sObject Collections one ({id, success, errors, created}), or a final outcome.
+Item = dict[str, Any] | WriteOutcome
+
+
+@dataclass(frozen=True)
+class BulkSettings:
+    """When to use Bulk API 2.0, and how to wait for a job."""
+
+    threshold: int = 2000  # records in one write from which a job is used instead of collections
+    poll_initial_seconds: float = 0.5
+    poll_max_seconds: float = 10.0
+    # Time kept back from the deadline to abort a job and read its results.
+    reserve_seconds: float = 2.0
+    # How long to wait for a job when the call has no deadline.
+    max_wait_seconds: float = 600.0
+    max_upload_bytes: int = 100_000_000  # per PUT; Salesforce takes up to ~100 MB of raw CSV
+
+    def wanted(self, records: int, session: Session) -> bool:
+        """Bulk for at least `threshold` records, when the deadline leaves time to wait for a job."""
+        if self.threshold <= 0 or records < self.threshold:
+            return False
+        remaining = session.timing.remaining(session.deadline)
+        return remaining is None or remaining > self.reserve_seconds + self.poll_initial_seconds
+
+
+def bulk_row(payload: Any) -> dict[str, Any]:
+    """A collections payload (a record with attributes, or a bare id for a delete) as a Bulk API row."""
+    if isinstance(payload, str):
+        return {"Id": payload}
+    row = {k: v for k, v in payload.items() if k not in ("attributes", "id")}
+    return {"Id": payload["id"], **row} if "id" in payload else row
+
+
+def _unknown(why: str) -> WriteOutcome:
+    return WriteOutcome(False, error=ResultError("OUTCOME_UNKNOWN", f"{why}; Salesforce may or may not have "
+                                                 "written this record: check before retrying"))
+
+
+class BulkJob:
+    """One ingest job for one write: `run` returns one Item per record, in the records' order."""
+
+    def __init__(self, session: Session, settings: BulkSettings, object_name: str, op: str,
+                 external_id_field: str = ""):
+        self._session, self._settings = session, settings
+        self._object, self._op, self._external = object_name, op, external_id_field
+        self._url = f"{session.data_url}/jobs/ingest"
+        self.job_id = ""
+        self._out_of_time = False  # the job was aborted because the deadline came near
+
+    # The job's life -------------------------------------------------------------------------------
+    def run(self, records: Sequence[Mapping[str, Any]]) -> list[Item]:
+        key = {"upsert": self._external, "update": "Id", "delete": "Id"}.get(self._op, "")
+        table = build_table(records, key)
+        uploads = list(render(table.header, table.rows, self._settings.max_upload_bytes))
+        try:
+            self._create()
+        except BackendError as exc:
+            return [WriteOutcome(False, error=exc.error)] * len(records)
+        try:
+            for data in uploads:
+                self._session.request("PUT", f"{self._url}/{self.job_id}/batches", data, idempotent=False,
+                                      content_type="text/csv")
+        except BackendError as exc:
+            self._abort()  # never closed, so never processed: nothing was written
+            error = exc.error
+            if error.code == "OUTCOME_UNKNOWN":
+                error = ResultError("UNKNOWN_EXCEPTION", f"uploading the data of Bulk API job {self.job_id} failed "
+                                    f"({error.message[:200]}); the job was aborted, nothing was written")
+            return [WriteOutcome(False, error=error)] * len(records)
+        info = self._wait(self._close())
+        return self._collect(info, table)
+
+    def _create(self) -> None:
+        spec: dict[str, Any] = {"object": self._object, "operation": OPERATIONS[self._op], "contentType": "CSV",
+                                "lineEnding": "LF", "columnDelimiter": "COMMA"}
+        if self._op == "upsert":
+            spec["externalIdFieldName"] = self._external
+        _, body = self._session.json("POST", self._url, spec)
+        if not isinstance(body, dict) or not body.get("id"):
+            raise BackendError(ResultError("UNKNOWN_EXCEPTION", "Salesforce created no Bulk API job (no job id)"))
+        self.job_id = str(body["id"])
+
+    def _info(self) -> dict[str, Any] | None:
+        try:
+            _, body = self._session.json("GET", f"{self._url}/{self.job_id}")
+        except BackendError:
+            return None
+        return body if isinstance(body, dict) else None
+
+    def _set_state(self, state: str) -> dict[str, Any] | None:
+        try:
+            _, body = self._session.json("PATCH", f"{self._url}/{self.job_id}", {"state": state})
+        except BackendError:
+            return None
+        return body if isinstance(body, dict) else None
+
+    def _abort(self) -> dict[str, Any] | None:
+        return self._set_state("Aborted") or self._info()
+
+    def _close(self) -> dict[str, Any]:
+        closed = self._set_state("UploadComplete")
+        if closed is not None:
+            return closed
+        info = self._info()  # the close may have gone through before its answer was lost
+        if info is None or info.get("state") == "Open":
+            info = self._abort() or info
+        return info or {"state": "Unknown"}
+
+    def _wait(self, info: dict[str, Any]) -> dict[str, Any]:
+        """Poll with exponential backoff until the job ends; abort it when the deadline comes near."""
+        timing, s = self._session.timing, self._settings
+        deadline = self._session.deadline
+        if deadline is None:
+            deadline = timing.clock() + s.max_wait_seconds
+        delay, failures = s.poll_initial_seconds, 0
+        while info.get("state") not in TERMINAL:
+            remaining = timing.remaining(deadline) or 0.0
+            if remaining - delay < s.reserve_seconds or failures >= self._session.policy.max_attempts:
+                self._out_of_time = remaining - delay < s.reserve_seconds
+                return self._abort() or info
+            timing.sleep(delay)
+            polled = self._info()
+            failures = 0 if polled is not None else failures + 1
+            info = polled or info
+            delay = min(delay * 2, s.poll_max_seconds)
+        return info
+
+    # Results --------------------------------------------------------------------------------------
+    def _collect(self, info: dict[str, Any], table: Table) -> list[Item]:
+        state = str(info.get("state") or "Unknown")
+        count = len(table.rows)
+        if state not in TERMINAL:
+            return [_unknown(f"Bulk API job {self.job_id} was still {state} when sfdest stopped waiting")] * count
+        processed = _int(info.get("numberRecordsProcessed"), count)
+        failed = _int(info.get("numberRecordsFailed"), 0)
+        matcher = _RowMatcher(table, None if self._op == "create" else 0)
+        items: list[Item | None] = [None] * count
+        kinds = {"successfulResults": processed > failed, "failedResults": failed > 0,
+                 "unprocessedrecords": state != "JobComplete"}
+        for pass_ in (True, False):  # skipped downloads are fetched if some row is still unaccounted for
+            for kind, wanted in kinds.items():
+                if wanted is pass_ and (pass_ or None in items):
+                    for n, item in self._download(kind, table, matcher, state, info):
+                        items[n] = item
+        why = f"Bulk API job {self.job_id} ended {state} but its results do not mention this record"
+        return [i if i is not None else _unknown(why) for i in items]
+
+    def _download(self, kind: str, table: Table, matcher: _RowMatcher, state: str, info: dict[str, Any]):
+        try:
+            response = self._session.request("GET", f"{self._url}/{self.job_id}/{kind}/", accept="text/csv")
+        except BackendError:
+            return
+        text = response.content.decode("utf-8", errors="replace")  # Bulk result CSVs are UTF-8
+        rows = parse_results(text, len(table.header), 0 if kind == "unprocessedrecords" else 2)
+        for row in rows:
+            n = matcher.take(row.cells)
+            if n is not None:
+                yield n, self._item(kind, row, state, info)
+
+    def _item(self, kind: str, row: ResultRow, state: str, info: dict[str, Any]) -> Item:
+        if kind == "successfulResults":
+            item: dict[str, Any] = {"id": row.sf_id, "success": True, "errors": []}
+            if self._op == "upsert":
+                item["created"] = row.sf_flag.strip().lower() == "true"
+            return item
+        if kind == "failedResults":
+            return {"id": row.sf_id, "success": False, "errors": [parse_error(row.sf_flag)]}
+        said = str(info.get("errorMessage") or "")[:300]
+        if self._out_of_time:
+            return WriteOutcome(False, error=ResultError(
+                "DEADLINE_EXCEEDED", f"the call's deadline came before Bulk API job {self.job_id} processed this "
+                "record; the job was aborted and nothing was written for it"))
+        return WriteOutcome(False, error=ResultError(
+            "UNKNOWN_EXCEPTION", f"Bulk API job {self.job_id} ended {state} before processing this record"
+            f"{f' ({said})' if said else ''}; nothing was written for it"))
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+class _RowMatcher:
+    """Result rows back to uploaded rows: by every uploaded cell (results echo them), identical rows by
+    multiplicity; failing that, by the key column (Id or the external id) when it names one row left."""
+
+    def __init__(self, table: Table, key_column: int | None):
+        self._by_row: dict[tuple[str, ...], deque[int]] = {}
+        self._by_key: dict[str, deque[int]] = {}
+        self._free = set(range(len(table.rows)))
+        self._key = key_column if table.header and key_column is not None else None
+        for n, row in enumerate(table.rows):
+            self._by_row.setdefault(row, deque()).append(n)
+            if self._key is not None and row[self._key]:
+                self._by_key.setdefault(row[self._key], deque()).append(n)
+
+    def _pop(self, queue: deque[int] | None) -> int | None:
+        while queue:
+            n = queue.popleft()
+            if n in self._free:
+                self._free.discard(n)
+                return n
+        return None
+
+    def take(self, cells: tuple[str, ...]) -> int | None:
+        n = self._pop(self._by_row.get(cells))
+        if n is None and self._key is not None and cells[self._key]:
+            candidates = self._by_key.get(cells[self._key])
+            if candidates is not None and len([i for i in candidates if i in self._free]) == 1:
+                n = self._pop(candidates)
+        return n

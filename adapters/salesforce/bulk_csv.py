@@ -1,0 +1,135 @@
+"""Bulk API 2.0 CSV: upload tables (RFC 4180, absent = empty cell, null = #N/A) and result parsing."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+NULL = "#N/A"  # Bulk's "set this field to null"; an empty cell means "leave it as it is"
+_FIELD_LIST = re.compile(r"[A-Za-z0-9_.]+(\s*,\s*[A-Za-z0-9_.]+)*")
+
+
+class DuplicateColumn(ValueError):
+    """One record names the same field twice (in different letter cases)."""
+
+
+def cell(value: Any) -> str:
+    """The CSV text of one value. None and "" clear the field (as they do over REST): #N/A."""
+    if value is None or value == "":
+        return NULL
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("not a finite number")
+        text = format(Decimal(repr(value)), "f")  # never exponent notation
+        return text[:-2] if text.endswith(".0") else text
+    return str(value)
+
+
+@dataclass
+class Table:
+    """The columns of one job (key column first, each once) and one row of cells per record."""
+
+    header: list[str]
+    rows: list[tuple[str, ...]]
+
+    def column(self, name: str) -> int | None:
+        wanted = name.lower()
+        return next((i for i, h in enumerate(self.header) if h.lower() == wanted), None)
+
+
+def build_table(records: Sequence[Mapping[str, Any]], key: str = "") -> Table:
+    """One table for records whose field sets may differ: a field a record lacks is an empty cell.
+
+    Field names are deduplicated case-insensitively (first spelling wins). A record naming one field
+    twice raises DuplicateColumn; the caller refuses that record before building.
+    """
+    positions: dict[str, int] = {}
+    header: list[str] = []
+    if key:
+        positions[key.lower()] = 0
+        header.append(key)
+    for record in records:
+        for name in record:
+            if name.lower() not in positions:
+                positions[name.lower()] = len(header)
+                header.append(name)
+    rows = []
+    for record in records:
+        cells = [""] * len(header)
+        seen: set[int] = set()
+        for name, value in record.items():
+            i = positions[name.lower()]
+            if i in seen:
+                raise DuplicateColumn(name)
+            seen.add(i)
+            cells[i] = cell(value)
+        rows.append(tuple(cells))
+    return Table(header, rows)
+
+
+def _quoted(text: str) -> str:
+    if text in ("", NULL):
+        return text
+    return '"' + text.replace('"', '""') + '"'
+
+
+def render(header: Sequence[str], rows: Sequence[tuple[str, ...]], max_bytes: int) -> Iterator[bytes]:
+    """CSV uploads (LF line endings), each at most max_bytes where a row allows, each with the header."""
+    head = (",".join(header) + "\n").encode()
+    parts: list[bytes] = []
+    size = len(head)
+    for row in rows:
+        line = (",".join(_quoted(c) for c in row) + "\n").encode()
+        if parts and size + len(line) > max_bytes:
+            yield head + b"".join(parts)
+            parts, size = [], len(head)
+        parts.append(line)
+        size += len(line)
+    if parts:
+        yield head + b"".join(parts)
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One row of a result CSV: the sf__ columns and the original cells as uploaded."""
+
+    sf_id: str
+    sf_flag: str  # sf__Created ("true"/"false") or sf__Error
+    cells: tuple[str, ...]
+
+
+def parse_results(text: str, width: int, sf_columns: int) -> list[ResultRow]:
+    """Rows of successfulResults / failedResults (sf_columns=2) or unprocessedrecords (0)."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    out = []
+    for n, row in enumerate(reader):
+        if n == 0 or not row:
+            continue
+        sf, cells = row[:sf_columns], row[sf_columns:]
+        cells = (cells + [""] * width)[:width]
+        out.append(ResultRow(sf[0] if sf_columns else "", sf[1] if sf_columns > 1 else "", tuple(cells)))
+    return out
+
+
+def parse_error(text: str) -> dict[str, Any]:
+    """`STATUSCODE:message:fields --` as a collection error element {statusCode, message, fields}."""
+    body = text.strip()
+    has_fields = body.endswith("--")  # the fields part is present only before the closing "--"
+    if has_fields:
+        body = body[:-2].rstrip()
+    code, _, rest = body.partition(":")
+    message, fields = rest, []
+    head, sep, tail = rest.rpartition(":")
+    if has_fields and sep and (tail.strip() == "" or _FIELD_LIST.fullmatch(tail.strip())):
+        message, fields = head, [f.strip() for f in tail.split(",") if f.strip()]
+    return {"statusCode": code.strip() or "UNKNOWN_EXCEPTION", "message": message.strip(), "fields": fields}

@@ -1,0 +1,28 @@
+"""The bench machinery end to end on a tiny N with no latency: its JSON, and fewer calls than the baseline."""
+
+from __future__ import annotations
+
+import json
+
+from tests.bench.__main__ import main
+from tests.bench.workload import OPS
+
+
+def test_the_bench_writes_its_figures_and_needs_fewer_calls_than_the_baseline(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["--sizes", "1,20", "--latency-ms", "0", "--baseline-sample", "10", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert set(result) == {"plan", "seconds", "counting", "cells"}
+    cells = {(c["op"], c["n"]): c for c in result["cells"]}
+    assert set(cells) == {(op, n) for op in OPS for n in (1, 20)}
+    for (op, n), c in cells.items():
+        assert c["ours"]["failed"] == c["baseline"]["failed"] == 0, (op, n)
+        assert c["applies"] >= 1 and c["ours"]["records"] == n * c["applies"]
+        assert c["p50_ms"] <= c["p99_ms"] and c["ours"]["records_per_second"] > 0
+        assert c["baseline_sampled"] == (n == 20) and c["baseline"]["records"] == (10 if n == 20 else c["applies"])
+        assert c["peak_rss_mb"] is None or c["peak_rss_mb"] > 0
+        ours, theirs = c["ours"]["calls_per_record"], c["baseline"]["calls_per_record"]
+        assert ours < theirs if n == 20 else ours <= theirs, (op, n, ours, theirs)
+    assert cells[("upsert ext id", 1)]["ours"]["calls_per_record"] == 1  # native upsert: no lookup
+    assert cells[("create", 20)]["ours"]["calls_per_record"] == 1 / 20
+    assert "rec/s ours/base" in capsys.readouterr().out

@@ -1,0 +1,113 @@
+"""Bulk API 2.0 from the bulk threshold on: the job's life, its CSV, and every row tied back to its event."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from core.model import Action, FieldMapping, Operation, ValueSource
+from tests.batch.helpers import SUB, by_id, harness, identify, lead, person, seed_leads, subscription_upsert, track
+
+
+def uploads(emu) -> list[list[list[str]]]:
+    """Each uploaded CSV, parsed (header first)."""
+    return [list(csv.reader(io.StringIO(r.body.decode(), newline=""))) for r in emu.requests
+            if r.method == "PUT" and r.path.endswith("/batches")]
+
+
+def test_the_threshold_chooses_bulk(emulator):
+    with harness(emulator, bulk_threshold=3) as h:
+        h.warm("Lead")
+        h.apply(lead(Operation.CREATE), [person(f"a{i}", f"a{i}@example.com") for i in range(2)])
+        assert emulator.bulk_calls == 0 and emulator.calls["collection_create"] == 1
+        report = h.apply(lead(Operation.CREATE), [person(f"b{i}", f"b{i}@example.com") for i in range(3)])
+    assert {r.status for r in report.results} == {201}
+    assert emulator.calls["bulk_create"] == 1 and emulator.calls["collection_create"] == 1
+
+
+def test_the_csv_is_rfc_4180_with_the_key_column_once_and_absent_fields_empty(emulator):
+    ids = seed_leads(emulator, 3, Phone="555", Title="Old")
+    events = [identify("e0", lead_id=ids[0], title='Chief "Data", Officer\nEMEA'),
+              identify("e1", lead_id=ids[1], phone=None, first_name="Zoë"),
+              identify("e2", lead_id=ids[2], title="")]
+    with harness(emulator, bulk_threshold=1) as h:
+        report = h.apply(by_id(Operation.UPDATE), events)
+    assert [r.status for r in report.results] == [200] * 3
+    [[header, *rows]] = uploads(emulator)
+    assert header[0] == "Id" and [h.lower() for h in header].count("id") == 1
+    assert sorted(header[1:]) == ["FirstName", "Phone", "Title"]
+    cells = [dict(zip(header, row, strict=True)) for row in rows]
+    assert cells[0] == {"Id": ids[0], "Title": 'Chief "Data", Officer\nEMEA', "Phone": "", "FirstName": ""}
+    assert cells[1] == {"Id": ids[1], "Title": "", "Phone": "#N/A", "FirstName": "Zoë"}
+    assert cells[2]["Title"] == "#N/A"  # "" clears a field over REST, so it does here too
+    body = next(r.body for r in emulator.requests if r.path.endswith("/batches")).decode()
+    assert '"Chief ""Data"", Officer\nEMEA"' in body and "\r" not in body
+    records = [emulator.org.get("Lead", rid) for rid in ids]
+    assert [(r["Title"], r["Phone"], r["FirstName"]) for r in records] == [
+        ('Chief "Data", Officer\nEMEA', "555", None), ("Old", None, "Zoë"), (None, "555", None)]
+
+
+def test_every_operation_ties_shuffled_results_back_to_their_events(emulator):
+    seed = seed_leads(emulator, 60)
+    with harness(emulator, bulk_threshold=1) as h:
+        created = h.apply(lead(Operation.CREATE), [person(f"c{i}", f"c{i}@example.com", title=f"T{i}")
+                                                   for i in range(60)])
+        updated = h.apply(lead(Operation.UPDATE), [person(f"u{i}", f"lead{i}@example.com", title=f"U{i}")
+                                                   for i in range(60)])
+        upserted = h.apply(subscription_upsert(), [track(f"s{i}", sub_id=f"S-{i}", plan=f"P{i}") for i in range(60)])
+        deleted = h.apply(by_id(Operation.DELETE), [identify(f"d{i}", lead_id=r.record_id)
+                                                    for i, r in enumerate(created.results[:30])])
+    assert emulator.calls["bulk_create"] == 4 and emulator.calls["collection_create"] == 0
+    for i, r in enumerate(created.results[30:], start=30):
+        assert (r.status, emulator.org.get("Lead", r.record_id)["Title"]) == (201, f"T{i}")
+    assert [(r.status, r.record_id) for r in updated.results] == [(200, rid) for rid in seed]
+    assert [emulator.org.get("Lead", rid)["Title"] for rid in seed] == [f"U{i}" for i in range(60)]
+    assert [emulator.org.get(SUB, r.record_id)["Plan__c"] for r in upserted.results] == [f"P{i}" for i in range(60)]
+    assert {r.status for r in upserted.results} == {201}
+    assert [(r.status, r.record_id) for r in deleted.results] == [(204, r.record_id) for r in created.results[:30]]
+    assert len(emulator.org.records("Lead")) == 60 + 30
+
+
+def test_identical_insert_rows_are_matched_by_multiplicity(emulator):
+    """Two identical rows, one refused (the external id is unique): one event gets each outcome."""
+    ext = FieldMapping("External_Id__c", ValueSource.of_path("properties.sub_id"))
+    action = Action(SUB, Operation.CREATE, (), None, (*subscription_upsert().field_mappings, ext))
+    events = [track("a", sub_id="S-1", plan="p"), track("b", sub_id="S-1", plan="p"), track("c", sub_id="S-2")]
+    with harness(emulator, bulk_threshold=1) as h:
+        report = h.apply(action, events)
+    assert sorted(r.status for r in report.results[:2]) == [201, 409] and report.results[2].status == 201
+    assert len(emulator.org.records(SUB)) == 2
+
+
+def test_failed_rows_carry_salesforce_errors_like_collections(emulator):
+    events = [person("ok", "ok@example.com"), person("bad", "not-an-email"),
+              person("long", "long@example.com", last_name="x" * 81)]
+    with harness(emulator, bulk_threshold=1) as h:
+        report = h.apply(lead(Operation.CREATE), events)
+    assert [(r.status, r.error and r.error.code, r.error and r.error.fields) for r in report.results] == [
+        (201, None, None), (422, "INVALID_EMAIL_ADDRESS", ("Email",)), (422, "STRING_TOO_LONG", ("LastName",))]
+    assert emulator.calls["bulk_results"] == 2  # successful and failed rows
+
+
+def test_an_aborted_upload_writes_nothing_and_every_row_is_retryable(emulator):
+    emulator.fail_next(1, "server_error", call="bulk_upload")
+    with harness(emulator, bulk_threshold=1) as h:
+        report = h.apply(lead(Operation.CREATE), [person(f"e{i}", f"e{i}@example.com") for i in range(5)])
+    assert {(r.status, r.retryable) for r in report.results} == {(500, True)}
+    assert emulator.org.records("Lead") == []
+    assert [job.state for job in emulator.bulk.jobs.values()] == ["Aborted"]
+
+
+def test_a_job_that_cannot_be_created_fails_every_row_retryably(emulator):
+    emulator.fail_next(3, "unavailable", call="bulk_create")
+    with harness(emulator, bulk_threshold=1, sleep=lambda s: None) as h:
+        report = h.apply(lead(Operation.CREATE), [person(f"e{i}", f"e{i}@example.com") for i in range(5)])
+    assert {(r.status, r.retryable, r.error.code) for r in report.results} == {(503, True, "SERVER_UNAVAILABLE")}
+    assert emulator.calls["bulk_create"] == 3 and emulator.org.records("Lead") == []
+
+
+def test_non_ascii_insert_rows_are_tied_back(emulator):
+    names = ["Zoë", "Ångström", "李", "Ng"]
+    with harness(emulator, bulk_threshold=1) as h:
+        report = h.apply(lead(Operation.CREATE), [person(n, f"{i}@example.com", last_name=n) for i, n in enumerate(names)])
+    assert [emulator.org.get("Lead", r.record_id)["LastName"] for r in report.results] == names

@@ -1,0 +1,50 @@
+"""python -m tests.bench [--quick] [--latency-ms 50] [--sizes 1,200] [--ops ...] [--json bench-results.json]."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from tests.bench.report import table
+from tests.bench.runner import Plan, run
+from tests.bench.workload import OPS
+
+QUICK = {"sizes": (1, 200), "latency_ms": 10.0, "baseline_sample": 50, "budget_events": 1000, "max_reps": 5}
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    return tuple(int(part.replace("_", "")) for part in text.split(",") if part.strip())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="N = 1 and 200, 10 ms latency, fewer Applies")
+    parser.add_argument("--latency-ms", type=float, help="round trip added to every Salesforce call (default 50)")
+    parser.add_argument("--sizes", type=_sizes, help="comma-separated N (default 1,200,1000,10000)")
+    parser.add_argument("--ops", help=f"comma-separated, from: {', '.join(OPS)}")
+    parser.add_argument("--baseline-sample", type=int, help="events the baseline runs in a larger cell (default 100)")
+    parser.add_argument("--json", default="bench-results.json", help="where the figures go (default %(default)s)")
+    args = parser.parse_args(argv)
+    settings = dict(QUICK) if args.quick else {}
+    if args.latency_ms is not None:
+        settings["latency_ms"] = args.latency_ms
+    if args.sizes:
+        settings["sizes"] = args.sizes
+    if args.ops:
+        names = tuple(o.strip() for o in args.ops.split(","))
+        unknown = [n for n in names if n not in OPS]
+        if unknown:
+            parser.error(f"unknown ops {unknown}; choose from {list(OPS)}")
+        settings["ops"] = names
+    if args.baseline_sample:
+        settings["baseline_sample"] = args.baseline_sample
+    result = run(Plan(**settings))
+    print(table(result))
+    Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nfigures written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Protocol
 from urllib.parse import urlsplit
 
-# The call kinds adapters report; a metric label, so keep the set small and fixed.
-CALL_KINDS = ("auth", "describe", "query", "create", "update", "upsert", "delete", "limits")
+# The call kinds adapters report; a metric label, so keep the set small and fixed. Retries of rows
+# refused for a row lock inside a collection write are reported with the kind "write".
+CALL_KINDS = ("auth", "describe", "query", "create", "update", "upsert", "delete", "bulk", "limits")
 
 
 class Telemetry(Protocol):

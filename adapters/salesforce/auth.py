@@ -24,6 +24,7 @@ from adapters.salesforce.retry import RetryPolicy, Timing
 from core.credentials import ClientCredentials, JwtBearer, OAuthRefreshToken, UsernamePassword
 from core.model import Connection, ResultError
 from core.ports import BackendError
+from core.telemetry import NullTelemetry, Telemetry
 
 TOKEN_PATH = "/services/oauth2/token"  # noqa: S105 - a URL path, not a secret
 JWT_LIFETIME_SECONDS = 180
@@ -194,6 +195,7 @@ class TokenManager:
                  negative_ttl_seconds: float = 60.0, request_timeout_seconds: float = 30.0,
                  max_entries: int = 10_000):
         self._client, self._timing, self._policy = client, timing, policy
+        self.telemetry: Telemetry = NullTelemetry()  # the backend sets its own
         self._negative_ttl, self._timeout = negative_ttl_seconds, request_timeout_seconds
         self._mutex = threading.Lock()
         self._tokens: dict[tuple[str, ...], _Token] = {}
@@ -282,6 +284,7 @@ class TokenManager:
             with self._mutex:
                 self.token_requests += 1
             try:
+                self.telemetry.salesforce_call("auth")
                 response = self._client.post(grant.token_url, data=form, timeout=timeout,
                                              headers={"Accept": "application/json"})
             except httpx.TransportError as exc:

@@ -20,6 +20,7 @@ from adapters.salesforce.transport import DEFAULT_API_VERSION, OrgState, Session
 from adapters.salesforce.transport import api_version as _api_version
 from core.model import Connection
 from core.ports import BackendError
+from core.telemetry import NullTelemetry, Telemetry
 
 
 class SalesforceBackend:
@@ -50,6 +51,7 @@ class SalesforceBackend:
         sleep: Callable[[float], None] = time.sleep,
         wall_clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        telemetry: Telemetry | None = None,
     ):
         try:
             self.api_version = _api_version("", api_version or DEFAULT_API_VERSION)
@@ -75,6 +77,8 @@ class SalesforceBackend:
                                    request_timeout_seconds)
         self._describes = DescribeCache(describe_ttl_seconds, clock)
         self._orgs: dict[str, OrgState] = {}
+        self.telemetry: Telemetry = telemetry or NullTelemetry()
+        self.tokens.telemetry = self.telemetry
         self._lock = threading.Lock()
 
     def _org(self, instance_base: str) -> OrgState:
@@ -88,7 +92,7 @@ class SalesforceBackend:
         token_base = token_base_url(connection, base, self.allow_loopback_http)
         grant = build_grant(connection, base, token_base, self._timing)
         session = Session(self._client, base, version, self.tokens, grant, self._org(base), self._timing,
-                          self._policy, deadline, self._timeout, self._min_write)
+                          self._policy, deadline, self._timeout, self._min_write, self.telemetry)
         identity = (version, grant.key)
         return SalesforceStore(session, self._describes, identity, self._max_in_flight, self._max_url_bytes,
                                self._batch_size, self._bulk)

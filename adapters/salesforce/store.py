@@ -250,6 +250,8 @@ class SalesforceStore:
             if not locked or not timing.backoff(attempt, self._session.deadline, policy.lock_base_delay,
                                                 policy.lock_max_delay):
                 break
+            for _ in locked:
+                self._session.telemetry.salesforce_retry("write", "UNABLE_TO_LOCK_ROW")
             for i, outcome in zip(locked, send([payloads[i] for i in locked]), strict=True):
                 outcomes[i] = outcome
         return outcomes

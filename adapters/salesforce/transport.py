@@ -13,6 +13,7 @@ from adapters.salesforce.auth import Grant, TokenManager
 from adapters.salesforce.retry import RetryPolicy, Timing
 from core.model import ApiUsage, ResultError
 from core.ports import BackendError
+from core.telemetry import NullTelemetry, Telemetry, org_label
 
 DEFAULT_API_VERSION = "v62.0"
 CALL_OPTIONS = "client=sfdest"
@@ -85,6 +86,25 @@ def is_transient(status: int, error: ResultError) -> bool:
     return error.code == "REQUEST_LIMIT_EXCEEDED" and "concurrent" in error.message.lower()
 
 
+def call_kind(method: str, url: str) -> str:
+    """The telemetry kind of a data API request (a fixed, small set: never the URL itself)."""
+    path = url.split("?", 1)[0]
+    if "/jobs/ingest" in path:
+        return "bulk"
+    if "/composite/sobjects" in path:
+        tail = path.split("/composite/sobjects", 1)[1].strip("/")
+        if method == "PATCH":
+            return "upsert" if tail.count("/") == 1 else "update"
+        return {"POST": "create", "DELETE": "delete"}.get(method, "query")
+    if path.endswith("/describe") or path.rstrip("/").endswith("/sobjects"):
+        return "describe"
+    if "/query" in path:
+        return "query"
+    if path.endswith("/limits"):
+        return "limits"
+    return {"POST": "create", "PATCH": "update", "DELETE": "delete"}.get(method, "query")
+
+
 class OrgState:
     """What the backend knows of one org across stores: the latest usage, and its in-flight request slots."""
 
@@ -105,8 +125,11 @@ class Session:
 
     def __init__(self, client: httpx.Client, base_url: str, version: str, tokens: TokenManager, grant: Grant,
                  org: OrgState, timing: Timing, policy: RetryPolicy, deadline: float | None,
-                 request_timeout_seconds: float = 30.0, min_write_seconds: float = 0.5):
+                 request_timeout_seconds: float = 30.0, min_write_seconds: float = 0.5,
+                 telemetry: Telemetry | None = None):
         self.base_url, self.version = base_url, version
+        self.telemetry = telemetry or NullTelemetry()
+        self._org_label = org_label(base_url)
         self.data_url = f"{base_url}/services/data/{version}"
         self._client, self._tokens, self._grant, self._org = client, tokens, grant, org
         self.timing, self.policy, self.deadline = timing, policy, deadline
@@ -129,9 +152,10 @@ class Session:
             raise BackendError(ResultError("UNKNOWN_EXCEPTION", "Salesforce sent a next-page URL outside its data API"))
         return self.base_url + path
 
-    def _count(self) -> None:
+    def _count(self, kind: str) -> None:
         with self._lock:
             self._calls += 1
+        self.telemetry.salesforce_call(kind)
 
     def _send(self, method: str, url: str, token: str, body: Any, content_type: str = "application/json",
               accept: str = "application/json") -> httpx.Response:
@@ -175,6 +199,7 @@ class Session:
         """
         attempt, replayed = 0, False
         last: ResultError | None = None
+        kind = call_kind(method, url)
         while True:
             self._deadline_check(idempotent, last)
             token = self._tokens.token(self._grant, self.deadline)
@@ -186,7 +211,7 @@ class Session:
                 last = ResultError("CONNECTION_ERROR" if isinstance(exc, httpx.ConnectError) else "TIMEOUT",
                                    f"could not connect to Salesforce ({type(exc).__name__}); nothing was sent")
             except httpx.TransportError as exc:
-                self._count()
+                self._count(kind)
                 if not idempotent:
                     raise BackendError(ResultError(
                         "OUTCOME_UNKNOWN", f"the connection failed after the request was sent ({type(exc).__name__}); "
@@ -195,10 +220,11 @@ class Session:
                 last = ResultError("TIMEOUT" if isinstance(exc, httpx.TimeoutException) else "CONNECTION_ERROR",
                                    f"Salesforce did not answer ({type(exc).__name__})")
             else:
-                self._count()
+                self._count(kind)
                 usage = parse_usage(response.headers.get("Sforce-Limit-Info"))
                 if usage is not None:
                     self._org.record_usage(usage)
+                    self.telemetry.api_usage(self._org_label, usage.used, usage.limit)
                 status = response.status_code
                 if status == 401:
                     if replayed:
@@ -230,6 +256,7 @@ class Session:
                          else (self.policy.base_delay, self.policy.max_delay))
             if not self.timing.backoff(attempt, self.deadline, base, cap):
                 raise BackendError(last)
+            self.telemetry.salesforce_retry(kind, last.code)
 
     def json(self, method: str, url: str, body: Any = None, idempotent: bool = True) -> tuple[int, Any]:
         response = self.request(method, url, body, idempotent)

@@ -10,11 +10,8 @@ import pytest
 from adapters.salesforce import SalesforceBackend
 from core.credentials import OAuthRefreshToken
 from core.model import Connection
-from tests.emulator import fixture
 from tests.emulator.server import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, Emulator
 
-emulator = fixture.emulator
-emulator_factory = fixture.emulator_factory
 
 
 class Sleeps:

@@ -13,7 +13,6 @@ from core.model import Connection
 from tests.emulator.server import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, Emulator
 
 
-
 class Sleeps:
     """A fake `sleep`: records each backoff and returns at once (tests count retries, never seconds)."""
 

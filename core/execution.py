@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from core.model import EventResult, Outcome, ResultError
@@ -78,11 +79,21 @@ class RoundRunner:
             "delete": lambda ws: self.store.delete(self.object_name, [w.target for w in ws]),
             "upsert": lambda ws: self.store.upsert(self.object_name, external_id_field, [w.record for w in ws]),
         }
-        for kind, ws in by_kind.items():
+        def run(kind: str, ws: list[Write]) -> list[WriteOutcome]:
             try:
-                outcomes = calls[kind](ws)
+                return calls[kind](ws)
             except BackendError as exc:
-                outcomes = [WriteOutcome(False, error=exc.error)] * len(ws)
+                return [WriteOutcome(False, error=exc.error)] * len(ws)
+
+        # The kinds of one round touch different records, so they are independent: send them at once.
+        if len(by_kind) > 1:
+            with ThreadPoolExecutor(max_workers=len(by_kind)) as pool:
+                futures = {kind: pool.submit(run, kind, ws) for kind, ws in by_kind.items()}
+                answers = {kind: f.result() for kind, f in futures.items()}
+        else:
+            answers = {kind: run(kind, ws) for kind, ws in by_kind.items()}
+        for kind, ws in by_kind.items():
+            outcomes = answers[kind]
             if len(outcomes) != len(ws):
                 raise RuntimeError(f"store returned {len(outcomes)} results for {len(ws)} records")
             for w, outcome in zip(ws, outcomes, strict=True):

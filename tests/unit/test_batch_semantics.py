@@ -98,3 +98,37 @@ def test_the_batch_path_gives_what_one_event_at_a_time_gives(operation, operator
         results = svc.apply(conn, action, events).results if batched else one_by_one(svc, conn, action, events)
         outcomes.append([(r.status, r.outcome, r.error.code if r.error else "", len(r.matched_ids)) for r in results])
     assert outcomes[0] == outcomes[1]
+
+
+class _MeetingStore:
+    """A store whose create and update calls must be in flight together to get past the barrier."""
+
+    def __init__(self, inner, barrier):
+        self._inner, self._barrier = inner, barrier
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def create(self, object_name, records):
+        self._barrier.wait()
+        return self._inner.create(object_name, records)
+
+    def update(self, object_name, records):
+        self._barrier.wait()
+        return self._inner.update(object_name, records)
+
+
+def test_creates_and_updates_of_one_round_are_sent_at_the_same_time():
+    import threading
+
+    backend = MemoryBackend()
+    ApplyService(backend).apply(CONN, lead_action(Operation.CREATE), [identify("s", email="old@example.com")])
+    barrier = threading.Barrier(2, timeout=10)  # a safety net: sequential calls break it instead of hanging
+
+    class Meeting:
+        def open(self, connection, deadline=None):
+            return _MeetingStore(backend.open(connection, deadline), barrier)
+
+    report = ApplyService(Meeting()).apply(CONN, lead_action(Operation.UPSERT), [
+        identify("u", email="old@example.com", first_name="Old"), identify("c", email="new@example.com")])
+    assert [r.status for r in report.results] == [200, 201]

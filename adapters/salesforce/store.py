@@ -195,9 +195,22 @@ class SalesforceStore:
                                 f"{external_id_field}", (external_id_field,))
             items.append(problem or {"attributes": {"type": object_name}, **r})
         url = f"{self._session.data_url}/composite/sobjects/{object_name}/{external_id_field}"
-        return self._write(object_name, items, lambda chunk: self._send_records(
-            "PATCH", url, chunk, True, "upsert", object_name, external_id_field),
-            lambda rows: self._send_bulk(object_name, "upsert", rows, external_id_field))
+
+        def send(chunk: list[Any]) -> list[WriteOutcome]:
+            return self._send_records("PATCH", url, chunk, True, "upsert", object_name, external_id_field)
+
+        outcomes = self._write(object_name, items, send,
+                               lambda rows: self._send_bulk(object_name, "upsert", rows, external_id_field))
+        # Two writers upserting one new key at once: the loser gets DUPLICATE_VALUE on the key, and
+        # sending it again (upserts are idempotent) updates the record the winner created.
+        raced = [n for n, o in enumerate(outcomes) if not o.success and o.error is not None
+                 and o.error.code == "DUPLICATE_VALUE"
+                 and any(f.lower() == external_id_field.lower() for f in o.error.fields)]
+        if raced:
+            self._session.telemetry.salesforce_retry("upsert", "DUPLICATE_VALUE")
+            for n, outcome in zip(raced, self._send_chunks([items[n] for n in raced], send), strict=True):
+                outcomes[n] = outcome
+        return outcomes
 
     def delete(self, object_name: str, ids: Sequence[str]) -> list[WriteOutcome]:
         soql.check_name(object_name, "object")

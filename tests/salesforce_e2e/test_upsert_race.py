@@ -1,0 +1,37 @@
+"""A concurrent writer's DUPLICATE_VALUE on an external-id upsert is resent once, as an update."""
+
+from __future__ import annotations
+
+from core.model import Action, FieldMapping, Operation, ResultError, ValueSource
+from core.service import ApplyService
+from tests.salesforce_e2e.conftest import refresh_connection
+from tests.unit.helpers import identify, matcher
+
+ACTION = Action("Subscription__c", Operation.UPSERT, (matcher("External_Id__c", "properties.sub"),), None,
+                (FieldMapping("Plan__c", ValueSource.of_path("properties.plan")),))
+
+
+def event(event_id: str, sub: str, plan: str):
+    e = identify(event_id)
+    e.payload["properties"] = {"sub": sub, "plan": plan}
+    return e
+
+
+def test_a_lost_upsert_race_is_retried_once_and_updates_the_winners_record(emulator, backend_factory):
+    winner = emulator.org.seed("Subscription__c", {"External_Id__c": "RACE-1", "Plan__c": "basic"})
+    emulator.org.faults.add(ResultError("DUPLICATE_VALUE", "duplicate value found: External_Id__c duplicates value "
+                                        f"on record with id: {winner}", ("External_Id__c",)), value="RACE-1")
+    service = ApplyService(backend_factory())
+    [result] = service.apply(refresh_connection(emulator), ACTION, [event("e1", "RACE-1", "pro")]).results
+    assert (result.status, result.record_id) == (200, winner)
+    assert emulator.calls["collection_upsert"] == 2
+    assert [r["Plan__c"] for r in emulator.org.records("Subscription__c")] == ["pro"]
+
+
+def test_a_duplicate_on_another_field_is_not_retried(emulator, backend_factory):
+    emulator.org.faults.add(ResultError("DUPLICATE_VALUE", "duplicate value found: Plan__c", ("Plan__c",)),
+                            value="unique-plan")
+    [result] = ApplyService(backend_factory()).apply(refresh_connection(emulator), ACTION,
+                                                     [event("e1", "RACE-2", "unique-plan")]).results
+    assert (result.status, result.error.code) == (409, "DUPLICATE_VALUE")
+    assert emulator.calls["collection_upsert"] == 1

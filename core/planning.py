@@ -1,45 +1,24 @@
-"""The batch planner: one lookup for many events, candidates assigned per event, writes in rounds.
-
-Events that resolve to the same record are written in event order, one round each, so the later
-value of a field wins and none is lost; a record created earlier in the batch is a candidate for
-later events, so two upserts for the same new key create one record.
-"""
+"""The batch planner's reads: one lookup for many events, and the pool that assigns candidates to events."""
 
 from __future__ import annotations
 
-import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from core.coercion import match_key
 from core.describe import ObjectDescribe
 from core.model import MatcherOperator
 from core.ports import FieldIn, Lookup, Record
-from core.preparation import Prepared
-
-VIRTUAL_PREFIX = "new:"
-
-
-@dataclass
-class Write:
-    kind: str  # create | update | delete | upsert
-    event: Prepared
-    target: str  # a record id, a virtual id of a record created in this batch, or an external key
-    record: dict[str, Any] = field(default_factory=dict)
-    round: int = 0
-
-
-def is_virtual(target: str) -> bool:
-    return target.startswith(VIRTUAL_PREFIX)
 
 
 def build_lookup(
-    object_name: str, events: Iterable[Prepared], operator: MatcherOperator, describe: ObjectDescribe | None
+    object_name: str, matcher_sets: Iterable[Mapping[str, Any]], operator: MatcherOperator,
+    describe: ObjectDescribe | None
 ) -> Lookup | None:
     """One lookup whose result holds every candidate of every event (grouped IN conditions)."""
-    events = [e for e in events if e.matchers]
+    events = [_Matchers(m) for m in matcher_sets if m]
     if not events:
         return None
     fields = list(dict.fromkeys(name for e in events for name in e.matchers))
@@ -52,7 +31,7 @@ def build_lookup(
             seen.setdefault(match_key(v, f), v)
         return tuple(seen.values())
 
-    if operator is MatcherOperator.OR:
+    if operator is MatcherOperator.OR or all(len(e.matchers) == 1 for e in events):
         where = tuple(
             (FieldIn(name, distinct((e.matchers[name] for e in events if name in e.matchers), name)),)
             for name in fields
@@ -61,7 +40,7 @@ def build_lookup(
     # AND: group events by all fields but the most varied one, which becomes an IN list.
     in_field = max(fields, key=lambda n: len(distinct((e.matchers[n] for e in events), n)))
     others = [n for n in fields if n != in_field]
-    groups: dict[tuple, list[Prepared]] = defaultdict(list)
+    groups: dict[tuple, list[_Matchers]] = defaultdict(list)
     for e in events:
         groups[tuple(match_key(e.matchers[n], describe.field(n) if describe else None) for n in others)].append(e)
     where = tuple(
@@ -72,6 +51,11 @@ def build_lookup(
     return Lookup(object_name, select, where)
 
 
+@dataclass(frozen=True)
+class _Matchers:
+    matchers: Mapping[str, Any]
+
+
 class CandidatePool:
     """Records that may match, indexed by matcher field, kept current as the batch is planned."""
 
@@ -80,13 +64,12 @@ class CandidatePool:
         self._fields = {name: (describe.field(name) if describe else None) for name in matcher_fields}
         self._index: dict[str, dict[Any, set[str]]] = {name: defaultdict(set) for name in self._fields}
         self._values: dict[str, dict[str, Any]] = {}
-        self._virtual = itertools.count(1)
 
     def _key(self, name: str, value: Any) -> Any:
         return match_key(value, self._fields[name])
 
-    def add(self, record: Mapping[str, Any], record_id: str | None = None) -> str:
-        rid = record_id or str(record["Id"])
+    def add(self, record: Mapping[str, Any]) -> str:
+        rid = str(record["Id"])
         values = {name: (rid if name == "Id" else _get(record, name)) for name in self._fields}
         self._values[rid] = values
         for name, value in values.items():
@@ -94,8 +77,8 @@ class CandidatePool:
                 self._index[name][self._key(name, value)].add(rid)
         return rid
 
-    def add_virtual(self, record: Mapping[str, Any]) -> str:
-        return self.add(record, f"{VIRTUAL_PREFIX}{next(self._virtual)}")
+    def has_field(self, name: str) -> bool:
+        return name in self._fields
 
     def remove(self, rid: str) -> None:
         for name, value in self._values.pop(rid, {}).items():
@@ -136,11 +119,3 @@ def fetched_pool(records: Iterable[Record], matcher_fields: Iterable[str], descr
     for r in records:
         pool.add(r)
     return pool
-
-
-def assign_rounds(writes: list[Write]) -> None:
-    """Each write goes one round after the previous write to the same target."""
-    last: dict[str, int] = {}
-    for w in writes:
-        w.round = last.get(w.target, -1) + 1
-        last[w.target] = w.round

@@ -8,7 +8,7 @@ from typing import Any
 
 from core.coercion import match_key
 from core.describe import ObjectDescribe
-from core.execution import RoundRunner
+from core.execution import Write, run_keyed_rounds
 from core.model import (
     Action,
     ApplyReport,
@@ -24,20 +24,14 @@ from core.model import (
     ValidationReport,
 )
 from core.outcomes import failure
-from core.planning import Write, assign_rounds, build_lookup, fetched_pool, is_virtual
+from core.planning import build_lookup, fetched_pool
 from core.ports import BackendError, RecordStore, StoreFactory
 from core.preparation import Prepared, missing_required, prepare
 from core.presets import effective_mappings
+from core.sequencing import Sequencer
 from core.validation import validate_against_describe, validate_static
 
 _OBJECT_MISSING_CODES = ("NOT_FOUND", "INVALID_TYPE")
-_DRY = {
-    "create": (201, Outcome.WOULD_CREATE),
-    "update": (200, Outcome.WOULD_UPDATE),
-    "delete": (204, Outcome.WOULD_DELETE),
-}
-
-
 def _action_error(diagnostics: Sequence[Diagnostic]) -> ResultError:
     errors = [d for d in diagnostics if d.severity is Severity.ERROR]
     message = "; ".join(f"{d.field_path}: {d.message}" for d in errors)
@@ -86,13 +80,14 @@ class ApplyService:
 
 
 class _Batch:
-    """One Apply: prepare events, route them (direct id, native upsert, lookup), write, report."""
+    """One Apply: prepare events, route them (create, by Id, native upsert, matched), write, report."""
 
     def __init__(self, store: RecordStore, action: Action, describe: ObjectDescribe, dry_run: bool,
                  deadline: float | None):
         self.store, self.action, self.describe = store, action, describe
         self.dry_run, self.deadline = dry_run, deadline
         self.results: dict[int, EventResult] = {}
+        self.native_field = self._native_upsert_field()
 
     def run(self, events: Sequence[Event]) -> tuple[EventResult, ...]:
         mappings = effective_mappings(self.action.preset, self.action.field_mappings)
@@ -101,30 +96,27 @@ class _Batch:
             p = prepare(i, event, self.action, mappings, self.describe)
             if p.error:
                 self.results[i] = p.error
-            else:
-                prepared.append(p)
+                continue
+            if self.native_field:  # the upsert key comes from the matcher, never from a mapping
+                p.fields.pop(self.native_field, None)
+            prepared.append(p)
         op = self.action.operation
         if op is Operation.CREATE:
-            writes = [w for p in prepared if (w := self._create_write(p, f"new:{p.index}", dict(p.fields)))]
-            self._execute(writes)
-        elif self._native_upsert_field() and not self.dry_run:
-            self._native_upsert(prepared)
+            self._creates(prepared)
+        elif self.dry_run:
+            self._sequence(prepared)
+        elif self.native_field:
+            self._keyed([Write("upsert", p, f"ext:{match_key(p.matchers[self.native_field], self._native())!r}",
+                               {**self._create_record(p), self.native_field: p.matchers[self.native_field]})
+                         for p in prepared], self.native_field)
+        elif self._by_id_only():
+            self._keyed([Write(op.value, p, p.direct_id, dict(p.fields), no_change=not p.fields
+                               and op is Operation.UPDATE) for p in prepared])
         else:
-            direct = [] if self.dry_run else [p for p in prepared if self._is_direct(p)]
-            direct_indexes = {p.index for p in direct}
-            looked_up = [p for p in prepared if p.index not in direct_indexes]
-            writes = self._plan_lookups(looked_up) + [
-                Write(op.value, p, p.direct_id, dict(p.fields)) for p in direct if not self._no_change(p, p.direct_id)
-            ]
-            writes.sort(key=lambda w: w.event.index)
-            self._execute(writes)
+            self._sequence(prepared)
         return tuple(self.results[i] for i in range(len(events)))
 
     # Routing ---------------------------------------------------------------------------------
-    def _is_direct(self, p: Prepared) -> bool:
-        return (self.action.operation in (Operation.UPDATE, Operation.DELETE)
-                and self.action.operator is MatcherOperator.OR and p.direct_id is not None)
-
     def _native_upsert_field(self) -> str:
         """The external-id field when the action can use Salesforce's own upsert."""
         matchers = self.action.record_matchers
@@ -133,14 +125,20 @@ class _Batch:
         f = self.describe.field(matchers[0].field)
         return f.name if f is not None and f.external_id and f.id_lookup else ""
 
-    def _no_change(self, p: Prepared, record_id: str) -> bool:
-        if self.action.operation is Operation.DELETE or p.fields:
-            return False
-        status = 204
-        self.results[p.index] = EventResult(p.event_id, status, Outcome.NO_CHANGE, record_id=record_id)
-        return True
+    def _native(self):
+        return self.describe.field(self.native_field)
 
-    # Planning ----------------------------------------------------------------------------------
+    def _by_id_only(self) -> bool:
+        """Update or delete whose only matcher is Id: every event addresses its record directly."""
+        matchers = self.action.record_matchers
+        return (self.action.operation in (Operation.UPDATE, Operation.DELETE) and len(matchers) == 1
+                and matchers[0].field.lower() == "id")
+
+    def _is_direct(self, p: Prepared) -> bool:
+        return (self.action.operation in (Operation.UPDATE, Operation.DELETE)
+                and self.action.operator is MatcherOperator.OR and p.direct_id is not None)
+
+    # Records -----------------------------------------------------------------------------------
     def _create_record(self, p: Prepared) -> dict[str, Any]:
         """Fields for a record an upsert creates: its mappings plus its (createable) matcher values."""
         record = dict(p.fields)
@@ -150,98 +148,53 @@ class _Batch:
                 record[name] = value
         return record
 
-    def _create_write(self, p: Prepared, target: str, record: dict[str, Any]) -> Write | None:
-        problem = missing_required(p, record, self.describe)
-        if problem:
-            self.results[p.index] = problem
-            return None
-        return Write("create", p, target, record)
+    def _check_create(self, p: Prepared, record: dict[str, Any]) -> EventResult | None:
+        return missing_required(p, record, self.describe)
 
-    def _plan_lookups(self, events: list[Prepared]) -> list[Write]:
-        lookup = build_lookup(self.action.object_name, events, self.action.operator, self.describe)
+    # Paths -------------------------------------------------------------------------------------
+    def _creates(self, prepared: list[Prepared]) -> None:
+        writes = []
+        for p in prepared:
+            problem = self._check_create(p, p.fields)
+            if problem is not None:
+                self.results[p.index] = problem
+            elif self.dry_run:
+                self.results[p.index] = EventResult(p.event_id, 201, Outcome.WOULD_CREATE)
+            else:
+                writes.append(Write("create", p, "", dict(p.fields)))
+        self._keyed(writes)
+
+    def _keyed(self, writes: list[Write], external_id_field: str = "") -> None:
+        if writes:
+            self.results.update(run_keyed_rounds(self.store, self.action.object_name, writes, self.deadline,
+                                                 external_id_field))
+
+    def _matchers_of(self, p: Prepared) -> dict[str, Any]:
+        return {"Id": p.direct_id} if self._is_direct(p) else p.matchers
+
+    def _sequence(self, prepared: list[Prepared]) -> None:
+        lookup = build_lookup(self.action.object_name, (self._matchers_of(p) for p in prepared),
+                              self.action.operator, self.describe)
         if lookup is None:
-            return []
-        if self._expired():
-            for p in events:
+            return
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            for p in prepared:
                 self.results[p.index] = failure(p.event_id, ResultError(
                     "DEADLINE_EXCEEDED", "the call's deadline passed before this event was looked up"))
-            return []
+            return
         try:
             records = self.store.find(lookup)
         except BackendError as exc:
-            for p in events:
+            for p in prepared:
                 self.results[p.index] = failure(p.event_id, exc.error)
-            return []
-        pool = fetched_pool(records, [n for n in lookup.select], self.describe)
-        op, writes = self.action.operation, []
-        for p in events:
-            ids = pool.match(p.matchers, self.action.operator)
-            if len(ids) > 1:
-                self.results[p.index] = failure(p.event_id, ResultError(
-                    "MULTIPLE_MATCHES", f"{len(ids)} {self.action.object_name} records match this event; nothing "
-                    "was written (use matchers that identify one record)"), matched_ids=tuple(ids))
-            elif len(ids) == 1:
-                rid = ids[0]
-                if op is Operation.DELETE:
-                    writes.append(Write("delete", p, rid))
-                    pool.remove(rid)
-                elif not self._no_change(p, rid):
-                    writes.append(Write("update", p, rid, dict(p.fields)))
-                    pool.update(rid, p.fields)
-            elif op is Operation.UPSERT:
-                record = self._create_record(p)
-                w = self._create_write(p, "", record)
-                if w is not None:
-                    w.target = pool.add_virtual(record)
-                    writes.append(w)
-            else:
-                self.results[p.index] = failure(p.event_id, ResultError(
-                    "NOT_FOUND", f"no {self.action.object_name} record matches this event"))
-        return writes
-
-    def _native_upsert(self, events: list[Prepared]) -> None:
-        field = self._native_upsert_field()
-        f = self.describe.field(field)
-        writes = []
-        for p in events:
-            record = self._create_record(p)
-            record[field] = p.matchers[field]
-            key = match_key(p.matchers[field], f)
-            writes.append(Write("upsert", p, f"ext:{key!r}", record))
-        assign_rounds(writes)
-        self._run(writes, field)
-
-    # Execution ---------------------------------------------------------------------------------
-    def _expired(self) -> bool:
-        return self.deadline is not None and time.monotonic() >= self.deadline
-
-    def _execute(self, writes: list[Write]) -> None:
-        assign_rounds(writes)
-        if self.dry_run:
-            for w in writes:
-                status, outcome = _DRY[w.kind]
-                rid = "" if w.kind == "create" or is_virtual(w.target) else w.target
-                self.results[w.event.index] = EventResult(w.event.event_id, status, outcome, record_id=rid)
-            self._resolve_virtual_ids({})
             return
-        self._run(writes)
-
-    def _run(self, writes: list[Write], external_id_field: str = "") -> None:
-        runner = RoundRunner(self.store, self.action.object_name, self.deadline,
-                             recreate=lambda w: self._create_record(w.event))
-        runner.run(writes, external_id_field)
-        self.results.update(runner.results)
-        self._resolve_virtual_ids(runner.real_ids)
-
-    def _resolve_virtual_ids(self, real_ids: dict[str, str]) -> None:
-        for index, r in list(self.results.items()):
-            if r.matched_ids and any(is_virtual(i) for i in r.matched_ids):
-                ids = tuple(real_ids.get(i, i) for i in r.matched_ids if not is_virtual(i) or i in real_ids)
-                self.results[index] = EventResult(r.event_id, r.status, r.outcome, r.record_id, ids,
-                                                  r.retryable, r.error)
-            if is_virtual(r.record_id):
-                self.results[index] = EventResult(r.event_id, r.status, r.outcome, real_ids.get(r.record_id, ""),
-                                                  r.matched_ids, r.retryable, r.error)
+        sequencer = Sequencer(
+            store=self.store, object_name=self.action.object_name, operation=self.action.operation,
+            operator=self.action.operator, describe=self.describe,
+            pool=fetched_pool(records, lookup.select, self.describe), matchers_of=self._matchers_of,
+            create_record=self._create_record, check_create=self._check_create, dry_run=self.dry_run,
+            upsert_always_writes=bool(self.native_field), deadline=self.deadline)
+        self.results.update(sequencer.run(prepared))
 
 
 class ValidateService:

@@ -127,6 +127,12 @@ def validate_against_describe(action: Action, describe: ObjectDescribe) -> list[
             out.append(_error("FIELD_NOT_CREATEABLE", f"{describe.name}.{f.name} cannot be set on create", field_path))
         if op in (Operation.UPDATE, Operation.UPSERT) and not f.updateable:
             out.append(_error("FIELD_NOT_UPDATEABLE", f"{describe.name}.{f.name} cannot be set on update", field_path))
+    key = describe.field(action.record_matchers[0].field) if len(action.record_matchers) == 1 else None
+    if op is Operation.UPSERT and key is not None and key.external_id and key.id_lookup:
+        for i, m in enumerate(action.field_mappings):
+            if m.field.lower() == key.name.lower():
+                out.append(_warning("KEY_MAPPING_IGNORED", f"{key.name} is the upsert key: its value comes from the "
+                                    "record matcher, and this mapping is ignored", f"action.field_mappings[{i}].field"))
     if op in (Operation.CREATE, Operation.UPSERT):
         if op is Operation.UPSERT:  # an upsert that creates writes its matcher values too
             mapped |= {f.name for m in action.record_matchers if (f := describe.field(m.field)) and f.createable}

@@ -227,12 +227,19 @@ class SalesforceStore:
         collection-sized chunks, concurrently; results in order."""
         results: list[WriteOutcome | None] = [i if isinstance(i, WriteOutcome) else None for i in items]
         pending = [n for n, i in enumerate(items) if not isinstance(i, WriteOutcome)]
-        payloads = [items[n] for n in pending]
-        if self._bulk.wanted(len(payloads), self._session):
+        # A CSV cell cannot say the literal text #N/A (Bulk reads it as null): such records go as JSON.
+        literal = [n for n in pending if _holds_hash_na(items[n])]
+        literal_set = set(literal)
+        bulk_rows = [n for n in pending if n not in literal_set]
+        if self._bulk.wanted(len(bulk_rows), self._session):
+            rows = [items[n] for n in bulk_rows]
             # Rows a job refused for a row lock were not written: resend only those, via collections.
-            outcomes = self._with_lock_retries(payloads, lambda ps: self._send_chunks(ps, send), bulk(payloads))
-        else:
-            outcomes = self._send_chunks(payloads, lambda c: self._with_lock_retries(c, send))
+            outcomes = self._with_lock_retries(rows, lambda ps: self._send_chunks(ps, send), bulk(rows))
+            for n, outcome in zip(bulk_rows, outcomes, strict=True):
+                results[n] = outcome
+            pending = literal
+        payloads = [items[n] for n in pending]
+        outcomes = self._send_chunks(payloads, lambda c: self._with_lock_retries(c, send))
         for n, outcome in zip(pending, outcomes, strict=True):
             results[n] = outcome
         if any(r is not None and r.error is not None and r.error.code == "INVALID_FIELD" for r in results):
@@ -332,3 +339,6 @@ def _outcome(item: Any, op: str, object_name: str, external_id_field: str) -> Wr
             f"written (Salesforce: {error.message[:300]})", (external_id_field,)))
     return WriteOutcome(False, id=record_id, error=error)
 
+
+def _holds_hash_na(payload: Any) -> bool:
+    return isinstance(payload, dict) and any(isinstance(v, str) and v.strip() == "#N/A" for v in payload.values())

@@ -85,3 +85,11 @@ def test_an_object_that_forbids_the_operation_is_reported():
     read_only = ObjectDescribe("Log__c", "a0L", (FieldDescribe("Id", "id"),), deletable=False)
     assert codes(validate_against_describe(lead(Operation.DELETE, (("Id", "traits.id"),), obj="Log__c"),
                                            read_only)) == {("OPERATION_NOT_ALLOWED", "action.operation")}
+
+
+def test_mapping_onto_the_external_id_upsert_key_is_flagged_as_ignored():
+    action = lead(Operation.UPSERT, (("External_Id__c", "properties.sub"),),
+                  (("Plan__c", "properties.plan"), ("External_Id__c", "properties.other")), obj="Subscription__c")
+    found = validate_against_describe(action, STANDARD_CATALOG["Subscription__c"])
+    assert codes(found, Severity.WARNING) == {("KEY_MAPPING_IGNORED", "action.field_mappings[1].field")}
+    assert codes(found) == set()

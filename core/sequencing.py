@@ -1,0 +1,156 @@
+"""Matched writes in rounds decided against confirmed state: a batch gives what one event at a time gives.
+
+Each round takes, in event order, every event that does not interact with an earlier event still
+waiting; interacting events (same candidate record, or a value one writes that another matches on)
+wait for the next round. A round's writes go out together; only confirmed writes change the
+candidate pool, so a refused write never misleads a later event, and an event that depends on a
+write whose outcome is unknown is not attempted rather than guessed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.coercion import match_key
+from core.describe import ObjectDescribe
+from core.execution import Write, send_round, success
+from core.model import EventResult, MatcherOperator, Operation, Outcome, ResultError
+from core.outcomes import failure
+from core.planning import CandidatePool
+from core.ports import RecordStore, WriteOutcome
+from core.preparation import Prepared
+
+# Errors after which a write may or may not have happened.
+UNCERTAIN = frozenset({"OUTCOME_UNKNOWN", "TIMEOUT", "CONNECTION_ERROR", "UNKNOWN_EXCEPTION"})
+PLACEHOLDER = "pending:"  # dry run: a record an earlier event of the batch would create
+_DRY = {"create": (201, Outcome.WOULD_CREATE), "update": (200, Outcome.WOULD_UPDATE),
+        "delete": (204, Outcome.WOULD_DELETE)}
+
+
+@dataclass
+class Sequencer:
+    """Plans and runs the events of one update, upsert or delete batch against a candidate pool."""
+
+    store: RecordStore
+    object_name: str
+    operation: Operation
+    operator: MatcherOperator
+    describe: ObjectDescribe
+    pool: CandidatePool
+    matchers_of: Callable[[Prepared], dict[str, Any]]  # the matchers that decide an event's candidates
+    create_record: Callable[[Prepared], dict[str, Any]]
+    check_create: Callable[[Prepared, dict[str, Any]], EventResult | None]
+    dry_run: bool = False
+    upsert_always_writes: bool = False  # native upserts send even an empty update: so must the plan
+    deadline: float | None = None
+    results: dict[int, EventResult] = field(default_factory=dict)
+    _tainted: set = field(default_factory=set)
+
+    def _key(self, name: str, value: Any) -> tuple:
+        return ("val", name.lower(), match_key(value, self.describe.field(name)))
+
+    def _keys(self, matchers: dict[str, Any], candidates: list[str]) -> set:
+        return {("rec", c) for c in candidates} | {self._key(n, v) for n, v in matchers.items()}
+
+    def _written_keys(self, record: dict[str, Any]) -> set:
+        return {self._key(n, v) for n, v in record.items() if v is not None and self.pool.has_field(n)}
+
+    def run(self, events: list[Prepared]) -> dict[int, EventResult]:
+        pending = events
+        while pending:
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                for p in pending:
+                    self.results[p.index] = failure(p.event_id, ResultError(
+                        "DEADLINE_EXCEEDED", "the call's deadline passed before this event was written; nothing "
+                        "was written for it"))
+                break
+            writes, pending = self._plan_round(pending)
+            self._execute(writes)
+        return self.results
+
+    def _plan_round(self, pending: list[Prepared]) -> tuple[list[tuple[Write, set]], list[Prepared]]:
+        writes: list[tuple[Write, set]] = []
+        waiting: list[Prepared] = []
+        blocked: set = set()
+        for p in pending:
+            matchers = self.matchers_of(p)
+            operator = MatcherOperator.OR if len(matchers) == 1 else self.operator
+            candidates = self.pool.match(matchers, operator)
+            keys = self._keys(matchers, candidates)
+            if keys & self._tainted:
+                self.results[p.index] = failure(p.event_id, ResultError(
+                    "DEPENDS_ON_UNCERTAIN_WRITE", "an earlier event of this batch wrote a record this event "
+                    "matches, and whether Salesforce applied it is unknown; nothing was written for this event"))
+                continue
+            if keys & blocked:
+                waiting.append(p)
+                blocked |= keys
+                continue
+            write = self._decide(p, candidates)
+            if write is not None:
+                written = keys | self._written_keys(write.record)
+                blocked |= written
+                writes.append((write, written))
+        return writes, waiting
+
+    def _decide(self, p: Prepared, candidates: list[str]) -> Write | None:
+        if len(candidates) > 1:
+            self.results[p.index] = failure(p.event_id, ResultError(
+                "MULTIPLE_MATCHES", f"{len(candidates)} {self.object_name} records match this event; nothing was "
+                "written (use matchers that identify one record)"), matched_ids=tuple(candidates))
+            return None
+        if candidates:
+            rid = candidates[0]
+            if self.operation is Operation.DELETE:
+                return Write("delete", p, rid)
+            if not p.fields and not self.upsert_always_writes:
+                self.results[p.index] = EventResult(p.event_id, 204, Outcome.NO_CHANGE, record_id=_real(rid))
+                return None
+            return Write("update", p, rid, dict(p.fields))
+        if self.operation is not Operation.UPSERT:
+            self.results[p.index] = failure(p.event_id, ResultError(
+                "NOT_FOUND", f"no {self.object_name} record matches this event"))
+            return None
+        record = self.create_record(p)
+        problem = self.check_create(p, record)
+        if problem is not None:
+            self.results[p.index] = problem
+            return None
+        return Write("create", p, "", record)
+
+    def _execute(self, planned: list[tuple[Write, set]]) -> None:
+        if not planned:
+            return
+        writes = [w for w, _ in planned]
+        outcomes = ([WriteOutcome(True, id=f"{PLACEHOLDER}{w.event.event_id}") if w.kind == "create" else
+                     WriteOutcome(True, id=w.target) for w in writes] if self.dry_run
+                    else send_round(self.store, self.object_name, writes))
+        for (w, keys), outcome in zip(planned, outcomes, strict=True):
+            if outcome.success:
+                self._confirm(w, outcome)
+                self.results[w.event.index] = self._dry(w) if self.dry_run else success(w, outcome)
+            else:
+                error = outcome.error or ResultError("UNKNOWN_EXCEPTION", "Salesforce gave no details")
+                if error.code in UNCERTAIN:
+                    self._tainted |= keys
+                self.results[w.event.index] = failure(w.event.event_id, error, outcome.matched_ids,
+                                                      w.target if w.kind != "create" else "")
+
+    def _confirm(self, w: Write, outcome: WriteOutcome) -> None:
+        if w.kind == "delete":
+            self.pool.remove(w.target)
+        elif w.kind == "update":
+            self.pool.update(w.target, w.record)
+        else:
+            self.pool.add({**w.record, "Id": outcome.id})
+
+    def _dry(self, w: Write) -> EventResult:
+        status, outcome = _DRY[w.kind]
+        return EventResult(w.event.event_id, status, outcome, record_id=_real(w.target))
+
+
+def _real(record_id: str) -> str:
+    return "" if record_id.startswith(PLACEHOLDER) else record_id

@@ -11,6 +11,7 @@ from core.describe import ID_TYPES, NUMERIC_TYPES, FieldDescribe
 from core.names import normalize_id
 
 MAX_STRING_LITERAL = 4000  # SOQL's limit for one string literal in WHERE
+MAX_DIGITS = 18  # Salesforce numbers hold at most 18 digits
 
 
 class CoercionError(ValueError):
@@ -28,6 +29,11 @@ def check_scalar(value: Any) -> None:
         raise CoercionError("is not a finite number")
     if value is not None and not isinstance(value, (str, int, float, bool)):
         raise CoercionError(f"has unsupported type {type(value).__name__}")
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise CoercionError("is not valid Unicode text (it holds a lone surrogate)") from None
 
 
 def _number(value: Any, integral: bool) -> int | float:
@@ -42,6 +48,8 @@ def _number(value: Any, integral: bool) -> int | float:
             raise CoercionError(f"must be a number, got {str(value)[:40]!r}") from None
         if not number.is_finite():
             raise CoercionError("must be a finite number")
+    if number and not -MAX_DIGITS <= number.adjusted() < MAX_DIGITS:
+        raise CoercionError(f"is outside the range of a Salesforce number (at most {MAX_DIGITS} digits)")
     if number == number.to_integral_value():
         return int(number)
     if integral:

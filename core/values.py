@@ -15,7 +15,7 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
-_SEGMENT = re.compile(r"([^.\[\]]+)((?:\[\d+\])*)")
+_SEGMENT = re.compile(r"([^.\[\]]+)((?:\[\d{1,9}\])*)")
 
 
 def path_problem(path: str) -> str | None:
@@ -25,7 +25,7 @@ def path_problem(path: str) -> str | None:
         return "must not be empty"
     for part in body.split("."):
         if not _SEGMENT.fullmatch(part):
-            return f"has an empty or malformed segment in {path!r}"
+            return f"has an empty or malformed segment in {path[:80]!r}"
     return None
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import httpx
 
@@ -78,7 +80,9 @@ class Grant:
         """`text` with every secret of this grant (and `sent` values, e.g. an assertion) masked."""
         for s in (*self._secrets, *(v for v in sent if v)):
             if len(s) >= 4:
-                text = text.replace(s, "***")
+                # as sent, and as an echo might spell it: form-encoded, percent-encoded, JSON-escaped
+                for form in {s, quote_plus(s), quote(s, safe=""), json.dumps(s)[1:-1]}:
+                    text = text.replace(form, "***")
         return text
 
     def __repr__(self) -> str:

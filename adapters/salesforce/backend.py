@@ -22,6 +22,8 @@ from core.model import Connection
 from core.ports import BackendError
 from core.telemetry import NullTelemetry, Telemetry
 
+MAX_ORG_STATES = 10_000
+
 
 class SalesforceBackend:
     """Opens SalesforceStores; tokens, describes and per-org limits are shared by every store it opens.
@@ -81,9 +83,14 @@ class SalesforceBackend:
         self.tokens.telemetry = self.telemetry
         self._lock = threading.Lock()
 
-    def _org(self, instance_base: str) -> OrgState:
+    def _org(self, key: tuple[str, ...]) -> OrgState:
+        """In-flight slots per org and credentials (never shared across tenants), least recently used dropped."""
         with self._lock:
-            return self._orgs.setdefault(instance_base, OrgState(self._max_in_flight))
+            state = self._orgs.pop(key, None) or OrgState(self._max_in_flight)
+            self._orgs[key] = state
+            while len(self._orgs) > MAX_ORG_STATES:
+                self._orgs.pop(next(iter(self._orgs)))
+            return state
 
     def open(self, connection: Connection, deadline: float | None = None) -> SalesforceStore:
         """A store for `connection`; validates it without any request (the token is fetched on first use)."""
@@ -91,7 +98,7 @@ class SalesforceBackend:
         version = _api_version(connection.api_version, self.api_version)
         token_base = token_base_url(connection, base, self.allow_loopback_http)
         grant = build_grant(connection, base, token_base, self._timing)
-        session = Session(self._client, base, version, self.tokens, grant, self._org(base), self._timing,
+        session = Session(self._client, base, version, self.tokens, grant, self._org((base, *grant.key)), self._timing,
                           self._policy, deadline, self._timeout, self._min_write, self.telemetry)
         identity = (version, grant.key)
         return SalesforceStore(session, self._describes, identity, self._max_in_flight, self._max_url_bytes,

@@ -6,6 +6,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from adapters.salesforce import soql
@@ -244,7 +245,13 @@ class SalesforceStore:
             results[n] = outcome
         if any(r is not None and r.error is not None and r.error.code == "INVALID_FIELD" for r in results):
             self._describes.drop(self._identity, object_name)  # the org changed: describe afresh next time
-        return [r if r is not None else _fail("UNKNOWN_EXCEPTION", "no result") for r in results]
+        return [self._scrubbed(r) if r is not None else _fail("UNKNOWN_EXCEPTION", "no result") for r in results]
+
+    def _scrubbed(self, outcome: WriteOutcome) -> WriteOutcome:
+        if outcome.error is None:
+            return outcome
+        error = self._session.scrub(outcome.error)
+        return outcome if error is outcome.error else replace(outcome, error=error)
 
     def _send_chunks(self, payloads: list[Any], send: Callable[[list[Any]], list[WriteOutcome]]
                      ) -> list[WriteOutcome]:

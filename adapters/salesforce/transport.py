@@ -136,6 +136,8 @@ class Session:
         self._timeout, self._min_write = request_timeout_seconds, min_write_seconds
         self._lock = threading.Lock()
         self._calls = 0
+        self._usage: ApiUsage | None = None
+        self._tokens_sent: set[str] = set()
 
     @property
     def calls(self) -> int:
@@ -143,7 +145,13 @@ class Session:
 
     @property
     def usage(self) -> ApiUsage | None:
-        return self._org.usage
+        """Usage as this session's own responses reported it (never another tenant's)."""
+        return self._usage
+
+    def scrub(self, error: ResultError) -> ResultError:
+        """The error with every secret this session holds or sent masked (an echoing body cannot leak them)."""
+        message = self._grant.scrub(error.message, *self._tokens_sent)
+        return error if message == error.message else ResultError(error.code, message, error.fields)
 
     def follow(self, path: str) -> str:
         """The URL of a server-given path (nextRecordsUrl); only paths under /services/data/ of this org."""
@@ -192,6 +200,14 @@ class Session:
 
     def request(self, method: str, url: str, body: Any = None, idempotent: bool = True,
                 content_type: str = "application/json", accept: str = "application/json") -> httpx.Response:
+        """Send one logical request; returns a 2xx or 300 response, raises BackendError (secrets masked)."""
+        try:
+            return self._request(method, url, body, idempotent, content_type, accept)
+        except BackendError as exc:
+            raise BackendError(self.scrub(exc.error)) from None
+
+    def _request(self, method: str, url: str, body: Any, idempotent: bool, content_type: str,
+                 accept: str) -> httpx.Response:
         """Send one logical request; returns a 2xx or 300 response, raises BackendError otherwise.
 
         Only idempotent requests are repeated after a failure that may have reached Salesforce; a
@@ -203,6 +219,7 @@ class Session:
         while True:
             self._deadline_check(idempotent, last)
             token = self._tokens.token(self._grant, self.deadline)
+            self._tokens_sent.add(token)
             attempt += 1
             lock = False
             try:
@@ -224,6 +241,9 @@ class Session:
                 usage = parse_usage(response.headers.get("Sforce-Limit-Info"))
                 if usage is not None:
                     self._org.record_usage(usage)
+                    with self._lock:
+                        if self._usage is None or usage.used >= self._usage.used:
+                            self._usage = usage
                     self.telemetry.api_usage(self._org_label, usage.used, usage.limit)
                 status = response.status_code
                 if status == 401:

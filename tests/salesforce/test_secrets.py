@@ -106,3 +106,38 @@ def test_a_signed_assertion_echoed_back_is_masked():
     assertion = fakes.form_of(org.token_requests[0])["assertion"]
     assert assertion not in str(caught.value)
     assert "BEGIN" not in str(caught.value)
+
+
+SPECIAL_SECRET = "PLANTED/sec+ret=&\"x\u00e9"
+
+
+def test_secrets_echoed_in_any_encoding_by_the_token_endpoint_are_masked():
+    org = FakeSalesforce()
+    org.token_script = [_echoing_token_error]
+    store = fakes.backend(org).open(Connection(INSTANCE, credentials=OAuthRefreshToken(
+        "3MVG9client", SPECIAL_SECRET, REFRESH)))
+    with pytest.raises(BackendError) as caught:
+        store.describe("Lead")
+    from urllib.parse import quote, quote_plus
+
+    for form in (SPECIAL_SECRET, quote_plus(SPECIAL_SECRET), quote(SPECIAL_SECRET, safe="")):
+        assert form not in str(caught.value)
+    _assert_clean(*_exception_texts(caught.value))
+
+
+def test_data_errors_and_record_errors_echoing_the_access_token_are_masked():
+    org = FakeSalesforce()
+    org.token_script = [respond(200, {"access_token": ISSUED, "instance_url": INSTANCE})]
+    org.valid_tokens.add(ISSUED)
+    org.on("GET", f"{DATA}/sobjects/Lead/describe",
+           lambda r: respond(400, [{"message": f"bad header {r.headers['Authorization']}", "errorCode": "X"}]))
+    org.on("POST", f"{DATA}/composite/sobjects",
+           lambda r: respond(200, [{"success": False, "errors": [{"statusCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+                                                                  "message": f"trigger saw {r.headers['Authorization']}",
+                                                                  "fields": []}]}]))
+    store = fakes.backend(org).open(Connection(INSTANCE, credentials=CREDENTIALS[0]))
+    with pytest.raises(BackendError) as caught:
+        store.describe("Lead")
+    [outcome] = store.create("Lead", [{"LastName": "A", "Company": "X"}])
+    assert outcome.error.code == "FIELD_CUSTOM_VALIDATION_EXCEPTION" and "***" in outcome.error.message
+    _assert_clean(*_exception_texts(caught.value), repr(outcome))

@@ -31,7 +31,7 @@ def test_value_sources(source, expected):
     assert resolve(source, EVENT) == expected
 
 
-@pytest.mark.parametrize("path", ["", "traits..email", "traits.", "$.", "traits[x]"])
+@pytest.mark.parametrize("path", ["", "traits..email", "traits.", "$.", "traits[x]", "traits[" + "9" * 5000 + "]"])
 def test_malformed_paths_are_named(path):
     assert path_problem(path) is not None
 
@@ -86,6 +86,9 @@ def test_dates_accept_iso_datetimes_and_keep_the_date():
     ("Email", {"a": 1}, "an object"),
     ("Email", [1], "an array"),
     ("Email", float("nan"), "finite"),
+    ("Email", "\ud800@x.com", "lone surrogate"),
+    ("AnnualRevenue", 1e-50, "18 digits"),
+    ("AnnualRevenue", "1e300", "18 digits"),
 ])
 def test_bad_values_name_the_rule(field, value, rule):
     with pytest.raises(CoercionError, match=rule):

@@ -303,6 +303,7 @@ class TokenManager:
             body = _json(response)
             if response.status_code == 200 and isinstance(body, dict) and isinstance(body.get("access_token"), str) \
                     and body["access_token"]:
+                _check_issued_for(grant, body.get("instance_url"))
                 return _Token(body["access_token"], self._expiry(body))
             error_name = str(body.get("error") or "") if isinstance(body, dict) else ""
             description = str(body.get("error_description") or "") if isinstance(body, dict) else ""
@@ -354,3 +355,14 @@ def _json(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return None
+
+
+def _check_issued_for(grant: Grant, issued_url: object) -> None:
+    """Refuse a token Salesforce issued for another org's instance: it must never be sent elsewhere."""
+    if not isinstance(issued_url, str) or not issued_url:
+        return  # some flows omit it; the instance URL was validated already
+    issued, ours = host_of(issued_url).rstrip("."), host_of(grant.key[0]).rstrip(".")  # key[0]: the instance
+    if issued.lower() != ours.lower():
+        raise BackendError(ResultError(
+            "INVALID_INSTANCE_URL", f"Salesforce issued the access token for {issued}, not for the connection's "
+            f"instance {ours}: set connection.instance_url to https://{issued}", ("connection.instance_url",)))

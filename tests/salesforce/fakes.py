@@ -79,6 +79,7 @@ class FakeSalesforce:
         self.routes: dict[tuple[str, str], list[Handler | httpx.Response]] = {}
         self.valid_tokens: set[str] = set()
         self.token_script: list[Handler | httpx.Response] = []
+        self.issued_for = INSTANCE  # the instance_url token responses name
         self._serial = itertools.count(1)
         self._used = itertools.count(1)
         self.usage_limit = usage_limit
@@ -94,7 +95,7 @@ class FakeSalesforce:
         token = f"00DHs0000012345!AQ{next(self._serial):04d}"
         self.valid_tokens.add(token)
         return respond(200, {"access_token": token, "signature": "c2ln", "scope": "api",
-                             "instance_url": INSTANCE, "id": "https://login.salesforce.com/id/00DHs0000012345MAA/"
+                             "instance_url": self.issued_for, "id": "https://login.salesforce.com/id/00DHs0000012345MAA/"
                              "005Hs00000AbCdEIAV", "token_type": "Bearer", "issued_at": "1718000000000"})
 
     # Inspection -----------------------------------------------------------------------------------

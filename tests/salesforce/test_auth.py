@@ -105,6 +105,7 @@ def test_jwt_bearer_signs_a_short_lived_rs256_assertion():
 
 def test_jwt_audience_is_the_test_host_for_sandboxes():
     org = FakeSalesforce()
+    org.issued_for = "https://acme--uat.sandbox.my.salesforce.com"
     pem, public = _rsa_pem()
     conn = Connection("https://acme--uat.sandbox.my.salesforce.com", is_sandbox=True,
                       credentials=JwtBearer("c", "u@acme.com.uat", pem))
@@ -287,6 +288,7 @@ def test_token_responses_are_parsed_leniently():
 
 def test_emulator_mode_sends_token_and_data_requests_to_the_loopback_base_url():
     org = FakeSalesforce()
+    org.issued_for = "http://127.0.0.1:8080"
     store = fakes.backend(org, allow_loopback_http=True).open(fakes.connection("http://127.0.0.1:8080"))
     store.describe("Lead")
     assert [str(r.url) for r in org.requests] == ["http://127.0.0.1:8080/services/oauth2/token",
@@ -307,3 +309,14 @@ def test_the_token_cache_stays_bounded_and_working():
 def test_a_malformed_default_api_version_is_a_configuration_error():
     with pytest.raises(ValueError, match="api_version"):
         fakes.backend(FakeSalesforce(), api_version="latest")
+
+
+def test_a_token_issued_for_another_org_is_never_sent_anywhere():
+    org = FakeSalesforce()
+    org.issued_for = "https://other-org.my.salesforce.com"
+    store = fakes.backend(org).open(fakes.connection())
+    with pytest.raises(BackendError) as caught:
+        store.describe("Lead")
+    assert caught.value.error.code == "INVALID_INSTANCE_URL"
+    assert "other-org.my.salesforce.com" in caught.value.error.message
+    assert org.data_requests == []

@@ -162,6 +162,10 @@ def serve(settings: Settings, container: Container | None = None,
         if not settings.tls_cert_file and not _is_loopback(settings.listen):
             log.warning("serving plaintext on a non-loopback address: use TLS (SFDEST_TLS_CERT_FILE) unless a "
                         "proxy terminates it", extra={"fields": {"listen": settings.listen}})
+        if not (settings.auth_token or settings.auth_token_file) and not _is_loopback(settings.listen):
+            log.warning("no caller authentication on a non-loopback address: set SFDEST_AUTH_TOKEN_FILE (or "
+                        "require client certificates) so only the host can call", extra={"fields": {
+                            "listen": settings.listen}})
         if started is not None:
             started(running)
         stop.wait()

@@ -42,7 +42,8 @@ def _pump(stream, lines: queue.Queue, log: list[str]) -> None:
     lines.put(None)
 
 
-def start_server(env: dict[str, str] | None = None, command: tuple[str, ...] = ("-m", "server.cli", "serve")) -> Served:
+def start_server(env: dict[str, str] | None = None, command: tuple[str, ...] = ("-m", "server.cli", "serve"),
+                 listening_host: str = r"127\.0\.0\.1") -> Served:
     """`sfdest serve` on port 0 (the kernel picks a free port: safe under pytest-xdist); the log says which."""
     env = {**os.environ, "SFDEST_LISTEN": "127.0.0.1:0", "SFDEST_BACKEND": "memory",
            "SFDEST_GRACE_SECONDS": str(GRACE), "SFDEST_LOG_LEVEL": "INFO", "SFDEST_METRICS_LISTEN": "",
@@ -64,7 +65,7 @@ def start_server(env: dict[str, str] | None = None, command: tuple[str, ...] = (
             raise AssertionError("sfdest serve never said where it listens:\n" + "\n".join(log)) from None
         if line is None:
             raise AssertionError(f"sfdest serve exited with {process.wait()}:\n" + "\n".join(log))
-        found = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+        found = re.search(rf"listening on {listening_host}:(\d+)", line)
         if found:
             port = int(found.group(1))
             break

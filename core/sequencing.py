@@ -85,9 +85,10 @@ class Sequencer:
                     "DEPENDS_ON_UNCERTAIN_WRITE", "an earlier event of this batch wrote a record this event "
                     "matches, and whether Salesforce applied it is unknown; nothing was written for this event"))
                 continue
-            if keys & blocked:
+            touched = keys | self._written_keys(p.fields)  # what it reads, and what it may write
+            if touched & blocked:
                 waiting.append(p)
-                blocked |= keys
+                blocked |= touched
                 continue
             write = self._decide(p, candidates)
             if write is not None:

@@ -32,6 +32,8 @@ from core.sequencing import Sequencer
 from core.validation import validate_against_describe, validate_static
 
 _OBJECT_MISSING_CODES = ("NOT_FOUND", "INVALID_TYPE")
+
+
 def _action_error(diagnostics: Sequence[Diagnostic]) -> ResultError:
     errors = [d for d in diagnostics if d.severity is Severity.ERROR]
     message = "; ".join(f"{d.field_path}: {d.message}" for d in errors)

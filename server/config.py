@@ -122,6 +122,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SFDEST_MAX_WORKERS", "max_workers", "16", _int(1), "Threads serving RPCs"),
     Setting("SFDEST_MAX_CONCURRENT_RPCS", "max_concurrent_rpcs", "64", _int(0),
             "RPCs in flight (health checks included) before new ones get RESOURCE_EXHAUSTED at once (0 = no limit)"),
+    Setting("SFDEST_MAX_APPLIES_PER_ORG", "max_applies_per_org", "8", _int(0),
+            "Applies in flight for one org (instance host) before more get RESOURCE_EXHAUSTED at once, so one "
+            "tenant cannot take every worker (0 = no limit)"),
     Setting("SFDEST_MAX_MESSAGE_MB", "max_message_mb", "16", _int(1),
             "Largest request or response, in MiB; a larger one gets RESOURCE_EXHAUSTED"),
     Setting("SFDEST_MAX_CONCURRENT_STREAMS", "max_concurrent_streams", "100", _int(1),
@@ -186,6 +189,7 @@ class Settings:
     max_events: int = 10_000
     max_workers: int = 16
     max_concurrent_rpcs: int = 64
+    max_applies_per_org: int = 8
     max_message_mb: int = 16
     max_concurrent_streams: int = 100
     keepalive_time_ms: int = 60_000

@@ -14,6 +14,7 @@ from core.service import ApplyService, ValidateService
 from core.telemetry import Telemetry
 from server.config import ConfigError, Secret, Settings
 from server.metrics import Metrics
+from server.org_limits import OrgLimiter
 from server.servicer import DestinationServicer
 
 _SALESFORCE_MODULE = "adapters.salesforce.backend"
@@ -51,6 +52,7 @@ class Container(containers.DeclarativeContainer):
     )
     apply_service = providers.Factory(ApplyService, stores=backend)
     validate_service = providers.Factory(ValidateService, stores=backend)
+    org_limiter = providers.Singleton(OrgLimiter, config.max_applies_per_org)
     servicer = providers.Factory(
         DestinationServicer,
         apply_service=apply_service,
@@ -59,6 +61,7 @@ class Container(containers.DeclarativeContainer):
         deadline_margin=config.deadline_margin_seconds,
         deadline_fraction=config.deadline_margin_fraction,
         metrics=metrics,
+        org_limiter=org_limiter,
     )
 
 

@@ -22,6 +22,7 @@ ERROR_TABLE: dict[str, grpc.StatusCode] = {
     "MALFORMED_REQUEST": grpc.StatusCode.INVALID_ARGUMENT,
     "BACKEND_UNAVAILABLE": grpc.StatusCode.FAILED_PRECONDITION,
     "UNAUTHENTICATED": grpc.StatusCode.UNAUTHENTICATED,
+    "ORG_BUSY": grpc.StatusCode.RESOURCE_EXHAUSTED,
     "INTERNAL": grpc.StatusCode.INTERNAL,
 }
 

@@ -17,6 +17,7 @@ from core.telemetry import org_label
 from server import errors, translate
 from server.interceptors import REQUEST_ID_KEY, current_request_id, request_id_from
 from server.metrics import Metrics
+from server.org_limits import OrgLimiter
 
 log = logging.getLogger("sfdest.rpc")
 # A remaining time beyond this means the caller set no deadline (gRPC reports "infinite" as huge).
@@ -42,13 +43,15 @@ def core_deadline(context: grpc.ServicerContext, margin: float, fraction: float 
 
 class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
     def __init__(self, apply_service: ApplyService, validate_service: ValidateService, max_events: int = 10_000,
-                 deadline_margin: float = 0.25, deadline_fraction: float = 0.1, metrics: Metrics | None = None):
+                 deadline_margin: float = 0.25, deadline_fraction: float = 0.1, metrics: Metrics | None = None,
+                 org_limiter: OrgLimiter | None = None):
         self._apply = apply_service
         self._validate = validate_service
         self._max_events = max_events
         self._margin = deadline_margin
         self._fraction = deadline_fraction
         self._metrics = metrics
+        self._org_limiter = org_limiter or OrgLimiter(0)
 
     def Apply(self, request: pb.ApplyRequest, context: grpc.ServicerContext) -> pb.ApplyResponse:
         def run(line: dict[str, Any]) -> pb.ApplyResponse:
@@ -57,6 +60,14 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
             violations = errors.apply_violations(request, self._max_events)
             if violations:
                 raise errors.malformed("ApplyRequest", violations)
+            org = org_label(request.connection.instance_url)
+            with self._org_limiter.slot(org) as allowed:
+                if not allowed:
+                    raise errors.RequestFault("ORG_BUSY", "too many Apply calls are in flight for this org; "
+                                              "retry after one finishes")
+                return applied(line, started, org)
+
+        def applied(line: dict[str, Any], started: float, org: str) -> pb.ApplyResponse:
             action = translate.action(request.action)
             line.update(object=action.object_name, operation=action.operation.value if action.operation else "")
             report = self._apply.apply(translate.connection(request.connection), action,
@@ -69,8 +80,7 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
             if self._metrics is not None:
                 self._metrics.applied(report.results, time.monotonic() - started)
                 if report.api_usage is not None:
-                    self._metrics.api_usage(org_label(request.connection.instance_url), report.api_usage.used,
-                                            report.api_usage.limit)
+                    self._metrics.api_usage(org, report.api_usage.used, report.api_usage.limit)
             return response
 
         return self._call("Apply", context, pb.ApplyResponse(), run)

@@ -102,3 +102,24 @@ def test_a_server_with_the_limits_configured_serves(start):
     _, channel = start(max_concurrent_streams=4, keepalive_time_ms=10_000, max_connection_idle_ms=60_000,
                        max_connection_age_ms=60_000)
     assert _stub(channel).Apply(_request("1"), timeout=SAFETY_LIMIT).results[0].status == 201
+
+
+def test_one_org_cannot_take_every_slot(start):
+    backend = BlockingBackend(MemoryBackend())
+    _, channel = start(backend, max_applies_per_org=1)
+    stub = _stub(channel)
+    held = stub.Apply.future(_request("held"), timeout=SAFETY_LIMIT)
+    backend.wait_entered(1)
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.Apply(_request("same-org"), timeout=SAFETY_LIMIT)
+    assert raised.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    info, _ = errors.details_of(rpc_status.from_call(raised.value))
+    assert info is not None and info.reason == "ORG_BUSY"
+    other = _request("other-org")
+    other.connection.instance_url = "https://other-tenant.my.salesforce.com"
+    running_elsewhere = stub.Apply.future(other, timeout=SAFETY_LIMIT)
+    backend.wait_entered(1)  # the other org's call got in while the first org's slot was taken
+    backend.release.set()
+    assert held.result().results[0].status == 201
+    assert running_elsewhere.result().results[0].status == 201
+    assert stub.Apply(_request("after"), timeout=SAFETY_LIMIT).results[0].status == 201  # the slot came back

@@ -158,6 +158,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SFDEST_DEADLINE_MARGIN_FRACTION", "deadline_margin_fraction", "0.1", _fraction,
             "Share of the caller's remaining time also kept back; writes not started by then come back 504 "
             "NOT_ATTEMPTED, retryable"),
+    Setting("SFDEST_MAX_CALL_SECONDS", "max_call_seconds", "600", _seconds,
+            "Longest an Apply or Validate without a caller deadline may work (Salesforce's own call limit is 10 "
+            "minutes); writes not started by then come back 504 NOT_ATTEMPTED (0 = no limit)"),
     Setting("SFDEST_TLS_CERT_FILE", "tls_cert_file", "", _path,
             "PEM server certificate chain; with SFDEST_TLS_KEY_FILE, serve TLS only (empty = plaintext)"),
     Setting("SFDEST_TLS_KEY_FILE", "tls_key_file", "", _path, "PEM private key of the server certificate"),
@@ -204,6 +207,7 @@ class Settings:
     grace_seconds: float = 10.0
     deadline_margin_seconds: float = 0.25
     deadline_margin_fraction: float = 0.1
+    max_call_seconds: float = 600.0
     tls_cert_file: str = ""
     tls_key_file: str = ""
     tls_client_ca_file: str = ""

@@ -60,6 +60,7 @@ class Container(containers.DeclarativeContainer):
         max_events=config.max_events,
         deadline_margin=config.deadline_margin_seconds,
         deadline_fraction=config.deadline_margin_fraction,
+        max_call_seconds=config.max_call_seconds,
         metrics=metrics,
         org_limiter=org_limiter,
     )

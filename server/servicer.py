@@ -29,7 +29,8 @@ def request_id(context: grpc.ServicerContext) -> str:
     return current_request_id() or request_id_from(context.invocation_metadata())
 
 
-def core_deadline(context: grpc.ServicerContext, margin: float, fraction: float = 0.0) -> float | None:
+def core_deadline(context: grpc.ServicerContext, margin: float, fraction: float = 0.0,
+                  max_seconds: float = 0.0) -> float | None:
     """The caller's deadline on the time.monotonic() clock, less time to answer in: `margin` + `fraction` of it.
 
     Work not started by then comes back NOT_ATTEMPTED; the store may still be finishing one call
@@ -37,14 +38,16 @@ def core_deadline(context: grpc.ServicerContext, margin: float, fraction: float 
     """
     remaining = context.time_remaining()
     if remaining is None or remaining > _NO_DEADLINE:
-        return None
+        if not max_seconds:
+            return None
+        remaining = max_seconds  # no caller deadline: the server's own limit stands in for it
     return time.monotonic() + remaining - min(remaining, margin + fraction * remaining)
 
 
 class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
     def __init__(self, apply_service: ApplyService, validate_service: ValidateService, max_events: int = 10_000,
                  deadline_margin: float = 0.25, deadline_fraction: float = 0.1, metrics: Metrics | None = None,
-                 org_limiter: OrgLimiter | None = None):
+                 org_limiter: OrgLimiter | None = None, max_call_seconds: float = 0.0):
         self._apply = apply_service
         self._validate = validate_service
         self._max_events = max_events
@@ -52,6 +55,7 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
         self._fraction = deadline_fraction
         self._metrics = metrics
         self._org_limiter = org_limiter or OrgLimiter(0)
+        self._max_call = max_call_seconds
 
     def Apply(self, request: pb.ApplyRequest, context: grpc.ServicerContext) -> pb.ApplyResponse:
         def run(line: dict[str, Any]) -> pb.ApplyResponse:
@@ -72,7 +76,7 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
             line.update(object=action.object_name, operation=action.operation.value if action.operation else "")
             report = self._apply.apply(translate.connection(request.connection), action,
                                        translate.events(request.events), request.dry_run,
-                                       core_deadline(context, self._margin, self._fraction))
+                                       core_deadline(context, self._margin, self._fraction, self._max_call))
             response = translate.apply_response(report)
             line.update(api_calls=report.api_calls,
                         statuses=dict(sorted(Counter(str(r.status) for r in report.results).items())),
@@ -95,7 +99,7 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
             connection = translate.connection(request.connection) if request.HasField("connection") else None
             report = self._validate.validate(action, connection, translate.events(request.sample_events,
                                                                                   "sample_events"),
-                                             core_deadline(context, self._margin, self._fraction))
+                                             core_deadline(context, self._margin, self._fraction, self._max_call))
             line.update(object=action.object_name, valid=report.valid,
                         diagnostics=sorted(d.code for d in report.diagnostics))
             return translate.validate_response(report)

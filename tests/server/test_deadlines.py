@@ -100,6 +100,14 @@ def test_the_margin_is_a_floor_plus_a_fraction_of_the_remaining_time():
     assert core_deadline(LocalContext(), margin=0.5, fraction=0.1) is None
 
 
+def test_a_call_without_a_deadline_gets_the_servers_maximum():
+    before = time.monotonic()
+    deadline = core_deadline(LocalContext(), margin=0.5, fraction=0.1, max_seconds=600)
+    after = time.monotonic()
+    assert before + 600 - 60.5 <= deadline <= after + 600 - 60.5
+    assert core_deadline(LocalContext(), margin=0.5, fraction=0.1, max_seconds=0) is None
+
+
 def test_settings_carry_the_margin_to_the_servicer():
     from server.container import build_container
 

@@ -91,7 +91,7 @@ def build_server(settings: Settings, container: Container | None = None) -> Runn
     """A started server bound to settings.listen (port 0 picks a free port; Running.port tells which)."""
     container = container or build_container(settings)
     servicer = container.servicer()  # fails here, before listening, if the backend is misconfigured
-    token = security.auth_token(settings)
+    token = security.TokenSource(settings)
     credentials = security.server_credentials(settings)
     metrics = container.metrics()
     server = grpc.server(

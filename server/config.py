@@ -170,7 +170,8 @@ SETTINGS: tuple[Setting, ...] = (
             f"Bearer token every call must carry (authorization: Bearer ...; health checks exempt; "
             f">= {MIN_TOKEN_LENGTH} chars)", secret=True),
     Setting("SFDEST_AUTH_TOKEN_FILE", "auth_token_file", "", _path,
-            "File holding the bearer token (instead of SFDEST_AUTH_TOKEN), read at start"),
+            "File holding the bearer token (instead of SFDEST_AUTH_TOKEN), re-read when it changes, so a rotated "
+            "token takes effect without a restart"),
     Setting("SFDEST_METRICS_LISTEN", "metrics_listen", "127.0.0.1:9464", _optional_listen,
             "Prometheus /metrics HOST:PORT, plain HTTP (empty or off = no metrics endpoint)", empty_allowed=True),
     Setting("SFDEST_LOG_LEVEL", "log_level", "INFO", _choice(LOG_LEVELS, str.upper),

@@ -57,8 +57,8 @@ def _same_kind(handler: grpc.RpcMethodHandler, behavior: Callable[..., Any]) -> 
 class CallInterceptor(grpc.ServerInterceptor):
     """Refuses calls without the configured bearer token (UNAUTHENTICATED) and gives every call a request id."""
 
-    def __init__(self, token: Secret, metrics: Metrics | None = None):
-        self._token = token
+    def __init__(self, token: Secret | Callable[[], Secret], metrics: Metrics | None = None):
+        self._token = token if callable(token) else (lambda: token)
         self._metrics = metrics
 
     def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], Any],
@@ -67,7 +67,8 @@ class CallInterceptor(grpc.ServerInterceptor):
         if handler is None or details.method.startswith(EXEMPT_PREFIXES):
             return handler
         rid = request_id_from(details.invocation_metadata)
-        if self._token and not bearer_matches(details.invocation_metadata, self._token):
+        expected = self._token()
+        if expected and not bearer_matches(details.invocation_metadata, expected):
             return _same_kind(handler, self._refuse(method_name(details.method), rid))
         if handler.request_streaming or handler.response_streaming:
             return handler  # reflection: no request id to carry

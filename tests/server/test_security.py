@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -164,6 +167,23 @@ def test_the_token_can_come_from_a_file(start, tmp_path):
     _, channel = start(auth_token_file=str(tmp_path / "token"))
     assert _refused_code(channel) is grpc.StatusCode.UNAUTHENTICATED
     assert _apply(channel, (("authorization", f"Bearer {TOKEN}"),))[0].results[0].status == 201
+
+
+def test_a_rotated_token_file_takes_effect_without_a_restart(start, tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    _, channel = start(auth_token_file=str(token_file))
+    assert _apply(channel, (("authorization", f"Bearer {TOKEN}"),))[0].results[0].status == 201
+    rotated = "rotated-" + TOKEN[::-1]
+    token_file.write_text(rotated + "\n")
+    os.utime(token_file, ns=(time.time_ns(), time.time_ns() + 1_000_000_000))  # a visibly newer file
+    assert _apply(channel, (("authorization", f"Bearer {rotated}"),))[0].results[0].status == 201
+    with pytest.raises(grpc.RpcError) as raised:
+        _apply(channel, (("authorization", f"Bearer {TOKEN}"),))
+    assert raised.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    token_file.write_text("short\n")  # not a valid token: the rotated one stays in force
+    os.utime(token_file, ns=(time.time_ns(), time.time_ns() + 2_000_000_000))
+    assert _apply(channel, (("authorization", f"Bearer {rotated}"),))[0].results[0].status == 201
 
 
 def test_tls_and_token_together(start, certs):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 NUMERIC_TYPES = frozenset({"int", "double", "currency", "percent", "long"})
 ID_TYPES = frozenset({"id", "reference"})
@@ -40,10 +41,13 @@ class ObjectDescribe:
     deletable: bool = True
     queryable: bool = True
 
+    @cached_property
+    def _by_lower_name(self) -> dict[str, FieldDescribe]:
+        by_name: dict[str, FieldDescribe] = {}
+        for f in self.fields:
+            by_name.setdefault(f.name.lower(), f)
+        return by_name
+
     def field(self, name: str) -> FieldDescribe | None:
         """The field called `name`; API names are case-insensitive, as in Salesforce."""
-        wanted = name.lower()
-        for f in self.fields:
-            if f.name.lower() == wanted:
-                return f
-        return None
+        return self._by_lower_name.get(name.lower())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from core.coercion import match_key
@@ -18,42 +17,34 @@ def build_lookup(
     describe: ObjectDescribe | None
 ) -> Lookup | None:
     """One lookup whose result holds every candidate of every event (grouped IN conditions)."""
-    events = [_Matchers(m) for m in matcher_sets if m]
+    events = [m for m in matcher_sets if m]
     if not events:
         return None
-    fields = list(dict.fromkeys(name for e in events for name in e.matchers))
+    fields = list(dict.fromkeys(name for e in events for name in e))
     select = tuple(dict.fromkeys(["Id", *fields]))
+    described = {name: describe.field(name) if describe else None for name in fields}
 
     def distinct(values: Iterable[Any], name: str) -> tuple[Any, ...]:
-        f = describe.field(name) if describe else None
         seen: dict[Any, Any] = {}
         for v in values:
-            seen.setdefault(match_key(v, f), v)
+            seen.setdefault(match_key(v, described[name]), v)
         return tuple(seen.values())
 
-    if operator is MatcherOperator.OR or all(len(e.matchers) == 1 for e in events):
-        where = tuple(
-            (FieldIn(name, distinct((e.matchers[name] for e in events if name in e.matchers), name)),)
-            for name in fields
-        )
+    if operator is MatcherOperator.OR or all(len(e) == 1 for e in events):
+        where = tuple((FieldIn(name, distinct((e[name] for e in events if name in e), name)),) for name in fields)
         return Lookup(object_name, select, where)
     # AND: group events by all fields but the most varied one, which becomes an IN list.
-    in_field = max(fields, key=lambda n: len(distinct((e.matchers[n] for e in events), n)))
+    in_field = max(fields, key=lambda n: len(distinct((e[n] for e in events), n)))
     others = [n for n in fields if n != in_field]
-    groups: dict[tuple, list[_Matchers]] = defaultdict(list)
+    groups: dict[tuple, list[Mapping[str, Any]]] = defaultdict(list)
     for e in events:
-        groups[tuple(match_key(e.matchers[n], describe.field(n) if describe else None) for n in others)].append(e)
+        groups[tuple(match_key(e[n], described[n]) for n in others)].append(e)
     where = tuple(
-        (*(FieldIn(n, (members[0].matchers[n],)) for n in others),
-         FieldIn(in_field, distinct((e.matchers[in_field] for e in members), in_field)))
+        (*(FieldIn(n, (members[0][n],)) for n in others),
+         FieldIn(in_field, distinct((e[in_field] for e in members), in_field)))
         for members in groups.values()
     )
     return Lookup(object_name, select, where)
-
-
-@dataclass(frozen=True)
-class _Matchers:
-    matchers: Mapping[str, Any]
 
 
 class CandidatePool:

@@ -106,18 +106,10 @@ def call_kind(method: str, url: str) -> str:
 
 
 class OrgState:
-    """What the backend knows of one org across stores: the latest usage, and its in-flight request slots."""
+    """What the backend shares across the stores of one org and credentials: its in-flight request slots."""
 
     def __init__(self, max_in_flight: int):
         self.slots = threading.BoundedSemaphore(max(1, max_in_flight))
-        self.usage: ApiUsage | None = None
-        self._usage_lock = threading.Lock()
-
-    def record_usage(self, usage: ApiUsage) -> None:
-        """Keep the highest count seen: concurrent responses can arrive out of order."""
-        with self._usage_lock:
-            if self.usage is None or usage.limit != self.usage.limit or usage.used >= self.usage.used:
-                self.usage = usage
 
 
 class Session:
@@ -240,7 +232,6 @@ class Session:
                 self._count(kind)
                 usage = parse_usage(response.headers.get("Sforce-Limit-Info"))
                 if usage is not None:
-                    self._org.record_usage(usage)
                     with self._lock:
                         if self._usage is None or usage.used >= self._usage.used:
                             self._usage = usage

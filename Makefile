@@ -58,8 +58,10 @@ $(NODE_STAMP): $(NODE_DIR)/package.json $(wildcard $(NODE_DIR)/package-lock.json
 run: $(GEN)
 	$(VENV)/bin/sfdest serve
 
+# The Salesforce emulator (tools/emulator), in the foreground: make emulator [PORT=8383] [CONN=conn.json]
+PORT ?= 8383
 emulator: $(GEN)
-	$(VENV)/bin/sfdest emulator
+	$(PY) -m tools.emulator --port $(PORT) $(if $(CONN),--conn $(CONN))
 
 # sfdest serve against the Salesforce emulator (50 ms per call) beside the per-event baseline; figures also
 # in bench-results.json. bench-quick: N = 1 and 200 at 10 ms.

@@ -164,20 +164,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK if response.valid else EXIT_FAILED
 
 
-def cmd_emulator(argv: list[str]) -> int:
-    """The Salesforce emulator, which lives with the tests: only in a source checkout (`make emulator`)."""
-    checkout = Path(__file__).resolve().parents[1]
-    if (checkout / "tests" / "emulator").is_dir() and str(checkout) not in sys.path:
-        sys.path.insert(0, str(checkout))  # the console script's sys.path holds the installed packages only
-    try:
-        from tests.emulator.__main__ import main as emulator_main
-    except ModuleNotFoundError as exc:
-        print(f"sfdest: the Salesforce emulator needs a source checkout of sfdest ({exc})", file=sys.stderr)
-        return EXIT_USAGE
-    emulator_main(argv)
-    return EXIT_OK
-
-
 def _client_options(p: argparse.ArgumentParser, action_required: bool = True) -> None:
     p.add_argument("--action", required=action_required, metavar="ACTION.json",
                    help="the action, in the proto's JSON mapping (sfdest.v1.Action)")
@@ -247,16 +233,11 @@ def parser() -> argparse.ArgumentParser:
     validate.add_argument("--no-connection", action="store_true", help="static checks only; consult no org")
     validate.set_defaults(run=cmd_validate)
 
-    # Listed for --help only: main() hands its arguments to the emulator's own parser.
-    sub.add_parser("emulator", add_help=False,
-                   help="run the Salesforce emulator (development; `sfdest emulator --help`)")
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["emulator"]:
-        return cmd_emulator(argv[1:])
     args = parser().parse_args(argv)
     if args.command in ("apply", "validate"):
         level = os.environ.get("SFDEST_LOG_LEVEL", "WARNING").upper()

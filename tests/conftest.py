@@ -1,3 +1,3 @@
 """Fixtures shared by every suite: the Salesforce emulator (`emulator`, `emulator_factory`)."""
 
-pytest_plugins = ["tests.emulator.fixture"]
+pytest_plugins = ["tests.emulator_fixture"]

@@ -1,4 +1,8 @@
-"""Enforce the hexagon's dependency rule: core is standard-library only; adapters know no server or grpc."""
+"""Enforce the hexagon's dependency rule: core is standard-library only; adapters know no server or grpc.
+
+Production code (core, adapters, server) never imports tests/ or tools/, and the two adapters never
+import each other: each stands alone behind core's ports.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +10,45 @@ import ast
 import sys
 from pathlib import Path
 
-FIRST_PARTY = {"core", "adapters", "server", "tests", "sfdest"}
+FIRST_PARTY = {"core", "adapters", "server", "tests", "tools", "sfdest"}
 # Per layer: the first-party packages it may import, and third-party packages it must not import.
 RULES = {
     "core": {"first_party": {"core"}, "third_party_allowed": False, "forbidden": set()},
     "adapters": {"first_party": {"core", "adapters"}, "third_party_allowed": True,
                  "forbidden": {"grpc", "grpc_status", "grpc_health", "grpc_reflection", "google",
                                "dependency_injector", "sfdest"}},
+    "server": {"first_party": {"core", "adapters", "server", "sfdest"}, "third_party_allowed": True,
+               "forbidden": set()},
 }
+# Adapter packages that must not import one another (adapters/<name>/...).
+ADAPTERS = ("memory", "salesforce")
+
+
+def imported_modules(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append((node.lineno, node.module))
+    return names
+
+
+def adapter_violations(root: Path) -> list[str]:
+    found = []
+    for adapter in ADAPTERS:
+        for path in sorted((root / "adapters" / adapter).rglob("*.py")):
+            for line, module in imported_modules(path):
+                parts = module.split(".")
+                if len(parts) > 1 and parts[0] == "adapters" and parts[1] in ADAPTERS and parts[1] != adapter:
+                    where = f"{path.relative_to(root)}:{line}"
+                    found.append(f"{where}: adapters/{adapter} must not import adapters.{parts[1]}")
+    return found
 
 
 def imported_roots(path: Path) -> list[tuple[int, str]]:
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    roots = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            roots += [(node.lineno, alias.name.split(".")[0]) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            roots.append((node.lineno, node.module.split(".")[0]))
-    return roots
+    return [(line, module.split(".")[0]) for line, module in imported_modules(path)]
 
 
 def violations(root: Path) -> list[str]:
@@ -41,7 +65,7 @@ def violations(root: Path) -> list[str]:
                     found.append(f"{where}: {layer}/ may use the standard library only, not {name}")
                 elif name in rule["forbidden"]:
                     found.append(f"{where}: {layer}/ must not import {name}")
-    return found
+    return found + adapter_violations(root)
 
 
 def main(argv: list[str]) -> int:

@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from tests.emulator.fixture import emulator, emulator_factory  # noqa: F401  (fixtures)
+from tests.emulator_fixture import emulator, emulator_factory  # noqa: F401  (fixtures)

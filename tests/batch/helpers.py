@@ -22,7 +22,7 @@ from core.model import (
     ValueSource,
 )
 from core.service import ApplyService
-from tests.emulator import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, Emulator
+from tools.emulator import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, Emulator
 
 SUB = "Subscription__c"
 NEVER = 10**9  # a bulk threshold no test batch reaches: collections only

@@ -8,7 +8,7 @@ import io
 
 from core.model import Operation
 from tests.batch.helpers import SteppedClock, harness, lead, person
-from tests.emulator import bulk_csv
+from tools.emulator import bulk_csv
 
 
 def _fail_after(processed: int):

@@ -9,7 +9,7 @@ import pytest
 
 from core.model import Operation
 from tests.batch.helpers import SteppedClock, harness, lead, person, seed_leads
-from tests.emulator import dispatch
+from tools.emulator import dispatch
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from adapters.memory.ids import IdFactory
 from adapters.memory.org import Org
 from core.model import MatcherOperator, Operation, ResultError
 from tests.batch.helpers import LEAD_FIELDS, SUB, harness, lead, matcher, person, seed_leads, subscription_upsert, track
-from tests.emulator.faults import LOCK_MESSAGE
+from tools.emulator.faults import LOCK_MESSAGE
 
 LOCK = ResultError("UNABLE_TO_LOCK_ROW", LOCK_MESSAGE)
 

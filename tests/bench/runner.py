@@ -12,7 +12,7 @@ from typing import Any
 from tests.bench.baseline import Baseline
 from tests.bench.server import ServerProcess
 from tests.bench.workload import OPS, Op
-from tests.emulator import Emulator
+from tools.emulator import Emulator
 
 APPLY_TIMEOUT = 900.0
 _tags = itertools.count(1)

@@ -38,7 +38,7 @@ def salesforce_backend(emulator_factory) -> Iterator[Backend]:
     """The REST adapter over real HTTP on loopback, one emulator (one org) per tenant."""
     from adapters.salesforce import SalesforceBackend
     from core.credentials import OAuthRefreshToken
-    from tests.emulator import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN
+    from tools.emulator import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN
 
     emulators: dict[str, Any] = {}
 

@@ -10,7 +10,7 @@ import pytest
 from adapters.salesforce import SalesforceBackend
 from core.credentials import OAuthRefreshToken
 from core.model import Connection
-from tests.emulator.server import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, Emulator
+from tools.emulator.server import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, Emulator
 
 
 class Sleeps:

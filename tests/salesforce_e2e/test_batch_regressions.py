@@ -4,8 +4,8 @@ from adapters.memory.org import Org
 from core.credentials import OAuthRefreshToken
 from core.model import Action, Connection, Operation
 from core.service import ApplyService
-from tests.emulator.server import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN
 from tests.unit.test_batch_regressions import F, M, ev, summary
+from tools.emulator.server import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN
 
 
 def _sf(emulator, backend_factory, **kw):

@@ -25,9 +25,9 @@ from core.model import (
     ValueSource,
 )
 from core.service import ApplyService
-from tests.emulator.faults import LOCK_MESSAGE
-from tests.emulator.server import CLIENT_ID, USERNAME, Emulator
 from tests.salesforce_e2e.conftest import FakeClock, refresh_connection
+from tools.emulator.faults import LOCK_MESSAGE
+from tools.emulator.server import CLIENT_ID, USERNAME, Emulator
 
 COLLECTIONS = "/composite/sobjects"
 # The longest a test waits for the emulator to finish a request the adapter gave up on; never asserted.

@@ -14,8 +14,8 @@ from google.protobuf import json_format
 from sfdest.v1 import destination_pb2 as pb
 
 from core.describe import FieldDescribe, ObjectDescribe
-from tests.emulator.server import CLIENT_ID, CLIENT_SECRET, USERNAME, Emulator
 from tests.server.serving import CALL_LIMIT, ROOT, Served, start_server, stop_server
+from tools.emulator.server import CLIENT_ID, CLIENT_SECRET, USERNAME, Emulator
 
 GRANTS = ("oauth_refresh_token", "client_credentials", "jwt_bearer", "username_password")
 

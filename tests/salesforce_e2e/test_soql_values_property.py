@@ -15,8 +15,8 @@ from adapters.salesforce import SalesforceBackend, SalesforceStore
 from core.model import Action, Event, FieldMapping, Operation, Outcome, RecordMatcher, ValueSource
 from core.ports import BackendError, FieldIn, Lookup
 from core.service import ApplyService
-from tests.emulator.server import Emulator
 from tests.salesforce_e2e.conftest import refresh_connection
+from tools.emulator.server import Emulator
 
 # Salesforce API names, written out independently of core.names: letters, digits, single underscores,
 # an optional namespace prefix `ns__` and custom suffix `__c`, at most 80 characters.

@@ -45,3 +45,32 @@ def test_adapters_importing_grpc_fails(tmp_path):
 def test_standard_library_only_core_passes(tmp_path):
     result = run_checker(make_tree(tmp_path, "import re\nfrom dataclasses import dataclass\nfrom core import x\n"))
     assert result.returncode == 0, result.stderr
+
+
+def write(tree: Path, relative: str, src: str) -> None:
+    path = tree / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(src)
+
+
+def test_server_importing_the_emulator_fails(tmp_path):
+    write(tmp_path, "server/cli.py", "from tools.emulator.server import Emulator\n")
+    result = run_checker(tmp_path)
+    assert result.returncode == 1
+    assert "server/ must not import tools" in result.stderr
+
+
+def test_adapters_importing_tests_fails(tmp_path):
+    write(tmp_path, "adapters/salesforce/x.py", "from tests.builders import action\n")
+    result = run_checker(tmp_path)
+    assert result.returncode == 1
+    assert "adapters/ must not import tests" in result.stderr
+
+
+def test_one_adapter_importing_the_other_fails(tmp_path):
+    write(tmp_path, "adapters/salesforce/x.py", "from adapters.memory.org import Org\n")
+    write(tmp_path, "adapters/memory/y.py", "import adapters.salesforce.soql\n")
+    result = run_checker(tmp_path)
+    assert result.returncode == 1
+    assert "adapters/salesforce must not import adapters.memory" in result.stderr
+    assert "adapters/memory must not import adapters.salesforce" in result.stderr

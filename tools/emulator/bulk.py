@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 from adapters.memory.ids import IdFactory
 from adapters.memory.org import salesforce_now
 from adapters.memory.results import OrgError
-from tests.emulator import bulk_csv
-from tests.emulator.wire import ApiError, Reply, not_found
+from tools.emulator import bulk_csv
+from tools.emulator.wire import ApiError, Reply, not_found
 
 if TYPE_CHECKING:
-    from tests.emulator.routes import Call
-    from tests.emulator.server import Emulator
+    from tools.emulator.routes import Call
+    from tools.emulator.server import Emulator
 
 OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
 TERMINAL = ("JobComplete", "Failed", "Aborted")

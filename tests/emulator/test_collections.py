@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.emulator_tests.helpers import V, error_code, lead
+from tests.emulator.helpers import V, error_code, lead
 
 SUB = "Subscription__c"
 COLLECTIONS = f"{V}/composite/sobjects"

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from tests.emulator.server import Emulator
+from tools.emulator.server import Emulator
 
 
 @pytest.fixture
 def emulator_factory() -> Iterator[Callable[..., Emulator]]:
     """Call it with Emulator's keyword arguments; every emulator it starts is stopped after the test.
 
-    In a conftest.py: `from tests.emulator import fixture` then `emulator = fixture.emulator` (and/or
+    In a conftest.py: `from tests import emulator_fixture as fixture` then `emulator = fixture.emulator` (and/or
     `emulator_factory = fixture.emulator_factory`).
     """
     started: list[Emulator] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from tests.emulator.wire import Reply, error_body
+from tools.emulator.wire import Reply, error_body
 
 KINDS = ("unavailable", "server_error", "row_lock", "concurrent_limit", "delay", "drop")
 LOCK_MESSAGE = "unable to obtain exclusive access to this record"

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.memory.results import OrgError, SaveResult, failed
 from core.model import ResultError
-from tests.emulator.faults import LOCK_MESSAGE, fault_reply
-from tests.emulator.rollback import Snapshot, org_lock
-from tests.emulator.wire import ApiError, Reply
+from tools.emulator.faults import LOCK_MESSAGE, fault_reply
+from tools.emulator.rollback import Snapshot, org_lock
+from tools.emulator.wire import ApiError, Reply
 
 if TYPE_CHECKING:
-    from tests.emulator.routes import Call
-    from tests.emulator.server import Emulator
+    from tools.emulator.routes import Call
+    from tools.emulator.server import Emulator
 
 WRITE_KINDS = frozenset({"collection_create", "collection_update", "collection_upsert", "collection_delete"})
 MAX_RECORDS = 200

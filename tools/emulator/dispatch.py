@@ -9,14 +9,14 @@ import traceback
 from typing import TYPE_CHECKING
 
 from adapters.memory.results import OrgError
-from tests.emulator import composite, routes
-from tests.emulator.faults import fault_reply
-from tests.emulator.oauth import invalid_session
-from tests.emulator.soql import SoqlError
-from tests.emulator.wire import ApiError, Reply, Request, error_body
+from tools.emulator import composite, routes
+from tools.emulator.faults import fault_reply
+from tools.emulator.oauth import invalid_session
+from tools.emulator.soql import SoqlError
+from tools.emulator.wire import ApiError, Reply, Request, error_body
 
 if TYPE_CHECKING:
-    from tests.emulator.server import Emulator
+    from tools.emulator.server import Emulator
 
 URI_LIMIT = 16_384
 MIN_VERSION, MAX_VERSION = 20, 66

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from tests.emulator import bulk, composite, query, sobjects
-from tests.emulator.oauth import Session
-from tests.emulator.wire import ApiError, Reply, Request
+from tools.emulator import bulk, composite, query, sobjects
+from tools.emulator.oauth import Session
+from tools.emulator.wire import ApiError, Reply, Request
 
 if TYPE_CHECKING:
-    from tests.emulator.server import Emulator
+    from tools.emulator.server import Emulator
 
 Handler = Callable[["Emulator", "Call"], Reply]
 

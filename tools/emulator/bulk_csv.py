@@ -12,7 +12,7 @@ from adapters.memory.org import Org
 from adapters.memory.results import OrgError, SaveResult, failed
 
 if TYPE_CHECKING:
-    from tests.emulator.bulk import Job
+    from tools.emulator.bulk import Job
 
 DELIMITERS = {"COMMA": ",", "BACKQUOTE": "`", "CARET": "^", "PIPE": "|", "SEMICOLON": ";", "TAB": "\t"}
 NULL = "#N/A"

@@ -13,13 +13,13 @@ from adapters.memory.results import OrgError, unknown_object_in_query
 from core.coercion import match_key
 from core.describe import ID_TYPES, NUMERIC_TYPES, FieldDescribe
 from core.names import normalize_id
-from tests.emulator.soql import BoolOp, Comparison, Literal, Not, Query, SoqlError
-from tests.emulator.soql_parser import parse
-from tests.emulator.wire import ApiError, Reply
+from tools.emulator.soql import BoolOp, Comparison, Literal, Not, Query, SoqlError
+from tools.emulator.soql_parser import parse
+from tools.emulator.wire import ApiError, Reply
 
 if TYPE_CHECKING:
-    from tests.emulator.routes import Call
-    from tests.emulator.server import Emulator
+    from tools.emulator.routes import Call
+    from tools.emulator.server import Emulator
 
 PAGE_SIZE = 2000
 MAX_CURSORS = 1000

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.emulator_tests.helpers import V, error_code, lead
+from tests.emulator.helpers import V, error_code, lead
 
 SUB = "Subscription__c"
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.emulator_tests.helpers import V, error_code, lead, query
+from tests.emulator.helpers import V, error_code, lead, query
 
 
 @pytest.fixture

@@ -16,15 +16,15 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from adapters.memory.ids import IdFactory
 from adapters.memory.org import Org
 from core.names import to_18
-from tests.emulator.bulk import Jobs
-from tests.emulator.dispatch import dispatch
-from tests.emulator.faults import Fault, FaultPlan
-from tests.emulator.limits import Usage
-from tests.emulator.oauth import OAuth
-from tests.emulator.query import Cursors
-from tests.emulator.soql import Query
-from tests.emulator.soql_parser import parse
-from tests.emulator.wire import Request
+from tools.emulator.bulk import Jobs
+from tools.emulator.dispatch import dispatch
+from tools.emulator.faults import Fault, FaultPlan
+from tools.emulator.limits import Usage
+from tools.emulator.oauth import OAuth
+from tools.emulator.query import Cursors
+from tools.emulator.soql import Query
+from tools.emulator.soql_parser import parse
+from tools.emulator.wire import Request
 
 CLIENT_ID = "sfdest-emulator-client"
 CLIENT_SECRET = "sfdest-emulator-secret"

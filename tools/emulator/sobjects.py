@@ -8,11 +8,11 @@ from adapters.memory.catalog import describe_json, global_describe_json
 from adapters.memory.results import SaveResult, no_such_external_id_field
 from core.describe import ObjectDescribe
 from core.names import normalize_id
-from tests.emulator.wire import ApiError, Reply, not_found
+from tools.emulator.wire import ApiError, Reply, not_found
 
 if TYPE_CHECKING:
-    from tests.emulator.routes import Call
-    from tests.emulator.server import Emulator
+    from tools.emulator.routes import Call
+    from tools.emulator.server import Emulator
 
 _NOT_FOUND_CODES = ("NOT_FOUND", "ENTITY_IS_DELETED")
 

@@ -8,7 +8,8 @@ import httpx
 import jwt
 import pytest
 
-from tests.emulator.server import (
+from tests.emulator.helpers import V
+from tools.emulator.server import (
     CLIENT_ID,
     CLIENT_SECRET,
     PASSWORD,
@@ -18,7 +19,6 @@ from tests.emulator.server import (
     Emulator,
     rsa_key_pair,
 )
-from tests.emulator_tests.helpers import V
 
 TOKEN = "/services/oauth2/token"
 

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.emulator_tests.helpers import V, lead
+from tests.emulator.helpers import V, lead
 
 
 def test_concurrent_collection_writes_all_land_and_are_counted(emulator):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.emulator_tests.helpers import V, error_code
+from tests.emulator.helpers import V, error_code
 
 SESSION_ERROR = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
 

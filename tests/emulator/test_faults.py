@@ -6,9 +6,9 @@ import httpx
 import pytest
 
 from core.model import ResultError
-from tests.emulator.faults import CONCURRENT_MESSAGE, LOCK_MESSAGE
-from tests.emulator.server import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN
-from tests.emulator_tests.helpers import V, error_code, lead, query
+from tests.emulator.helpers import V, error_code, lead, query
+from tools.emulator.faults import CONCURRENT_MESSAGE, LOCK_MESSAGE
+from tools.emulator.server import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN
 
 COLLECTIONS = f"{V}/composite/sobjects"
 

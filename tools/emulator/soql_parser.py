@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.emulator.soql import BoolOp, Comparison, Literal, Not, Query, SoqlError, Token, tokenize
+from tools.emulator.soql import BoolOp, Comparison, Literal, Not, Query, SoqlError, Token, tokenize
 
 _OPS = {"=", "!=", "<>", "<", "<=", ">", ">="}
 

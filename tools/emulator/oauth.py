@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 
 import jwt
 
-from tests.emulator.wire import Reply, Request, error_body
+from tools.emulator.wire import Reply, Request, error_body
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 LOGIN_AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.emulator import fixture
-from tests.emulator.server import Emulator
+from tests import emulator_fixture as fixture
+from tools.emulator.server import Emulator
 
 emulator = fixture.emulator
 emulator_factory = fixture.emulator_factory

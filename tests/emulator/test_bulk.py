@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from tests.emulator_tests.helpers import V
+from tests.emulator.helpers import V
 
 JOBS = f"{V}/jobs/ingest"
 SUB = "Subscription__c"

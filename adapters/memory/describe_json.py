@@ -1,90 +1,105 @@
-"""Describe metadata in Salesforce's REST JSON shape, and back: what the emulator serves and adapters parse."""
+"""Describe metadata in Salesforce's REST JSON shape, and back: what the emulator serves and adapters parse.
+
+Every fact a describe carries comes from the ObjectDescribe; keys sfdest keeps no fact for take the value
+real describe responses give them (the recordings under describe/ show which).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
-from adapters.memory.field_facts import (
-    AUTO_NUMBER_FIELDS,
-    NAME_FIELD_OVERRIDES,
-    PICKLIST_VALUES,
-    REFERENCE_TARGETS,
-    TEXT_TYPES,
-)
-from core.describe import FieldDescribe, ObjectDescribe
+from core.describe import OBJECT_FLAGS, FieldDescribe, ObjectDescribe
+from core.describe_rest import describe_from_rest
 
 DEFAULT_API_VERSION = "66.0"
-_SOAP_TYPES = {
-    "id": "tns:ID", "reference": "tns:ID", "boolean": "xsd:boolean", "int": "xsd:int", "long": "xsd:long",
-    "double": "xsd:double", "currency": "xsd:double", "percent": "xsd:double", "date": "xsd:date",
-    "datetime": "xsd:dateTime", "time": "xsd:time", "base64": "xsd:base64Binary",
+MASTER_RECORD_TYPE_ID = "012000000000000AAA"
+# Objects that have no record types, so describe lists none (not even the master).
+_WITHOUT_RECORD_TYPES = frozenset({"User", "RecordType"})
+# Per-field keys real describe gives with the same value for every standard and simple custom field.
+_FIELD_CONSTANTS: dict[str, Any] = {
+    "aiPredictionField": False, "calculatedFormula": None, "cascadeDelete": False, "controllerName": None,
+    "defaultValueFormula": None, "dependentPicklist": False, "deprecatedAndHidden": False,
+    "displayLocationInDecimal": False, "encrypted": False, "filteredLookupInfo": None,
+    "formulaTreatNullNumberAsZero": False, "highScaleNumber": False, "htmlFormatted": False, "inlineHelpText": None,
+    "mask": None, "maskType": None, "referenceTargetField": None, "relationshipOrder": None, "restrictedDelete": False,
+    "writeRequiresMasterRead": False,
 }
-# (precision, scale, digits) by type; Salesforce reports zeros for non-numeric fields.
-_NUMBER_SIZES = {"currency": (18, 2, 0), "double": (18, 0, 0), "percent": (3, 0, 0), "int": (0, 0, 9),
-                 "long": (0, 0, 18)}
-# Types Salesforce does not let you GROUP BY.
-_NOT_GROUPABLE = frozenset({"double", "currency", "percent", "datetime", "textarea", "multipicklist"})
+_OBJECT_CONSTANTS: dict[str, Any] = {
+    "actionOverrides": [], "associateEntityType": None, "associateParentEntity": None, "childRelationships": [],
+    "defaultImplementation": None, "extendedBy": None, "extendsInterfaces": None, "implementedBy": None,
+    "implementsInterfaces": None, "listviewable": None, "lookupLayoutable": None, "namedLayoutInfos": [],
+    "networkScopeFieldName": None, "sobjectDescribeOption": "FULL",
+}
 
 
-def _plural(label: str) -> str:
-    if label.endswith("y") and label[-2:-1] not in tuple("aeiou"):
-        return label[:-1] + "ies"
-    return label + "s"
-
-
-def _relationship_name(field: FieldDescribe) -> str | None:
-    if field.type != "reference":
-        return None
-    if field.name.endswith("__c"):
-        return field.name[:-3] + "__r"
-    return field.name[:-2] if field.name.endswith("Id") else field.name
-
-
-def field_json(object_name: str, f: FieldDescribe) -> dict[str, Any]:
-    """One entry of `fields` in a DescribeSObjectResult."""
-    precision, scale, digits = _NUMBER_SIZES.get(f.type, (0, 0, 0))
-    picklist = PICKLIST_VALUES.get((object_name, f.name), ())
-    return {
-        "name": f.name, "label": f.label, "type": f.type, "length": f.length,
-        "byteLength": f.length * 3 if f.type in TEXT_TYPES or f.type in ("id", "reference") else 0,
-        "precision": precision, "scale": scale, "digits": digits,
-        "nillable": f.nillable, "createable": f.createable, "updateable": f.updateable,
-        "filterable": f.filterable, "sortable": f.filterable and f.type != "multipicklist",
-        "groupable": f.filterable and f.type not in _NOT_GROUPABLE,
-        "defaultedOnCreate": f.defaulted_on_create, "externalId": f.external_id, "idLookup": f.id_lookup,
-        "unique": f.unique, "caseSensitive": f.case_sensitive, "custom": f.name.endswith("__c"),
-        "calculated": False, "autoNumber": (object_name, f.name) in AUTO_NUMBER_FIELDS,
-        "nameField": f.name == NAME_FIELD_OVERRIDES.get(object_name, "Name"),
-        "htmlFormatted": False, "deprecatedAndHidden": False, "defaultValue": None,
-        "extraTypeInfo": "plaintextarea" if f.type == "textarea" else None,
-        "picklistValues": [{"active": True, "defaultValue": i == 0 and f.defaulted_on_create, "label": v,
-                            "value": v, "validFor": None} for i, v in enumerate(picklist)],
-        "restrictedPicklist": False, "dependentPicklist": False,
-        "referenceTo": list(REFERENCE_TARGETS.get(f.name, ())) if f.type == "reference" else [],
-        "relationshipName": _relationship_name(f),
-        "soapType": _SOAP_TYPES.get(f.type, "xsd:string"),
+def field_json(f: FieldDescribe) -> dict[str, Any]:
+    """One entry of `fields` in a DescribeSObjectResult, keys in the order Salesforce sends them."""
+    polymorphic = len(f.reference_to) > 1
+    entry = {
+        **_FIELD_CONSTANTS,
+        "aggregatable": f.aggregatable, "autoNumber": f.auto_number, "byteLength": f.byte_length,
+        "calculated": f.calculated, "caseSensitive": f.case_sensitive, "compoundFieldName": f.compound_field_name,
+        "createable": f.createable, "custom": f.custom, "defaultValue": f.default_value,
+        "defaultedOnCreate": f.defaulted_on_create, "digits": f.digits, "externalId": f.external_id,
+        "extraTypeInfo": f.extra_type_info, "filterable": f.filterable, "groupable": f.groupable,
+        "idLookup": f.id_lookup, "label": f.label, "length": f.length, "name": f.name, "nameField": f.name_field,
+        "namePointing": polymorphic, "nillable": f.nillable, "permissionable": f.permissionable,
+        "picklistValues": [{"active": p.active, "defaultValue": p.default_value, "label": p.label, "validFor": None,
+                            "value": p.value} for p in f.picklist_values],
+        "polymorphicForeignKey": polymorphic, "precision": f.precision,
+        "queryByDistance": f.type in ("address", "location"), "referenceTo": list(f.reference_to),
+        "relationshipName": f.relationship_name, "restrictedPicklist": f.restricted_picklist, "scale": f.scale,
+        "searchPrefilterable": f.search_prefilterable, "soapType": f.soap_type, "sortable": f.sortable,
+        "type": f.type, "unique": f.unique, "updateable": f.updateable,
     }
+    return dict(sorted(entry.items()))
+
+
+def _urls(obj: ObjectDescribe, api_version: str) -> dict[str, str]:
+    base = f"/services/data/v{api_version}/sobjects/{obj.name}"
+    urls = {"sobject": base, "describe": f"{base}/describe", "rowTemplate": f"{base}/{{ID}}"}
+    if "layoutable" in (obj.capabilities or ()):
+        urls |= {"layouts": f"{base}/describe/layouts", "quickActions": f"{base}/quickActions"}
+    if "compactLayoutable" in (obj.capabilities or ()):
+        urls["compactLayouts"] = f"{base}/describe/compactLayouts"
+    return urls
 
 
 def _object_summary(obj: ObjectDescribe, api_version: str) -> dict[str, Any]:
-    base = f"/services/data/v{api_version}/sobjects/{obj.name}"
-    return {
-        "name": obj.name, "label": obj.label or obj.name, "labelPlural": _plural(obj.label or obj.name),
-        "keyPrefix": obj.key_prefix or None, "custom": obj.name.endswith("__c"), "customSetting": False,
-        "createable": obj.createable, "updateable": obj.updateable, "deletable": obj.deletable,
-        "queryable": obj.queryable, "retrieveable": obj.queryable, "searchable": True, "triggerable": True,
-        "undeletable": obj.deletable, "mergeable": obj.name in ("Lead", "Contact", "Account", "Case"),
-        "layoutable": True, "replicateable": True, "feedEnabled": False, "mruEnabled": True,
-        "activateable": False, "deprecatedAndHidden": False,
-        "urls": {"sobject": base, "describe": f"{base}/describe", "rowTemplate": f"{base}/{{ID}}"},
+    """The object's entry in Describe Global: its name, labels and flags."""
+    capabilities = obj.capabilities or frozenset()
+    summary = {
+        "associateEntityType": None, "associateParentEntity": None, "createable": obj.createable,
+        "custom": obj.name.endswith("__c"), "deletable": obj.deletable, "keyPrefix": obj.key_prefix or None,
+        "label": obj.label or obj.name, "labelPlural": obj.label_plural, "name": obj.name,
+        "queryable": obj.queryable, "updateable": obj.updateable, "urls": _urls(obj, api_version),
+        **{flag: flag in capabilities for flag in OBJECT_FLAGS
+           if flag not in ("compactLayoutable", "searchLayoutable")},
     }
+    return dict(sorted(summary.items()))
+
+
+def _record_type_infos(obj: ObjectDescribe, api_version: str) -> list[dict[str, Any]]:
+    if obj.name in _WITHOUT_RECORD_TYPES:
+        return []
+    layout = f"/services/data/v{api_version}/sobjects/{obj.name}/describe/layouts/{MASTER_RECORD_TYPE_ID}"
+    return [{"active": True, "available": True, "defaultRecordTypeMapping": True, "developerName": "Master",
+             "master": True, "name": "Master", "recordTypeId": MASTER_RECORD_TYPE_ID, "urls": {"layout": layout}}]
 
 
 def describe_json(obj: ObjectDescribe, api_version: str = DEFAULT_API_VERSION) -> dict[str, Any]:
     """The body of GET /services/data/vXX.X/sobjects/{obj}/describe."""
-    return {**_object_summary(obj, api_version), "fields": [field_json(obj.name, f) for f in obj.fields],
-            "childRelationships": [], "recordTypeInfos": []}
+    capabilities = obj.capabilities or frozenset()
+    plural = obj.label_plural.lower()
+    body = {
+        **_OBJECT_CONSTANTS, **_object_summary(obj, api_version),
+        **{flag: flag in capabilities for flag in OBJECT_FLAGS},
+        "fields": [field_json(f) for f in obj.fields], "recordTypeInfos": _record_type_infos(obj, api_version),
+        "supportedScopes": [{"label": f"All {plural}", "name": "everything"},
+                            {"label": f"My {plural}", "name": "mine"}],
+    }
+    return dict(sorted(body.items()))
 
 
 def global_describe_json(objects: Iterable[ObjectDescribe], api_version: str = DEFAULT_API_VERSION) -> dict[str, Any]:
@@ -93,22 +108,6 @@ def global_describe_json(objects: Iterable[ObjectDescribe], api_version: str = D
             "sobjects": [_object_summary(o, api_version) for o in objects]}
 
 
-def _field_from_json(d: Mapping[str, Any]) -> FieldDescribe:
-    return FieldDescribe(
-        name=d["name"], type=d["type"], label=d.get("label") or "", length=int(d.get("length") or 0),
-        nillable=bool(d.get("nillable", True)), createable=bool(d.get("createable", False)),
-        updateable=bool(d.get("updateable", False)), filterable=bool(d.get("filterable", False)),
-        defaulted_on_create=bool(d.get("defaultedOnCreate", False)), external_id=bool(d.get("externalId", False)),
-        id_lookup=bool(d.get("idLookup", False)), unique=bool(d.get("unique", False)),
-        case_sensitive=bool(d.get("caseSensitive", False)),
-    )
+# The parser every describe source shares (core.describe_rest), under the name the memory adapter exports.
+describe_from_json = describe_from_rest
 
-
-def describe_from_json(d: Mapping[str, Any]) -> ObjectDescribe:
-    """An ObjectDescribe from a DescribeSObjectResult body; missing flags read as the safe 'no'."""
-    return ObjectDescribe(
-        name=d["name"], key_prefix=d.get("keyPrefix") or "", label=d.get("label") or "",
-        fields=tuple(_field_from_json(f) for f in d.get("fields") or ()),
-        createable=bool(d.get("createable", False)), updateable=bool(d.get("updateable", False)),
-        deletable=bool(d.get("deletable", False)), queryable=bool(d.get("queryable", False)),
-    )

@@ -9,8 +9,8 @@ from typing import Any
 
 from adapters.memory.catalog import STANDARD_CATALOG
 from adapters.memory.faults import Faults
-from adapters.memory.field_facts import OTHER_KEY_PREFIXES, REFERENCE_TARGETS
-from adapters.memory.ids import IdFactory
+from adapters.memory.field_facts import OTHER_KEY_PREFIXES
+from adapters.memory.ids import POD, IdFactory
 from adapters.memory.org_reads import OrgReads
 from adapters.memory.record_rules import (
     Refusal,
@@ -33,6 +33,7 @@ from adapters.memory.table import Table
 from core.coercion import match_key
 from core.describe import FieldDescribe, ObjectDescribe
 from core.model import ResultError
+from core.names import to_18
 
 
 def salesforce_now() -> str:
@@ -64,6 +65,7 @@ class Org(OrgReads):
         self._deleted: dict[str, str] = {}  # id -> object name: the recycle bin
         self._numbers = iter(range(1001, 10**8))  # auto-numbers (CaseNumber)
         self.owner_id = self._ids.new_id("005")  # the API user every record defaults to
+        self._add_api_user()
         self.faults = Faults()
         self.schema_version = 0  # bumped when objects change, so describe caches know to refresh
 
@@ -151,6 +153,17 @@ class Org(OrgReads):
         return result.id
 
     # Internals -----------------------------------------------------------------------------------
+    def _add_api_user(self) -> None:
+        """The API user is a User record, so lookups to it (OwnerId...) point at a live record."""
+        table = self._tables.get("user")
+        if table is None:
+            return
+        obj = table.describe
+        record = {f.name: _API_USER.get(f.name) for f in obj.fields}
+        fill_defaults(obj, record, record_id=self.owner_id, now=self._clock(), number=0, owner_id=self.owner_id)
+        derive(obj, record)
+        table.insert(self.owner_id, record)
+
     def _key_field(self, table: Table, name: str) -> FieldDescribe:
         f = table.describe.field(name)
         if f is None or not f.id_lookup:
@@ -183,8 +196,8 @@ class Org(OrgReads):
         self._check_references(obj, changes)
         _check_unique(table, changes, rid)
         record = {**(table.get(rid) or {}), **changes}
-        if obj.field("LastModifiedDate") is not None:
-            record["LastModifiedDate"] = self._clock()
+        now = self._clock()
+        record.update({name: now for name in ("LastModifiedDate", "SystemModstamp") if obj.field(name) is not None})
         derive(obj, record)
         table.replace(rid, record)
 
@@ -207,20 +220,30 @@ class Org(OrgReads):
                            {**fields, key.name: value} if key.updateable else fields)
 
     def _check_references(self, obj: ObjectDescribe, values: Mapping[str, Any]) -> None:
-        """Lookups must hold an id of the right object, and of a live record when the org holds that object."""
+        """Lookups must hold an id of an object they may point at (referenceTo), and of a live record when
+        the org holds that object."""
         for name, rid in values.items():
-            targets = [self._tables.get(t.lower()) or t for t in REFERENCE_TARGETS.get(name, ())]
-            if rid is None or not targets:
+            f = obj.field(name)
+            if rid is None or f is None or not f.reference_to:
                 continue
+            targets = [self._tables.get(t.lower()) or t for t in f.reference_to]
             prefixes = {t.describe.key_prefix if isinstance(t, Table) else OTHER_KEY_PREFIXES.get(t) for t in targets}
-            if rid[:3] not in prefixes:
-                f = obj.field(name)
-                raise malformed_id(f.label if f is not None and f.label else name, rid, (name,))
-            tables = [t for t in targets if isinstance(t, Table)]
+            if None not in prefixes and rid[:3] not in prefixes:
+                raise malformed_id(f.label or name, rid, (f.name,))
+            tables = [t for t in targets if isinstance(t, Table) and t.describe.key_prefix == rid[:3]]
             if tables and not any(rid in t for t in tables):
                 if rid in self._deleted:
-                    raise Refusal("ENTITY_IS_DELETED", DELETED_MESSAGE, (name,))
-                raise Refusal("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", (name,))
+                    raise Refusal("ENTITY_IS_DELETED", DELETED_MESSAGE, (f.name,))
+                raise Refusal("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", (f.name,))
+
+
+# The org's API user (a System Administrator-like profile; the profile itself is not in the catalog).
+_API_USER = {
+    "Username": "api.user@sfdest.example", "FirstName": "API", "LastName": "User", "Alias": "apiuser",
+    "CommunityNickname": "api.user", "Email": "api.user@sfdest.example", "IsActive": True,
+    "TimeZoneSidKey": "America/Los_Angeles", "LocaleSidKey": "en_US", "EmailEncodingKey": "UTF-8",
+    "LanguageLocaleKey": "en_US", "ProfileId": to_18("00e" + POD + "0000000001"), "UserType": "Standard",
+}
 
 
 def _check_unique(table: Table, values: dict[str, Any], own_id: str) -> None:

@@ -6,9 +6,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.memory.field_facts import DEFAULT_VALUES, STAGE_PROBABILITY, TEXT_TYPES
+from adapters.memory.field_facts import STAGE_PROBABILITY
 from core.coercion import CoercionError, coerce
-from core.describe import FieldDescribe, ObjectDescribe
+from core.describe import TEXT_TYPES, FieldDescribe, ObjectDescribe
 from core.model import ResultError
 from core.names import normalize_id
 
@@ -111,22 +111,38 @@ def check_required_on_update(obj: ObjectDescribe, changes: Mapping[str, Any]) ->
         raise Refusal("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(cleared)}]", cleared)
 
 
+# Audit fields the server stamps on create: the time, or the API user.
+_STAMPED_TIMES = frozenset({"CreatedDate", "LastModifiedDate", "SystemModstamp"})
+_STAMPED_USERS = frozenset({"OwnerId", "CreatedById", "LastModifiedById"})
+
+
 def fill_defaults(obj: ObjectDescribe, record: dict[str, Any], *, record_id: str, now: str, number: int,
                   owner_id: str) -> None:
-    """Set what the server fills in on create: ids, audit dates, owner, checkboxes, picklist defaults."""
-    system = {"Id": record_id, "CreatedDate": now, "LastModifiedDate": now, "OwnerId": owner_id,
-              "CaseNumber": f"{number:08d}", "Name": record_id}
+    """Set what the server fills in on create (defaultedOnCreate fields): ids, audit stamps, owner,
+    checkboxes, auto-numbers, a custom object's Name, picklist defaults and the stage's probability."""
     for f in obj.fields:
         if record.get(f.name) is not None or not f.defaulted_on_create:
             continue
-        if f.type == "boolean":
-            record[f.name] = False
-        elif (obj.name, f.name) in DEFAULT_VALUES:
-            record[f.name] = DEFAULT_VALUES[(obj.name, f.name)]
-        elif f.name == "Probability":
-            record[f.name] = STAGE_PROBABILITY.get(record.get("StageName") or "")
-        elif f.name in system:
-            record[f.name] = system[f.name]
+        record[f.name] = _default(obj, f, record, record_id=record_id, now=now, number=number, owner_id=owner_id)
+
+
+def _default(obj: ObjectDescribe, f: FieldDescribe, record: dict[str, Any], *, record_id: str, now: str,
+             number: int, owner_id: str) -> Any:
+    if f.type == "id":
+        return record_id
+    if f.type == "boolean":
+        return f.default_value if isinstance(f.default_value, bool) else False
+    if f.auto_number:
+        return f"{number:08d}"
+    if f.name in _STAMPED_TIMES:
+        return now
+    if f.name in _STAMPED_USERS:
+        return owner_id
+    if f.name_field and obj.name.endswith("__c"):
+        return record_id
+    if f.name == "Probability" and obj.name == "Opportunity":
+        return STAGE_PROBABILITY.get(record.get("StageName") or "")
+    return f.default_picklist_value
 
 
 def derive(obj: ObjectDescribe, record: dict[str, Any]) -> None:

@@ -1,33 +1,12 @@
-"""Describe results parsed from REST JSON and cached per connection identity and object, with a TTL."""
+"""Describe results (parsed by core.describe_rest) cached per connection identity and object, with a TTL."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from core.describe import FieldDescribe, ObjectDescribe
-
-
-def _field(d: Mapping[str, Any]) -> FieldDescribe:
-    return FieldDescribe(
-        name=str(d["name"]), type=str(d.get("type") or "string").lower(), label=str(d.get("label") or ""),
-        length=int(d.get("length") or 0), nillable=bool(d.get("nillable", True)),
-        createable=bool(d.get("createable", False)), updateable=bool(d.get("updateable", False)),
-        filterable=bool(d.get("filterable", False)), defaulted_on_create=bool(d.get("defaultedOnCreate", False)),
-        external_id=bool(d.get("externalId", False)), id_lookup=bool(d.get("idLookup", False)),
-        unique=bool(d.get("unique", False)), case_sensitive=bool(d.get("caseSensitive", False)),
-    )
-
-
-def parse_describe(body: Mapping[str, Any]) -> ObjectDescribe:
-    """An ObjectDescribe from a DescribeSObjectResult; absent flags read as the safe 'no'."""
-    return ObjectDescribe(
-        name=str(body["name"]), key_prefix=str(body.get("keyPrefix") or ""), label=str(body.get("label") or ""),
-        fields=tuple(_field(f) for f in body.get("fields") or () if isinstance(f, Mapping) and f.get("name")),
-        createable=bool(body.get("createable", False)), updateable=bool(body.get("updateable", False)),
-        deletable=bool(body.get("deletable", False)), queryable=bool(body.get("queryable", False)),
-    )
+from core.describe import ObjectDescribe
 
 
 class DescribeCache:

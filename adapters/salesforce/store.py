@@ -11,9 +11,10 @@ from typing import Any, TypeVar
 
 from adapters.salesforce import soql
 from adapters.salesforce.bulk import BulkJob, BulkSettings, bulk_row
-from adapters.salesforce.describe_cache import DescribeCache, parse_describe
+from adapters.salesforce.describe_cache import DescribeCache
 from adapters.salesforce.transport import Session, is_lock_error, merge_errors
 from core.describe import ObjectDescribe
+from core.describe_rest import describe_from_rest
 from core.model import ApiUsage, ResultError
 from core.names import api_name_problem, normalize_id
 from core.ports import BackendError, Lookup, Record, WriteOutcome
@@ -105,7 +106,7 @@ class SalesforceStore:
         if not isinstance(body, dict) or not body.get("name"):
             raise BackendError(ResultError("UNKNOWN_EXCEPTION", f"Salesforce sent an unreadable describe of "
                                            f"{object_name}"))
-        describe = parse_describe(body)
+        describe = describe_from_rest(body)
         self._describes.put(self._identity, object_name, describe)
         return describe
 

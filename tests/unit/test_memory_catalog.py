@@ -8,7 +8,6 @@ from adapters.memory.catalog import (
     STANDARD_CATALOG,
     describe_from_json,
     describe_json,
-    find_describe,
     global_describe_json,
 )
 from adapters.memory.ids import IdFactory
@@ -36,25 +35,29 @@ def test_ids_from_a_fixed_start_are_deterministic():
 
 def test_key_prefixes_are_salesforce_s():
     assert {name: o.key_prefix for name, o in STANDARD_CATALOG.items()} == {
-        "Lead": "00Q", "Contact": "003", "Account": "001", "Opportunity": "006", "Case": "500",
-        "Subscription__c": "a0S"}
+        "Lead": "00Q", "Contact": "003", "Account": "001", "Opportunity": "006", "Case": "500", "User": "005",
+        "RecordType": "012", "Subscription__c": "a0S"}
 
 
 def test_required_on_create_matches_salesforce():
     required = {name: {f.name for f in o.fields if f.required_on_create} for name, o in STANDARD_CATALOG.items()}
     assert required == {"Lead": {"LastName", "Company"}, "Contact": {"LastName"}, "Account": {"Name"},
-                        "Opportunity": {"Name", "StageName", "CloseDate"}, "Case": set(), "Subscription__c": set()}
+                        "Opportunity": {"Name", "StageName", "CloseDate"}, "Case": set(),
+                        "User": {"Username", "LastName", "Email", "Alias", "TimeZoneSidKey", "LocaleSidKey",
+                                 "EmailEncodingKey", "ProfileId", "LanguageLocaleKey"},
+                        "RecordType": {"Name", "DeveloperName", "SobjectType"}, "Subscription__c": set()}
 
 
 @pytest.mark.parametrize("object_name", sorted(STANDARD_CATALOG))
-def test_every_object_has_an_id_lookup_id_and_an_unfilterable_or_no_description(object_name):
+def test_every_object_has_an_id_lookup_id_and_long_text_areas_are_not_filterable(object_name):
     o = STANDARD_CATALOG[object_name]
     id_field = o.field("Id")
     assert id_field.type == "id" and id_field.id_lookup and id_field.filterable
     assert not id_field.createable and not id_field.updateable
-    description = o.field("Description")
-    assert description is None or (description.type == "textarea" and not description.filterable
-                                    and description.length == 32000)
+    long_text = [f for f in o.fields if f.type == "textarea" and f.length > 255]
+    assert all(not f.filterable for f in long_text)
+    if object_name in ("Lead", "Contact", "Account", "Opportunity", "Case"):
+        assert o.field("Description") in long_text and o.field("Description").length == 32000
     assert all(f.label for f in o.fields)
 
 
@@ -69,19 +72,32 @@ def test_lead_flags():
     assert email.type == "email" and email.filterable and email.id_lookup and not email.external_id
     status = lead.field("Status")
     assert not status.nillable and status.defaulted_on_create and not status.required_on_create
-    assert not lead.field("IsConverted").createable and not lead.field("CreatedDate").createable
+    assert status.default_picklist_value == "Open - Not Contacted"
+    assert not lead.field("IsConverted").updateable and not lead.field("CreatedDate").createable
     assert lead.field("LastName").length == 80 and lead.field("LastName").label == "Last Name"
+    assert lead.field("OwnerId").reference_to == ("Group", "User")
+
+
+def test_lead_has_the_fields_a_real_lead_has():
+    lead = STANDARD_CATALOG["Lead"]
+    assert {"HasOptedOutOfEmail", "DoNotCall", "HasOptedOutOfFax", "Rating", "Salutation", "Fax"} <= {
+        f.name for f in lead.fields}
+    assert lead.field("HasOptedOutOfEmail").label == "Email Opt Out" and lead.field("DoNotCall").type == "boolean"
+    assert [p.value for p in lead.field("Rating").picklist_values] == ["Hot", "Warm", "Cold"]
+    assert lead.field("Salutation").type == "picklist" and lead.field("Fax").type == "phone"
+
+
+def test_account_name_is_no_upsert_key_but_opportunity_name_is_an_id_lookup():
+    # As real orgs describe them: Account.Name cannot key a REST upsert; neither is an external id.
+    name = STANDARD_CATALOG["Account"].field("Name")
+    assert not name.id_lookup and not name.external_id and name.required_on_create
+    opportunity_name = STANDARD_CATALOG["Opportunity"].field("Name")
+    assert opportunity_name.id_lookup and not opportunity_name.external_id
 
 
 def test_the_external_id_field_is_unique_lookup_and_filterable():
     ext = STANDARD_CATALOG["Subscription__c"].field("External_Id__c")
     assert ext.external_id and ext.id_lookup and ext.unique and ext.filterable and not ext.case_sensitive
-
-
-def test_find_describe_is_case_insensitive():
-    assert find_describe("lead") is STANDARD_CATALOG["Lead"]
-    assert find_describe("SUBSCRIPTION__C") is STANDARD_CATALOG["Subscription__c"]
-    assert find_describe("Leed") is None
 
 
 @pytest.mark.parametrize("object_name", sorted(STANDARD_CATALOG))

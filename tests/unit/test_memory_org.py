@@ -118,12 +118,16 @@ def test_unknown_field_is_invalid_field(org):
 
 
 def test_read_only_fields_cannot_be_written(org):
-    result = org.create("Lead", lead(IsConverted=True, CreatedDate="2024-01-01T00:00:00Z"))
+    result = org.create("Lead", lead(ConvertedDate="2024-01-01", CreatedDate="2024-01-01T00:00:00Z"))
     assert result.error.code == "INVALID_FIELD_FOR_INSERT_UPDATE"
-    assert result.error.fields == ("IsConverted", "CreatedDate")
-    assert result.error.message.startswith("Unable to create/update fields: IsConverted, CreatedDate. Please check")
+    assert result.error.fields == ("ConvertedDate", "CreatedDate")
+    assert result.error.message.startswith("Unable to create/update fields: ConvertedDate, CreatedDate. Please check")
     rid = org.seed("Lead", lead())
     assert org.update("Lead", rid, {"Name": "x"}).error.code == "INVALID_FIELD_FOR_INSERT_UPDATE"
+    # IsConverted is createable but not updateable, as a real org's describe says.
+    converted = org.seed("Lead", lead(IsConverted=True))
+    assert org.get("Lead", converted)["IsConverted"] is True
+    assert org.update("Lead", converted, {"IsConverted": False}).error.fields == ("IsConverted",)
 
 
 def test_id_cannot_be_given_on_create(org):

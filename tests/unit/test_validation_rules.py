@@ -56,9 +56,12 @@ DESCRIBED = [
      {("UNKNOWN_FIELD", "action.field_mappings[0].field")}),
     (lead(Operation.CREATE, mappings=(("Company", "traits.c"),)),
      {("REQUIRED_FIELD_NOT_MAPPED", "action.field_mappings")}),
-    (lead(Operation.UPSERT, (("Email", "traits.e"),), REQUIRED + (("IsConverted", "traits.x"),)),
+    (lead(Operation.UPSERT, (("Email", "traits.e"),), REQUIRED + (("ConvertedDate", "traits.x"),)),
      {("FIELD_NOT_CREATEABLE", "action.field_mappings[2].field"),
       ("FIELD_NOT_UPDATEABLE", "action.field_mappings[2].field")}),
+    # Lead.IsConverted may be set when a lead is inserted, never changed afterwards (real describe flags).
+    (lead(Operation.UPSERT, (("Email", "traits.e"),), REQUIRED + (("IsConverted", "traits.x"),)),
+     {("FIELD_NOT_UPDATEABLE", "action.field_mappings[2].field")}),
     (lead(Operation.UPDATE, (("Id", "traits.id"),), (("FirstName", "traits.f"),)), set()),
 ]
 

@@ -307,11 +307,13 @@ def test_upsert_with_several_matches_writes_nothing_and_names_them(org):
     assert all(r["FirstName"] is None for r in org.records("Lead"))
 
 
-def test_upsert_key_must_be_an_id_lookup_field(org):
+@pytest.mark.parametrize("object_name,field", [("Lead", "Company"), ("Account", "Name")])
+def test_upsert_key_must_be_an_id_lookup_field(org, object_name, field):
+    # Account.Name is no idLookup field in a real org's describe, so no REST upsert can key on it.
     with pytest.raises(OrgError) as exc:
-        org.upsert("Lead", "Company", "Acme", {})
+        org.upsert(object_name, field, "Acme", {})
     assert exc.value.code == "NOT_FOUND" and exc.value.status == 404
-    assert exc.value.message == "Provided external ID field does not exist or is not accessible: Company"
+    assert exc.value.message == f"Provided external ID field does not exist or is not accessible: {field}"
 
 
 def test_one_collections_upsert_refuses_a_key_given_twice(org):

@@ -106,10 +106,6 @@ class FieldDescribe:
         """The active picklist value Salesforce fills in when a create leaves the field out, if any."""
         return next((p.value for p in self.picklist_values if p.default_value and p.active), None)
 
-    def allows_picklist_value(self, value: str) -> bool:
-        """False only for a restricted picklist that has no active value equal to `value`."""
-        return not self.restricted_picklist or any(p.active and p.value == value for p in self.picklist_values)
-
 
 # Object-level describe flags beyond create/update/delete/query; `capabilities` holds the true ones.
 OBJECT_FLAGS = ("activateable", "compactLayoutable", "customSetting", "deepCloneable", "deprecatedAndHidden",

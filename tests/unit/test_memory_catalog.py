@@ -10,7 +10,9 @@ from adapters.memory.catalog import (
     describe_json,
     global_describe_json,
 )
+from adapters.memory.describe_json import field_json
 from adapters.memory.ids import IdFactory
+from core.describe import FieldDescribe, PicklistValue
 from core.names import normalize_id
 
 
@@ -138,3 +140,28 @@ def test_global_describe_json_lists_every_object():
     assert {s["name"]: s["keyPrefix"] for s in g["sobjects"]}["Opportunity"] == "006"
     assert {s["name"] for s in g["sobjects"] if s["custom"]} == {"Subscription__c"}
     assert all("fields" not in s for s in g["sobjects"])
+
+
+def test_a_hand_built_field_describes_like_a_real_field_of_its_type():
+    amount = FieldDescribe("Amount__c", "currency", "Amount")
+    assert (amount.precision, amount.scale, amount.soap_type, amount.groupable, amount.custom) == (
+        18, 2, "xsd:double", False, True)
+    notes = FieldDescribe("Notes", "textarea", "Notes", 32000, filterable=False)
+    assert (notes.byte_length, notes.extra_type_info, notes.sortable, notes.aggregatable) == (
+        96000, "plaintextarea", False, False)
+    owner = FieldDescribe("OwnerId", "reference", "Owner ID", 18, reference_to=("User",))
+    assert field_json(owner)["referenceTo"] == ["User"] and not field_json(owner)["polymorphicForeignKey"]
+
+
+def test_describe_from_json_keeps_picklists_lookups_and_numbers():
+    o = describe_from_json({"name": "Thing__c", "fields": [
+        {"name": "Stage__c", "type": "picklist", "restrictedPicklist": True, "picklistValues": [
+            {"value": "A", "label": "Ay", "active": True, "defaultValue": True},
+            {"value": "B", "label": "B", "active": False, "defaultValue": False}]},
+        {"name": "Parent__c", "type": "reference", "referenceTo": ["Account"], "relationshipName": "Parent__r"},
+        {"name": "Rate__c", "type": "percent", "precision": 5, "scale": 2}]})
+    stage, parent, rate = o.fields
+    assert stage.picklist_values == (PicklistValue("A", "Ay", True, True), PicklistValue("B", "B", False, False))
+    assert stage.default_picklist_value == "A" and stage.restricted_picklist
+    assert (parent.reference_to, parent.relationship_name) == (("Account",), "Parent__r")
+    assert (rate.precision, rate.scale) == (5, 2)

@@ -11,7 +11,7 @@ from adapters.memory.org import Org
 from adapters.memory.results import OrgError
 from core.describe import FieldDescribe, ObjectDescribe
 from core.model import ResultError
-from core.names import normalize_id
+from core.names import normalize_id, to_18
 from core.ports import FieldIn, Lookup
 
 
@@ -50,6 +50,29 @@ def test_create_fills_salesforce_defaults(org):
     opp = org.get("Opportunity", org.seed("Opportunity", {"Name": "Deal", "StageName": "Prospecting",
                                                           "CloseDate": "2024-06-30"}))
     assert opp["Probability"] == 10
+
+
+def test_defaults_follow_the_describe(org):
+    # Picklist defaults are the values describe marks defaultValue; checkboxes start false; audit ids are the API user.
+    record = org.get("Lead", org.seed("Lead", lead()))
+    assert (record["HasOptedOutOfEmail"], record["DoNotCall"], record["IsUnreadByOwner"]) == (False, False, False)
+    assert record["CreatedById"] == record["LastModifiedById"] == record["OwnerId"] == org.owner_id
+    assert record["SystemModstamp"] == record["CreatedDate"] and record["Rating"] is None
+    opp = org.get("Opportunity", org.seed("Opportunity", {"Name": "Deal", "StageName": "Perception Analysis",
+                                                          "CloseDate": "2024-06-30"}))
+    assert opp["Probability"] == 70 and opp["IsClosed"] is False
+
+
+def test_the_api_user_is_a_live_user_record(org):
+    assert org.get("User", org.owner_id, ["Name", "IsActive"]) == {"Id": org.owner_id, "Name": "API User",
+                                                                    "IsActive": True}
+    assert org.create("Lead", lead(OwnerId=org.owner_id)).success
+    queue, stranger_id = to_18("00GHs0000000001"), to_18("005Hs0000000001")
+    assert org.create("Lead", lead(OwnerId=queue)).success  # a queue (Group) may own a lead
+    stranger = org.create("Lead", lead(OwnerId=stranger_id))
+    assert stranger.error == ResultError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ("OwnerId",))
+    account = org.create("Account", {"Name": "Acme", "OwnerId": queue})
+    assert account.error.code == "MALFORMED_ID"  # an Account's owner is a User, never a queue
 
 
 def test_values_are_stored_by_type(org):

@@ -147,11 +147,6 @@ class ObjectDescribe:
         """The field called `name`; API names are case-insensitive, as in Salesforce."""
         return self._by_lower_name.get(name.lower())
 
-    @property
-    def name_field(self) -> FieldDescribe | None:
-        """The field that names a record (nameField in describe): Name, or CaseNumber on Case..."""
-        return next((f for f in self.fields if f.name_field), None)
-
 
 def _plural(label: str) -> str:
     if label.endswith("y") and label[-2:-1] not in tuple("aeiou"):

@@ -12,8 +12,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from adapters.memory.catalog import STANDARD_CATALOG, describe_json
+from adapters.memory.describe_json import field_json
 from adapters.salesforce import SalesforceBackend
 from core.credentials import OAuthRefreshToken
+from core.describe import FieldDescribe
 from core.model import Connection
 
 INSTANCE = "https://acme.my.salesforce.com"
@@ -40,21 +43,10 @@ def field(name: str, type_: str = "string", **flags: Any) -> dict[str, Any]:
     return body
 
 
-LEAD_DESCRIBE = {
-    "name": "Lead", "label": "Lead", "labelPlural": "Leads", "keyPrefix": "00Q", "custom": False,
-    "createable": True, "updateable": True, "deletable": True, "queryable": True,
-    "fields": [
-        field("Id", "id", createable=False, updateable=False, nillable=False, idLookup=True, defaultedOnCreate=True),
-        field("LastName", nillable=False), field("Company", nillable=False), field("Email", "email", idLookup=True),
-        field("Phone", "phone"), field("NumberOfEmployees", "int"), field("AnnualRevenue", "currency"),
-        field("IsConverted", "boolean", nillable=False, defaultedOnCreate=True),
-        field("ConvertedDate", "date"), field("CreatedDate", "datetime", createable=False, updateable=False),
-        field("OwnerId", "reference", referenceTo=["User"]),
-        field("Ext__c", externalId=True, idLookup=True, unique=True),
-        field("Description", "textarea", filterable=False, length=32000),
-    ],
-    "urls": {"sobject": f"{DATA}/sobjects/Lead", "describe": f"{DATA}/sobjects/Lead/describe"},
-}
+# The real Lead describe (adapters/memory/describe/Lead.json, from a recorded org) plus the tests' own external id.
+EXT_FIELD = field_json(FieldDescribe("Ext__c", "string", "Ext", 255, external_id=True, id_lookup=True, unique=True))
+LEAD_DESCRIBE = describe_json(STANDARD_CATALOG["Lead"], DATA.rsplit("/v", 1)[1])
+LEAD_DESCRIBE["fields"] = [*LEAD_DESCRIBE["fields"], EXT_FIELD]
 
 
 def respond(status: int, body: Any = None, headers: dict[str, str] | None = None) -> httpx.Response:

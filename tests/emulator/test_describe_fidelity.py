@@ -81,3 +81,28 @@ def test_the_regressions_the_recordings_revealed(api):
     assert {"HasOptedOutOfEmail", "DoNotCall", "Rating", "Salutation", "Fax"} <= set(lead)
     assert lead["OwnerId"]["referenceTo"] == ["Group", "User"] and lead["OwnerId"]["polymorphicForeignKey"]
     assert lead["Company"]["length"] == 255 and lead["Title"]["length"] == 128
+
+
+# An object's entry in a real Describe Global (the CumulusCI Global describe recording, v52.0).
+REAL_GLOBAL_KEYS = {
+    "activateable", "associateEntityType", "associateParentEntity", "createable", "custom", "customSetting",
+    "deepCloneable", "deletable", "deprecatedAndHidden", "feedEnabled", "hasSubtypes", "isInterface", "isSubtype",
+    "keyPrefix", "label", "labelPlural", "layoutable", "mergeable", "mruEnabled", "name", "queryable",
+    "replicateable", "retrieveable", "searchable", "triggerable", "undeletable", "updateable", "urls",
+}
+
+
+def test_describe_global_lists_the_catalog_with_real_keys_and_flags(api):
+    response = api.get(f"{V}/sobjects/")
+    assert response.status_code == 200
+    entries = {s["name"]: s for s in response.json()["sobjects"]}
+    assert list(entries) == list(CATALOG_OBJECTS)
+    assert all(set(s) == REAL_GLOBAL_KEYS for s in entries.values())
+    for name, entry in entries.items():
+        expected = vendored(name)
+        assert {k: entry[k] for k in REAL_GLOBAL_KEYS - {"urls"}} == {
+            k: expected[k] for k in REAL_GLOBAL_KEYS - {"urls", "associateEntityType", "associateParentEntity"}} | {
+            "associateEntityType": None, "associateParentEntity": None}
+    # The User entry as the recording has it: createable, never deleted or merged through the API.
+    user = entries["User"]
+    assert (user["createable"], user["deletable"], user["undeletable"], user["mergeable"]) == (True, False, False, False)

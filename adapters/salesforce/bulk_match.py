@@ -108,6 +108,8 @@ def meaning(kind: str, text: str) -> Any:
 
 def _same_number(uploaded: str, echoed: str) -> bool:
     """The echoed number is the uploaded one, possibly rounded to the places the field keeps."""
+    if meaning("text", uploaded) is None or meaning("text", echoed) is None:  # no value: "" or #N/A
+        return meaning("text", uploaded) == meaning("text", echoed)
     u, e = _number(uploaded.strip()), _number(echoed.strip())
     if u is None or e is None:
         return uploaded.strip() == echoed.strip()

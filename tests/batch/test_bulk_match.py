@@ -61,9 +61,11 @@ def test_identical_rows_are_interchangeable_and_each_taken_once():
 
 
 def test_a_value_rounded_to_the_fields_scale_ties_back_when_nothing_else_fits():
-    table = build_table([{"Name": "A", "Amount__c": 12.345}, {"Name": "A", "Amount__c": 99.999}])
-    tied = RowMatcher(table, None, DESCRIBE).tie([_row(["A", "100.0"]), _row(["A", "12.35"])])
-    assert [n for n, _ in tied] == [1, 0]
+    table = build_table([{"Name": "A", "Amount__c": 12.345}, {"Name": "A", "Amount__c": 99.999},
+                         {"Name": "a", "Amount__c": None}])
+    tied = RowMatcher(table, None, DESCRIBE).tie([_row(["A", "100.0"]), _row(["A", "12.35"]), _row(["A", ""])])
+    assert [n for n, _ in tied] == [1, 0, 2]
+    assert RowMatcher(table, None, DESCRIBE).tie([_row(["A", "12.4"])]) == []  # no rounding of 12.345 reads 12.4
 
 
 def test_an_unset_checkbox_ties_to_false_and_letter_case_of_text_is_forgiven_last():

@@ -7,6 +7,9 @@ from dataclasses import replace
 from adapters.memory.results import SaveResult
 from core.model import ResultError
 
+# The in-memory Org answers in the port's terms (NOT_FOUND for an id that is no record, a duplicate's
+# field in `fields`), which is what both adapters report to core; this module words them as the wire does.
+#
 # An update or delete whose id names no record. sObject Collections and Bulk API answer it with
 # INVALID_CROSS_REFERENCE_KEY "invalid cross reference id", "fields": [] and no id; the single-record
 # resource answers 404 NOT_FOUND "The requested resource does not exist" (sobjects.py).

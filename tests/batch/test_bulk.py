@@ -147,3 +147,20 @@ def test_an_account_insert_ties_back_currency_echoed_in_e_notation(emulator):
     assert [r.status for r in report.results] == [201] * len(events)
     assert [emulator.org.get("Account", r.record_id)["Name"] for r in report.results] == [
         row[0] for row in rec.GUIDE_UPLOAD]
+
+
+def test_a_bulk_update_or_delete_of_an_id_that_is_no_record_is_not_found(emulator):
+    """The job's failedResults say INVALID_CROSS_REFERENCE_KEY:invalid cross reference id:-- (no sf__Id)."""
+    from core.names import to_18
+
+    [real] = seed_leads(emulator, 1)
+    never = to_18("00QHs0000ZZZZZZ")
+    events = [identify("e0", lead_id=never, title="CEO"), identify("e1", lead_id=real, title="CEO")]
+    with harness(emulator, bulk_threshold=1) as h:
+        updated = h.apply(by_id(Operation.UPDATE), events)
+        deleted = h.apply(by_id(Operation.DELETE), events)
+    assert emulator.calls["bulk_create"] == 2 and emulator.calls["collection_update"] == 0
+    assert all(never in [row[0] for row in upload[1:]] for upload in uploads(emulator))  # sent, not looked up
+    assert [(r.status, r.record_id, r.error.code if r.error else "") for r in updated.results] == [
+        (404, never, "NOT_FOUND"), (200, real, "")]
+    assert [(r.status, r.record_id) for r in deleted.results] == [(404, never), (204, real)]

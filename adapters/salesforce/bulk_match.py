@@ -117,7 +117,10 @@ def _same_number(uploaded: str, echoed: str) -> bool:
         return True
     exponent = min(0, e.normalize().as_tuple().exponent)  # type: ignore[operator]
     step = Decimal(1).scaleb(exponent)
-    return any(u.quantize(step, rounding=r) == e for r in (ROUND_HALF_UP, ROUND_HALF_EVEN))
+    try:
+        return any(u.quantize(step, rounding=r) == e for r in (ROUND_HALF_UP, ROUND_HALF_EVEN))
+    except InvalidOperation:  # more digits than a Decimal context holds: no field keeps that many
+        return False
 
 
 class RowMatcher:

@@ -66,6 +66,8 @@ def test_a_value_rounded_to_the_fields_scale_ties_back_when_nothing_else_fits():
     tied = RowMatcher(table, None, DESCRIBE).tie([_row(["A", "100.0"]), _row(["A", "12.35"]), _row(["A", ""])])
     assert [n for n, _ in tied] == [1, 0, 2]
     assert RowMatcher(table, None, DESCRIBE).tie([_row(["A", "12.4"])]) == []  # no rounding of 12.345 reads 12.4
+    huge = build_table([{"Name": "A", "Amount__c": "1" * 30}])
+    assert RowMatcher(huge, None, DESCRIBE).tie([_row(["A", "1.5E-20"])]) == []
 
 
 def test_an_unset_checkbox_ties_to_false_and_letter_case_of_text_is_forgiven_last():

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from adapters.salesforce.bulk_csv import ResultRow, Table, build_table, parse_error, parse_results, render
+from adapters.salesforce.bulk_match import RowMatcher
 from adapters.salesforce.transport import Session
+from core.describe import ObjectDescribe
 from core.model import ResultError
 from core.ports import BackendError, WriteOutcome
 
-# How rows are tied back to records. Result CSVs come in any order but echo every uploaded cell, so a
-# result row goes to the uploaded row with exactly those cells; identical rows (possible for inserts,
-# which carry no key) are handed out in order, which is sound because identical rows are
-# interchangeable. Should Salesforce ever echo a cell differently, update, upsert and delete fall back
-# to the key column (Id or the external id) when it names one row still open. A row no result
-# mentions is OUTCOME_UNKNOWN, never silently retried. No correlation column is added to inserts
-# (Bulk refuses unknown fields).
+# How rows are tied back to records. Result CSVs come in any order and echo every uploaded column, with
+# each value as the org stored it (bulk_match compares them by field type, from describe); rows with
+# equal values are interchangeable (possible for inserts, which carry no key), so each result row takes
+# one of them. Update, upsert and delete may also be tied by the key column (Id or the external id) when
+# it names one row still open. A row no result mentions is OUTCOME_UNKNOWN, never silently retried. No
+# correlation column is added to inserts (Bulk refuses unknown fields).
 #
 # Absent versus null: one job per write, with the union of the records' fields as columns. A field a
 # record lacks is an empty cell (Bulk: leave it unchanged); None or "" is #N/A (set to null), as
@@ -67,8 +67,8 @@ class BulkJob:
     """One ingest job for one write: `run` returns one Item per record, in the records' order."""
 
     def __init__(self, session: Session, settings: BulkSettings, object_name: str, op: str,
-                 external_id_field: str = ""):
-        self._session, self._settings = session, settings
+                 external_id_field: str = "", describe: ObjectDescribe | None = None):
+        self._session, self._settings, self._describe = session, settings, describe
         self._object, self._op, self._external = object_name, op, external_id_field
         self._url = f"{session.data_url}/jobs/ingest"
         self.job_id = ""
@@ -160,37 +160,33 @@ class BulkJob:
             return [_unknown(f"Bulk API job {self.job_id} was still {state} when sfdest stopped waiting")] * count
         processed = _int(info.get("numberRecordsProcessed"), count)
         failed = _int(info.get("numberRecordsFailed"), 0)
-        matcher = _RowMatcher(table, None if self._op == "create" else 0)
+        matcher = RowMatcher(table, None if self._op == "create" else 0, self._describe)
         items: list[Item | None] = [None] * count
         kinds = {"successfulResults": processed > failed, "failedResults": failed > 0,
                  "unprocessedrecords": state != "JobComplete"}
         for pass_ in (True, False):  # skipped downloads are fetched if some row is still unaccounted for
-            for kind, wanted in kinds.items():
-                if wanted is pass_ and (pass_ or None in items):
-                    for n, item in self._download(kind, table, matcher, state, info):
-                        items[n] = item
+            fetch = [k for k, wanted in kinds.items() if wanted is pass_ and (pass_ or None in items)]
+            rows = [row for kind in fetch for row in self._download(kind, table)]
+            for n, row in matcher.tie(rows):
+                items[n] = self._item(row, state, info)
         why = f"Bulk API job {self.job_id} ended {state} but its results do not mention this record"
         return [i if i is not None else _unknown(why) for i in items]
 
-    def _download(self, kind: str, table: Table, matcher: _RowMatcher, state: str, info: dict[str, Any]):
+    def _download(self, kind: str, table: Table) -> list[ResultRow]:
         try:
             response = self._session.request("GET", f"{self._url}/{self.job_id}/{kind}/", accept="text/csv")
         except BackendError:
-            return
+            return []
         text = response.content.decode("utf-8", errors="replace")  # Bulk result CSVs are UTF-8
-        rows = parse_results(text, len(table.header), 0 if kind == "unprocessedrecords" else 2)
-        for row in rows:
-            n = matcher.take(row.cells)
-            if n is not None:
-                yield n, self._item(kind, row, state, info)
+        return parse_results(text, table.header, kind)
 
-    def _item(self, kind: str, row: ResultRow, state: str, info: dict[str, Any]) -> Item:
-        if kind == "successfulResults":
+    def _item(self, row: ResultRow, state: str, info: dict[str, Any]) -> Item:
+        if row.kind == "successfulResults":
             item: dict[str, Any] = {"id": row.sf_id, "success": True, "errors": []}
             if self._op == "upsert":
                 item["created"] = row.sf_flag.strip().lower() == "true"
             return item
-        if kind == "failedResults":
+        if row.kind == "failedResults":
             return {"id": row.sf_id, "success": False, "errors": [parse_error(row.sf_flag)]}
         said = str(info.get("errorMessage") or "")[:300]
         if self._out_of_time:
@@ -207,34 +203,3 @@ def _int(value: Any, default: int) -> int:
         return int(value)
     except (TypeError, ValueError):
         return default
-
-
-class _RowMatcher:
-    """Result rows back to uploaded rows: by every uploaded cell (results echo them), identical rows by
-    multiplicity; failing that, by the key column (Id or the external id) when it names one row left."""
-
-    def __init__(self, table: Table, key_column: int | None):
-        self._by_row: dict[tuple[str, ...], deque[int]] = {}
-        self._by_key: dict[str, deque[int]] = {}
-        self._free = set(range(len(table.rows)))
-        self._key = key_column if table.header and key_column is not None else None
-        for n, row in enumerate(table.rows):
-            self._by_row.setdefault(row, deque()).append(n)
-            if self._key is not None and row[self._key]:
-                self._by_key.setdefault(row[self._key], deque()).append(n)
-
-    def _pop(self, queue: deque[int] | None) -> int | None:
-        while queue:
-            n = queue.popleft()
-            if n in self._free:
-                self._free.discard(n)
-                return n
-        return None
-
-    def take(self, cells: tuple[str, ...]) -> int | None:
-        n = self._pop(self._by_row.get(cells))
-        if n is None and self._key is not None and cells[self._key]:
-            candidates = self._by_key.get(cells[self._key])
-            if candidates is not None and len([i for i in candidates if i in self._free]) == 1:
-                n = self._pop(candidates)
-        return n

@@ -101,23 +101,41 @@ def render(header: Sequence[str], rows: Sequence[tuple[str, ...]], max_bytes: in
 
 @dataclass(frozen=True)
 class ResultRow:
-    """One row of a result CSV: the sf__ columns and the original cells as uploaded."""
+    """One row of a result CSV: which result it came from, its sf__ columns, and its cells in upload order."""
 
+    kind: str  # successfulResults, failedResults or unprocessedrecords
     sf_id: str
     sf_flag: str  # sf__Created ("true"/"false") or sf__Error
     cells: tuple[str, ...]
 
 
-def parse_results(text: str, width: int, sf_columns: int) -> list[ResultRow]:
-    """Rows of successfulResults / failedResults (sf_columns=2) or unprocessedrecords (0)."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+def parse_results(text: str, header: Sequence[str], kind: str) -> list[ResultRow]:
+    """Rows of successfulResults / failedResults (two sf__ columns first) or unprocessedrecords (none).
+
+    Cells are put in the order of the uploaded `header`, by column name (any letter case); a result
+    whose column names do not all match is read by position.
+    """
+    sf_columns = 0 if kind == "unprocessedrecords" else 2
+    width = len(header)
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    if not rows:
+        return []
+    wanted = {name.lower(): i for i, name in enumerate(header)}
+    names = [name.strip().lower() for name in rows[0][sf_columns:]]
+    order = [wanted.get(name) for name in names]
+    by_name = len(order) == width and None not in order and len(set(order)) == width
     out = []
-    for n, row in enumerate(reader):
-        if n == 0 or not row:
+    for row in rows[1:]:
+        if not row:
             continue
-        sf, cells = row[:sf_columns], row[sf_columns:]
-        cells = (cells + [""] * width)[:width]
-        out.append(ResultRow(sf[0] if sf_columns else "", sf[1] if sf_columns > 1 else "", tuple(cells)))
+        sf, values = row[:sf_columns], row[sf_columns:]
+        cells = [""] * width
+        for position, value in enumerate(values[:width] if not by_name else values):
+            target = order[position] if by_name and position < len(order) else position
+            if target is not None and target < width:
+                cells[target] = value
+        out.append(ResultRow(kind, sf[0] if sf_columns else "", sf[1] if sf_columns > 1 and len(sf) > 1 else "",
+                             tuple(cells)))
     return out
 
 

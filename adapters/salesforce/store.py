@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from adapters.salesforce import soql
 from adapters.salesforce.bulk import BulkJob, BulkSettings, bulk_row
 from adapters.salesforce.describe_cache import DescribeCache
+from adapters.salesforce.record_errors import may_be_a_lost_race, missing_record, with_duplicate_field
 from adapters.salesforce.transport import Session, is_lock_error, merge_errors
 from core.describe import ObjectDescribe
 from core.describe_rest import describe_from_rest
@@ -181,7 +182,8 @@ class SalesforceStore:
             items.append(_fields_problem(fields, forbid_id=True)
                          or {"attributes": {"type": object_name}, "id": canonical, **fields})
         url = f"{self._session.data_url}/composite/sobjects"
-        return self._write(object_name, items, lambda chunk: self._send_records("PATCH", url, chunk, True, "update"),
+        return self._write(object_name, items,
+                           lambda chunk: self._send_records("PATCH", url, chunk, True, "update", object_name),
                            lambda rows: self._send_bulk(object_name, "update", rows))
 
     def upsert(self, object_name: str, external_id_field: str, records: Sequence[Mapping[str, Any]]
@@ -203,11 +205,11 @@ class SalesforceStore:
 
         outcomes = self._write(object_name, items, send,
                                lambda rows: self._send_bulk(object_name, "upsert", rows, external_id_field))
-        # Two writers upserting one new key at once: the loser gets DUPLICATE_VALUE on the key, and
-        # sending it again (upserts are idempotent) updates the record the winner created.
+        # Two writers upserting one new key at once: the loser gets DUPLICATE_VALUE on the key (named in
+        # the message, "fields": []), and sending it again (upserts are idempotent) updates the record
+        # the winner created.
         raced = [n for n, o in enumerate(outcomes) if not o.success and o.error is not None
-                 and o.error.code == "DUPLICATE_VALUE"
-                 and any(f.lower() == external_id_field.lower() for f in o.error.fields)]
+                 and may_be_a_lost_race(o.error, external_id_field)]
         if raced:
             self._session.telemetry.salesforce_retry("upsert", "DUPLICATE_VALUE")
             for n, outcome in zip(raced, self._send_chunks([items[n] for n in raced], send), strict=True):
@@ -220,8 +222,8 @@ class SalesforceStore:
         for record_id in ids:
             canonical = normalize_id(record_id) if isinstance(record_id, str) else None
             items.append(canonical or _fail("MALFORMED_ID", f"{object_name} ID: id value of incorrect type", ("Id",)))
-        return self._write(object_name, items, self._send_delete, lambda rows: self._send_bulk(object_name, "delete",
-                                                                                               rows))
+        return self._write(object_name, items, lambda chunk: self._send_delete(object_name, chunk),
+                           lambda rows: self._send_bulk(object_name, "delete", rows))
 
     def _write(self, object_name: str, items: list[Any], send: Callable[[list[Any]], list[WriteOutcome]],
                bulk: Callable[[list[Any]], list[WriteOutcome]]) -> list[WriteOutcome]:
@@ -264,7 +266,11 @@ class SalesforceStore:
                    ) -> list[WriteOutcome]:
         """One Bulk API 2.0 job; its rows' results mapped exactly as collection results are."""
         rows = [bulk_row(p) for p in payloads]
-        items = BulkJob(self._session, self._bulk, object_name, op, external_id_field).run(rows)
+        try:  # result rows echo values as stored: tying them back compares cells by field type
+            describe: ObjectDescribe | None = self.describe(object_name)
+        except BackendError:
+            describe = None
+        items = BulkJob(self._session, self._bulk, object_name, op, external_id_field, describe).run(rows)
         return [i if isinstance(i, WriteOutcome) else _outcome(i, op, object_name, external_id_field) for i in items]
 
     def _with_lock_retries(self, payloads: list[Any], send: Callable[[list[Any]], list[WriteOutcome]],
@@ -292,13 +298,13 @@ class SalesforceStore:
             return [WriteOutcome(False, error=exc.error)] * len(records)
         return self._outcomes(body, len(records), op, idempotent, object_name, external_id_field)
 
-    def _send_delete(self, ids: list[Any]) -> list[WriteOutcome]:
+    def _send_delete(self, object_name: str, ids: list[Any]) -> list[WriteOutcome]:
         url = f"{self._session.data_url}/composite/sobjects?ids={','.join(ids)}&allOrNone=false"
         try:
             _, body = self._session.json("DELETE", url)
         except BackendError as exc:
             return [WriteOutcome(False, error=exc.error)] * len(ids)
-        return self._outcomes(body, len(ids), "delete", True)
+        return self._outcomes(body, len(ids), "delete", True, object_name)
 
     @staticmethod
     def _outcomes(body: Any, count: int, op: str, idempotent: bool, object_name: str = "",
@@ -338,6 +344,7 @@ def _outcome(item: Any, op: str, object_name: str, external_id_field: str) -> Wr
     errors = item.get("errors")
     error = merge_errors(errors if isinstance(errors, list) else [], "statusCode") or ResultError(
         "UNKNOWN_EXCEPTION", "Salesforce reported a failure without details")
+    error = missing_record(error, op, object_name) or with_duplicate_field(error)
     several = "more than one record" in error.message.lower() or error.code == "MULTIPLE_CHOICES"
     if op == "upsert" and error.code in ("DUPLICATE_EXTERNAL_ID", "MULTIPLE_CHOICES") and several:
         ids = _matched_ids(error.message)

@@ -111,3 +111,56 @@ def test_non_ascii_insert_rows_are_tied_back(emulator):
     with harness(emulator, bulk_threshold=1) as h:
         report = h.apply(lead(Operation.CREATE), [person(n, f"{i}@example.com", last_name=n) for i, n in enumerate(names)])
     assert [emulator.org.get("Lead", r.record_id)["LastName"] for r in report.results] == names
+
+
+def test_inserts_whose_results_echo_stored_values_tie_every_record_back(emulator):
+    """Results echo doubles as Java prints them (12345678 -> 1.2345678E7), booleans as true/false: no row is
+    left OUTCOME_UNKNOWN, and identical rows each get one of the created records."""
+    fields = ("Plan__c", "Seats__c", "Active__c", "Renewal_Date__c")
+    action = Action(SUB, Operation.CREATE, (), None,
+                    tuple(FieldMapping(f, ValueSource.of_path(f"properties.{f}")) for f in fields))
+    seats = [12345678, 2.5, 0.0001, 10_000_000, 1.5e17, 3, None, 912260031]
+    events = [track(f"e{i}", Plan__c=f"P{i % 5}", Seats__c=seats[i % len(seats)], Active__c=i % 3 == 0,
+                    Renewal_Date__c=f"2024-0{1 + i % 9}-1{i % 10}" if i % 4 else None) for i in range(40)]
+    events += [track("twin-a", Plan__c="Twin", Seats__c=1e8), track("twin-b", Plan__c="Twin", Seats__c=1e8)]
+    with harness(emulator, bulk_threshold=1) as h:
+        report = h.apply(action, events)
+    assert emulator.calls["bulk_create"] == 1
+    assert [r.status for r in report.results] == [201] * len(events)
+    assert len({r.record_id for r in report.results}) == len(events)
+    for event, result in zip(events, report.results, strict=True):
+        stored = emulator.org.get(SUB, result.record_id)
+        sent = event.payload["properties"]
+        assert (stored["Plan__c"], stored["Seats__c"], stored["Active__c"]) == (
+            sent["Plan__c"], sent.get("Seats__c"), bool(sent.get("Active__c")))
+
+
+def test_an_account_insert_ties_back_currency_echoed_in_e_notation(emulator):
+    from tests.salesforce import recorded_divergences as rec
+
+    action = Action("Account", Operation.CREATE, (), None,
+                    tuple(FieldMapping(c, ValueSource.of_path(f"properties.{c}")) for c in rec.GUIDE_COLUMNS))
+    events = [track(f"a{n}", **dict(zip(rec.GUIDE_COLUMNS, row, strict=True)))
+              for n, row in enumerate(rec.GUIDE_UPLOAD)]
+    with harness(emulator, bulk_threshold=1) as h:
+        report = h.apply(action, events)
+    assert [r.status for r in report.results] == [201] * len(events)
+    assert [emulator.org.get("Account", r.record_id)["Name"] for r in report.results] == [
+        row[0] for row in rec.GUIDE_UPLOAD]
+
+
+def test_a_bulk_update_or_delete_of_an_id_that_is_no_record_is_not_found(emulator):
+    """The job's failedResults say INVALID_CROSS_REFERENCE_KEY:invalid cross reference id:-- (no sf__Id)."""
+    from core.names import to_18
+
+    [real] = seed_leads(emulator, 1)
+    never = to_18("00QHs0000ZZZZZZ")
+    events = [identify("e0", lead_id=never, title="CEO"), identify("e1", lead_id=real, title="CEO")]
+    with harness(emulator, bulk_threshold=1) as h:
+        updated = h.apply(by_id(Operation.UPDATE), events)
+        deleted = h.apply(by_id(Operation.DELETE), events)
+    assert emulator.calls["bulk_create"] == 2 and emulator.calls["collection_update"] == 0
+    assert all(never in [row[0] for row in upload[1:]] for upload in uploads(emulator))  # sent, not looked up
+    assert [(r.status, r.record_id, r.error.code if r.error else "") for r in updated.results] == [
+        (404, never, "NOT_FOUND"), (200, real, "")]
+    assert [(r.status, r.record_id) for r in deleted.results] == [(404, never), (204, real)]

@@ -53,5 +53,12 @@ def test_sf_error_becomes_a_collection_error(text, code, message, fields):
 
 def test_result_rows_keep_the_uploaded_cells():
     text = '"sf__Id","sf__Created",Email,Title\n"00QHs00000LmNoPMAV","true","a@x.com",""\n'
-    [row] = parse_results(text, 2, 2)
-    assert (row.sf_id, row.sf_flag, row.cells) == ("00QHs00000LmNoPMAV", "true", ("a@x.com", ""))
+    [row] = parse_results(text, ["Email", "Title"], "successfulResults")
+    assert (row.kind, row.sf_id, row.sf_flag, row.cells) == (
+        "successfulResults", "00QHs00000LmNoPMAV", "true", ("a@x.com", ""))
+
+
+def test_result_cells_are_read_by_column_name_in_any_order():
+    text = 'TITLE,email\n"CEO","a@x.com"\n'
+    [row] = parse_results(text, ["Email", "Title"], "unprocessedrecords")
+    assert (row.sf_id, row.cells) == ("", ("a@x.com", "CEO"))

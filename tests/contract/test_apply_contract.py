@@ -63,3 +63,18 @@ def test_apply_reports_api_calls_and_usage(backend):
     assert [r.status for r in report.results] == [201] * 250
     assert report.api_calls == 3  # describe + two collection creates
     assert report.api_usage is not None and report.api_usage.used >= 3
+
+
+@pytest.mark.parametrize("operation,status", [(Operation.UPDATE, 200), (Operation.DELETE, 204)])
+def test_an_update_or_delete_of_an_id_that_is_no_record_is_not_found(backend, operation, status):
+    """Collections answer INVALID_CROSS_REFERENCE_KEY for such an id (no id, "fields": []): still a 404."""
+    from core.names import to_18
+
+    service, conn = ApplyService(backend.factory), backend.connection_for("acme")
+    [real] = seed(service, conn, "ann@example.com")
+    never = to_18("00QHs0000ZZZZZZ")
+    action = lead_action(operation, matchers=(matcher("Id", "traits.lead_id"),))
+    results = service.apply(conn, action, [identify("e1", lead_id=never), identify("e2", lead_id=real)]).results
+    assert [(r.status, r.outcome, r.record_id) for r in results] == [
+        (404, Outcome.NOT_FOUND, never), (status, Outcome.DELETED if status == 204 else Outcome.UPDATED, real)]
+    assert results[0].error.code == "NOT_FOUND" and not results[0].retryable

@@ -108,3 +108,21 @@ def test_calls_are_counted_like_salesforce_counts_them(backend):
     before = store.api_calls
     store.create("Lead", [lead() for _ in range(450)])
     assert store.api_calls - before == 3  # sObject Collections take 200 records a call
+
+
+def test_an_update_or_delete_of_an_id_that_is_no_record_reports_not_found(backend):
+    from core.names import to_18
+
+    store = backend.store()
+    never = to_18("00QHs0000ZZZZZZ")
+    [updated] = store.update("Lead", [(never, {"FirstName": "Ann"})])
+    [deleted] = store.delete("Lead", [never])
+    assert (updated.success, updated.error.code, deleted.success, deleted.error.code) == (
+        False, "NOT_FOUND", False, "NOT_FOUND")
+
+
+def test_a_duplicate_external_id_names_the_field(backend):
+    store = backend.store()
+    store.create("Subscription__c", [{"External_Id__c": "S-8"}])
+    [dup] = store.create("Subscription__c", [{"External_Id__c": "s-8"}])
+    assert (dup.error.code, dup.error.fields) == ("DUPLICATE_VALUE", ("External_Id__c",))

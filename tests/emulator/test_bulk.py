@@ -119,3 +119,39 @@ def test_abort_and_upload_to_closed_job(emulator, api):
 def test_unknown_object_and_job_are_refused(api):
     assert api.post(JOBS, json={"object": "Nope", "operation": "insert"}).status_code == 400
     assert api.get(f"{JOBS}/750Hs0000000001AAA").status_code == 404
+
+
+def test_successful_rows_echo_values_as_stored_like_the_bulk_guides_insert(api):
+    """The Bulk API 2.0 Developer Guide's insert (tests/salesforce/recorded_divergences.py): 912260031 -> 9.12260031E8."""
+    from tests.salesforce import recorded_divergences as rec
+
+    job = open_job(api, object="Account", operation="insert")
+    lines = [",".join(rec.GUIDE_COLUMNS)] + [",".join(f'"{c}"' for c in map(str, row)) for row in rec.GUIDE_UPLOAD]
+    run(api, job, "\n".join(lines) + "\n")
+    response = api.get(f"{JOBS}/{job['id']}/successfulResults/")
+    assert response.text.splitlines()[0] == '"sf__Id","sf__Created",' + ",".join(rec.GUIDE_COLUMNS)
+    echoed = {r["Name"]: (r["NumberOfEmployees"], r["AnnualRevenue"], r["sf__Created"])
+              for r in csv.DictReader(io.StringIO(response.text))}
+    assert echoed == {row[0]: (str(row[2]), revenue, "true")
+                      for row, revenue in zip(rec.GUIDE_UPLOAD, rec.GUIDE_ECHOED_REVENUE, strict=True)}
+
+
+def test_successful_rows_render_doubles_booleans_and_dates_as_salesforce_does(api):
+    job = open_job(api, object=SUB, operation="insert")
+    run(api, job, "External_Id__c,Seats__c,Active__c,Renewal_Date__c,Plan__c\n"
+                  "A,2.50,TRUE,2024-01-02,\nB,10000000,false,,#N/A\nC,0.0001,true,,x\n")
+    echoed = {r["External_Id__c"]: (r["Seats__c"], r["Active__c"], r["Renewal_Date__c"], r["Plan__c"])
+              for r in rows(api, job, "successfulResults")}
+    assert echoed == {"A": ("2.5", "true", "2024-01-02", ""), "B": ("1.0E7", "false", "", ""),
+                      "C": ("1.0E-4", "true", "", "x")}
+
+
+def test_an_update_or_delete_of_an_id_that_is_no_record_fails_as_invalid_cross_reference(api):
+    from core.names import to_18
+
+    never = to_18("00QHs0000ZZZZZZ")
+    for operation in ("update", "delete"):
+        job = open_job(api, object="Lead", operation=operation)
+        run(api, job, f"Id\n{never}\n" if operation == "delete" else f"Id,Title\n{never},CEO\n")
+        [failed] = rows(api, job, "failedResults")
+        assert (failed["sf__Id"], failed["sf__Error"]) == ("", "INVALID_CROSS_REFERENCE_KEY:invalid cross reference id:--")

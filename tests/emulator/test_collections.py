@@ -119,3 +119,27 @@ def test_all_or_none_delete_restores_deleted_records(emulator, api):
     assert missing["success"] is False
     assert emulator.org.get("Lead", a)["Id"] == a
     assert api.delete(f"{V}/sobjects/Lead/{a}").status_code == 204
+
+
+def test_an_update_or_delete_of_an_id_that_is_no_record_is_an_invalid_cross_reference(emulator, api):
+    """As real orgs answer (tests/salesforce/recorded_divergences.py): no id, "fields": []."""
+    from core.names import to_18
+    from tests.salesforce.recorded_divergences import NO_SUCH_RECORD
+
+    never = to_18("00QHs0000ZZZZZZ")
+    [updated] = api.patch(COLLECTIONS, json={"records": [typed("Lead", id=never, Title="CEO")]}).json()
+    [deleted] = api.delete(COLLECTIONS, params={"ids": never}).json()
+    assert updated == deleted == NO_SUCH_RECORD
+    single = api.patch(f"{V}/sobjects/Lead/{never}", json={"Title": "CEO"})
+    assert (single.status_code, error_code(single)) == (404, "NOT_FOUND")
+    assert api.delete(f"{V}/sobjects/Lead/{never}").status_code == 404
+
+
+def test_a_duplicate_value_names_its_field_only_in_the_message(emulator, api):
+    first = emulator.org.seed(SUB, {"External_Id__c": "U-1"})
+    [refused] = api.post(COLLECTIONS, json={"records": [typed(SUB, External_Id__c="u-1")]}).json()
+    assert refused == {"success": False, "errors": [{
+        "statusCode": "DUPLICATE_VALUE", "fields": [],
+        "message": f"duplicate value found: External_Id__c duplicates value on record with id: {first}"}]}
+    single = api.post(f"{V}/sobjects/{SUB}", json={"External_Id__c": "U-1"})
+    assert single.status_code == 400 and single.json()[0]["fields"] == []

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.memory.org import Org
 from adapters.memory.results import OrgError, SaveResult, failed
+from tools.emulator.bulk_values import stored_cell
+from tools.emulator.save_results import in_collection
 
 if TYPE_CHECKING:
     from tools.emulator.bulk import Job
@@ -106,14 +108,30 @@ def process(org: Org, job: Job, rng: random.Random) -> Outcome:
         outcome.unprocessed = rows
         return outcome
     for row, result in zip(rows, _apply(org, job, header, rows), strict=True):
+        result = in_collection(result)
         rid = result.id or ""
         if result.success:
-            outcome.successful.append((rid, job.operation == "insert" or result.created, row))
+            outcome.successful.append((rid, job.operation == "insert" or result.created,
+                                       _as_stored(org, job, header, row, rid)))
         else:
             outcome.failed.append((rid if job.operation != "insert" else "", _error_text(result), row))
     rng.shuffle(outcome.successful)
     rng.shuffle(outcome.failed)
     return outcome
+
+
+def _as_stored(org: Org, job: Job, header: list[str], row: list[str], rid: str) -> list[str]:
+    """A successful row's cells as the org stored them (a deleted record's as uploaded); empty stays empty."""
+    if job.operation in ("delete", "hardDelete"):
+        return row
+    describe = org.describe(job.object)
+    fields = [describe.field(name) for name in header]
+    try:
+        stored = org.get(job.object, rid, [f.name for f in fields if f is not None])
+    except OrgError:
+        return row
+    return [stored_cell(f, stored.get(f.name)) if f is not None and text != "" else text
+            for f, text in zip(fields, row, strict=False)]
 
 
 def _quoted(values: list[str], delimiter: str) -> str:

@@ -9,6 +9,7 @@ from adapters.memory.results import OrgError, SaveResult, failed
 from core.model import ResultError
 from tools.emulator.faults import LOCK_MESSAGE, fault_reply
 from tools.emulator.rollback import Snapshot, org_lock
+from tools.emulator.save_results import in_collection
 from tools.emulator.wire import ApiError, Reply
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def _execute(emu: Emulator, objects: list[str], all_or_none: bool, run: Callable
              keeps_id: Callable[[SaveResult], bool], with_created: bool = False) -> Reply:
     with org_lock(emu.org):
         snapshot = Snapshot(emu.org, objects) if all_or_none else None
-        results = run()
+        results = [in_collection(r) for r in run()]
         if snapshot is not None and not all(r.success for r in results):
             snapshot.restore()
             results = [r if not r.success else SaveResult(False, r.id if keeps_id(r) else "", errors=(ROLLED_BACK,))

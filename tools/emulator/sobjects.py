@@ -8,6 +8,7 @@ from adapters.memory.catalog import describe_json, global_describe_json
 from adapters.memory.results import SaveResult, no_such_external_id_field
 from core.describe import ObjectDescribe
 from core.names import normalize_id
+from tools.emulator.save_results import as_sent
 from tools.emulator.wire import ApiError, Reply, not_found
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ def _fields_param(call: Call) -> list[str] | None:
 
 
 def _failure(result: SaveResult) -> Reply:
+    result = as_sent(result)
     status = 404 if result.errors and result.errors[0].code in _NOT_FOUND_CODES else 400
     return Reply.json(status, [{"message": e.message, "errorCode": e.code, "fields": list(e.fields)}
                                for e in result.errors])

@@ -11,7 +11,7 @@ from typing import Any
 
 import grpc
 
-from server import errors
+from server import decoding, errors
 from server.config import Secret
 from server.metrics import Metrics
 from server.security import bearer_matches
@@ -50,7 +50,7 @@ def _same_kind(handler: grpc.RpcMethodHandler, behavior: Callable[..., Any]) -> 
         (True, False): grpc.stream_unary_rpc_method_handler,
         (True, True): grpc.stream_stream_rpc_method_handler,
     }[(bool(handler.request_streaming), bool(handler.response_streaming))]
-    return make(behavior, request_deserializer=handler.request_deserializer,
+    return make(behavior, request_deserializer=decoding.tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer)
 
 
@@ -64,17 +64,21 @@ class CallInterceptor(grpc.ServerInterceptor):
     def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], Any],
                           details: grpc.HandlerCallDetails) -> Any:
         handler = continuation(details)
-        if handler is None or details.method.startswith(EXEMPT_PREFIXES):
+        if handler is None:
             return handler
-        rid = request_id_from(details.invocation_metadata)
-        expected = self._token()
+        method, rid = method_name(details.method), request_id_from(details.invocation_metadata)
+        expected = None if details.method.startswith(EXEMPT_PREFIXES) else self._token()
         if expected and not bearer_matches(details.invocation_metadata, expected):
-            return _same_kind(handler, self._refuse(method_name(details.method), rid))
+            fault = errors.RequestFault("UNAUTHENTICATED", "missing or invalid bearer token: send the metadata "
+                                        "'authorization: Bearer <token>'")
+            return _same_kind(handler, lambda _request, context: self._reject(context, method, rid, fault))
         if handler.request_streaming or handler.response_streaming:
             return handler  # reflection: no request id to carry
         inner = handler.unary_unary
 
         def with_request_id(request: Any, context: grpc.ServicerContext) -> Any:
+            if isinstance(request, decoding.Undecodable):
+                return self._reject(context, method, rid, decoding.refusal(method, request))
             token = _current_request_id.set(rid)
             try:
                 return inner(request, context)
@@ -83,15 +87,12 @@ class CallInterceptor(grpc.ServerInterceptor):
 
         return _same_kind(handler, with_request_id)
 
-    def _refuse(self, method: str, rid: str) -> Callable[[Any, grpc.ServicerContext], Any]:
-        def refuse(_request: Any, context: grpc.ServicerContext) -> Any:
-            context.send_initial_metadata(((REQUEST_ID_KEY, rid),))
-            log.info("%s UNAUTHENTICATED", method, extra={"fields": {
-                "rpc": method, "request_id": rid, "code": "UNAUTHENTICATED", "reason": "UNAUTHENTICATED"}})
-            if self._metrics is not None:
-                self._metrics.rpc(method, "UNAUTHENTICATED")
-            fault = errors.RequestFault("UNAUTHENTICATED", "missing or invalid bearer token: send the metadata "
-                                        "'authorization: Bearer <token>'")
-            return errors.reject(context, fault, None, rid)
-
-        return refuse
+    def _reject(self, context: grpc.ServicerContext, method: str, rid: str, fault: errors.RequestFault) -> Any:
+        """End a call the handler never sees, with one log line and the metric, like the servicer's calls."""
+        context.send_initial_metadata(((REQUEST_ID_KEY, rid),))
+        code = fault.code.name
+        log.info("%s %s", method, code, extra={"fields": {
+            "rpc": method, "request_id": rid, "code": code, "reason": fault.reason}})
+        if self._metrics is not None:
+            self._metrics.rpc(method, code)
+        return errors.reject(context, fault, None, rid)

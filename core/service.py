@@ -29,7 +29,7 @@ from core.ports import BackendError, RecordStore, StoreFactory
 from core.preparation import Prepared, missing_required, prepare
 from core.presets import effective_mappings
 from core.sequencing import Sequencer
-from core.validation import validate_against_describe, validate_static
+from core.validation import count_problems, validate_against_describe, validate_static
 
 _OBJECT_MISSING_CODES = ("NOT_FOUND", "INVALID_TYPE")
 
@@ -206,6 +206,8 @@ class ValidateService:
     def validate(self, action: Action, connection: Connection | None = None,
                  sample_events: Sequence[Event] = (), deadline: float | None = None) -> ValidationReport:
         diagnostics = list(validate_static(action))
+        if count_problems(action):  # an oversized action gets no further (linear) work
+            return ValidationReport(tuple(diagnostics))
         describe = None
         if connection is not None and action.object_name and not any(
                 d.field_path == "action.object" for d in diagnostics):

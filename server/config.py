@@ -117,6 +117,14 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("SFDEST_BACKEND", "backend", "memory", _choice(BACKENDS),
             "Record store: memory (in-process org per instance_url, forgets on exit) or salesforce (REST API)"),
+    Setting("SFDEST_MEMORY_ACCEPT_CREDENTIALS", "memory_accept_credentials", "false", _bool,
+            "With the memory backend, accept (and ignore) connections that carry Salesforce credentials; otherwise "
+            "they get FAILED_PRECONDITION, since nothing would reach Salesforce"),
+    Setting("SFDEST_MEMORY_MAX_ORGS", "memory_max_orgs", "16", _int(1),
+            "Orgs the memory backend keeps; past it the least recently used org is forgotten"),
+    Setting("SFDEST_MEMORY_MAX_RECORDS_PER_ORG", "memory_max_records_per_org", "50000", _int(1),
+            "Records one memory-backend org holds; creates past it fail per event with 422 "
+            "STORAGE_LIMIT_EXCEEDED, as a full Salesforce org answers"),
     Setting("SFDEST_LISTEN", "listen", "127.0.0.1:50051", _listen, "gRPC listen address HOST:PORT"),
     Setting("SFDEST_MAX_EVENTS", "max_events", "10000", _int(1), "Most events one Apply may carry"),
     Setting("SFDEST_MAX_WORKERS", "max_workers", "16", _int(1), "Threads serving RPCs"),
@@ -189,6 +197,9 @@ SETTINGS: tuple[Setting, ...] = (
 @dataclass(frozen=True)
 class Settings:
     backend: str = "memory"
+    memory_accept_credentials: bool = False
+    memory_max_orgs: int = 16
+    memory_max_records_per_org: int = 50_000
     listen: str = "127.0.0.1:50051"
     max_events: int = 10_000
     max_workers: int = 16

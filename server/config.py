@@ -180,6 +180,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SFDEST_AUTH_TOKEN_FILE", "auth_token_file", "", _path,
             "File holding the bearer token (instead of SFDEST_AUTH_TOKEN), re-read when it changes, so a rotated "
             "token takes effect without a restart"),
+    Setting("SFDEST_AUTH_TOKENS_FILE", "auth_tokens_file", "", _path,
+            "JSON file of bearer tokens, each with the instance URLs it may reach (see Authentication); a call for "
+            "another org gets PERMISSION_DENIED; re-read when it changes"),
     Setting("SFDEST_METRICS_LISTEN", "metrics_listen", "127.0.0.1:9464", _optional_listen,
             "Prometheus /metrics HOST:PORT, plain HTTP (empty or off = no metrics endpoint)", empty_allowed=True),
     Setting("SFDEST_LOG_LEVEL", "log_level", "INFO", _choice(LOG_LEVELS, str.upper),
@@ -225,6 +228,7 @@ class Settings:
     tls_client_ca_file: str = ""
     auth_token: Secret = Secret()
     auth_token_file: str = ""
+    auth_tokens_file: str = ""
     metrics_listen: str = "127.0.0.1:9464"
     log_level: str = "INFO"
     reflection: bool = True

@@ -14,7 +14,9 @@ import grpc
 from server import decoding, errors
 from server.config import Secret
 from server.metrics import Metrics
-from server.security import bearer_matches
+from server.security import bearer_matches, presented_bearer
+from server.token_scopes import ENV as TOKENS_FILE_ENV
+from server.token_scopes import ScopedToken, ScopedTokens
 
 log = logging.getLogger("sfdest.rpc")
 REQUEST_ID_KEY = "x-request-id"
@@ -54,12 +56,32 @@ def _same_kind(handler: grpc.RpcMethodHandler, behavior: Callable[..., Any]) -> 
                 response_serializer=handler.response_serializer)
 
 
+def _org_not_allowed(scope: ScopedToken, url: str) -> errors.RequestFault:
+    shown = url if len(url) <= 200 else url[:200] + "..."
+    return errors.RequestFault("ORG_NOT_ALLOWED", f"this caller ({scope.name}) may not reach {shown}: its token's "
+                               f"entry in {TOKENS_FILE_ENV} does not list that instance URL",
+                               metadata={"instance_url": shown, "caller": scope.name})
+
+
 class CallInterceptor(grpc.ServerInterceptor):
     """Refuses calls without the configured bearer token (UNAUTHENTICATED) and gives every call a request id."""
 
-    def __init__(self, token: Secret | Callable[[], Secret], metrics: Metrics | None = None):
+    def __init__(self, token: Secret | Callable[[], Secret], metrics: Metrics | None = None,
+                 scoped: Callable[[], ScopedTokens] | None = None):
         self._token = token if callable(token) else (lambda: token)
         self._metrics = metrics
+        self._scoped = scoped or ScopedTokens
+
+    def _caller(self, metadata: Any) -> tuple[bool, ScopedToken | None]:
+        """Whether the call may proceed, and the org scope of its token (None: any org, or no auth configured)."""
+        expected, scoped = self._token(), self._scoped()
+        if not expected and not scoped:
+            return True, None
+        if expected and bearer_matches(metadata, expected):
+            return True, None
+        presented = presented_bearer(metadata)
+        scope = scoped.match(presented) if presented is not None else None
+        return scope is not None, scope
 
     def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], Any],
                           details: grpc.HandlerCallDetails) -> Any:
@@ -67,8 +89,9 @@ class CallInterceptor(grpc.ServerInterceptor):
         if handler is None:
             return handler
         method, rid = method_name(details.method), request_id_from(details.invocation_metadata)
-        expected = None if details.method.startswith(EXEMPT_PREFIXES) else self._token()
-        if expected and not bearer_matches(details.invocation_metadata, expected):
+        exempt = details.method.startswith(EXEMPT_PREFIXES)
+        allowed, scope = (True, None) if exempt else self._caller(details.invocation_metadata)
+        if not allowed:
             fault = errors.RequestFault("UNAUTHENTICATED", "missing or invalid bearer token: send the metadata "
                                         "'authorization: Bearer <token>'")
             return _same_kind(handler, lambda _request, context: self._reject(context, method, rid, fault))
@@ -79,6 +102,9 @@ class CallInterceptor(grpc.ServerInterceptor):
         def with_request_id(request: Any, context: grpc.ServicerContext) -> Any:
             if isinstance(request, decoding.Undecodable):
                 return self._reject(context, method, rid, decoding.refusal(method, request))
+            url = getattr(getattr(request, "connection", None), "instance_url", "")
+            if scope is not None and url and not scope.allows(url):
+                return self._reject(context, method, rid, _org_not_allowed(scope, url))
             token = _current_request_id.set(rid)
             try:
                 return inner(request, context)

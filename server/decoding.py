@@ -18,6 +18,8 @@ from server import errors
 _STRUCT_DEPTH_HINT = ("a payload Struct nested about 32 levels or more cannot be decoded by protobuf: send deeply "
                       "nested events as payload_json (JSON text) instead")
 
+_CARRY_EVENTS = ("Apply", "Validate")
+
 
 @dataclass(frozen=True)
 class Undecodable:
@@ -42,8 +44,10 @@ def tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], A
 
 
 def refusal(method: str, request: Undecodable) -> errors.RequestFault:
-    """INVALID_ARGUMENT for an undecodable request, naming the problem and what to send instead."""
+    """INVALID_ARGUMENT for an undecodable request, naming the problem (and, for events, what to send instead)."""
     reason = request.reason[:200] or "not a valid protobuf message"
-    return errors.RequestFault(
-        "MALFORMED_REQUEST", f"the {method} request ({request.size} bytes) could not be decoded: {reason}; "
-        f"{_STRUCT_DEPTH_HINT}", (errors.Violation("events.payload", _STRUCT_DEPTH_HINT),))
+    message = f"the {method} request ({request.size} bytes) could not be decoded: {reason}"
+    if method not in _CARRY_EVENTS:
+        return errors.RequestFault("MALFORMED_REQUEST", message)
+    return errors.RequestFault("MALFORMED_REQUEST", f"{message}; {_STRUCT_DEPTH_HINT}",
+                               (errors.Violation("events.payload", _STRUCT_DEPTH_HINT),))

@@ -6,7 +6,7 @@ import contextvars
 import logging
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
@@ -95,8 +95,12 @@ class CallInterceptor(grpc.ServerInterceptor):
             fault = errors.RequestFault("UNAUTHENTICATED", "missing or invalid bearer token: send the metadata "
                                         "'authorization: Bearer <token>'")
             return _same_kind(handler, lambda _request, context: self._reject(context, method, rid, fault))
-        if handler.request_streaming or handler.response_streaming:
-            return handler  # reflection: no request id to carry
+        if handler.request_streaming:  # reflection: no request id to carry, but its requests may not decode
+            inner_stream = handler.stream_stream or handler.stream_unary
+            return _same_kind(handler, lambda requests, context: inner_stream(
+                self._decoded(requests, context, method, rid), context))
+        if handler.response_streaming:
+            return handler
         inner = handler.unary_unary
 
         def with_request_id(request: Any, context: grpc.ServicerContext) -> Any:
@@ -113,9 +117,19 @@ class CallInterceptor(grpc.ServerInterceptor):
 
         return _same_kind(handler, with_request_id)
 
-    def _reject(self, context: grpc.ServicerContext, method: str, rid: str, fault: errors.RequestFault) -> Any:
+    def _decoded(self, requests: Iterator[Any], context: grpc.ServicerContext, method: str, rid: str) -> Iterator[Any]:
+        """A request stream that ends the call with INVALID_ARGUMENT at the first message that did not decode."""
+        for request in requests:
+            if isinstance(request, decoding.Undecodable):
+                self._reject(context, method, rid, decoding.refusal(method, request), started=True)
+                return
+            yield request
+
+    def _reject(self, context: grpc.ServicerContext, method: str, rid: str, fault: errors.RequestFault,
+                started: bool = False) -> Any:
         """End a call the handler never sees, with one log line and the metric, like the servicer's calls."""
-        context.send_initial_metadata(((REQUEST_ID_KEY, rid),))
+        if not started:  # a stream may have answered already, and sent its initial metadata with it
+            context.send_initial_metadata(((REQUEST_ID_KEY, rid),))
         code = fault.code.name
         log.info("%s %s", method, code, extra={"fields": {
             "rpc": method, "request_id": rid, "code": code, "reason": fault.reason}})

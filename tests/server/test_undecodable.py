@@ -69,3 +69,17 @@ def test_150_undecodable_requests_leave_the_connection_serving(start):
     health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=SAFETY_LIMIT)
     assert health.status == health_pb2.HealthCheckResponse.SERVING
     assert _good_apply(channel, "after") == 201
+
+
+def test_undecodable_reflection_streams_leave_the_connection_serving(start):
+    _, channel = start()
+    reflection = channel.stream_stream("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                                       request_serializer=lambda b: b, response_deserializer=lambda b: b)
+    codes = []
+    for _ in range(150):
+        try:
+            list(reflection(iter([b"\xff\xff"]), timeout=SAFETY_LIMIT))
+        except grpc.RpcError as exc:
+            codes.append(exc.code())
+    assert codes == [grpc.StatusCode.INVALID_ARGUMENT] * 150
+    assert _good_apply(channel, "after-reflection") == 201

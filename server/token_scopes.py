@@ -62,8 +62,9 @@ def _entry(raw: object, i: int, where: str) -> ScopedToken:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: tokens[{i}] must be an object with token and instance_urls")
     name = raw.get("name") or f"tokens[{i}]"
+    value = raw.get("token")
     try:
-        token = parse_token(raw.get("token") if isinstance(raw.get("token"), str) else "")
+        token = parse_token(value if isinstance(value, str) else "")
     except ValueError as exc:
         raise ConfigError(f"{where}: tokens[{i}] ({name}): the token {exc}") from None
     if not token:

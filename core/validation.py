@@ -12,6 +12,7 @@ from core.values import path_problem
 
 MAX_MATCHERS = 10
 MAX_MAPPINGS = 1000
+MAX_PATHS = 10  # event paths in one first_of: each event tries them in turn
 
 
 def _error(code: str, message: str, path: str) -> Diagnostic:
@@ -39,13 +40,22 @@ def _source_problems(source, path: str) -> list[Diagnostic]:
 
 
 def count_problems(action: Action) -> list[Diagnostic]:
-    """More matchers or mappings than allowed: checked first, so no other rule runs over a huge action."""
+    """More matchers, mappings or first_of paths than allowed: checked first, so no other rule (and no event)
+    runs over a huge action."""
     out = []
     for items, limit, code, path, noun in (
             (action.record_matchers, MAX_MATCHERS, "TOO_MANY_MATCHERS", "action.record_matchers", "record matchers"),
             (action.field_mappings, MAX_MAPPINGS, "TOO_MANY_MAPPINGS", "action.field_mappings", "field mappings")):
         if len(items) > limit:
             out.append(_error(code, f"at most {limit} {noun} are allowed; got {len(items)}", path))
+    if out:
+        return out
+    for path, items in (("action.record_matchers", action.record_matchers),
+                        ("action.field_mappings", action.field_mappings)):
+        for i, item in enumerate(items):
+            if item.value is not None and len(item.value.paths) > MAX_PATHS:
+                out.append(_error("TOO_MANY_PATHS", f"at most {MAX_PATHS} paths are allowed in first_of; got "
+                                  f"{len(item.value.paths)}", f"{path}[{i}].value.first_of.paths"))
     return out
 
 

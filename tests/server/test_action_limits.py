@@ -11,7 +11,7 @@ from pathlib import Path
 from sfdest.v1 import destination_pb2 as pb
 from sfdest.v1 import destination_pb2_grpc
 
-from core.validation import MAX_MAPPINGS, MAX_MATCHERS
+from core.validation import MAX_MAPPINGS, MAX_MATCHERS, MAX_PATHS
 from tests.server.builders import INSTANCE, SAFETY_LIMIT, action, apply_request, identify
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,3 +87,12 @@ def test_an_apply_over_the_mapping_cap_answers_400_naming_the_field_and_the_limi
     problems = [response.diagnostics[i] for i in result.diagnostic_indexes]
     assert [(d.code, d.field_path) for d in problems] == [("TOO_MANY_MAPPINGS", "action.field_mappings")]
     assert f"at most {MAX_MAPPINGS}" in problems[0].message
+
+
+def test_a_first_of_with_too_many_paths_is_refused_naming_its_path(start):
+    paths = [f"traits.p{i}" for i in range(MAX_PATHS + 1)]
+    response, _ = _validate(start, action(object="Lead", operation="OPERATION_CREATE", field_mappings=[
+        {"field": "LastName", "value": {"literal": "L"}}, {"field": "Company", "value": {"firstOf": {"paths": paths}}}]))
+    assert [(d.code, d.field_path) for d in response.diagnostics] == [
+        ("TOO_MANY_PATHS", "action.field_mappings[1].value.first_of.paths")]
+    assert f"at most {MAX_PATHS} paths" in response.diagnostics[0].message

@@ -50,12 +50,13 @@ def count_problems(action: Action) -> list[Diagnostic]:
             out.append(_error(code, f"at most {limit} {noun} are allowed; got {len(items)}", path))
     if out:
         return out
-    for path, items in (("action.record_matchers", action.record_matchers),
-                        ("action.field_mappings", action.field_mappings)):
-        for i, item in enumerate(items):
-            if item.value is not None and len(item.value.paths) > MAX_PATHS:
+    sources: tuple[tuple[str, Sequence[RecordMatcher | FieldMapping]], ...] = (
+        ("action.record_matchers", action.record_matchers), ("action.field_mappings", action.field_mappings))
+    for where, entries in sources:
+        for i, entry in enumerate(entries):
+            if entry.value is not None and len(entry.value.paths) > MAX_PATHS:
                 out.append(_error("TOO_MANY_PATHS", f"at most {MAX_PATHS} paths are allowed in first_of; got "
-                                  f"{len(item.value.paths)}", f"{path}[{i}].value.first_of.paths"))
+                                  f"{len(entry.value.paths)}", f"{where}[{i}].value.first_of.paths"))
     return out
 
 

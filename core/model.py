@@ -138,6 +138,8 @@ class EventResult:
     matched_ids: tuple[str, ...] = ()
     retryable: bool = False
     error: ResultError | None = None
+    # Indexes into ApplyReport.diagnostics of the problems that failed this event (an invalid action).
+    diagnostic_indexes: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,8 @@ class ApplyReport:
     results: tuple[EventResult, ...]
     api_calls: int
     api_usage: ApiUsage | None = None
+    # The action's problems, each once (results point to them by index), at most MAX_REPORTED_DIAGNOSTICS.
+    diagnostics: tuple[Diagnostic, ...] = ()
 
 
 class Severity(enum.Enum):

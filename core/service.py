@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from core.coercion import match_key
@@ -29,15 +30,32 @@ from core.ports import BackendError, RecordStore, StoreFactory
 from core.preparation import Prepared, missing_required, prepare
 from core.presets import effective_mappings
 from core.sequencing import Sequencer
-from core.validation import validate_against_describe, validate_static
+from core.validation import count_problems, validate_against_describe, validate_static
 
 _OBJECT_MISSING_CODES = ("NOT_FOUND", "INVALID_TYPE")
+# An Apply lists at most this many action diagnostics (each result may point to all of them).
+MAX_REPORTED_DIAGNOSTICS = 100
 
 
-def _action_error(diagnostics: Sequence[Diagnostic]) -> ResultError:
-    errors = [d for d in diagnostics if d.severity is Severity.ERROR]
-    message = "; ".join(f"{d.field_path}: {d.message}" for d in errors)
-    return ResultError("INVALID_ACTION", f"the action is invalid: {message}", tuple(d.field_path for d in errors))
+def _reported(diagnostics: Sequence[Diagnostic]) -> tuple[Diagnostic, ...]:
+    """The action's diagnostics as an Apply reports them, once per call: errors first, at most MAX_REPORTED."""
+    ordered = sorted(diagnostics, key=lambda d: d.severity is not Severity.ERROR)
+    if len(ordered) <= MAX_REPORTED_DIAGNOSTICS:
+        return tuple(ordered)
+    kept = ordered[:MAX_REPORTED_DIAGNOSTICS - 1]
+    return (*kept, Diagnostic(Severity.INFO, "MORE_DIAGNOSTICS", f"{len(ordered) - len(kept)} more problems are "
+                              "not listed here; Validate lists them all", "action"))
+
+
+def _action_failures(events: Sequence[Event], diagnostics: Sequence[Diagnostic]) -> tuple[
+        tuple[EventResult, ...], tuple[Diagnostic, ...]]:
+    """Every event fails with a short INVALID_ACTION pointing to the action's errors, reported once."""
+    shown = _reported(diagnostics)
+    indexes = tuple(i for i, d in enumerate(shown) if d.severity is Severity.ERROR)
+    count = sum(d.severity is Severity.ERROR for d in diagnostics)
+    failed = replace(failure("", ResultError("INVALID_ACTION", f"the action is invalid: {count} error(s), listed "
+                                             "once in the response's diagnostics")), diagnostic_indexes=indexes)
+    return tuple(replace(failed, event_id=e.id) for e in events), shown
 
 
 class _Describe:
@@ -63,22 +81,23 @@ class ApplyService:
               deadline: float | None = None) -> ApplyReport:
         static = validate_static(action)
         if any(d.severity is Severity.ERROR for d in static):
-            error = _action_error(static)
-            return ApplyReport(tuple(failure(e.id, error) for e in events), api_calls=0)
+            results, shown = _action_failures(events, static)
+            return ApplyReport(results, api_calls=0, diagnostics=shown)
         store: RecordStore | None = None
+        shown = _reported(static)
         try:
             store = self._stores.open(connection, deadline)
             describe, problems = _Describe.load(store, action)
             problems += validate_against_describe(action, describe) if describe else []
             if any(d.severity is Severity.ERROR for d in problems):
-                error = _action_error(problems)
-                results = tuple(failure(e.id, error) for e in events)
+                results, shown = _action_failures(events, static + problems)
             else:
+                shown = _reported(static + problems)
                 results = _Batch(store, action, describe, dry_run, deadline).run(events)
         except BackendError as exc:
             results = tuple(failure(e.id, exc.error) for e in events)
         calls = store.api_calls if store else 0
-        return ApplyReport(results, api_calls=calls, api_usage=store.api_usage if store else None)
+        return ApplyReport(results, api_calls=calls, api_usage=store.api_usage if store else None, diagnostics=shown)
 
 
 class _Batch:
@@ -206,6 +225,8 @@ class ValidateService:
     def validate(self, action: Action, connection: Connection | None = None,
                  sample_events: Sequence[Event] = (), deadline: float | None = None) -> ValidationReport:
         diagnostics = list(validate_static(action))
+        if count_problems(action):  # an oversized action gets no further (linear) work
+            return ValidationReport(tuple(diagnostics))
         describe = None
         if connection is not None and action.object_name and not any(
                 d.field_path == "action.object" for d in diagnostics):

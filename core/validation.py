@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from core.describe import ObjectDescribe
-from core.model import Action, Diagnostic, MatcherOperator, Operation, Severity
+from core.model import Action, Diagnostic, FieldMapping, MatcherOperator, Operation, RecordMatcher, Severity
 from core.names import api_name_problem
 from core.presets import effective_mappings
 from core.values import path_problem
 
 MAX_MATCHERS = 10
+MAX_MAPPINGS = 1000
+MAX_PATHS = 10  # event paths in one first_of: each event tries them in turn
 
 
 def _error(code: str, message: str, path: str) -> Diagnostic:
@@ -35,9 +39,42 @@ def _source_problems(source, path: str) -> list[Diagnostic]:
     return out
 
 
+def count_problems(action: Action) -> list[Diagnostic]:
+    """More matchers, mappings or first_of paths than allowed: checked first, so no other rule (and no event)
+    runs over a huge action."""
+    out = []
+    for items, limit, code, path, noun in (
+            (action.record_matchers, MAX_MATCHERS, "TOO_MANY_MATCHERS", "action.record_matchers", "record matchers"),
+            (action.field_mappings, MAX_MAPPINGS, "TOO_MANY_MAPPINGS", "action.field_mappings", "field mappings")):
+        if len(items) > limit:
+            out.append(_error(code, f"at most {limit} {noun} are allowed; got {len(items)}", path))
+    if out:
+        return out
+    sources: tuple[tuple[str, Sequence[RecordMatcher | FieldMapping]], ...] = (
+        ("action.record_matchers", action.record_matchers), ("action.field_mappings", action.field_mappings))
+    for where, entries in sources:
+        for i, entry in enumerate(entries):
+            if entry.value is not None and len(entry.value.paths) > MAX_PATHS:
+                out.append(_error("TOO_MANY_PATHS", f"at most {MAX_PATHS} paths are allowed in first_of; got "
+                                  f"{len(entry.value.paths)}", f"{where}[{i}].value.first_of.paths"))
+    return out
+
+
+def _duplicates(items: Sequence[RecordMatcher | FieldMapping], path: str, code: str, verb: str) -> list[Diagnostic]:
+    """Fields named twice (API names are case-insensitive), in one pass."""
+    first: dict[str, int] = {}
+    out = []
+    for i, item in enumerate(items):
+        if first.setdefault(item.field.lower(), i) != i:
+            out.append(_error(code, f"field {item.field} is {verb} twice", f"{path}[{i}].field"))
+    return out
+
+
 def validate_static(action: Action) -> list[Diagnostic]:
     """Rules that need no org: names, enums, matchers present, value sources well formed."""
-    out: list[Diagnostic] = []
+    out: list[Diagnostic] = count_problems(action)
+    if out:
+        return out
     for path, raw in action.unknown_enum_values:
         out.append(_error("UNKNOWN_ENUM_VALUE", f"unknown enum value {raw}", path))
     if not action.object_name:
@@ -57,11 +94,7 @@ def validate_static(action: Action) -> list[Diagnostic]:
         if problem:
             out.append(_error("INVALID_NAME", f"field name {m.field!r} {problem}", f"{path}.field"))
         out.extend(_source_problems(m.value, f"{path}.value"))
-        if m.field.lower() in (x.field.lower() for x in matchers[:i]):
-            out.append(_error("DUPLICATE_MATCHER", f"field {m.field} is matched twice", f"{path}.field"))
-    if len(matchers) > MAX_MATCHERS:
-        out.append(_error("TOO_MANY_MATCHERS", f"at most {MAX_MATCHERS} record matchers are allowed",
-                          "action.record_matchers"))
+    out.extend(_duplicates(matchers, "action.record_matchers", "DUPLICATE_MATCHER", "matched"))
     if op in (Operation.UPDATE, Operation.UPSERT, Operation.DELETE) and not matchers:
         out.append(_error("MATCHER_REQUIRED", f"{op.value} needs at least one record matcher",
                           "action.record_matchers"))
@@ -77,8 +110,7 @@ def validate_static(action: Action) -> list[Diagnostic]:
         if problem:
             out.append(_error("INVALID_NAME", f"field name {fm.field!r} {problem}", f"{path}.field"))
         out.extend(_source_problems(fm.value, f"{path}.value"))
-        if fm.field.lower() in (x.field.lower() for x in action.field_mappings[:i]):
-            out.append(_error("DUPLICATE_MAPPING", f"field {fm.field} is mapped twice", f"{path}.field"))
+    out.extend(_duplicates(action.field_mappings, "action.field_mappings", "DUPLICATE_MAPPING", "mapped"))
     if op is Operation.DELETE and action.field_mappings:
         out.append(_warning("MAPPINGS_IGNORED", "delete writes no fields; field mappings are ignored",
                             "action.field_mappings"))

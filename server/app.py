@@ -96,7 +96,7 @@ def build_server(settings: Settings, container: Container | None = None) -> Runn
     metrics = container.metrics()
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="sfdest-rpc"),
-        interceptors=[CallInterceptor(token, metrics)],
+        interceptors=[CallInterceptor(token, metrics, security.scoped_tokens(settings))],
         options=server_options(settings),
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs or None,
     )
@@ -126,7 +126,7 @@ def build_server(settings: Settings, container: Container | None = None) -> Runn
 
 def _startup_fields(settings: Settings, running: Running) -> dict[str, object]:
     tls = "mtls" if settings.tls_client_ca_file else "tls" if settings.tls_cert_file else "off"
-    auth = "bearer" if settings.auth_token or settings.auth_token_file else "off"
+    auth = "bearer" if settings.auth_token or settings.auth_token_file or settings.auth_tokens_file else "off"
     endpoint = running.metrics_endpoint
     return {"listen": settings.listen, "port": running.port, "backend": settings.backend, "tls": tls, "auth": auth,
             "reflection": settings.reflection, "metrics_port": endpoint.port if endpoint else None}
@@ -162,7 +162,8 @@ def serve(settings: Settings, container: Container | None = None,
         if not settings.tls_cert_file and not _is_loopback(settings.listen):
             log.warning("serving plaintext on a non-loopback address: use TLS (SFDEST_TLS_CERT_FILE) unless a "
                         "proxy terminates it", extra={"fields": {"listen": settings.listen}})
-        if not (settings.auth_token or settings.auth_token_file) and not _is_loopback(settings.listen):
+        if not (settings.auth_token or settings.auth_token_file or settings.auth_tokens_file) and \
+                not _is_loopback(settings.listen):
             log.warning("no caller authentication on a non-loopback address: set SFDEST_AUTH_TOKEN_FILE (or "
                         "require client certificates) so only the host can call", extra={"fields": {
                             "listen": settings.listen}})

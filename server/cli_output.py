@@ -25,8 +25,10 @@ class Tally:
         self.events = 0
         self.batches = 0
         self.api_calls = 0
+        self.diagnostics: dict[str, None] = {}  # the action's problems, each printed once however many batches
 
     def add(self, response: pb.ApplyResponse) -> None:
+        self.diagnostics.update((diagnostic_line(d), None) for d in response.diagnostics)
         self.counts.update((r.status, translate.outcome_name(r.outcome)) for r in response.results)
         self.events += len(response.results)
         self.batches += 1
@@ -40,7 +42,7 @@ class Tally:
         rows = [("status", "outcome", "events")]
         rows += [(str(s), o, f"{n:,}") for (s, o), n in sorted(self.counts.items())]
         rows.append(("total", "", f"{self.events:,}"))
-        lines = [f"{a:<7} {b:<18} {c:>8}" for a, b, c in rows]
+        lines = list(self.diagnostics) + [f"{a:<7} {b:<18} {c:>8}" for a, b, c in rows]
         lines.append(f"batches: {self.batches}, salesforce api calls: {self.api_calls:,}")
         return "\n".join(lines)
 
@@ -74,9 +76,12 @@ class Progress:
             self._open = False
 
 
+def diagnostic_line(d: pb.Diagnostic) -> str:
+    return f"{translate.severity_name(d.severity):<8} {d.code:<28} {d.field_path or '-':<36} {d.message}"
+
+
 def diagnostics_text(response: pb.ValidateResponse) -> str:
-    lines = [f"{translate.severity_name(d.severity):<8} {d.code:<28} {d.field_path or '-':<36} {d.message}"
-             for d in response.diagnostics]
+    lines = [diagnostic_line(d) for d in response.diagnostics]
     severities = Counter(translate.severity_name(d.severity) for d in response.diagnostics)
     verdict = "valid" if response.valid else "invalid"
     lines.append(f"{verdict}: {severities['ERROR']} error(s), {severities['WARNING']} warning(s)")

@@ -117,6 +117,14 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("SFDEST_BACKEND", "backend", "memory", _choice(BACKENDS),
             "Record store: memory (in-process org per instance_url, forgets on exit) or salesforce (REST API)"),
+    Setting("SFDEST_MEMORY_ACCEPT_CREDENTIALS", "memory_accept_credentials", "false", _bool,
+            "With the memory backend, accept (and ignore) connections that carry Salesforce credentials; otherwise "
+            "they get FAILED_PRECONDITION, since nothing would reach Salesforce"),
+    Setting("SFDEST_MEMORY_MAX_ORGS", "memory_max_orgs", "16", _int(1),
+            "Orgs the memory backend keeps; past it the least recently used org is forgotten"),
+    Setting("SFDEST_MEMORY_MAX_RECORDS_PER_ORG", "memory_max_records_per_org", "50000", _int(1),
+            "Records one memory-backend org holds; creates past it fail per event with 422 "
+            "STORAGE_LIMIT_EXCEEDED, as a full Salesforce org answers"),
     Setting("SFDEST_LISTEN", "listen", "127.0.0.1:50051", _listen, "gRPC listen address HOST:PORT"),
     Setting("SFDEST_MAX_EVENTS", "max_events", "10000", _int(1), "Most events one Apply may carry"),
     Setting("SFDEST_MAX_WORKERS", "max_workers", "16", _int(1), "Threads serving RPCs"),
@@ -172,6 +180,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SFDEST_AUTH_TOKEN_FILE", "auth_token_file", "", _path,
             "File holding the bearer token (instead of SFDEST_AUTH_TOKEN), re-read when it changes, so a rotated "
             "token takes effect without a restart"),
+    Setting("SFDEST_AUTH_TOKENS_FILE", "auth_tokens_file", "", _path,
+            "JSON file of bearer tokens, each with the instance URLs it may reach (see Authentication); a call for "
+            "another org gets PERMISSION_DENIED; re-read when it changes"),
     Setting("SFDEST_METRICS_LISTEN", "metrics_listen", "127.0.0.1:9464", _optional_listen,
             "Prometheus /metrics HOST:PORT, plain HTTP (empty or off = no metrics endpoint)", empty_allowed=True),
     Setting("SFDEST_LOG_LEVEL", "log_level", "INFO", _choice(LOG_LEVELS, str.upper),
@@ -189,6 +200,9 @@ SETTINGS: tuple[Setting, ...] = (
 @dataclass(frozen=True)
 class Settings:
     backend: str = "memory"
+    memory_accept_credentials: bool = False
+    memory_max_orgs: int = 16
+    memory_max_records_per_org: int = 50_000
     listen: str = "127.0.0.1:50051"
     max_events: int = 10_000
     max_workers: int = 16
@@ -214,6 +228,7 @@ class Settings:
     tls_client_ca_file: str = ""
     auth_token: Secret = Secret()
     auth_token_file: str = ""
+    auth_tokens_file: str = ""
     metrics_listen: str = "127.0.0.1:9464"
     log_level: str = "INFO"
     reflection: bool = True

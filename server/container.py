@@ -47,7 +47,8 @@ class Container(containers.DeclarativeContainer):
 
     backend = providers.Selector(
         config.backend,
-        memory=providers.Singleton(MemoryBackend, telemetry=metrics),
+        memory=providers.Singleton(MemoryBackend, telemetry=metrics, max_orgs=config.memory_max_orgs,
+                                   max_records_per_org=config.memory_max_records_per_org),
         salesforce=providers.Singleton(salesforce_backend, settings, metrics),
     )
     apply_service = providers.Factory(ApplyService, stores=backend)
@@ -63,6 +64,8 @@ class Container(containers.DeclarativeContainer):
         max_call_seconds=config.max_call_seconds,
         metrics=metrics,
         org_limiter=org_limiter,
+        backend_name=config.backend,
+        memory_accepts_credentials=config.memory_accept_credentials,
     )
 
 

@@ -21,7 +21,9 @@ _MAX_SHOWN_ID = 64
 ERROR_TABLE: dict[str, grpc.StatusCode] = {
     "MALFORMED_REQUEST": grpc.StatusCode.INVALID_ARGUMENT,
     "BACKEND_UNAVAILABLE": grpc.StatusCode.FAILED_PRECONDITION,
+    "MEMORY_BACKEND": grpc.StatusCode.FAILED_PRECONDITION,
     "UNAUTHENTICATED": grpc.StatusCode.UNAUTHENTICATED,
+    "ORG_NOT_ALLOWED": grpc.StatusCode.PERMISSION_DENIED,
     "ORG_BUSY": grpc.StatusCode.RESOURCE_EXHAUSTED,
     "INTERNAL": grpc.StatusCode.INTERNAL,
 }

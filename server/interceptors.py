@@ -6,15 +6,17 @@ import contextvars
 import logging
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
 
-from server import errors
+from server import decoding, errors
 from server.config import Secret
 from server.metrics import Metrics
-from server.security import bearer_matches
+from server.security import bearer_matches, presented_bearer
+from server.token_scopes import ENV as TOKENS_FILE_ENV
+from server.token_scopes import ScopedToken, ScopedTokens
 
 log = logging.getLogger("sfdest.rpc")
 REQUEST_ID_KEY = "x-request-id"
@@ -50,31 +52,63 @@ def _same_kind(handler: grpc.RpcMethodHandler, behavior: Callable[..., Any]) -> 
         (True, False): grpc.stream_unary_rpc_method_handler,
         (True, True): grpc.stream_stream_rpc_method_handler,
     }[(bool(handler.request_streaming), bool(handler.response_streaming))]
-    return make(behavior, request_deserializer=handler.request_deserializer,
+    return make(behavior, request_deserializer=decoding.tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer)
+
+
+def _org_not_allowed(scope: ScopedToken, url: str) -> errors.RequestFault:
+    shown = url if len(url) <= 200 else url[:200] + "..."
+    return errors.RequestFault("ORG_NOT_ALLOWED", f"this caller ({scope.name}) may not reach {shown}: its token's "
+                               f"entry in {TOKENS_FILE_ENV} does not list that instance URL",
+                               metadata={"instance_url": shown, "caller": scope.name})
 
 
 class CallInterceptor(grpc.ServerInterceptor):
     """Refuses calls without the configured bearer token (UNAUTHENTICATED) and gives every call a request id."""
 
-    def __init__(self, token: Secret | Callable[[], Secret], metrics: Metrics | None = None):
+    def __init__(self, token: Secret | Callable[[], Secret], metrics: Metrics | None = None,
+                 scoped: Callable[[], ScopedTokens] | None = None):
         self._token = token if callable(token) else (lambda: token)
         self._metrics = metrics
+        self._scoped = scoped or ScopedTokens
+
+    def _caller(self, metadata: Any) -> tuple[bool, ScopedToken | None]:
+        """Whether the call may proceed, and the org scope of its token (None: any org, or no auth configured)."""
+        expected, scoped = self._token(), self._scoped()
+        if not expected and not scoped:
+            return True, None
+        if expected and bearer_matches(metadata, expected):
+            return True, None
+        presented = presented_bearer(metadata)
+        scope = scoped.match(presented) if presented is not None else None
+        return scope is not None, scope
 
     def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], Any],
                           details: grpc.HandlerCallDetails) -> Any:
         handler = continuation(details)
-        if handler is None or details.method.startswith(EXEMPT_PREFIXES):
+        if handler is None:
             return handler
-        rid = request_id_from(details.invocation_metadata)
-        expected = self._token()
-        if expected and not bearer_matches(details.invocation_metadata, expected):
-            return _same_kind(handler, self._refuse(method_name(details.method), rid))
-        if handler.request_streaming or handler.response_streaming:
-            return handler  # reflection: no request id to carry
+        method, rid = method_name(details.method), request_id_from(details.invocation_metadata)
+        exempt = details.method.startswith(EXEMPT_PREFIXES)
+        allowed, scope = (True, None) if exempt else self._caller(details.invocation_metadata)
+        if not allowed:
+            fault = errors.RequestFault("UNAUTHENTICATED", "missing or invalid bearer token: send the metadata "
+                                        "'authorization: Bearer <token>'")
+            return _same_kind(handler, lambda _request, context: self._reject(context, method, rid, fault))
+        if handler.request_streaming:  # reflection: no request id to carry, but its requests may not decode
+            inner_stream = handler.stream_stream or handler.stream_unary
+            return _same_kind(handler, lambda requests, context: inner_stream(
+                self._decoded(requests, context, method, rid), context))
+        if handler.response_streaming:
+            return handler
         inner = handler.unary_unary
 
         def with_request_id(request: Any, context: grpc.ServicerContext) -> Any:
+            if isinstance(request, decoding.Undecodable):
+                return self._reject(context, method, rid, decoding.refusal(method, request))
+            url = getattr(getattr(request, "connection", None), "instance_url", "")
+            if scope is not None and url and not scope.allows(url):
+                return self._reject(context, method, rid, _org_not_allowed(scope, url))
             token = _current_request_id.set(rid)
             try:
                 return inner(request, context)
@@ -83,15 +117,22 @@ class CallInterceptor(grpc.ServerInterceptor):
 
         return _same_kind(handler, with_request_id)
 
-    def _refuse(self, method: str, rid: str) -> Callable[[Any, grpc.ServicerContext], Any]:
-        def refuse(_request: Any, context: grpc.ServicerContext) -> Any:
-            context.send_initial_metadata(((REQUEST_ID_KEY, rid),))
-            log.info("%s UNAUTHENTICATED", method, extra={"fields": {
-                "rpc": method, "request_id": rid, "code": "UNAUTHENTICATED", "reason": "UNAUTHENTICATED"}})
-            if self._metrics is not None:
-                self._metrics.rpc(method, "UNAUTHENTICATED")
-            fault = errors.RequestFault("UNAUTHENTICATED", "missing or invalid bearer token: send the metadata "
-                                        "'authorization: Bearer <token>'")
-            return errors.reject(context, fault, None, rid)
+    def _decoded(self, requests: Iterator[Any], context: grpc.ServicerContext, method: str, rid: str) -> Iterator[Any]:
+        """A request stream that ends the call with INVALID_ARGUMENT at the first message that did not decode."""
+        for request in requests:
+            if isinstance(request, decoding.Undecodable):
+                self._reject(context, method, rid, decoding.refusal(method, request), started=True)
+                return
+            yield request
 
-        return refuse
+    def _reject(self, context: grpc.ServicerContext, method: str, rid: str, fault: errors.RequestFault,
+                started: bool = False) -> Any:
+        """End a call the handler never sees, with one log line and the metric, like the servicer's calls."""
+        if not started:  # a stream may have answered already, and sent its initial metadata with it
+            context.send_initial_metadata(((REQUEST_ID_KEY, rid),))
+        code = fault.code.name
+        log.info("%s %s", method, code, extra={"fields": {
+            "rpc": method, "request_id": rid, "code": code, "reason": fault.reason}})
+        if self._metrics is not None:
+            self._metrics.rpc(method, code)
+        return errors.reject(context, fault, None, rid)

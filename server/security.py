@@ -6,14 +6,18 @@ import hmac
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import grpc
 
+from server import token_scopes
 from server.config import ConfigError, Secret, Settings, parse_token
 
 log = logging.getLogger("sfdest")
 _BEARER = "bearer "
+T = TypeVar("T")
 
 
 def _read(env: str, path: str) -> bytes:
@@ -39,13 +43,6 @@ def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
                                        require_client_auth=client_ca is not None)
 
 
-def auth_token(settings: Settings) -> Secret:
-    """The configured bearer token (empty Secret: no token check)."""
-    if not settings.auth_token_file:
-        return settings.auth_token
-    return _token_from_file(settings.auth_token_file)
-
-
 def _token_from_file(path: str) -> Secret:
     raw = _read("SFDEST_AUTH_TOKEN_FILE", path)
     try:
@@ -55,46 +52,68 @@ def _token_from_file(path: str) -> Secret:
         raise ConfigError(f"SFDEST_AUTH_TOKEN_FILE={path!r}: the token {reason}") from None
 
 
-class TokenSource:
-    """The expected bearer token; one from SFDEST_AUTH_TOKEN_FILE is re-read when the file changes, so a
-    rotated token takes effect without a restart (an unreadable new file keeps the old token)."""
+class WatchedFile(Generic[T]):
+    """A value loaded from the file `env` names, re-read when the file changes (mtime or size), so a rotated secret
+    takes effect without a restart; a new version that does not load keeps the old value."""
 
-    def __init__(self, settings: Settings):
-        self._path = settings.auth_token_file
-        self._token = auth_token(settings)
+    def __init__(self, env: str, path: str, load: Callable[[str], T]):
+        self._env, self._path, self._load = env, path, load
+        self._value = load(path)
         self._stamp = self._stat()
         self._lock = threading.Lock()
 
     def _stat(self) -> tuple[int, int] | None:
-        if not self._path:
-            return None
         try:
             info = os.stat(self._path)
         except OSError:
             return None
         return info.st_mtime_ns, info.st_size
 
-    def __call__(self) -> Secret:
+    def __call__(self) -> T:
         stamp = self._stat()
         if stamp is not None and stamp != self._stamp:
             with self._lock:
                 if stamp != self._stamp:
                     try:
-                        self._token = _token_from_file(self._path)
-                        log.info("bearer token reloaded from SFDEST_AUTH_TOKEN_FILE")
+                        self._value = self._load(self._path)
+                        log.info("%s reloaded", self._env)
                     except ConfigError:
-                        log.warning("SFDEST_AUTH_TOKEN_FILE changed but holds no valid token: keeping the old one")
+                        log.warning("%s changed but does not load: keeping the previous version", self._env)
                     self._stamp = stamp
-        return self._token
+        return self._value
+
+
+class TokenSource:
+    """The expected bearer token; one from SFDEST_AUTH_TOKEN_FILE is re-read when the file changes."""
+
+    def __init__(self, settings: Settings):
+        self._token = settings.auth_token
+        self._file = WatchedFile("SFDEST_AUTH_TOKEN_FILE", settings.auth_token_file, _token_from_file) \
+            if settings.auth_token_file else None
+
+    def __call__(self) -> Secret:
+        return self._file() if self._file is not None else self._token
+
+
+def scoped_tokens(settings: Settings) -> Callable[[], token_scopes.ScopedTokens] | None:
+    """The tokens of SFDEST_AUTH_TOKENS_FILE, each limited to its orgs, re-read when the file changes (None: unset)."""
+    if not settings.auth_tokens_file:
+        return None
+    return WatchedFile(token_scopes.ENV, settings.auth_tokens_file,
+                       lambda path: token_scopes.parse(_read(token_scopes.ENV, path), path))
+
+
+def presented_bearer(metadata: tuple[tuple[str, str | bytes], ...] | None) -> str | None:
+    """The token of the call's `authorization: Bearer <token>`, or None."""
+    for key, value in metadata or ():
+        if key == "authorization" and isinstance(value, str):
+            if value[:len(_BEARER)].lower() != _BEARER:
+                return None
+            return value[len(_BEARER):].strip()
+    return None
 
 
 def bearer_matches(metadata: tuple[tuple[str, str | bytes], ...] | None, expected: Secret) -> bool:
     """Whether the call's `authorization: Bearer <token>` equals the expected token, compared in constant time."""
-    presented = ""
-    for key, value in metadata or ():
-        if key == "authorization" and isinstance(value, str):
-            presented = value
-            break
-    if presented[:len(_BEARER)].lower() != _BEARER:
-        return False
-    return hmac.compare_digest(presented[len(_BEARER):].strip().encode(), expected.value.encode())
+    presented = presented_bearer(metadata)
+    return presented is not None and hmac.compare_digest(presented.encode(), expected.value.encode())

@@ -47,7 +47,8 @@ def core_deadline(context: grpc.ServicerContext, margin: float, fraction: float 
 class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
     def __init__(self, apply_service: ApplyService, validate_service: ValidateService, max_events: int = 10_000,
                  deadline_margin: float = 0.25, deadline_fraction: float = 0.1, metrics: Metrics | None = None,
-                 org_limiter: OrgLimiter | None = None, max_call_seconds: float = 0.0):
+                 org_limiter: OrgLimiter | None = None, max_call_seconds: float = 0.0, backend_name: str = "memory",
+                 memory_accepts_credentials: bool = False):
         self._apply = apply_service
         self._validate = validate_service
         self._max_events = max_events
@@ -56,6 +57,17 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
         self._metrics = metrics
         self._org_limiter = org_limiter or OrgLimiter(0)
         self._max_call = max_call_seconds
+        self._backend = backend_name
+        self._refuse_credentials = backend_name == "memory" and not memory_accepts_credentials
+
+    def _check_backend(self, connection: pb.Connection) -> None:
+        """The memory backend refuses real credentials: the caller means to write to Salesforce, and would not."""
+        if self._refuse_credentials and connection.WhichOneof("credentials"):
+            raise errors.RequestFault("MEMORY_BACKEND", (
+                "this server runs SFDEST_BACKEND=memory: an in-process org that reaches no Salesforce and forgets "
+                "everything at restart, yet the connection carries credentials; set SFDEST_BACKEND=salesforce to "
+                "write to Salesforce (or SFDEST_MEMORY_ACCEPT_CREDENTIALS=true to accept them for testing)"),
+                metadata={"backend": self._backend})
 
     def Apply(self, request: pb.ApplyRequest, context: grpc.ServicerContext) -> pb.ApplyResponse:
         def run(line: dict[str, Any]) -> pb.ApplyResponse:
@@ -64,6 +76,7 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
             violations = errors.apply_violations(request, self._max_events)
             if violations:
                 raise errors.malformed("ApplyRequest", violations)
+            self._check_backend(request.connection)
             org = org_label(request.connection.instance_url)
             with self._org_limiter.slot(org) as allowed:
                 if not allowed:
@@ -78,6 +91,7 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
                                        translate.events(request.events), request.dry_run,
                                        core_deadline(context, self._margin, self._fraction, self._max_call))
             response = translate.apply_response(report)
+            response.backend = self._backend
             line.update(api_calls=report.api_calls,
                         statuses=dict(sorted(Counter(str(r.status) for r in report.results).items())),
                         outcomes=dict(sorted(Counter(r.outcome.value for r in report.results).items())))
@@ -95,6 +109,7 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
             violations = errors.validate_violations(request, self._max_events)
             if violations:
                 raise errors.malformed("ValidateRequest", violations)
+            self._check_backend(request.connection)
             action = translate.action(request.action)
             connection = translate.connection(request.connection) if request.HasField("connection") else None
             report = self._validate.validate(action, connection, translate.events(request.sample_events,

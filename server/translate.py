@@ -175,6 +175,7 @@ def event_result(result: model.EventResult) -> pb.EventResult:
         record_id=result.record_id,
         matched_ids=list(result.matched_ids),
         retryable=result.retryable,
+        diagnostic_indexes=list(result.diagnostic_indexes),
     )
     if result.error is not None:
         out.error.CopyFrom(pb.ResultError(code=result.error.code, message=result.error.message,
@@ -184,7 +185,8 @@ def event_result(result: model.EventResult) -> pb.EventResult:
 
 def apply_response(report: model.ApplyReport) -> pb.ApplyResponse:
     out = pb.ApplyResponse(results=[event_result(r) for r in report.results],
-                           salesforce_api_calls=report.api_calls)
+                           salesforce_api_calls=report.api_calls,
+                           diagnostics=[diagnostic(d) for d in report.diagnostics])
     if report.api_usage is not None:
         out.api_usage.CopyFrom(pb.ApiUsage(used=report.api_usage.used, limit=report.api_usage.limit))
     return out

@@ -53,11 +53,15 @@ class Org(OrgReads):
     write failures come back as a SaveResult with success=False and never raise.
 
     `ids` hands out record ids (pass IdFactory(start=0) for repeatable ids); `clock` gives the
-    current time as a Salesforce datetime string, for CreatedDate and LastModifiedDate.
+    current time as a Salesforce datetime string, for CreatedDate and LastModifiedDate. With
+    `max_records`, a create past that many live records fails with STORAGE_LIMIT_EXCEEDED, as a full
+    org's does, and the recycle bin keeps only that many ids.
     """
 
     def __init__(self, catalog: Mapping[str, ObjectDescribe] | None = None, *, ids: IdFactory | None = None,
-                 clock: Callable[[], str] = salesforce_now):
+                 clock: Callable[[], str] = salesforce_now, max_records: int | None = None):
+        self._max_records = max_records
+        self._records = 0
         self._lock = threading.RLock()
         self._ids = ids or IdFactory()
         self._clock = clock
@@ -141,7 +145,10 @@ class Org(OrgReads):
             except Refusal as refusal:
                 return SaveResult(False, record_id, errors=(refusal.error,))
             table.remove(rid)
+            self._records -= 1
             self._deleted[rid] = table.describe.name
+            if self._max_records is not None and len(self._deleted) > self._max_records:
+                del self._deleted[next(iter(self._deleted))]  # the oldest id leaves the recycle bin
             return SaveResult(True, rid)
 
     def seed(self, object_name: str, fields: Mapping[str, Any]) -> str:
@@ -177,6 +184,9 @@ class Org(OrgReads):
 
     def _insert(self, table: Table, body: Mapping[str, Any]) -> str:
         obj = table.describe
+        if self._max_records is not None and self._records >= self._max_records:
+            raise Refusal("STORAGE_LIMIT_EXCEEDED", f"storage limit exceeded: this in-memory org keeps at most "
+                          f"{self._max_records:,} records; delete some, or raise the memory backend's limit")
         values = converted_values(writable_fields(obj, body, creating=True))
         check_required_on_create(obj, values)
         self._check_references(obj, values)
@@ -187,6 +197,7 @@ class Org(OrgReads):
                       owner_id=self.owner_id)
         derive(obj, record)
         table.insert(rid, record)
+        self._records += 1
         return rid
 
     def _change(self, table: Table, rid: str, body: Mapping[str, Any]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -20,6 +21,8 @@ COLLECTION_SIZE = 200  # records per sObject Collections call
 QUERY_PAGE_SIZE = 2000  # records per query page; each further page is another call
 DEFAULT_DESCRIBE_TTL = 15 * 60.0
 DEFAULT_DAILY_LIMIT = 100_000
+DEFAULT_MAX_ORGS = 16  # orgs kept; past it the least recently used one is forgotten
+DEFAULT_MAX_RECORDS_PER_ORG = 50_000
 _DAY = 24 * 3600.0
 
 _T = TypeVar("_T")
@@ -194,15 +197,19 @@ class MemoryBackend:
     Tenants never see each other's records. Describes are cached per tenant for `describe_ttl`
     seconds (a cached describe costs no call), as the Salesforce adapter caches them. `telemetry`
     hears of every call by kind (describe, query, create, update, upsert, delete) and the usage after it.
+    Memory is bounded: at most `max_orgs` orgs are kept (the least recently used is forgotten) and each
+    holds at most `max_records_per_org` records (creates past it fail per record).
     """
 
     def __init__(self, *, daily_limit: int = DEFAULT_DAILY_LIMIT, describe_ttl: float = DEFAULT_DESCRIBE_TTL,
                  clock: Callable[[], float] = time.monotonic,
-                 catalog: Mapping[str, ObjectDescribe] | None = None, telemetry: Telemetry | None = None):
+                 catalog: Mapping[str, ObjectDescribe] | None = None, telemetry: Telemetry | None = None,
+                 max_orgs: int = DEFAULT_MAX_ORGS, max_records_per_org: int = DEFAULT_MAX_RECORDS_PER_ORG):
         self._daily_limit, self._ttl, self._clock, self._catalog = daily_limit, describe_ttl, clock, catalog
+        self._max_orgs, self._max_records = max_orgs, max_records_per_org
         self.telemetry: Telemetry = telemetry or NullTelemetry()
         self._lock = threading.Lock()
-        self._tenants: dict[str, Tenant] = {}
+        self._tenants: OrderedDict[str, Tenant] = OrderedDict()  # least recently used first
 
     def open(self, connection: Connection, deadline: float | None = None) -> MemoryStore:
         return MemoryStore(self.tenant(connection.instance_url), deadline, self.telemetry,
@@ -214,9 +221,20 @@ class MemoryBackend:
         with self._lock:
             tenant = self._tenants.get(key)
             if tenant is None:
-                tenant = Tenant(Org(self._catalog), self._daily_limit, self._ttl, self._clock)
+                tenant = Tenant(Org(self._catalog, max_records=self._max_records), self._daily_limit, self._ttl,
+                                self._clock)
                 self._tenants[key] = tenant
+                while len(self._tenants) > self._max_orgs:
+                    self._tenants.popitem(last=False)  # calls already using it finish on it; later ones start anew
+            else:
+                self._tenants.move_to_end(key)
             return tenant
+
+    @property
+    def org_count(self) -> int:
+        """Orgs kept now (at most max_orgs)."""
+        with self._lock:
+            return len(self._tenants)
 
     def org(self, instance_url: str) -> Org:
         """The org behind an instance URL, for tests to seed and inspect."""

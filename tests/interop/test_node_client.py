@@ -123,7 +123,12 @@ def test_node_client_applies_and_validates_against_sfdest_serve(sfdest_server: S
 
     assert summary["ok"] is True
     assert summary["target"] == sfdest_server.target
-    create, update, mixed = summary["apply"]
+    create, update, mixed, invalid = summary["apply"]
+    assert {step["backend"] for step in summary["apply"]} == {"memory"}
+    assert (invalid["statuses"], invalid["error_codes"]) == ([400, 400], ["INVALID_ACTION"] * 2)
+    assert invalid["diagnostics"] == [{"severity": "SEVERITY_ERROR", "code": "UNKNOWN_FIELD",
+                                       "field_path": "action.field_mappings[0].field"}]
+    assert invalid["diagnostic_indexes"] == [[0], [0]]
     assert (create["step"], create["statuses"], create["outcomes"]) == ("create", [201], ["OUTCOME_CREATED"])
     record_id = create["record_ids"][0]
     assert record_id

@@ -191,7 +191,24 @@ async function run(options) {
       'mixed Apply, neighbour of the invalid event');
     summary.apply.push(summarise('mixed', third));
 
-    // 4. Validate: Lead.Description is a long text area, which SOQL cannot filter on.
+    // 4. An invalid action (a field Lead lacks): each event answers 400 INVALID_ACTION and points, by index,
+    //    to the problem the response lists once with its field path.
+    const invalid = await call(client, 'Apply', {
+      connection,
+      action: { ...upsertLead, fieldMappings: [{ field: 'Shoe_Size__c', value: { path: 'traits.shoe' } }] },
+      events: [{ id: 'inv-1', payloadJson: JSON.stringify(identify({ email })) },
+        { id: 'inv-2', payloadJson: JSON.stringify(identify({ email })) }],
+    });
+    for (const r of invalid.results) {
+      expectResult(r, { status: 400, outcome: 'OUTCOME_INVALID' }, 'invalid action');
+      expect(r.error && r.error.code === 'INVALID_ACTION', 'invalid action: expected INVALID_ACTION', r);
+      const pointed = r.diagnosticIndexes.map((i) => invalid.diagnostics[i]);
+      expect(pointed.length === 1 && pointed[0].fieldPath === 'action.field_mappings[0].field',
+        'invalid action: expected the result to point to the unknown field', { r, diagnostics: invalid.diagnostics });
+    }
+    summary.apply.push(summarise('invalid', invalid));
+
+    // 5. Validate: Lead.Description is a long text area, which SOQL cannot filter on.
     const validation = await call(client, 'Validate', {
       connection,
       action: {
@@ -226,6 +243,9 @@ function summarise(step, response) {
     record_ids: response.results.map((r) => r.recordId),
     error_codes: response.results.map((r) => (r.error ? r.error.code : '')),
     salesforce_api_calls: response.salesforceApiCalls,
+    backend: response.backend,
+    diagnostic_indexes: response.results.map((r) => r.diagnosticIndexes),
+    diagnostics: response.diagnostics.map((d) => ({ severity: d.severity, code: d.code, field_path: d.fieldPath })),
   };
 }
 

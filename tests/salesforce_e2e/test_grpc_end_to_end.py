@@ -84,6 +84,7 @@ def test_apply_creates_then_updates_through_each_oauth_flow(served, emulator, gr
     assert (lead["Id"], lead["LastName"], lead["Email"]) == (created.record_id, "Byron", "ADA@example.com")
     assert emulator.token_requests == 1  # the second Apply reused the cached access token
     assert first.salesforce_api_calls > 0 and second.salesforce_api_calls > 0
+    assert first.backend == second.backend == "salesforce"
     assert emulator.calls["collection_create"] == 1 and emulator.calls["collection_update"] == 1
 
 

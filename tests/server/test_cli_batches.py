@@ -116,3 +116,16 @@ def test_a_bad_batch_size_is_a_usage_error(capsys, files, size):
     assert exit_.value.code == 2
 
 
+
+
+def test_an_invalid_actions_problems_are_printed_once_however_many_batches(capsys, tmp_path, spied):
+    target, _ = spied
+    _write_events(tmp_path / "some.jsonl", 5)
+    (tmp_path / "bad.json").write_text(json.dumps({"object": "Lead", "operation": "OPERATION_CREATE", "fieldMappings": [
+        {"field": "LastName", "value": {"path": "traits.last_name"}}, {"field": "Company", "value": {"literal": "C"}},
+        {"field": "Shoe_Size__c", "value": {"path": "traits.shoe"}}]}))
+    code, results, err = run_cli(capsys, "apply", "--action", str(tmp_path / "bad.json"), str(tmp_path / "some.jsonl"),
+                                 "--target", target, "--batch-size", "2")
+    assert code == 1 and {(r["status"], r["error"]["code"]) for r in results} == {(400, "INVALID_ACTION")}
+    problems = [line for line in err.splitlines() if "Shoe_Size__c" in line]
+    assert len(problems) == 1 and problems[0].split()[:3] == ["ERROR", "UNKNOWN_FIELD", "action.field_mappings[2].field"]

@@ -112,7 +112,8 @@ def _call_texts(channel: grpc.Channel, method: str, request: Any, metadata: Any)
 @pytest.fixture(scope="module")
 def exchange() -> tuple[list[str], list[str]]:
     """Run every call against a DEBUG-logging server; then (everything the server wrote, everything answered)."""
-    served = start_server({"SFDEST_LOG_LEVEL": "DEBUG", "SFDEST_AUTH_TOKEN": SERVER_TOKEN},
+    served = start_server({"SFDEST_LOG_LEVEL": "DEBUG", "SFDEST_AUTH_TOKEN": SERVER_TOKEN,
+                           "SFDEST_MEMORY_ACCEPT_CREDENTIALS": "true"},
                           command=("-m", "tests.server.faulty_server"))
     answered: list[str] = []
     codes = {}

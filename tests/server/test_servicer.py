@@ -11,6 +11,7 @@ import pytest
 from sfdest.v1 import destination_pb2 as pb
 
 from core.credentials import OAuthRefreshToken
+from server.config import Settings
 from server.logs import JsonFormatter
 from tests.server.builders import (
     INSTANCE,
@@ -20,6 +21,9 @@ from tests.server.builders import (
     lead_create,
     lead_upsert_on_email,
 )
+
+# The memory backend refuses credentials unless the operator opted in; these tests follow them through.
+ACCEPTING_CREDENTIALS = pytest.mark.parametrize("settings", [Settings(max_events=5, memory_accept_credentials=True)])
 
 
 def test_apply_returns_one_result_per_event_in_order_echoing_ids(server):
@@ -80,7 +84,9 @@ def test_an_invalid_action_gives_every_event_a_400_not_a_grpc_error(server, back
     assert [(r.event_id, r.status, r.outcome) for r in t.response.results] == [
         ("a", 400, pb.OUTCOME_INVALID), ("b", 400, pb.OUTCOME_INVALID)]
     assert t.response.results[0].error.code == "INVALID_ACTION"
-    assert "action.record_matchers[0].field" in t.response.results[0].error.fields
+    diagnostics = t.response.diagnostics
+    assert [diagnostics[i].field_path for i in t.response.results[0].diagnostic_indexes] == [
+        "action.record_matchers[0].field"]
     assert backend.opened == []  # static problems never reach the org
 
 
@@ -88,10 +94,11 @@ def test_an_unknown_operation_enum_value_is_reported_with_its_path(server):
     t = server.apply(apply_request(pb.Action(object="Lead", operation=9), identify("a", "a@x.io")))
     result = t.response.results[0]
     assert result.status == 400
-    assert "action.operation" in result.error.fields
-    assert "unknown enum value 9" in result.error.message
+    assert [t.response.diagnostics[i].field_path for i in result.diagnostic_indexes] == ["action.operation"]
+    assert "unknown enum value 9" in t.response.diagnostics[result.diagnostic_indexes[0]].message
 
 
+@ACCEPTING_CREDENTIALS
 def test_connection_and_credentials_reach_the_backend_translated(server, backend):
     request = apply_request(lead_upsert_on_email(), identify("1", "c@x.io"))
     request.connection.api_version = "v61.0"
@@ -207,6 +214,7 @@ def test_an_unexpected_failure_is_internal_and_leaks_nothing(container):
     assert info.reason == "INTERNAL"
 
 
+@ACCEPTING_CREDENTIALS
 def test_each_call_logs_one_structured_line_without_secrets_or_matcher_values(server, caplog):
     request = apply_request(lead_upsert_on_email(), identify("1", "private@x.io"), identify("2", "other@x.io"))
     request.connection.client_credentials.CopyFrom(pb.ClientCredentials(client_id="cid", client_secret="s3cr3t"))

@@ -16,7 +16,7 @@ from grpc_reflection.v1alpha import reflection
 from sfdest.v1 import destination_pb2, destination_pb2_grpc
 
 from adapters.salesforce.instance_url import is_loopback_host
-from server import security
+from server import security, signals
 from server.config import ConfigError, Settings
 from server.container import Container, build_container
 from server.interceptors import CallInterceptor
@@ -145,14 +145,13 @@ def serve(settings: Settings, container: Container | None = None,
     received: list[str] = []
     current: list[Running] = []
 
-    def on_signal(signum: int, _frame: object) -> None:
-        received.append(signal.Signals(signum).name)
+    def on_signal(sig: signal.Signals) -> None:  # in the watcher thread (server/signals.py), not a handler
+        received.append(sig.name)
         if stop.is_set() and current:
             current[0].end_drain.set()
         stop.set()
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    with signals.delivered_to(on_signal, (signal.SIGTERM, signal.SIGINT)):
         log.debug("settings", extra={"fields": {"settings": settings.public()}})
         running = build_server(settings, container)
         current.append(running)
@@ -175,6 +174,3 @@ def serve(settings: Settings, container: Container | None = None,
         running.stop(settings.grace_seconds, settings.drain_seconds)
         log.info("sfdest stopped")
         return 0
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)

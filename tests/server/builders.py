@@ -120,8 +120,10 @@ class BlockingBackend:
         self.inner = inner
         self.release = threading.Event()
         self._entered = threading.Semaphore(0)
+        self.calls = 0  # calls that reached open()
 
     def open(self, connection: Any, deadline: float | None = None) -> Any:
+        self.calls += 1
         self._entered.release()
         if not self.release.wait(SAFETY_LIMIT):
             raise AssertionError("BlockingBackend was never released")

@@ -73,8 +73,9 @@ class Action:
     matcher_operator: MatcherOperator | None = None
     field_mappings: tuple[FieldMapping, ...] = ()
     preset: Preset | None = None
-    # Enum values the host sent that this version does not know, as (field path, raw value).
-    unknown_enum_values: tuple[tuple[str, int], ...] = ()
+    # Enum values the host sent that this version does not know, as (field path, raw value, the valid values
+    # as the host names them).
+    unknown_enum_values: tuple[tuple[str, int, tuple[str, ...]], ...] = ()
 
     @property
     def operator(self) -> MatcherOperator:

@@ -108,7 +108,7 @@ class Sequencer:
             if self.operation is Operation.DELETE:
                 return Write("delete", p, rid)
             if not p.fields and not self.upsert_always_writes:
-                self.results[p.index] = EventResult(p.event_id, 204, Outcome.NO_CHANGE, record_id=_real(rid))
+                self.results[p.index] = EventResult(p.event_id, 204, Outcome.NO_CHANGE, record_id=rid)
                 return None
             return Write("update", p, rid, dict(p.fields))
         if self.operation is not Operation.UPSERT:
@@ -149,9 +149,6 @@ class Sequencer:
             self.pool.add({**w.record, "Id": outcome.id})
 
     def _dry(self, w: Write) -> EventResult:
+        """A dry run's result; a record an earlier event would create is named `pending:<its event id>`."""
         status, outcome = _DRY[w.kind]
-        return EventResult(w.event.event_id, status, outcome, record_id=_real(w.target))
-
-
-def _real(record_id: str) -> str:
-    return "" if record_id.startswith(PLACEHOLDER) else record_id
+        return EventResult(w.event.event_id, status, outcome, record_id=w.target)

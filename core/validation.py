@@ -75,8 +75,9 @@ def validate_static(action: Action) -> list[Diagnostic]:
     out: list[Diagnostic] = count_problems(action)
     if out:
         return out
-    for path, raw in action.unknown_enum_values:
-        out.append(_error("UNKNOWN_ENUM_VALUE", f"unknown enum value {raw}", path))
+    for path, raw, valid in action.unknown_enum_values:
+        listed = f"; valid values: {', '.join(valid)}" if valid else ""
+        out.append(_error("UNKNOWN_ENUM_VALUE", f"unknown enum value {raw}{listed}", path))
     if not action.object_name:
         out.append(_error("OBJECT_REQUIRED", "the object API name must not be empty", "action.object"))
     else:
@@ -84,7 +85,7 @@ def validate_static(action: Action) -> list[Diagnostic]:
         if problem:
             out.append(_error("INVALID_NAME", f"object name {action.object_name!r} {problem}", "action.object"))
     op = action.operation
-    if op is None and not any(p == "action.operation" for p, _ in action.unknown_enum_values):
+    if op is None and not any(u[0] == "action.operation" for u in action.unknown_enum_values):
         out.append(_error("OPERATION_REQUIRED", "choose an operation: create, update, upsert or delete",
                           "action.operation"))
     matchers = action.record_matchers

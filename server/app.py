@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 from sfdest.v1 import destination_pb2, destination_pb2_grpc
 
 from adapters.salesforce.instance_url import is_loopback_host
-from server import security, signals
+from server import reflection, security, signals
 from server.config import ConfigError, Settings
 from server.container import Container, build_container
 from server.interceptors import CallInterceptor
@@ -104,7 +103,7 @@ def build_server(settings: Settings, container: Container | None = None) -> Runn
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:
-        reflection.enable_server_reflection((SERVICE_NAME, HEALTH_NAME, reflection.SERVICE_NAME), server)
+        reflection.enable(server, (SERVICE_NAME, HEALTH_NAME))
     hint = " (check SFDEST_TLS_CERT_FILE and SFDEST_TLS_KEY_FILE)" if credentials else ""
     try:
         port = server.add_secure_port(settings.listen, credentials) if credentials else \

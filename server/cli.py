@@ -5,18 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
 import grpc
-from google.protobuf import json_format
+from google.protobuf import descriptor_pool, json_format
 from grpc_status import rpc_status
 from sfdest.v1 import destination_pb2 as pb
 from sfdest.v1 import destination_pb2_grpc
 
-from server import errors
+from server import cli_connect, errors
 from server.cli_output import Progress, Tally, diagnostics_text, result_json
 from server.config import LOG_LEVELS, ConfigError, Settings, settings_table
 from server.eventfile import EventFile, UsageError, parse_events
@@ -24,6 +25,10 @@ from server.logs import configure_logging
 
 DEFAULT_CONNECTION = {"instance_url": "https://demo.my.salesforce.com"}
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class ArgumentsError(UsageError):
+    """Arguments that do not go together: reported with the command's usage, as argparse reports its own."""
 
 
 # Input files -----------------------------------------------------------------------------------
@@ -34,11 +39,26 @@ def _read(path: str) -> str:
         raise UsageError(f"{path}: {exc.strerror or exc}") from None
 
 
+_UNKNOWN_ENUM = re.compile(r"Invalid enum value (\S+) for enum type ([\w.]+)")
+
+
+def _valid_enum_values(error: str) -> str:
+    """For json_format's "Invalid enum value X for enum type T": the values T does accept."""
+    found = _UNKNOWN_ENUM.search(error)
+    if found is None:
+        return ""
+    try:
+        enum = descriptor_pool.Default().FindEnumTypeByName(found.group(2))
+    except KeyError:
+        return ""
+    return f" (valid values: {', '.join(v.name for v in enum.values if v.number != 0)})"
+
+
 def _parse_message(path: str, message: Any) -> Any:
     try:
         return json_format.Parse(_read(path), message)
     except json_format.ParseError as exc:
-        raise UsageError(f"{path}: {exc}") from None
+        raise UsageError(f"{path}: {exc}{_valid_enum_values(str(exc))}") from None
 
 
 def _connection(args: argparse.Namespace) -> pb.Connection | None:
@@ -56,11 +76,15 @@ def _client_token(args: argparse.Namespace) -> str:
     return _read(path).strip() if path else os.environ.get("SFDEST_AUTH_TOKEN", "").strip()
 
 
+def _uses_tls(args: argparse.Namespace) -> bool:
+    return bool(args.tls or args.ca_file or args.cert_file)
+
+
 def _channel(args: argparse.Namespace) -> grpc.Channel:
-    if not (args.tls or args.ca_file or args.cert_file):
+    if not _uses_tls(args):
         return grpc.insecure_channel(args.target)
     if bool(args.cert_file) != bool(args.key_file):
-        raise UsageError("--cert-file and --key-file go together (mutual TLS)")
+        raise ArgumentsError("--cert-file and --key-file go together (mutual TLS)")
     files = [Path(f).read_bytes() if f else None for f in (args.ca_file, args.key_file, args.cert_file)]
     return grpc.secure_channel(args.target, grpc.ssl_channel_credentials(*files))
 
@@ -68,6 +92,7 @@ def _channel(args: argparse.Namespace) -> grpc.Channel:
 def _caller(args: argparse.Namespace, method: str) -> Callable[[Any], Any]:
     """A function sending one request: over gRPC with --target, else to an in-process servicer."""
     if args.target:
+        args.target = cli_connect.with_default_port(args.target)
         token = _client_token(args)
         metadata = (("authorization", f"Bearer {token}"),) if token else None
         stub = destination_pb2_grpc.DestinationServiceStub(_channel(args))
@@ -79,10 +104,10 @@ def _caller(args: argparse.Namespace, method: str) -> Callable[[Any], Any]:
     return lambda request: getattr(servicer, method)(request, LocalContext(args.timeout))
 
 
-def _print_rpc_error(exc: grpc.RpcError, target: str | None, out: TextIO) -> None:
+def _print_rpc_error(exc: grpc.RpcError, args: argparse.Namespace, out: TextIO) -> None:
     code = exc.code()
-    if code is grpc.StatusCode.UNAVAILABLE and target:
-        print(f"sfdest: cannot reach a server at {target}: {exc.details()} (is `make run` running?)", file=out)
+    if code is grpc.StatusCode.UNAVAILABLE and args.target:
+        print(f"sfdest: {cli_connect.unavailable_reason(args.target, _uses_tls(args), exc.details())}", file=out)
         return
     print(f"sfdest: {code.name}: {exc.details()}", file=out)
     try:
@@ -129,7 +154,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         if isinstance(exc, UsageError):
             print(f"sfdest: {exc}", file=sys.stderr)
         else:
-            _print_rpc_error(exc, args.target, sys.stderr)
+            _print_rpc_error(exc, args, sys.stderr)
         if tally.batches:
             print(f"sfdest: stopped after the first {tally.events:,} events (their results are above); later "
                   "events have no results", file=sys.stderr)
@@ -145,10 +170,10 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     if args.action and args.action_file and args.action != args.action_file:
-        raise UsageError(f"two action files given ({args.action_file} and --action {args.action}); give one")
+        raise ArgumentsError(f"two action files given ({args.action_file} and --action {args.action}); give one")
     path = args.action or args.action_file
     if not path:
-        raise UsageError("validate needs an action file: sfdest validate ACTION.json")
+        raise ArgumentsError("validate needs an action file: sfdest validate ACTION.json")
     request = pb.ValidateRequest(action=_parse_message(path, pb.Action()))
     connection = _connection(args)
     if connection is not None:
@@ -158,7 +183,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     try:
         response = _caller(args, "Validate")(request)
     except grpc.RpcError as exc:
-        _print_rpc_error(exc, args.target, sys.stderr)
+        _print_rpc_error(exc, args, sys.stderr)
         return EXIT_USAGE
     print(diagnostics_text(response))
     return EXIT_OK if response.valid else EXIT_FAILED
@@ -169,9 +194,10 @@ def _client_options(p: argparse.ArgumentParser, action_required: bool = True) ->
                    help="the action, in the proto's JSON mapping (sfdest.v1.Action)")
     p.add_argument("--connection", metavar="CONN.json",
                    help=f"the connection (sfdest.v1.Connection JSON); default {json.dumps(DEFAULT_CONNECTION)}")
-    p.add_argument("--target", metavar="HOST:PORT",
-                   help="call a running server (e.g. 127.0.0.1:50051); default: run in-process with SFDEST_BACKEND "
-                        "(the memory backend then forgets everything when the command ends)")
+    p.add_argument("--target", metavar="HOST[:PORT]",
+                   help=f"call a running server (e.g. 127.0.0.1:50051; the port defaults to "
+                        f"{cli_connect.DEFAULT_PORT}); default: run in-process with SFDEST_BACKEND (the memory "
+                        "backend then forgets everything when the command ends)")
     p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
                    help="each call's deadline (default 60)")
     secure = p.add_argument_group("a secured server (with --target)")
@@ -208,7 +234,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (SFDEST_LOG_LEVEL)")
     serve.add_argument("--reflection", action=argparse.BooleanOptionalAction,
                        help="gRPC reflection (SFDEST_REFLECTION)")
-    serve.set_defaults(run=cmd_serve)
+    serve.set_defaults(run=cmd_serve, parser=serve)
 
     apply = sub.add_parser("apply", help="apply an action to events and print one JSON result per event",
                            description="Streams the events through Apply in batches (JSON lines are read lazily, so "
@@ -224,26 +250,32 @@ def parser() -> argparse.ArgumentParser:
                        help="events per Apply call (default 1000; at most the server's SFDEST_MAX_EVENTS)")
     apply.add_argument("--progress", action="store_true",
                        help="print progress on stderr even when it is not a terminal (one line per batch)")
-    apply.set_defaults(run=cmd_apply)
+    apply.set_defaults(run=cmd_apply, parser=apply)
 
     validate = sub.add_parser("validate", help="check an action (and sample events); exit 1 if invalid")
     validate.add_argument("action_file", nargs="?", metavar="ACTION.json", help="the action (or use --action)")
     _client_options(validate, action_required=False)
     validate.add_argument("--events", metavar="EVENTS", help="sample events, as for apply")
     validate.add_argument("--no-connection", action="store_true", help="static checks only; consult no org")
-    validate.set_defaults(run=cmd_validate)
+    validate.set_defaults(run=cmd_validate, parser=validate)
 
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = parser().parse_args(argv)
+    args, extra = parser().parse_known_args(argv)
+    if extra:  # reported by the command's own parser, so its usage is shown, not the top-level one
+        args.parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command in ("apply", "validate"):
         level = os.environ.get("SFDEST_LOG_LEVEL", "WARNING").upper()
         configure_logging(level if level in LOG_LEVELS else "WARNING", replace=False)
     try:
         return args.run(args)
+    except ArgumentsError as exc:
+        args.parser.print_usage(sys.stderr)
+        print(f"{args.parser.prog}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (UsageError, ConfigError, OSError) as exc:
         print(f"sfdest: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -183,11 +183,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SFDEST_AUTH_TOKENS_FILE", "auth_tokens_file", "", _path,
             "JSON file of bearer tokens, each with the instance URLs it may reach (see Authentication); a call for "
             "another org gets PERMISSION_DENIED; re-read when it changes"),
-    Setting("SFDEST_METRICS_LISTEN", "metrics_listen", "127.0.0.1:9464", _optional_listen,
-            "Prometheus /metrics HOST:PORT, plain HTTP (empty or off = no metrics endpoint)", empty_allowed=True),
+    Setting("SFDEST_METRICS_LISTEN", "metrics_listen", "", _optional_listen,
+            "Prometheus /metrics HOST:PORT, plain HTTP, e.g. 127.0.0.1:9464 (empty or off = no metrics endpoint; off "
+            "by default, so servers on one host never clash; port 0 picks a free one, logged as metrics_port)",
+            empty_allowed=True),
     Setting("SFDEST_LOG_LEVEL", "log_level", "INFO", _choice(LOG_LEVELS, str.upper),
             "Log level; logs are JSON lines on stderr, one per call at INFO"),
-    Setting("SFDEST_REFLECTION", "reflection", "true", _bool, "Serve gRPC reflection (for grpcurl, grpcui)"),
+    Setting("SFDEST_REFLECTION", "reflection", "true", _bool,
+            "Serve gRPC reflection, v1 and v1alpha (for grpcurl, grpcui, Postman)"),
     Setting("SFDEST_SALESFORCE_API_VERSION", "salesforce_api_version", "v62.0", str.strip,
             "REST API version when a connection names none (salesforce backend)"),
     Setting("SFDEST_SALESFORCE_TIMEOUT_SECONDS", "salesforce_timeout_seconds", "30", _seconds,
@@ -229,7 +232,7 @@ class Settings:
     auth_token: Secret = Secret()
     auth_token_file: str = ""
     auth_tokens_file: str = ""
-    metrics_listen: str = "127.0.0.1:9464"
+    metrics_listen: str = ""
     log_level: str = "INFO"
     reflection: bool = True
     salesforce_api_version: str = "v62.0"

@@ -68,11 +68,13 @@ def plain_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
     return {k: plain(v) for k, v in struct.fields.items()}
 
 
-def _enum(raw: int, table: dict[int, Any], path: str, unknown: list[tuple[str, int]]) -> Any:
+def _enum(raw: int, table: dict[int, Any], path: str, unknown: list[tuple[str, int, tuple[str, ...]]],
+          names: Any) -> Any:
+    """The core value of proto enum value `raw` (None for 0); an unknown one is noted with the valid names."""
     if raw == 0:
         return None
     if raw not in table:
-        unknown.append((path, raw))
+        unknown.append((path, raw, tuple(f"{names.Name(v)} ({v})" for v in table)))
         return None
     return table[raw]
 
@@ -89,10 +91,10 @@ def value_source(source: pb.ValueSource) -> model.ValueSource:
 
 
 def action(message: pb.Action) -> model.Action:
-    unknown: list[tuple[str, int]] = []
-    operation = _enum(message.operation, _OPERATIONS, "action.operation", unknown)
-    operator = _enum(message.matcher_operator, _OPERATORS, "action.matcher_operator", unknown)
-    preset = _enum(message.preset, _PRESETS, "action.preset", unknown)
+    unknown: list[tuple[str, int, tuple[str, ...]]] = []
+    operation = _enum(message.operation, _OPERATIONS, "action.operation", unknown, pb.Operation)
+    operator = _enum(message.matcher_operator, _OPERATORS, "action.matcher_operator", unknown, pb.MatcherOperator)
+    preset = _enum(message.preset, _PRESETS, "action.preset", unknown, pb.Preset)
     return model.Action(
         object_name=message.object,
         operation=operation,

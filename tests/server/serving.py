@@ -42,13 +42,17 @@ def _pump(stream, lines: queue.Queue, log: list[str]) -> None:
     lines.put(None)
 
 
-def start_server(env: dict[str, str] | None = None, command: tuple[str, ...] = ("-m", "server.cli", "serve"),
+def start_server(env: dict[str, str | None] | None = None, command: tuple[str, ...] = ("-m", "server.cli", "serve"),
                  listening_host: str = r"127\.0\.0\.1") -> Served:
-    """`sfdest serve` on port 0 (the kernel picks a free port: safe under pytest-xdist); the log says which."""
-    env = {**os.environ, "SFDEST_LISTEN": "127.0.0.1:0", "SFDEST_BACKEND": "memory",
-           "SFDEST_GRACE_SECONDS": str(GRACE), "SFDEST_LOG_LEVEL": "INFO", "SFDEST_METRICS_LISTEN": "",
-           "PYTHONUNBUFFERED": "1", **(env or {})}
-    process = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=env,
+    """`sfdest serve` on port 0 (the kernel picks a free port: safe under pytest-xdist); the log says which.
+
+    `env` adds to the environment; a None value removes the variable.
+    """
+    merged = {**os.environ, "SFDEST_LISTEN": "127.0.0.1:0", "SFDEST_BACKEND": "memory",
+              "SFDEST_GRACE_SECONDS": str(GRACE), "SFDEST_LOG_LEVEL": "INFO", "SFDEST_METRICS_LISTEN": "",
+              "PYTHONUNBUFFERED": "1", **(env or {})}
+    environment = {name: value for name, value in merged.items() if value is not None}
+    process = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=environment,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: queue.Queue = queue.Queue()
     log: list[str] = []

@@ -106,8 +106,8 @@ def test_tests_override_the_backend():
         container.backend.reset_override()
 
 
-def test_an_empty_metrics_listen_switches_the_endpoint_off_but_an_unset_one_keeps_the_default():
-    assert Settings.from_env({}).metrics_listen == "127.0.0.1:9464"
+def test_metrics_are_off_unless_an_address_is_given():
+    assert Settings.from_env({}).metrics_listen == ""
     assert Settings.from_env({"SFDEST_METRICS_LISTEN": ""}).metrics_listen == ""
     assert Settings.from_env({"SFDEST_METRICS_LISTEN": "off"}).metrics_listen == ""
     assert Settings.from_env({"SFDEST_METRICS_LISTEN": "0.0.0.0:9100"}).metrics_listen == "0.0.0.0:9100"

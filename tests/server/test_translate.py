@@ -44,8 +44,9 @@ def test_presets_map(preset):
 def test_unknown_enum_values_are_kept_with_their_paths():
     translated = translate.action(pb.Action(object="Lead", operation=9, matcher_operator=7, preset=42))
     assert (translated.operation, translated.matcher_operator, translated.preset) == (None, None, None)
-    assert translated.unknown_enum_values == (("action.operation", 9), ("action.matcher_operator", 7),
-                                              ("action.preset", 42))
+    assert [(path, raw) for path, raw, _ in translated.unknown_enum_values] == [
+        ("action.operation", 9), ("action.matcher_operator", 7), ("action.preset", 42)]
+    assert translated.unknown_enum_values[1][2] == ("MATCHER_OPERATOR_OR (1)", "MATCHER_OPERATOR_AND (2)")
 
 
 @pytest.mark.parametrize(("literal", "expected"), [

@@ -36,7 +36,7 @@ STATIC = [
      {("DUPLICATE_MAPPING", "action.field_mappings[1].field")}),
     (Action("Lead", Operation.UPDATE, (RecordMatcher("Email", ValueSource()),)),
      {("VALUE_SOURCE_REQUIRED", "action.record_matchers[0].value")}),
-    (lead(Operation.CREATE, unknown_enum_values=(("action.preset", 42),)), {("UNKNOWN_ENUM_VALUE", "action.preset")}),
+    (lead(Operation.CREATE, unknown_enum_values=(("action.preset", 42, ("PRESET_LEAD (1)",)),)), {("UNKNOWN_ENUM_VALUE", "action.preset")}),
 ]
 
 

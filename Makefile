@@ -77,6 +77,7 @@ test: $(GEN) node-deps
 lint: $(GEN)
 	$(PY) -m ruff check core adapters server tests tools
 	$(PY) tools/check_dependencies.py
+	$(PY) -m mypy  # core, adapters and server; settings in pyproject.toml [tool.mypy]
 	@command -v npx >/dev/null 2>&1 || { echo "lint: npx not found: buf needs Node.js and npm" >&2; exit 1; }
 	$(BUF) lint
 	@ref=$(BREAKING_AGAINST); \

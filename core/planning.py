@@ -31,7 +31,8 @@ def build_lookup(
         return tuple(seen.values())
 
     if operator is MatcherOperator.OR or all(len(e) == 1 for e in events):
-        where = tuple((FieldIn(name, distinct((e[name] for e in events if name in e), name)),) for name in fields)
+        where: tuple[tuple[FieldIn, ...], ...] = tuple(
+            (FieldIn(name, distinct((e[name] for e in events if name in e), name)),) for name in fields)
         return Lookup(object_name, select, where)
     # AND: group events by all fields but the most varied one, which becomes an IN list.
     in_field = max(fields, key=lambda n: len(distinct((e[n] for e in events), n)))
@@ -105,7 +106,8 @@ def _get(record: Mapping[str, Any], name: str) -> Any:
     return next((v for k, v in record.items() if k.lower() == lowered), None)
 
 
-def fetched_pool(records: Iterable[Record], matcher_fields: Iterable[str], describe) -> CandidatePool:
+def fetched_pool(records: Iterable[Record], matcher_fields: Iterable[str], describe: ObjectDescribe | None
+                 ) -> CandidatePool:
     pool = CandidatePool(matcher_fields, describe)
     for r in records:
         pool.add(r)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.coercion import MAX_STRING_LITERAL, CoercionError, coerce
-from core.describe import ObjectDescribe
+from core.describe import FieldDescribe, ObjectDescribe
 from core.model import Action, Event, EventResult, FieldMapping, MatcherOperator, Operation
 from core.outcomes import invalid
 from core.values import MISSING, resolve
@@ -33,7 +33,7 @@ class _Invalid(Exception):
         self.code, self.message, self.fields = code, message, fields
 
 
-def _canonical(describe: ObjectDescribe | None, name: str):
+def _canonical(describe: ObjectDescribe | None, name: str) -> tuple[str, FieldDescribe | None]:
     f = describe.field(name) if describe else None
     return (f.name if f else name), f
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from core.coercion import match_key
-from core.describe import ObjectDescribe
+from core.describe import FieldDescribe, ObjectDescribe
 from core.execution import Write, run_keyed_rounds
 from core.model import (
     Action,
@@ -89,7 +89,7 @@ class ApplyService:
             store = self._stores.open(connection, deadline)
             describe, problems = _Describe.load(store, action)
             problems += validate_against_describe(action, describe) if describe else []
-            if any(d.severity is Severity.ERROR for d in problems):
+            if describe is None or any(d.severity is Severity.ERROR for d in problems):  # None: OBJECT_NOT_FOUND
                 results, shown = _action_failures(events, static + problems)
             else:
                 shown = _reported(static + problems)
@@ -105,7 +105,9 @@ class _Batch:
 
     def __init__(self, store: RecordStore, action: Action, describe: ObjectDescribe, dry_run: bool,
                  deadline: float | None):
-        self.store, self.action, self.describe = store, action, describe
+        if action.operation is None:
+            raise ValueError("an action without an operation (validate_static refuses it first)")
+        self.store, self.action, self.describe, self.operation = store, action, describe, action.operation
         self.dry_run, self.deadline = dry_run, deadline
         self.results: dict[int, EventResult] = {}
         self.native_field = self._native_upsert_field()
@@ -121,7 +123,7 @@ class _Batch:
             if self.native_field:  # the upsert key comes from the matcher, never from a mapping
                 p.fields.pop(self.native_field, None)
             prepared.append(p)
-        op = self.action.operation
+        op = self.operation
         if op is Operation.CREATE:
             self._creates(prepared)
         elif self.dry_run:
@@ -131,7 +133,7 @@ class _Batch:
                                {**self._create_record(p), self.native_field: p.matchers[self.native_field]})
                          for p in prepared], self.native_field)
         elif self._by_id_only():
-            self._keyed([Write(op.value, p, p.direct_id, dict(p.fields), no_change=not p.fields
+            self._keyed([Write(op.value, p, p.matchers["Id"], dict(p.fields), no_change=not p.fields
                                and op is Operation.UPDATE) for p in prepared])
         else:
             self._sequence(prepared)
@@ -146,7 +148,7 @@ class _Batch:
         f = self.describe.field(matchers[0].field)
         return f.name if f is not None and f.external_id and f.id_lookup else ""
 
-    def _native(self):
+    def _native(self) -> FieldDescribe | None:
         return self.describe.field(self.native_field)
 
     def _by_id_only(self) -> bool:
@@ -210,7 +212,7 @@ class _Batch:
                 self.results[p.index] = failure(p.event_id, exc.error)
             return
         sequencer = Sequencer(
-            store=self.store, object_name=self.action.object_name, operation=self.action.operation,
+            store=self.store, object_name=self.action.object_name, operation=self.operation,
             operator=self.action.operator, describe=self.describe,
             pool=fetched_pool(records, lookup.select, self.describe), matchers_of=self._matchers_of,
             create_record=self._create_record, check_create=self._check_create, dry_run=self.dry_run,

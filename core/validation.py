@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.describe import ObjectDescribe
-from core.model import Action, Diagnostic, FieldMapping, MatcherOperator, Operation, RecordMatcher, Severity
+from core.model import (
+    Action,
+    Diagnostic,
+    FieldMapping,
+    MatcherOperator,
+    Operation,
+    RecordMatcher,
+    Severity,
+    ValueSource,
+)
 from core.names import api_name_problem
 from core.presets import effective_mappings
 from core.values import path_problem
@@ -23,7 +32,7 @@ def _warning(code: str, message: str, path: str) -> Diagnostic:
     return Diagnostic(Severity.WARNING, code, message, path)
 
 
-def _source_problems(source, path: str) -> list[Diagnostic]:
+def _source_problems(source: ValueSource | None, path: str) -> list[Diagnostic]:
     if source is None or (not source.is_literal and not source.paths):
         return [_error("VALUE_SOURCE_REQUIRED", "a value source (literal, path or paths) is required", path)]
     if source.is_literal:
@@ -162,8 +171,8 @@ def validate_against_describe(action: Action, describe: ObjectDescribe) -> list[
             out.append(_error("FIELD_NOT_UPDATEABLE", f"{describe.name}.{f.name} cannot be set on update", field_path))
     key = describe.field(action.record_matchers[0].field) if len(action.record_matchers) == 1 else None
     if op is Operation.UPSERT and key is not None and key.external_id and key.id_lookup:
-        for i, m in enumerate(action.field_mappings):
-            if m.field.lower() == key.name.lower():
+        for i, mapping in enumerate(action.field_mappings):
+            if mapping.field.lower() == key.name.lower():
                 out.append(_warning("KEY_MAPPING_IGNORED", f"{key.name} is the upsert key: its value comes from the "
                                     "record matcher, and this mapping is ignored", f"action.field_mappings[{i}].field"))
     if op in (Operation.CREATE, Operation.UPSERT):

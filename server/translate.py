@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 from google.protobuf import struct_pb2
 from sfdest.v1 import destination_pb2 as pb
@@ -36,6 +36,7 @@ _SEVERITIES = {
     model.Severity.WARNING: pb.SEVERITY_WARNING,
     model.Severity.INFO: pb.SEVERITY_INFO,
 }
+_T = TypeVar("_T")
 # Integral doubles within this bound are exact, so turning them into ints loses nothing.
 _EXACT_INT = 2**53
 
@@ -68,8 +69,8 @@ def plain_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
     return {k: plain(v) for k, v in struct.fields.items()}
 
 
-def _enum(raw: int, table: dict[int, Any], path: str, unknown: list[tuple[str, int, tuple[str, ...]]],
-          names: Any) -> Any:
+def _enum(raw: int, table: Mapping[Any, _T], path: str, unknown: list[tuple[str, int, tuple[str, ...]]],
+          names: Any) -> _T | None:
     """The core value of proto enum value `raw` (None for 0); an unknown one is noted with the valid names."""
     if raw == 0:
         return None

@@ -119,7 +119,7 @@ def build_grant(connection: Connection, instance_base: str, token_base: str, tim
                 form["client_secret"] = creds.client_secret
             return form
 
-        key = (*base_key, "refresh_token", client_id, _digest(refresh, creds.client_secret))
+        key: tuple[str, ...] = (*base_key, "refresh_token", client_id, _digest(refresh, creds.client_secret))
         return Grant("refresh_token", token_base + TOKEN_PATH, key, client_id, refresh_form,
                      (creds.client_secret, refresh, creds.access_token), seed_token=creds.access_token)
     if isinstance(creds, ClientCredentials):
@@ -214,7 +214,8 @@ class TokenManager:
         now = self._timing.clock()
         for key in [k for k, r in self._refusals.items() if r.until <= now]:
             del self._refusals[key]
-        for table in (self._tokens, self._refusals, self._seeded):
+        tables: tuple[dict[Any, Any], ...] = (self._tokens, self._refusals, self._seeded)
+        for table in tables:
             while len(table) > self._max:
                 del table[next(iter(table))]
         if len(self._locks) > self._max:

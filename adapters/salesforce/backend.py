@@ -78,7 +78,7 @@ class SalesforceBackend:
         self.tokens = TokenManager(self._client, self._timing, self._policy, negative_auth_ttl_seconds,
                                    request_timeout_seconds)
         self._describes = DescribeCache(describe_ttl_seconds, clock)
-        self._orgs: dict[str, OrgState] = {}
+        self._orgs: dict[tuple[str, ...], OrgState] = {}
         self.telemetry: Telemetry = telemetry or NullTelemetry()
         self.tokens.telemetry = self.telemetry
         self._lock = threading.Lock()

@@ -115,8 +115,10 @@ def _same_number(uploaded: str, echoed: str) -> bool:
         return uploaded.strip() == echoed.strip()
     if float(u) == float(e):
         return True
-    exponent = min(0, e.normalize().as_tuple().exponent)  # type: ignore[operator]
-    step = Decimal(1).scaleb(exponent)
+    exponent = e.normalize().as_tuple().exponent
+    if not isinstance(exponent, int):  # NaN or infinity: no decimal places to round to
+        return False
+    step = Decimal(1).scaleb(min(0, exponent))
     try:
         return any(u.quantize(step, rounding=r) == e for r in (ROUND_HALF_UP, ROUND_HALF_EVEN))
     except InvalidOperation:  # more digits than a Decimal context holds: no field keeps that many

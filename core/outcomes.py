@@ -43,7 +43,8 @@ _TABLE: dict[str, tuple[int, Outcome, bool]] = {
     "DEPENDS_ON_UNCERTAIN_WRITE": (504, Outcome.NOT_ATTEMPTED, True),
     "OUTCOME_UNKNOWN": (502, Outcome.UNCERTAIN, False),
     # Authentication and permissions.
-    "INVALID_SESSION_ID": (401, Outcome.AUTH_FAILED, False),
+    # Salesforce refused fresh sessions again and again (one may end between refresh and use): may pass.
+    "INVALID_SESSION_ID": (401, Outcome.AUTH_FAILED, True),
     "AUTH_FAILED": (401, Outcome.AUTH_FAILED, False),
     "INVALID_GRANT": (401, Outcome.AUTH_FAILED, False),
     "INVALID_CLIENT": (401, Outcome.AUTH_FAILED, False),

@@ -13,6 +13,7 @@ from adapters.salesforce import soql
 from adapters.salesforce.bulk import BulkJob, BulkSettings, bulk_row
 from adapters.salesforce.describe_cache import DescribeCache
 from adapters.salesforce.record_errors import may_be_a_lost_race, missing_record, with_duplicate_field
+from adapters.salesforce.retry import Attempts
 from adapters.salesforce.transport import Session, is_lock_error, merge_errors
 from core.describe import ObjectDescribe
 from core.describe_rest import describe_from_rest
@@ -23,8 +24,11 @@ from core.ports import BackendError, Lookup, Record, WriteOutcome
 COLLECTION_LIMIT = 200
 _MAX_PAGES = 100_000
 _IDS_IN_BRACKETS = re.compile(r"\[([A-Za-z0-9,\s]+)\]")
+# What a collection delete answers for a record that is already gone.
+_GONE = frozenset({"ENTITY_IS_DELETED", "NOT_FOUND"})
 _T = TypeVar("_T")
 _R = TypeVar("_R")
+Send = Callable[[list[Any], Attempts], list[WriteOutcome]]
 
 
 def _strip_attributes(value: Any) -> Any:
@@ -168,7 +172,8 @@ class SalesforceStore:
         soql.check_name(object_name, "object")
         items = [_fields_problem(r, forbid_id=False) or {"attributes": {"type": object_name}, **r} for r in records]
         url = f"{self._session.data_url}/composite/sobjects"
-        return self._write(object_name, items, lambda chunk: self._send_records("POST", url, chunk, False, "create"),
+        return self._write(object_name, items, lambda chunk, tries: self._send_records("POST", url, chunk, False,
+                                                                                      "create", tries),
                            lambda rows: self._send_bulk(object_name, "create", rows))
 
     def update(self, object_name: str, records: Sequence[tuple[str, Mapping[str, Any]]]) -> list[WriteOutcome]:
@@ -182,8 +187,8 @@ class SalesforceStore:
             items.append(_fields_problem(fields, forbid_id=True)
                          or {"attributes": {"type": object_name}, "id": canonical, **fields})
         url = f"{self._session.data_url}/composite/sobjects"
-        return self._write(object_name, items,
-                           lambda chunk: self._send_records("PATCH", url, chunk, True, "update", object_name),
+        return self._write(object_name, items, lambda chunk, tries: self._send_records("PATCH", url, chunk, True,
+                                                                                      "update", tries, object_name),
                            lambda rows: self._send_bulk(object_name, "update", rows))
 
     def upsert(self, object_name: str, external_id_field: str, records: Sequence[Mapping[str, Any]]
@@ -200,8 +205,8 @@ class SalesforceStore:
             items.append(problem or {"attributes": {"type": object_name}, **r})
         url = f"{self._session.data_url}/composite/sobjects/{object_name}/{external_id_field}"
 
-        def send(chunk: list[Any]) -> list[WriteOutcome]:
-            return self._send_records("PATCH", url, chunk, True, "upsert", object_name, external_id_field)
+        def send(chunk: list[Any], tries: Attempts) -> list[WriteOutcome]:
+            return self._send_records("PATCH", url, chunk, True, "upsert", tries, object_name, external_id_field)
 
         outcomes = self._write(object_name, items, send,
                                lambda rows: self._send_bulk(object_name, "upsert", rows, external_id_field))
@@ -212,7 +217,8 @@ class SalesforceStore:
                  and may_be_a_lost_race(o.error, external_id_field)]
         if raced:
             self._session.telemetry.salesforce_retry("upsert", "DUPLICATE_VALUE")
-            for n, outcome in zip(raced, self._send_chunks([items[n] for n in raced], send), strict=True):
+            resent = self._send_chunks([items[n] for n in raced], lambda c: send(c, self._attempts()))
+            for n, outcome in zip(raced, resent, strict=True):
                 outcomes[n] = outcome
         return outcomes
 
@@ -222,10 +228,10 @@ class SalesforceStore:
         for record_id in ids:
             canonical = normalize_id(record_id) if isinstance(record_id, str) else None
             items.append(canonical or _fail("MALFORMED_ID", f"{object_name} ID: id value of incorrect type", ("Id",)))
-        return self._write(object_name, items, lambda chunk: self._send_delete(object_name, chunk),
+        return self._write(object_name, items, lambda chunk, tries: self._send_delete(object_name, chunk, tries),
                            lambda rows: self._send_bulk(object_name, "delete", rows))
 
-    def _write(self, object_name: str, items: list[Any], send: Callable[[list[Any]], list[WriteOutcome]],
+    def _write(self, object_name: str, items: list[Any], send: Send,
                bulk: Callable[[list[Any]], list[WriteOutcome]]) -> list[WriteOutcome]:
         """Send the items that passed local checks: one Bulk API job from the bulk threshold on, else
         collection-sized chunks, concurrently; results in order."""
@@ -237,8 +243,14 @@ class SalesforceStore:
         bulk_rows = [n for n in pending if n not in literal_set]
         if self._bulk.wanted(len(bulk_rows), self._session):
             rows = [items[n] for n in bulk_rows]
-            # Rows a job refused for a row lock were not written: resend only those, via collections.
-            outcomes = self._with_lock_retries(rows, lambda ps: self._send_chunks(ps, send), bulk(rows))
+            outcomes = bulk(rows)
+            # Rows a job refused for a row lock were not written: resend only those, via collections
+            # (the job was their first attempt).
+            locked = [i for i, o in enumerate(outcomes) if _locked(o)]
+            resent = self._send_chunks([(rows[i], outcomes[i]) for i in locked], lambda pairs: self._with_lock_retries(
+                [p for p, _ in pairs], send, [o for _, o in pairs], self._attempts(used=1)))
+            for i, outcome in zip(locked, resent, strict=True):
+                outcomes[i] = outcome
             for n, outcome in zip(bulk_rows, outcomes, strict=True):
                 results[n] = outcome
             pending = literal
@@ -273,38 +285,50 @@ class SalesforceStore:
         items = BulkJob(self._session, self._bulk, object_name, op, external_id_field, describe).run(rows)
         return [i if isinstance(i, WriteOutcome) else _outcome(i, op, object_name, external_id_field) for i in items]
 
-    def _with_lock_retries(self, payloads: list[Any], send: Callable[[list[Any]], list[WriteOutcome]],
-                           first: list[WriteOutcome] | None = None) -> list[WriteOutcome]:
-        """Send a chunk; resend only rows Salesforce refused for a row lock (they were not written)."""
-        outcomes = first if first is not None else send(payloads)
+    def _attempts(self, used: int = 0) -> Attempts:
+        return Attempts(self._session.policy.max_attempts, used)
+
+    def _with_lock_retries(self, payloads: list[Any], send: Send, first: list[WriteOutcome] | None = None,
+                           attempts: Attempts | None = None) -> list[WriteOutcome]:
+        """Send a chunk; resend only rows Salesforce refused for a row lock (they were not written).
+
+        The one retry loop for locks: every request that carries a row, the transport's retries included,
+        spends the chunk's attempt budget, and resends are at least `lock_base_delay` apart.
+        """
+        attempts = attempts or self._attempts()
+        outcomes = first if first is not None else send(payloads, attempts)
         policy, timing = self._session.policy, self._session.timing
-        for attempt in range(1, policy.max_attempts):
-            locked = [i for i, o in enumerate(outcomes) if not o.success and o.error is not None
-                      and is_lock_error(o.error)]
-            if not locked or not timing.backoff(attempt, self._session.deadline, policy.lock_base_delay,
-                                                policy.lock_max_delay):
-                break
+        while True:
+            locked = [i for i, o in enumerate(outcomes) if _locked(o)]
+            if not locked or attempts.left <= 0 or not timing.lock_backoff(attempts.used, self._session.deadline,
+                                                                          policy):
+                return outcomes
             for _ in locked:
                 self._session.telemetry.salesforce_retry("write", "UNABLE_TO_LOCK_ROW")
-            for i, outcome in zip(locked, send([payloads[i] for i in locked]), strict=True):
+            for i, outcome in zip(locked, send([payloads[i] for i in locked], attempts), strict=True):
                 outcomes[i] = outcome
-        return outcomes
 
     def _send_records(self, method: str, url: str, records: list[Any], idempotent: bool, op: str,
-                      object_name: str = "", external_id_field: str = "") -> list[WriteOutcome]:
+                      attempts: Attempts, object_name: str = "", external_id_field: str = "") -> list[WriteOutcome]:
         try:
-            _, body = self._session.json(method, url, {"allOrNone": False, "records": records}, idempotent)
+            _, body = self._session.json(method, url, {"allOrNone": False, "records": records}, idempotent, attempts)
         except BackendError as exc:
             return [WriteOutcome(False, error=exc.error)] * len(records)
         return self._outcomes(body, len(records), op, idempotent, object_name, external_id_field)
 
-    def _send_delete(self, object_name: str, ids: list[Any]) -> list[WriteOutcome]:
+    def _send_delete(self, object_name: str, ids: list[Any], attempts: Attempts) -> list[WriteOutcome]:
         url = f"{self._session.data_url}/composite/sobjects?ids={','.join(ids)}&allOrNone=false"
         try:
-            _, body = self._session.json("DELETE", url)
+            _, body = self._session.json("DELETE", url, attempts=attempts)
         except BackendError as exc:
             return [WriteOutcome(False, error=exc.error)] * len(ids)
-        return self._outcomes(body, len(ids), "delete", True, object_name)
+        outcomes = self._outcomes(body, len(ids), "delete", True, object_name)
+        if not attempts.maybe_delivered:
+            return outcomes
+        # An earlier attempt of this delete may have been applied before its answer was lost: a record
+        # now gone was deleted by this call.
+        return [WriteOutcome(True, id=rid) if not o.success and o.error is not None and o.error.code in _GONE
+                else o for rid, o in zip(ids, outcomes, strict=True)]
 
     @staticmethod
     def _outcomes(body: Any, count: int, op: str, idempotent: bool, object_name: str = "",
@@ -353,6 +377,10 @@ def _outcome(item: Any, op: str, object_name: str, external_id_field: str) -> Wr
             "MULTIPLE_MATCHES", f"{count} {object_name} records have this {external_id_field} value; nothing was "
             f"written (Salesforce: {error.message[:300]})", (external_id_field,)))
     return WriteOutcome(False, id=record_id, error=error)
+
+
+def _locked(outcome: WriteOutcome) -> bool:
+    return not outcome.success and outcome.error is not None and is_lock_error(outcome.error)
 
 
 def _holds_hash_na(payload: Any) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from adapters.salesforce.auth import Grant, TokenManager
-from adapters.salesforce.retry import RetryPolicy, Timing
+from adapters.salesforce.retry import Attempts, RetryPolicy, Timing
 from core.model import ApiUsage, ResultError
 from core.ports import BackendError
 from core.telemetry import NullTelemetry, Telemetry, org_label
@@ -24,6 +24,8 @@ _DEFAULT_CODES = {400: "BAD_REQUEST", 401: "INVALID_SESSION_ID", 403: "FORBIDDEN
                   500: "UNKNOWN_EXCEPTION", 502: "SERVER_UNAVAILABLE", 503: "SERVER_UNAVAILABLE", 504: "TIMEOUT",
                   420: "SERVER_UNAVAILABLE"}
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# A 401 with this text is a token without the api scope (or a user without API access): no refresh helps.
+_NOT_FOR_REST = "not valid for use with the rest api"
 
 
 def api_version(value: str, default: str = DEFAULT_API_VERSION) -> str:
@@ -80,9 +82,9 @@ def is_lock_error(error: ResultError) -> bool:
 
 
 def is_transient(status: int, error: ResultError) -> bool:
-    """Whether repeating the same (idempotent) request may succeed."""
-    if status in (420, 500, 502, 503, 504) or error.code == "SERVER_UNAVAILABLE" or is_lock_error(error):
-        return True
+    """Whether repeating the same (idempotent) request may succeed (row locks aside: see Session._request)."""
+    if status in (420, 500, 502, 503, 504) or error.code == "SERVER_UNAVAILABLE":
+        return not is_lock_error(error)
     return error.code == "REQUEST_LIMIT_EXCEEDED" and "concurrent" in error.message.lower()
 
 
@@ -191,28 +193,36 @@ class Session:
                                            "request; nothing was sent"))
 
     def request(self, method: str, url: str, body: Any = None, idempotent: bool = True,
-                content_type: str = "application/json", accept: str = "application/json") -> httpx.Response:
-        """Send one logical request; returns a 2xx or 300 response, raises BackendError (secrets masked)."""
+                content_type: str = "application/json", accept: str = "application/json",
+                attempts: Attempts | None = None) -> httpx.Response:
+        """Send one logical request; returns a 2xx or 300 response, raises BackendError (secrets masked).
+
+        `attempts` is the budget of the logical write this request belongs to (shared with the row-lock
+        resends of the same records); without one, the request gets its own `policy.max_attempts`.
+        """
         try:
-            return self._request(method, url, body, idempotent, content_type, accept)
+            return self._request(method, url, body, idempotent, content_type, accept,
+                                 attempts or Attempts(self.policy.max_attempts), retry_locks=attempts is None)
         except BackendError as exc:
             raise BackendError(self.scrub(exc.error)) from None
 
     def _request(self, method: str, url: str, body: Any, idempotent: bool, content_type: str,
-                 accept: str) -> httpx.Response:
+                 accept: str, attempts: Attempts, retry_locks: bool) -> httpx.Response:
         """Send one logical request; returns a 2xx or 300 response, raises BackendError otherwise.
 
         Only idempotent requests are repeated after a failure that may have reached Salesforce; a
         non-idempotent one (a collection create) is repeated only when it certainly was not sent.
+        Row locks are retried here only for a request of its own budget: a write's owner (the store)
+        resends just the locked rows, in the budget it passed.
         """
-        attempt, replayed = 0, False
+        replays = 0
         last: ResultError | None = None
         kind = call_kind(method, url)
         while True:
             self._deadline_check(idempotent, last)
             token = self._tokens.token(self._grant, self.deadline)
             self._tokens_sent.add(token)
-            attempt += 1
+            attempts.spend()
             lock = False
             try:
                 response = self._send(method, url, token, body, content_type, accept)
@@ -226,51 +236,71 @@ class Session:
                         "OUTCOME_UNKNOWN", f"the connection failed after the request was sent ({type(exc).__name__}); "
                         "Salesforce may have written these records, so they were not sent again: check before "
                         "retrying")) from None
+                attempts.maybe_delivered = True
                 last = ResultError("TIMEOUT" if isinstance(exc, httpx.TimeoutException) else "CONNECTION_ERROR",
                                    f"Salesforce did not answer ({type(exc).__name__})")
             else:
                 self._count(kind)
-                usage = parse_usage(response.headers.get("Sforce-Limit-Info"))
-                if usage is not None:
-                    with self._lock:
-                        if self._usage is None or usage.used >= self._usage.used:
-                            self._usage = usage
-                    self.telemetry.api_usage(self._org_label, usage.used, usage.limit)
+                self._note_usage(response)
                 status = response.status_code
                 if status == 401:
-                    if replayed:
-                        error = parse_error(response)
-                        said = self._grant.scrub(error.message).replace(token, "***")[:200]
-                        raise BackendError(ResultError(
-                            "AUTH_FAILED", f"Salesforce refused a freshly issued access token ({error.code}: "
-                            f"{said}); check that the user may use the REST API"))
-                    replayed = True
-                    attempt -= 1
-                    self._tokens.invalidate(self._grant, token)
+                    attempts.refund()  # refused before any work: the replay is not a retry
+                    last = self._refused_session(response, token, replays)
+                    replays += 1
+                    if replays > 1 and not self.timing.backoff(replays - 1, self.deadline, self.policy.base_delay,
+                                                               self.policy.max_delay):
+                        raise BackendError(last)
                     continue
                 if 200 <= status < 300 or status == 300:
                     return response
                 last = parse_error(response)
+                unknown = status in (500, 504) and last.code != "SERVER_UNAVAILABLE"
                 if not idempotent:
-                    if status in (500, 504) and last.code != "SERVER_UNAVAILABLE":
+                    if unknown:
                         raise BackendError(ResultError(
                             "OUTCOME_UNKNOWN", f"Salesforce failed while processing the request ({last.code}: "
                             f"{last.message[:200]}); it may have written these records, so they were not sent "
                             "again: check before retrying"))
                     raise BackendError(last)
-                if not is_transient(status, last):
-                    raise BackendError(last)
                 lock = is_lock_error(last)
-            if attempt >= self.policy.max_attempts:
+                if not (is_transient(status, last) or lock and retry_locks):
+                    raise BackendError(last)
+                attempts.maybe_delivered = attempts.maybe_delivered or unknown
+            if attempts.left <= 0:
                 raise BackendError(last)
-            base, cap = ((self.policy.lock_base_delay, self.policy.lock_max_delay) if lock
-                         else (self.policy.base_delay, self.policy.max_delay))
-            if not self.timing.backoff(attempt, self.deadline, base, cap):
+            if not (self.timing.lock_backoff(attempts.used, self.deadline, self.policy) if lock else
+                    self.timing.backoff(attempts.used, self.deadline, self.policy.base_delay, self.policy.max_delay)):
                 raise BackendError(last)
             self.telemetry.salesforce_retry(kind, last.code)
 
-    def json(self, method: str, url: str, body: Any = None, idempotent: bool = True) -> tuple[int, Any]:
-        response = self.request(method, url, body, idempotent)
+    def _note_usage(self, response: httpx.Response) -> None:
+        usage = parse_usage(response.headers.get("Sforce-Limit-Info"))
+        if usage is not None:
+            with self._lock:
+                if self._usage is None or usage.used >= self._usage.used:
+                    self._usage = usage
+            self.telemetry.api_usage(self._org_label, usage.used, usage.limit)
+
+    def _refused_session(self, response: httpx.Response, token: str, replays: int) -> ResultError:
+        """After a 401: forget the token and return the error to answer if no replay is left; raises when a
+        replay cannot help (the session is refused for good, or every replay of the call's budget is spent)."""
+        self._tokens.invalidate(self._grant, token)
+        error = parse_error(response)
+        said = self._grant.scrub(error.message).replace(token, "***")[:200]
+        if replays and _NOT_FOR_REST in error.message.lower():
+            raise BackendError(ResultError(
+                "AUTH_FAILED", f"Salesforce refused a freshly issued access token ({error.code}: {said}); check "
+                "that the connected app has the api scope and the user may use the REST API"))
+        retry = ResultError("INVALID_SESSION_ID", f"Salesforce refused {replays + 1} access tokens in a row, the "
+                            f"last freshly issued ({error.code}: {said}); the session may have ended meanwhile: "
+                            "retry later")
+        if replays >= self.policy.auth_replays:
+            raise BackendError(retry)
+        return retry
+
+    def json(self, method: str, url: str, body: Any = None, idempotent: bool = True,
+             attempts: Attempts | None = None) -> tuple[int, Any]:
+        response = self.request(method, url, body, idempotent, attempts=attempts)
         if response.status_code == 204 or not response.content:
             return response.status_code, None
         try:

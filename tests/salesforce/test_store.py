@@ -301,6 +301,30 @@ def test_rows_still_locked_after_the_retries_report_the_lock():
     assert len(org.requests_to("PATCH", COLLECTIONS)) == 3
 
 
+def test_a_collection_locked_every_time_is_sent_three_times_at_least_a_second_apart_with_jitter():
+    # One retry loop: the transport does not resend a locked collection inside the store's lock resends.
+    org = FakeSalesforce()
+    org.on("PATCH", COLLECTIONS, respond(400, [{"errorCode": LOCKED["statusCode"], "message": LOCKED["message"]}]))
+    clock = FakeClock()
+    outcomes = _open(org, clock).update("Lead", [(LEAD_IDS[0], {"Company": "Y"}), (LEAD_IDS[1], {"Company": "Z"})])
+    assert {o.error.code for o in outcomes} == {"UNABLE_TO_LOCK_ROW"}
+    assert len(org.requests_to("PATCH", COLLECTIONS)) == 3
+    first, second = clock.sleeps
+    assert 1.0 < first <= 1.5 and 2.0 < second <= 3.0  # the floor doubles; the jitter only adds
+
+
+def test_a_locked_row_resent_into_unavailable_answers_is_carried_by_at_most_three_requests():
+    org = FakeSalesforce()
+    org.on("PATCH", COLLECTIONS, respond(200, [_ok(LEAD_IDS[0]), _err(LOCKED["statusCode"], LOCKED["message"])]),
+           respond(503, [{"errorCode": "SERVER_UNAVAILABLE", "message": "Server is unavailable"}]))
+    clock = FakeClock()
+    first, second = _open(org, clock).update("Lead", [(LEAD_IDS[0], {"Company": "Y"}), (LEAD_IDS[1], {"Company": "Z"})])
+    assert first.success and second.error.code == "SERVER_UNAVAILABLE"
+    sent = [[r["id"] for r in body_of(q)["records"]] for q in org.requests_to("PATCH", COLLECTIONS)]
+    assert sent == [[LEAD_IDS[0], LEAD_IDS[1]], [LEAD_IDS[1]], [LEAD_IDS[1]]]
+    assert clock.sleeps[0] >= 1.0  # before resending the locked row
+
+
 def test_an_unreadable_create_result_is_outcome_unknown():
     org = FakeSalesforce()
     org.on("POST", COLLECTIONS, respond(200, [_ok(LEAD_IDS[0])]))

@@ -6,8 +6,9 @@ import httpx
 import pytest
 
 from adapters.salesforce.transport import parse_usage
-from core.model import ApiUsage
+from core.model import Action, ApiUsage, Event, FieldMapping, Operation, Outcome, ValueSource
 from core.ports import BackendError, FieldIn, Lookup
+from core.service import ApplyService
 from tests.salesforce import fakes
 from tests.salesforce.fakes import (
     CONCURRENT_LIMIT,
@@ -59,6 +60,31 @@ def test_a_second_401_is_a_non_retryable_auth_error():
     assert "not valid for use with the REST API" in caught.value.error.message
     assert len(org.data_requests) == 2
     assert len(org.token_requests) == 2
+
+
+def test_two_401s_in_a_row_refresh_again_and_the_third_try_succeeds():
+    # The token expired again between the refresh and the replay: refreshed again within the call's budget.
+    org = FakeSalesforce()
+    org.on("GET", DESCRIBE, respond(401, SESSION_EXPIRED), respond(401, SESSION_EXPIRED),
+           respond(200, fakes.LEAD_DESCRIBE))
+    clock = FakeClock()
+    assert _open(org, clock).describe("Lead").name == "Lead"
+    assert len(org.requests_to("GET", DESCRIBE)) == 3 and len(org.token_requests) == 3
+    tokens = [r.headers["Authorization"] for r in org.requests_to("GET", DESCRIBE)]
+    assert len(set(tokens)) == 3  # each try with a token issued after the previous one was refused
+
+
+def test_401s_that_outlast_every_refresh_are_answered_retryable():
+    org = FakeSalesforce()
+    org.on("GET", DESCRIBE, respond(401, SESSION_EXPIRED))
+    create = Action("Lead", Operation.CREATE, field_mappings=(FieldMapping("LastName", ValueSource.of_literal("Ng")),
+                                                              FieldMapping("Company", ValueSource.of_literal("X"))))
+    report = ApplyService(fakes.backend(org, FakeClock())).apply(fakes.connection(), create, [Event("e1", {})])
+    [result] = report.results
+    assert (result.status, result.outcome, result.retryable) == (401, Outcome.AUTH_FAILED, True)
+    assert result.error.code == "INVALID_SESSION_ID"
+    assert len(org.requests_to("GET", DESCRIBE)) == 3 and len(org.token_requests) == 3
+    assert org.requests_to("POST", COLLECTIONS) == []
 
 
 def test_a_401_on_a_create_is_replayed_because_nothing_was_written():

@@ -128,6 +128,8 @@ class ResultError:
     code: str
     message: str
     fields: tuple[str, ...] = ()
+    # When known, how long to wait before a retry can succeed (e.g. the org's API allowance is spent).
+    retry_after_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,7 @@ class EventResult:
     error: ResultError | None = None
     # Indexes into ApplyReport.diagnostics of the problems that failed this event (an invalid action).
     diagnostic_indexes: tuple[int, ...] = ()
+    retry_after_seconds: float = 0.0
 
 
 @dataclass(frozen=True)

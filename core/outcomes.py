@@ -75,6 +75,7 @@ def failure(event_id: str, error: ResultError, matched_ids: tuple[str, ...] = ()
         matched_ids=matched_ids,
         retryable=retryable,
         error=error,
+        retry_after_seconds=error.retry_after_seconds if retryable else 0.0,
     )
 
 

@@ -183,6 +183,8 @@ def event_result(result: model.EventResult) -> pb.EventResult:
     if result.error is not None:
         out.error.CopyFrom(pb.ResultError(code=result.error.code, message=result.error.message,
                                           fields=list(result.error.fields)))
+    if result.retry_after_seconds > 0:
+        out.retry_after.FromNanoseconds(math.ceil(result.retry_after_seconds * 1000) * 1_000_000)  # whole ms
     return out
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import httpx
 
 from adapters.salesforce import soql
+from adapters.salesforce.allowance import Allowances, CoolOff
 from adapters.salesforce.auth import TokenManager, build_grant
 from adapters.salesforce.bulk import BulkSettings
 from adapters.salesforce.describe_cache import DescribeCache
@@ -79,6 +80,8 @@ class SalesforceBackend:
                                    request_timeout_seconds)
         self._describes = DescribeCache(describe_ttl_seconds, clock)
         self._orgs: dict[tuple[str, ...], OrgState] = {}
+        # Each org's daily API allowance, by instance URL: shared by every credential of the org.
+        self._allowances = Allowances(lambda: CoolOff(clock))
         self.telemetry: Telemetry = telemetry or NullTelemetry()
         self.tokens.telemetry = self.telemetry
         self._lock = threading.Lock()
@@ -99,7 +102,8 @@ class SalesforceBackend:
         token_base = token_base_url(connection, base, self.allow_loopback_http)
         grant = build_grant(connection, base, token_base, self._timing)
         session = Session(self._client, base, version, self.tokens, grant, self._org((base, *grant.key)), self._timing,
-                          self._policy, deadline, self._timeout, self._min_write, self.telemetry)
+                          self._policy, deadline, self._timeout, self._min_write, self.telemetry,
+                          self._allowances.of(base))
         identity = (version, grant.key)
         return SalesforceStore(session, self._describes, identity, self._max_in_flight, self._max_url_bytes,
                                self._batch_size, self._bulk)

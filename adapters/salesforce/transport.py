@@ -1,14 +1,18 @@
-"""The request layer: bearer auth with one replay on 401, error bodies, the limits header, bounded retries."""
+"""The request layer: bearer auth with replays on 401, error bodies, the limits header and the org's allowance,
+bounded retries."""
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
+from dataclasses import replace
 from typing import Any
 
 import httpx
 
+from adapters.salesforce.allowance import Allowance, CoolOff, is_daily_limit
 from adapters.salesforce.auth import Grant, TokenManager
 from adapters.salesforce.retry import Attempts, RetryPolicy, Timing
 from core.model import ApiUsage, ResultError
@@ -120,7 +124,7 @@ class Session:
     def __init__(self, client: httpx.Client, base_url: str, version: str, tokens: TokenManager, grant: Grant,
                  org: OrgState, timing: Timing, policy: RetryPolicy, deadline: float | None,
                  request_timeout_seconds: float = 30.0, min_write_seconds: float = 0.5,
-                 telemetry: Telemetry | None = None):
+                 telemetry: Telemetry | None = None, allowance: Allowance | None = None):
         self.base_url, self.version = base_url, version
         self.telemetry = telemetry or NullTelemetry()
         self._org_label = org_label(base_url)
@@ -128,6 +132,7 @@ class Session:
         self._client, self._tokens, self._grant, self._org = client, tokens, grant, org
         self.timing, self.policy, self.deadline = timing, policy, deadline
         self._timeout, self._min_write = request_timeout_seconds, min_write_seconds
+        self._allowance = allowance or CoolOff(timing.clock)
         self._lock = threading.Lock()
         self._calls = 0
         self._usage: ApiUsage | None = None
@@ -145,7 +150,7 @@ class Session:
     def scrub(self, error: ResultError) -> ResultError:
         """The error with every secret this session holds or sent masked (an echoing body cannot leak them)."""
         message = self._grant.scrub(error.message, *self._tokens_sent)
-        return error if message == error.message else ResultError(error.code, message, error.fields)
+        return error if message == error.message else replace(error, message=message)
 
     def follow(self, path: str) -> str:
         """The URL of a server-given path (nextRecordsUrl); only paths under /services/data/ of this org."""
@@ -220,6 +225,7 @@ class Session:
         kind = call_kind(method, url)
         while True:
             self._deadline_check(idempotent, last)
+            self._admit()
             token = self._tokens.token(self._grant, self.deadline)
             self._tokens_sent.add(token)
             attempts.spend()
@@ -241,7 +247,7 @@ class Session:
                                    f"Salesforce did not answer ({type(exc).__name__})")
             else:
                 self._count(kind)
-                self._note_usage(response)
+                usage = self._note_usage(response)
                 status = response.status_code
                 if status == 401:
                     attempts.refund()  # refused before any work: the replay is not a retry
@@ -252,8 +258,13 @@ class Session:
                         raise BackendError(last)
                     continue
                 if 200 <= status < 300 or status == 300:
+                    self._allowance.observe(usage)
                     return response
                 last = parse_error(response)
+                if is_daily_limit(last.code, last.message):
+                    raise BackendError(replace(last, retry_after_seconds=self._allowance.refused(usage)))
+                if status < 500:
+                    self._allowance.observe(usage)
                 unknown = status in (500, 504) and last.code != "SERVER_UNAVAILABLE"
                 if not idempotent:
                     if unknown:
@@ -273,13 +284,22 @@ class Session:
                 raise BackendError(last)
             self.telemetry.salesforce_retry(kind, last.code)
 
-    def _note_usage(self, response: httpx.Response) -> None:
+    def _admit(self) -> None:
+        """Refuse, sending nothing, while the org's daily API allowance is spent."""
+        wait = self._allowance.admit()
+        if wait > 0:
+            raise BackendError(ResultError(
+                "REQUEST_LIMIT_EXCEEDED", f"the org's daily API request limit was reached (TotalRequests Limit "
+                f"exceeded); sfdest sends nothing to it for {math.ceil(wait)} s more", retry_after_seconds=wait))
+
+    def _note_usage(self, response: httpx.Response) -> ApiUsage | None:
         usage = parse_usage(response.headers.get("Sforce-Limit-Info"))
         if usage is not None:
             with self._lock:
                 if self._usage is None or usage.used >= self._usage.used:
                     self._usage = usage
             self.telemetry.api_usage(self._org_label, usage.used, usage.limit)
+        return usage
 
     def _refused_session(self, response: httpx.Response, token: str, replays: int) -> ResultError:
         """After a 401: forget the token and return the error to answer if no replay is left; raises when a

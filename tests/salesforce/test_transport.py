@@ -108,6 +108,35 @@ def test_the_daily_request_limit_is_not_retried():
     assert clock.sleeps == []
 
 
+def test_after_the_daily_limit_the_org_gets_no_call_until_its_cool_off_ends_then_one_probe_reopens_it():
+    org = FakeSalesforce()
+    org.on("GET", QUERY, respond(403, DAILY_LIMIT), respond(200, fakes.query_page([], 0)))
+    clock = FakeClock()
+    b = fakes.backend(org, clock)
+    waits = []
+    for n in range(6):  # other credentials of the same org wait too: the allowance is the org's
+        with pytest.raises(BackendError) as caught:
+            b.open(fakes.connection(refresh=f"refresh-{n % 2}")).find(LOOKUP)
+        assert caught.value.error.code == "REQUEST_LIMIT_EXCEEDED"
+        waits.append(caught.value.error.retry_after_seconds)
+    assert len(org.requests_to("GET", QUERY)) == 1 and clock.sleeps == []
+    assert waits[0] == 60.0 and all(0 < w <= 60.0 for w in waits)
+    clock.now += 60
+    assert b.open(fakes.connection()).find(LOOKUP) == []  # the probe finds room
+    assert b.open(fakes.connection()).find(LOOKUP) == []
+    assert len(org.requests_to("GET", QUERY)) == 3
+
+
+def test_an_overdrawn_usage_header_sets_how_long_the_org_cools_off():
+    org = FakeSalesforce(usage_limit=100)
+    org.on("GET", QUERY, lambda r: respond(403, DAILY_LIMIT))
+    b = fakes.backend(org, FakeClock())
+    org._used = iter([99, 109])  # the describe's header, then the refusal's: 109/100, 10 calls must age out
+    with pytest.raises(BackendError) as caught:
+        b.open(fakes.connection()).find(LOOKUP)
+    assert caught.value.error.retry_after_seconds == pytest.approx(10 * 86400 / 100)
+
+
 def test_a_concurrent_request_limit_is_retried_with_backoff():
     org = FakeSalesforce()
     org.on("GET", QUERY, respond(403, CONCURRENT_LIMIT), respond(200, fakes.query_page([], 0)))

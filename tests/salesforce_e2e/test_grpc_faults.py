@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from sfdest.v1 import destination_pb2 as pb
 
-from tests.salesforce_e2e.test_grpc_end_to_end import action, apply, connection, identify
+from tests.salesforce_e2e.test_grpc_end_to_end import UPSERT_LEAD_ON_EMAIL, action, apply, connection, identify
 from tests.server.serving import Served, start_server, stop_server
 from tools.emulator.server import Emulator
 
@@ -59,3 +59,20 @@ def test_a_delete_of_a_record_already_gone_without_a_reset_is_still_not_found(se
     response = apply(served, conn, by_id, *events)
     assert [(r.status, r.outcome) for r in response.results] == [(204, pb.OUTCOME_DELETED),
                                                                  (404, pb.OUTCOME_NOT_FOUND)]
+
+
+def test_after_the_daily_limit_later_applies_for_the_org_send_nothing_and_say_when_to_retry(
+        served, emulator, emulator_factory):
+    emulator.set_api_usage(used=100_000, limit=100_000)
+    conn = connection(emulator, "oauth_refresh_token")
+    responses = [apply(served, conn, UPSERT_LEAD_ON_EMAIL, identify(f"e{n}", f"user{n}@example.com", "Ng"))
+                 for n in range(10)]
+    assert [outcomes(r) for r in responses] == [[(429, pb.OUTCOME_RATE_LIMITED, True)]] * 10
+    assert {r.results[0].error.code for r in responses} == {"REQUEST_LIMIT_EXCEEDED"}
+    assert all(r.results[0].retry_after.ToMilliseconds() >= 1000 for r in responses)
+    assert emulator.api_calls == 1  # the refusal itself; the nine Applies after it sent nothing
+    assert [r.salesforce_api_calls for r in responses] == [1] + [0] * 9
+    other = emulator_factory()  # another org is not held back
+    [created] = apply(served, connection(other, "oauth_refresh_token"), UPSERT_LEAD_ON_EMAIL,
+                      identify("o1", "ada@example.com", "Lovelace")).results
+    assert (created.status, created.outcome, created.HasField("retry_after")) == (201, pb.OUTCOME_CREATED, False)

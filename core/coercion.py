@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.describe import ID_TYPES, NUMERIC_TYPES, FieldDescribe
 from core.names import normalize_id
 
 MAX_STRING_LITERAL = 4000  # SOQL's limit for one string literal in WHERE
 MAX_DIGITS = 18  # Salesforce numbers hold at most 18 digits
+MAX_TIME_ZONE_NAME = 64
 
 
 class CoercionError(ValueError):
@@ -77,7 +79,19 @@ def _date(value: Any) -> str:
     raise CoercionError("must be an ISO date (YYYY-MM-DD)")
 
 
-def _datetime(value: Any) -> str:
+def time_zone(name: str) -> tzinfo:
+    """The IANA time zone called `name` (e.g. Europe/Paris, UTC), or CoercionError."""
+    try:
+        if 0 < len(name) <= MAX_TIME_ZONE_NAME:
+            return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        pass
+    raise CoercionError(f"{name[:MAX_TIME_ZONE_NAME]!r} is not an IANA time zone name (e.g. Europe/Paris, "
+                        "America/New_York, UTC)")
+
+
+def _datetime(value: Any, naive: tzinfo | None) -> str:
+    """UTC with milliseconds; a value without an offset is read in the `naive` zone (refused if None)."""
     if isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value.strip())
@@ -85,13 +99,17 @@ def _datetime(value: Any) -> str:
             moment = None
         if moment is not None:
             if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
+                if naive is None:
+                    raise CoercionError(f"{value.strip()[:40]!r} has no UTC offset: send it with one (Z or +02:00), "
+                                        "or name its time zone in action.naive_datetime_time_zone")
+                moment = moment.replace(tzinfo=naive)
             return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     raise CoercionError("must be an ISO 8601 datetime")
 
 
-def coerce(value: Any, field: FieldDescribe | None) -> Any:
-    """The value to send for `field`, or CoercionError naming the rule broken."""
+def coerce(value: Any, field: FieldDescribe | None, naive_time_zone: tzinfo | None = None) -> Any:
+    """The value to send for `field`, or CoercionError naming the rule broken. A datetime without an
+    offset is read in `naive_time_zone`, and refused without one."""
     check_scalar(value)
     if value is None or field is None:
         return value
@@ -103,7 +121,7 @@ def coerce(value: Any, field: FieldDescribe | None) -> Any:
     if kind == "date":
         return _date(value)
     if kind == "datetime":
-        return _datetime(value)
+        return _datetime(value, naive_time_zone)
     if kind in ID_TYPES:
         canonical = normalize_id(str(value)) if isinstance(value, str) else None
         if canonical is None:
@@ -133,7 +151,7 @@ def match_key(value: Any, field: FieldDescribe | None) -> Any:
         return ("i", normalize_id(str(value)) or str(value))
     if kind == "datetime":
         try:
-            return ("t", _datetime(value)[:19])
+            return ("t", _datetime(value, UTC)[:19])  # values compared are typed already
         except CoercionError:
             return ("s", str(value))
     if kind == "date":

@@ -76,6 +76,8 @@ class Action:
     # Enum values the host sent that this version does not know, as (field path, raw value, the valid values
     # as the host names them).
     unknown_enum_values: tuple[tuple[str, int, tuple[str, ...]], ...] = ()
+    # The IANA time zone of event datetimes that carry no UTC offset; empty: such datetimes are refused.
+    naive_datetime_time_zone: str = ""
 
     @property
     def operator(self) -> MatcherOperator:

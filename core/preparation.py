@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from typing import Any
 
-from core.coercion import MAX_STRING_LITERAL, CoercionError, coerce
+from core.coercion import MAX_STRING_LITERAL, CoercionError, coerce, time_zone
 from core.describe import FieldDescribe, ObjectDescribe
 from core.model import Action, Event, EventResult, FieldMapping, MatcherOperator, Operation
 from core.outcomes import invalid
@@ -38,7 +39,16 @@ def _canonical(describe: ObjectDescribe | None, name: str) -> tuple[str, FieldDe
     return (f.name if f else name), f
 
 
-def _matcher_values(action: Action, event: Event, describe: ObjectDescribe | None) -> dict[str, Any]:
+def _naive_zone(action: Action) -> tzinfo | None:
+    """The zone of offset-less datetimes (None: refuse them; validation reports a bad name)."""
+    try:
+        return time_zone(action.naive_datetime_time_zone) if action.naive_datetime_time_zone else None
+    except CoercionError:
+        return None
+
+
+def _matcher_values(action: Action, event: Event, describe: ObjectDescribe | None, zone: tzinfo | None
+                    ) -> dict[str, Any]:
     values: dict[str, Any] = {}
     skipped = []
     for i, m in enumerate(action.record_matchers):
@@ -54,7 +64,7 @@ def _matcher_values(action: Action, event: Event, describe: ObjectDescribe | Non
             skipped.append(f"{name} ({m.value.describe()})")
             continue
         try:
-            value = coerce(raw, f)
+            value = coerce(raw, f, zone)
         except CoercionError as exc:
             code = "INVALID_ID" if name == "Id" else "MATCHER_VALUE_INVALID"
             raise _Invalid(code, f"{label}: value {exc}", (name,)) from None
@@ -84,9 +94,10 @@ def prepare(
     if event.parse_error:
         p.error = invalid(event.id, "INVALID_EVENT", event.parse_error)
         return p
+    zone = _naive_zone(action)
     try:
         if action.operation is not Operation.CREATE:
-            p.matchers = _matcher_values(action, event, describe)
+            p.matchers = _matcher_values(action, event, describe, zone)
         if action.operation is not Operation.DELETE:
             for mapping, path in mappings:
                 name, f = _canonical(describe, mapping.field)
@@ -95,7 +106,7 @@ def prepare(
                 if raw is MISSING:
                     continue
                 try:
-                    p.fields[name] = coerce(raw, f)
+                    p.fields[name] = coerce(raw, f, zone)
                 except CoercionError as exc:
                     raise _Invalid("MAPPING_VALUE_INVALID",
                                    f"field mapping {path} ({name}): value {exc}", (name,)) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from core.coercion import CoercionError, time_zone
 from core.describe import ObjectDescribe
 from core.model import (
     Action,
@@ -128,6 +129,11 @@ def validate_static(action: Action) -> list[Diagnostic]:
         if any(m.field.lower() == "id" for m in matchers) and len(matchers) > 1:
             out.append(_warning("ID_MATCHER_WINS", "when an event has an Id, the record is addressed by Id "
                                 "and the other matchers are not consulted", "action.record_matchers"))
+    if action.naive_datetime_time_zone:
+        try:
+            time_zone(action.naive_datetime_time_zone)
+        except CoercionError as exc:
+            out.append(_error("INVALID_TIME_ZONE", str(exc), "action.naive_datetime_time_zone"))
     return out
 
 

@@ -104,6 +104,7 @@ def action(message: pb.Action) -> model.Action:
         field_mappings=tuple(model.FieldMapping(m.field, value_source(m.value)) for m in message.field_mappings),
         preset=preset,
         unknown_enum_values=tuple(unknown),
+        naive_datetime_time_zone=message.naive_datetime_time_zone,
     )
 
 

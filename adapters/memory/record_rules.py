@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import UTC
 from typing import Any
 
 from adapters.memory.field_facts import STAGE_PROBABILITY
@@ -78,7 +79,7 @@ def stored_value(f: FieldDescribe, value: Any) -> Any:
         raise Refusal("INVALID_TYPE_ON_FIELD_IN_RECORD", f"{f.label or f.name}: value not of required type: "
                       f"{_shown(value)}", (f.name,))
     try:
-        converted = coerce(value, f)
+        converted = coerce(value, f, naive_time_zone=UTC)  # Salesforce reads an offset-less datetime as UTC
     except CoercionError:
         raise Refusal("INVALID_TYPE_ON_FIELD_IN_RECORD", f"{f.label or f.name}: value not of required type: "
                       f"{_shown(value)}", (f.name,)) from None

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 import pytest
 from sfdest.v1 import destination_pb2 as pb
 
+from core.describe import FieldDescribe, ObjectDescribe
 from tests.salesforce_e2e.test_grpc_end_to_end import UPSERT_LEAD_ON_EMAIL, action, apply, connection, identify
-from tests.server.serving import Served, start_server, stop_server
+from tests.server.serving import CALL_LIMIT, Served, start_server, stop_server
 from tools.emulator.server import Emulator
 
 DELETE_LEAD_BY_EMAIL = action(object="Lead", operation="OPERATION_DELETE",
@@ -76,3 +77,57 @@ def test_after_the_daily_limit_later_applies_for_the_org_send_nothing_and_say_wh
     [created] = apply(served, connection(other, "oauth_refresh_token"), UPSERT_LEAD_ON_EMAIL,
                       identify("o1", "ada@example.com", "Lovelace")).results
     assert (created.status, created.outcome, created.HasField("retry_after")) == (201, pb.OUTCOME_CREATED, False)
+
+
+VISIT = ObjectDescribe("Visit__c", "a0V", label="Visit", fields=(
+    FieldDescribe("Id", "id", "Visit ID", 18, nillable=False, createable=False, updateable=False,
+                  defaulted_on_create=True, id_lookup=True),
+    FieldDescribe("Name", "string", "Visit Name", 80, nillable=False, defaulted_on_create=True, id_lookup=True),
+    FieldDescribe("Visited_At__c", "datetime", "Visited At"),
+))
+
+
+def create_visit(zone: str = "") -> pb.Action:
+    return action(object="Visit__c", operation="OPERATION_CREATE", naive_datetime_time_zone=zone,
+                  field_mappings=[{"field": "Visited_At__c", "value": {"path": "properties.at"}}])
+
+
+def visit(event_id: str, at: str) -> pb.Event:
+    event = pb.Event(id=event_id)
+    event.payload.update({"type": "track", "properties": {"at": at}})
+    return event
+
+
+def test_a_datetime_without_an_offset_is_refused_naming_its_field(served, emulator):
+    emulator.org.add_object(VISIT)
+    response = apply(served, connection(emulator, "oauth_refresh_token"), create_visit(),
+                     visit("naive", "2024-05-01T10:00:00"), visit("utc", "2024-05-01T10:00:00Z"))
+    naive, utc = response.results
+    assert (naive.status, naive.outcome, naive.retryable) == (400, pb.OUTCOME_INVALID, False)
+    assert naive.error.code == "MAPPING_VALUE_INVALID" and list(naive.error.fields) == ["Visited_At__c"]
+    assert "Visited_At__c" in naive.error.message and "naive_datetime_time_zone" in naive.error.message
+    assert (utc.status, utc.outcome) == (201, pb.OUTCOME_CREATED)
+    assert [r["Visited_At__c"] for r in emulator.org.records("Visit__c")] == ["2024-05-01T10:00:00.000+0000"]
+
+
+def test_a_datetime_without_an_offset_is_read_in_the_time_zone_the_action_names(served, emulator):
+    emulator.org.add_object(VISIT)
+    response = apply(served, connection(emulator, "oauth_refresh_token"), create_visit("Europe/Paris"),
+                     visit("summer", "2024-07-01T10:00:00"), visit("winter", "2024-01-15T10:00:00"),
+                     visit("offset", "2024-07-01T10:00:00-04:00"))
+    assert [(r.status, r.outcome) for r in response.results] == [(201, pb.OUTCOME_CREATED)] * 3
+    assert sorted(r["Visited_At__c"] for r in emulator.org.records("Visit__c")) == [
+        "2024-01-15T09:00:00.000+0000", "2024-07-01T08:00:00.000+0000", "2024-07-01T14:00:00.000+0000"]
+
+
+def test_a_time_zone_that_is_not_an_iana_name_is_an_invalid_action(served, emulator):
+    emulator.org.add_object(VISIT)
+    conn = connection(emulator, "oauth_refresh_token")
+    report = served.stub.Validate(pb.ValidateRequest(action=create_visit("Mars/Olympus"), connection=conn),
+                                  timeout=CALL_LIMIT)
+    assert not report.valid
+    assert [(d.code, d.field_path) for d in report.diagnostics if d.severity == pb.SEVERITY_ERROR] == [
+        ("INVALID_TIME_ZONE", "action.naive_datetime_time_zone")]
+    [result] = apply(served, conn, create_visit("Mars/Olympus"), visit("e1", "2024-05-01T10:00:00Z")).results
+    assert (result.status, result.error.code) == (400, "INVALID_ACTION")
+    assert emulator.org.records("Visit__c") == []

@@ -25,6 +25,7 @@ ERROR_TABLE: dict[str, grpc.StatusCode] = {
     "UNAUTHENTICATED": grpc.StatusCode.UNAUTHENTICATED,
     "ORG_NOT_ALLOWED": grpc.StatusCode.PERMISSION_DENIED,
     "ORG_BUSY": grpc.StatusCode.RESOURCE_EXHAUSTED,
+    "SERVER_BUSY": grpc.StatusCode.RESOURCE_EXHAUSTED,
     "INTERNAL": grpc.StatusCode.INTERNAL,
 }
 

@@ -78,10 +78,9 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
                 raise errors.malformed("ApplyRequest", violations)
             self._check_backend(request.connection)
             org = org_label(request.connection.instance_url)
-            with self._org_limiter.slot(org) as allowed:
-                if not allowed:
-                    raise errors.RequestFault("ORG_BUSY", "too many Apply calls are in flight for this org; "
-                                              "retry after one finishes")
+            with self._org_limiter.slot(org) as refusal:
+                if refusal is not None:
+                    raise errors.RequestFault(refusal.reason, refusal.message)
                 return applied(line, started, org)
 
         def applied(line: dict[str, Any], started: float, org: str) -> pb.ApplyResponse:

@@ -1,0 +1,114 @@
+"""python -m tests.bench.fairness [--seconds 20] [--workers 16] [--load 3] [--quiet-orgs 4]
+
+A noisy org at `--load` times the server's capacity (closed-loop callers, one per RPC thread per unit of
+load) beside quiet orgs that send one Apply at a time, on one `sfdest serve` (Salesforce backend, each
+org its own emulator). Prints the quiet orgs' success ratio and the latency of the noisy org's refusals
+(p50, p99). A measurement, not a test: nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+from sfdest.v1 import destination_pb2 as pb
+
+from tests.salesforce_e2e.test_grpc_end_to_end import connection, identify
+from tests.salesforce_e2e.test_grpc_fairness import CREATE_LEAD, refusal_of
+from tests.server.serving import start_server, stop_server
+from tools.emulator.server import Emulator
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.fairness", description=__doc__)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--workers", type=int, default=16, help="SFDEST_MAX_WORKERS (default 16)")
+    parser.add_argument("--load", type=int, default=3, help="noisy callers per RPC thread (default 3)")
+    parser.add_argument("--quiet-orgs", type=int, default=4)
+    parser.add_argument("--noisy-latency-ms", type=float, default=1000.0)
+    parser.add_argument("--quiet-latency-ms", type=float, default=20.0)
+    parser.add_argument("--quiet-deadline", type=float, default=5.0)
+    args = parser.parse_args(argv)
+    noisy = Emulator(latency_ms=args.noisy_latency_ms).start()
+    quiet = [Emulator(host=f"127.0.0.{n + 2}", latency_ms=args.quiet_latency_ms).start()
+             for n in range(args.quiet_orgs)]
+    served = start_server({"SFDEST_BACKEND": "salesforce", "SFDEST_SALESFORCE_ALLOW_LOOPBACK_HTTP": "true",
+                           "SFDEST_MAX_WORKERS": str(args.workers),
+                           "SFDEST_GRACE_SECONDS": "1"})
+    lock, stop = threading.Lock(), threading.Event()
+    refusals: list[float] = []
+    noisy_outcomes: Counter[tuple[str, str]] = Counter()
+    quiet_outcomes: Counter[str] = Counter()
+
+    def noisy_caller(n: int) -> None:
+        conn, i = connection(noisy, "oauth_refresh_token"), 0
+        while not stop.is_set():
+            i += 1
+            request = pb.ApplyRequest(connection=conn, action=CREATE_LEAD,
+                                      events=[identify(f"n{n}-{i}", f"noisy{n}-{i}@example.com", "Noisy")])
+            started = time.perf_counter()
+            try:
+                served.stub.Apply(request, timeout=60)
+                outcome = ("OK", "")
+            except grpc.RpcError as exc:
+                outcome = refusal_of(exc)
+                with lock:
+                    refusals.append(time.perf_counter() - started)
+            with lock:
+                noisy_outcomes[outcome] += 1
+
+    def quiet_caller(emu: Emulator) -> None:
+        conn, i = connection(emu, "oauth_refresh_token"), 0
+        while not stop.is_set():
+            i += 1
+            request = pb.ApplyRequest(connection=conn, action=CREATE_LEAD,
+                                      events=[identify(f"q{i}", f"quiet{i}@example.com", "Quiet")])
+            try:
+                response = served.stub.Apply(request, timeout=args.quiet_deadline)
+                outcome = "OK" if [r.status for r in response.results] == [201] else "FAILED_EVENT"
+            except grpc.RpcError as exc:
+                outcome = "/".join(refusal_of(exc)) + ("" if exc.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+                                                       else f" ({exc.details()[:160]})")
+            with lock:
+                quiet_outcomes[outcome] += 1
+
+    callers = args.workers * args.load
+    try:
+        with ThreadPoolExecutor(callers + len(quiet)) as pool:
+            runs = [pool.submit(noisy_caller, n) for n in range(callers)]
+            time.sleep(1.0)  # the noisy org first fills what it can
+            runs += [pool.submit(quiet_caller, emu) for emu in quiet]
+            time.sleep(args.seconds)
+            stop.set()
+            for run in runs:
+                run.result()
+    finally:
+        stop_server(served)
+        for emu in (noisy, *quiet):
+            emu.stop()
+    total = sum(quiet_outcomes.values())
+    print(f"noisy callers {callers} ({args.load}x {args.workers} RPC threads), quiet orgs {len(quiet)}, "
+          f"{args.seconds:.0f} s")
+    print(f"quiet: {quiet_outcomes['OK']} of {total} succeeded ({100 * quiet_outcomes['OK'] / max(total, 1):.1f} %);"
+          f" {dict(quiet_outcomes)}")
+    print(f"noisy: {dict(noisy_outcomes)}")
+    print(f"noisy refusals: n={len(refusals)} p50={1000 * percentile(refusals, 0.5):.1f} ms "
+          f"p99={1000 * percentile(refusals, 0.99):.1f} ms "
+          f"mean={1000 * (statistics.fmean(refusals) if refusals else float('nan')):.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

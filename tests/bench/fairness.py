@@ -1,8 +1,8 @@
 """python -m tests.bench.fairness [--seconds 20] [--workers 16] [--load 3] [--quiet-orgs 4]
 
-A noisy org at `--load` times the server's capacity (closed-loop callers, one per RPC thread per unit of
-load) beside quiet orgs that send one Apply at a time, on one `sfdest serve` (Salesforce backend, each
-org its own emulator). Prints the quiet orgs' success ratio and the latency of the noisy org's refusals
+A noisy org sending Applies at `--load` times the server's capacity (open loop: every RPC thread busy with
+one of its Applies, each a Salesforce call of `--noisy-latency-ms`) beside quiet orgs that send one Apply
+at a time, on one `sfdest serve` (Salesforce backend, each org its own emulator). Prints the quiet orgs' success ratio and the latency of the noisy org's refusals
 (p50, p99). A measurement, not a test: nothing is asserted.
 """
 
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.fairness", description=__doc__)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=16, help="SFDEST_MAX_WORKERS (default 16)")
-    parser.add_argument("--load", type=int, default=3, help="noisy callers per RPC thread (default 3)")
+    parser.add_argument("--load", type=float, default=3.0, help="the noisy org's rate over capacity (default 3)")
     parser.add_argument("--quiet-orgs", type=int, default=4)
     parser.add_argument("--noisy-latency-ms", type=float, default=1000.0)
     parser.add_argument("--quiet-latency-ms", type=float, default=20.0)
@@ -52,22 +52,27 @@ def main(argv: list[str] | None = None) -> int:
     noisy_outcomes: Counter[tuple[str, str]] = Counter()
     quiet_outcomes: Counter[str] = Counter()
 
-    def noisy_caller(n: int) -> None:
-        conn, i = connection(noisy, "oauth_refresh_token"), 0
+    def noisy_sender(rate: float) -> None:
+        """Open loop: `rate` Applies a second whatever the answers (a host replaying a backlog)."""
+        conn, n, due = connection(noisy, "oauth_refresh_token"), 0, time.perf_counter()
         while not stop.is_set():
-            i += 1
+            n += 1
             request = pb.ApplyRequest(connection=conn, action=CREATE_LEAD,
-                                      events=[identify(f"n{n}-{i}", f"noisy{n}-{i}@example.com", "Noisy")])
+                                      events=[identify(f"n{n}", f"noisy{n}@example.com", "Noisy")])
             started = time.perf_counter()
-            try:
-                served.stub.Apply(request, timeout=60)
-                outcome = ("OK", "")
-            except grpc.RpcError as exc:
-                outcome = refusal_of(exc)
+            future = served.stub.Apply.future(request, timeout=60)
+
+            def done(f: grpc.Future, started: float = started) -> None:
+                exc = f.exception()
+                outcome = ("OK", "") if exc is None else refusal_of(exc)
                 with lock:
-                    refusals.append(time.perf_counter() - started)
-            with lock:
-                noisy_outcomes[outcome] += 1
+                    noisy_outcomes[outcome] += 1
+                    if exc is not None:
+                        refusals.append(time.perf_counter() - started)
+
+            future.add_done_callback(done)
+            due += 1.0 / rate
+            stop.wait(max(0.0, due - time.perf_counter()))
 
     def quiet_caller(emu: Emulator) -> None:
         conn, i = connection(emu, "oauth_refresh_token"), 0
@@ -84,23 +89,25 @@ def main(argv: list[str] | None = None) -> int:
             with lock:
                 quiet_outcomes[outcome] += 1
 
-    callers = args.workers * args.load
+    # Capacity: every RPC thread running one of the noisy org's Applies, each one Salesforce call long.
+    rate = args.load * args.workers / (args.noisy_latency_ms / 1000)
     try:
-        with ThreadPoolExecutor(callers + len(quiet)) as pool:
-            runs = [pool.submit(noisy_caller, n) for n in range(callers)]
+        with ThreadPoolExecutor(1 + len(quiet)) as pool:
+            runs = [pool.submit(noisy_sender, rate)]
             time.sleep(1.0)  # the noisy org first fills what it can
             runs += [pool.submit(quiet_caller, emu) for emu in quiet]
             time.sleep(args.seconds)
             stop.set()
             for run in runs:
                 run.result()
+            time.sleep(args.noisy_latency_ms / 1000 * 2)  # the last noisy answers
     finally:
         stop_server(served)
         for emu in (noisy, *quiet):
             emu.stop()
     total = sum(quiet_outcomes.values())
-    print(f"noisy callers {callers} ({args.load}x {args.workers} RPC threads), quiet orgs {len(quiet)}, "
-          f"{args.seconds:.0f} s")
+    print(f"noisy org: {rate:.0f} Applies/s ({args.load}x the capacity of {args.workers} RPC threads at "
+          f"{args.noisy_latency_ms:.0f} ms a call); quiet orgs: {len(quiet)}, one Apply at a time; {args.seconds:.0f} s")
     print(f"quiet: {quiet_outcomes['OK']} of {total} succeeded ({100 * quiet_outcomes['OK'] / max(total, 1):.1f} %);"
           f" {dict(quiet_outcomes)}")
     print(f"noisy: {dict(noisy_outcomes)}")

@@ -26,6 +26,12 @@ SERVICE_NAME = destination_pb2.DESCRIPTOR.services_by_name["DestinationService"]
 HEALTH_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 
 
+def rpc_threads(settings: Settings) -> int:
+    """Threads for RPCs: one for every RPC the server lets in, so a call never queues for a thread (refusals
+    stay immediate); SFDEST_MAX_WORKERS bounds the Applies running at once (see server.org_limits)."""
+    return max(settings.max_workers, settings.max_concurrent_rpcs or 4 * settings.max_workers)
+
+
 def server_options(settings: Settings) -> list[tuple[str, int]]:
     """grpc channel arguments for the limits and keepalive enforcement in `settings`."""
     options = [
@@ -94,7 +100,7 @@ def build_server(settings: Settings, container: Container | None = None) -> Runn
     credentials = security.server_credentials(settings)
     metrics = container.metrics()
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="sfdest-rpc"),
+        futures.ThreadPoolExecutor(max_workers=rpc_threads(settings), thread_name_prefix="sfdest-rpc"),
         interceptors=[CallInterceptor(token, metrics, security.scoped_tokens(settings))],
         options=server_options(settings),
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs or None,

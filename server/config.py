@@ -127,7 +127,9 @@ SETTINGS: tuple[Setting, ...] = (
             "STORAGE_LIMIT_EXCEEDED, as a full Salesforce org answers"),
     Setting("SFDEST_LISTEN", "listen", "127.0.0.1:50051", _listen, "gRPC listen address HOST:PORT"),
     Setting("SFDEST_MAX_EVENTS", "max_events", "10000", _int(1), "Most events one Apply may carry"),
-    Setting("SFDEST_MAX_WORKERS", "max_workers", "16", _int(1), "Threads serving RPCs"),
+    Setting("SFDEST_MAX_WORKERS", "max_workers", "16", _int(1),
+            "Apply calls running at once; more wait their turn (up to half their deadline, 10 s at most), the "
+            "least busy orgs first"),
     Setting("SFDEST_MAX_CONCURRENT_RPCS", "max_concurrent_rpcs", "64", _int(0),
             "RPCs in flight (health checks included) before new ones get RESOURCE_EXHAUSTED at once (0 = no limit)"),
     Setting("SFDEST_MAX_APPLIES_PER_ORG", "max_applies_per_org", "8", _int(0),

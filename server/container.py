@@ -53,7 +53,7 @@ class Container(containers.DeclarativeContainer):
     )
     apply_service = providers.Factory(ApplyService, stores=backend)
     validate_service = providers.Factory(ValidateService, stores=backend)
-    org_limiter = providers.Singleton(OrgLimiter.for_workers, config.max_applies_per_org, config.max_workers)
+    org_limiter = providers.Singleton(OrgLimiter, config.max_applies_per_org, config.max_workers)
     servicer = providers.Factory(
         DestinationServicer,
         apply_service=apply_service,

@@ -1,16 +1,13 @@
-"""Admission of Apply calls: each org's own cap first, then the server's total, so one busy org is refused
-at once and cannot take the slots (or the threads) that other orgs need."""
+"""Admission of Apply calls: each org's own cap first, then the server's total, handed out fairly, so one
+busy org is refused at once and cannot take the slots that other orgs need."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-
-# RPC threads never given to running Applies: they stay free to refuse calls (and serve health checks)
-# at once, instead of leaving refusals queued behind long Applies.
-SPARE_WORKERS = 2
 
 
 @dataclass(frozen=True)
@@ -20,57 +17,97 @@ class Refusal:
 
 
 _ORG_BUSY = Refusal("ORG_BUSY", "too many Apply calls are in flight for this org; retry after one finishes")
-_SERVER_BUSY = Refusal("SERVER_BUSY", "the server is running as many Apply calls as it can; retry shortly")
+_SERVER_BUSY = Refusal("SERVER_BUSY", "the server stayed busy with other orgs' Apply calls; retry shortly")
+
+
+class _Waiter:
+    def __init__(self, org: str, seq: int):
+        self.org, self.seq = org, seq
+        self.admitted = threading.Event()
 
 
 class OrgLimiter:
-    """Counts Applies in flight per org (its instance host) and in total; thread-safe.
+    """Counts Applies per org (its instance host) and in total; thread-safe.
 
-    Admission order: the org's cap (`limit`, 0 = none) first, so an org's excess is refused before it
-    counts against anything shared; then the total (0 = none). With a total, one org may hold at most
-    `total - reserve` slots (reserve: a quarter of the total, at least one), which stay for the others.
+    Admission order: the org's cap (`limit`, 0 = none; its running and waiting calls count) is checked
+    first and refuses at once, so an org's excess never counts against anything shared. Then the total
+    (0 = none): a call finding it full waits (up to the time it is given), and each slot that frees goes
+    to the waiting call whose org has the fewest Applies running, so quiet orgs pass a busy one. With a
+    total, one org may hold at most `total - reserve` slots (a quarter of the total, at least one): the
+    other orgs always find room at once.
     """
 
     def __init__(self, limit: int, total: int = 0):
         self._total = max(0, total)
         reserve = max(1, self._total // 4)
         self._limit = min(limit or self._total, max(1, self._total - reserve)) if self._total else limit
-        self._in_flight: dict[str, int] = {}
-        self._running = 0
+        self._running: dict[str, int] = {}
+        self._waiting: dict[str, int] = {}
+        self._queue: list[_Waiter] = []
+        self._seq = itertools.count()
+        self._count = 0
         self._lock = threading.Lock()
-
-    @classmethod
-    def for_workers(cls, limit: int, workers: int) -> OrgLimiter:
-        """A limiter whose total leaves SPARE_WORKERS of the server's `workers` RPC threads free."""
-        return cls(limit, max(1, workers - SPARE_WORKERS))
 
     @property
     def org_limit(self) -> int:
         return self._limit
 
-    def _admit(self, org: str) -> Refusal | None:
+    def _take(self, org: str) -> None:
+        self._running[org] = self._running.get(org, 0) + 1
+        self._count += 1
+
+    def _admit(self, org: str) -> Refusal | _Waiter | None:
         with self._lock:
-            taken = self._in_flight.get(org, 0)
+            taken = self._running.get(org, 0) + self._waiting.get(org, 0)
             if self._limit and taken >= self._limit:
                 return _ORG_BUSY
-            if self._total and self._running >= self._total:
-                return _SERVER_BUSY
-            self._in_flight[org] = taken + 1
-            self._running += 1
-            return None
+            if not self._total or (self._count < self._total and not self._queue):
+                self._take(org)
+                return None
+            waiter = _Waiter(org, next(self._seq))
+            self._queue.append(waiter)
+            self._waiting[org] = self._waiting.get(org, 0) + 1
+            return waiter
+
+    def _leave_queue(self, waiter: _Waiter) -> None:
+        """With the lock held."""
+        self._queue.remove(waiter)
+        left = self._waiting[waiter.org] - 1
+        if left:
+            self._waiting[waiter.org] = left
+        else:
+            del self._waiting[waiter.org]
+
+    def _wait(self, waiter: _Waiter, seconds: float) -> Refusal | None:
+        waiter.admitted.wait(max(seconds, 0.0))
+        with self._lock:
+            if waiter.admitted.is_set():
+                return None
+            self._leave_queue(waiter)
+            return _SERVER_BUSY
+
+    def _release(self, org: str) -> None:
+        with self._lock:
+            self._count -= 1
+            left = self._running[org] - 1
+            if left:
+                self._running[org] = left
+            else:
+                del self._running[org]
+            if self._queue and self._count < self._total:
+                chosen = min(self._queue, key=lambda w: (self._running.get(w.org, 0), w.seq))
+                self._leave_queue(chosen)
+                self._take(chosen.org)
+                chosen.admitted.set()
 
     @contextmanager
-    def slot(self, org: str) -> Iterator[Refusal | None]:
-        """Yields None if the call may run now, else why not; a refused call takes no slot."""
-        refusal = self._admit(org)
+    def slot(self, org: str, wait_seconds: float = 0.0) -> Iterator[Refusal | None]:
+        """Yields None once the call may run, else why not; a refused call holds no slot. A call the
+        total holds back waits up to `wait_seconds` for its turn."""
+        admitted = self._admit(org)
+        refusal = self._wait(admitted, wait_seconds) if isinstance(admitted, _Waiter) else admitted
         try:
             yield refusal
         finally:
             if refusal is None:
-                with self._lock:
-                    self._running -= 1
-                    left = self._in_flight[org] - 1
-                    if left:
-                        self._in_flight[org] = left
-                    else:
-                        del self._in_flight[org]
+                self._release(org)

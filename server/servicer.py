@@ -22,6 +22,7 @@ from server.org_limits import OrgLimiter
 log = logging.getLogger("sfdest.rpc")
 # A remaining time beyond this means the caller set no deadline (gRPC reports "infinite" as huge).
 _NO_DEADLINE = 10**8
+MAX_TURN_WAIT = 10.0
 
 
 def request_id(context: grpc.ServicerContext) -> str:
@@ -78,7 +79,7 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
                 raise errors.malformed("ApplyRequest", violations)
             self._check_backend(request.connection)
             org = org_label(request.connection.instance_url)
-            with self._org_limiter.slot(org) as refusal:
+            with self._org_limiter.slot(org, self._turn_wait(context)) as refusal:
                 if refusal is not None:
                     raise errors.RequestFault(refusal.reason, refusal.message)
                 return applied(line, started, org)
@@ -101,6 +102,13 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
             return response
 
         return self._call("Apply", context, pb.ApplyResponse(), run)
+
+    def _turn_wait(self, context: grpc.ServicerContext) -> float:
+        """How long an Apply may wait for its turn when the server is full: half its time, at most MAX_TURN_WAIT."""
+        remaining = context.time_remaining()
+        if remaining is None or remaining > _NO_DEADLINE:
+            remaining = self._max_call or MAX_TURN_WAIT
+        return min(remaining / 2, MAX_TURN_WAIT)
 
     def Validate(self, request: pb.ValidateRequest, context: grpc.ServicerContext) -> pb.ValidateResponse:
         def run(line: dict[str, Any]) -> pb.ValidateResponse:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections import defaultdict
+
 import grpc
 import pytest
 from grpc_status import rpc_status
@@ -123,3 +126,63 @@ def test_one_org_cannot_take_every_slot(start):
     assert held.result().results[0].status == 201
     assert running_elsewhere.result().results[0].status == 201
     assert stub.Apply(_request("after"), timeout=SAFETY_LIMIT).results[0].status == 201  # the slot came back
+
+
+class GatedBackend:
+    """A memory backend whose open() waits at its org's gate; each `let_one(org)` lets one call through."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.entered: list[str] = []  # orgs, in the order their calls reached the backend
+        self._gates: dict[str, threading.Semaphore] = defaultdict(lambda: threading.Semaphore(0))
+        self._changed = threading.Condition()
+
+    def open(self, connection, deadline=None):
+        org = connection.instance_url
+        with self._changed:
+            self.entered.append(org)
+            self._changed.notify_all()
+            gate = self._gates[org]
+        if not gate.acquire(timeout=SAFETY_LIMIT):
+            raise AssertionError("GatedBackend never let the call through")
+        return self.inner.open(connection, deadline)
+
+    def let_one(self, org: str) -> None:
+        with self._changed:
+            self._gates[org].release()
+
+    def wait_entered(self, calls: int) -> list[str]:
+        with self._changed:
+            assert self._changed.wait_for(lambda: len(self.entered) >= calls, SAFETY_LIMIT), self.entered
+            return list(self.entered)
+
+
+def _org_request(org: str, event_id: str) -> pb.ApplyRequest:
+    request = _request(event_id)
+    request.connection.instance_url = f"https://{org}.my.salesforce.com"
+    return request
+
+
+def test_an_orgs_excess_is_refused_before_the_total_and_freed_slots_go_to_the_least_busy_orgs(start):
+    backend = GatedBackend(MemoryBackend())
+    _, channel = start(backend, max_workers=4, max_applies_per_org=3)  # 4 slots; one org may hold 3
+    stub = _stub(channel)
+    noisy, quiet = "https://noisy.my.salesforce.com", [f"https://quiet{n}.my.salesforce.com" for n in range(3)]
+    calls = [stub.Apply.future(_org_request("noisy", f"n{i}"), timeout=SAFETY_LIMIT) for i in range(3)]
+    calls.append(stub.Apply.future(_org_request("quiet0", "q0"), timeout=SAFETY_LIMIT))
+    backend.wait_entered(4)  # every slot is taken
+    with pytest.raises(grpc.RpcError) as raised:  # the noisy org is at its own cap: refused at once
+        stub.Apply(_org_request("noisy", "n-excess"), timeout=SAFETY_LIMIT)
+    info, _ = errors.details_of(rpc_status.from_call(raised.value))
+    assert (raised.value.code(), info.reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "ORG_BUSY")
+    calls += [stub.Apply.future(_org_request(f"quiet{n}", f"q{n}"), timeout=SAFETY_LIMIT) for n in (1, 2)]
+    backend.let_one(noisy)  # a noisy slot frees: the next call in is a quiet one, not the noisy org's
+    calls[0].result()
+    calls.append(stub.Apply.future(_org_request("noisy", "n-late"), timeout=SAFETY_LIMIT))  # waits its turn
+    assert backend.wait_entered(5)[4] in quiet[1:]
+    backend.let_one(quiet[0])  # the next slot goes to the other quiet org, ahead of the noisy one's call
+    assert backend.wait_entered(6)[5] in quiet[1:]
+    for org in (noisy, noisy, *quiet[1:], noisy):
+        backend.let_one(org)
+    assert [f.result().results[0].status for f in calls] == [201] * 7
+    assert backend.entered[-1] == noisy

@@ -50,8 +50,9 @@ class CoolOff:
     def __init__(self, clock: Callable[[], float], base_seconds: float = 60.0, cap_seconds: float = 900.0):
         self._clock, self._base, self._cap = clock, base_seconds, cap_seconds
         self._lock = threading.Lock()
-        self._refusals = 0
+        self._refusals = 0  # refusals in a row: concurrent ones count once, a refused probe once more
         self._until = 0.0
+        self._probing = False
 
     def _wait_after(self, refusals: int, usage: ApiUsage | None) -> float:
         wait = min(self._cap, self._base * 2 ** max(refusals - 1, 0))
@@ -67,17 +68,20 @@ class CoolOff:
             if now < self._until:
                 return self._until - now
             self._until = now + self._wait_after(self._refusals + 1, None)  # the probe's; an answer resets it
+            self._probing = True
             return 0.0
 
     def observe(self, usage: ApiUsage | None) -> None:
         if usage is None or usage.used < usage.limit:
             with self._lock:
-                self._refusals, self._until = 0, 0.0
+                self._refusals, self._until, self._probing = 0, 0.0, False
 
     def refused(self, usage: ApiUsage | None) -> float:
         with self._lock:
-            self._refusals += 1
             now = self._clock()
+            if self._probing or now >= self._until:
+                self._refusals += 1  # not one of several requests refused at the same time
+                self._probing = False
             self._until = max(self._until, now + self._wait_after(self._refusals, usage))
             return self._until - now
 

@@ -326,3 +326,16 @@ def test_a_next_page_url_outside_the_data_api_is_refused():
     with pytest.raises(BackendError):
         _open(org).find(LOOKUP)
     assert all(r.url.host != "evil.example" for r in org.requests)
+
+
+def test_requests_refused_together_for_the_daily_limit_count_once_and_a_refused_probe_doubles_the_wait():
+    org = FakeSalesforce()
+    org.on("POST", COLLECTIONS, respond(403, DAILY_LIMIT))
+    clock = FakeClock()
+    b = fakes.backend(org, clock, batch_size=1)
+    waits = {o.error.retry_after_seconds for o in b.open(fakes.connection()).create(
+        "Lead", [{"LastName": str(n), "Company": "X"} for n in range(4)])}
+    assert max(waits) == 60.0  # the chunks in flight together were one refusal, not four
+    clock.now += 60
+    [probe] = b.open(fakes.connection()).create("Lead", [{"LastName": "P", "Company": "X"}])
+    assert probe.error.retry_after_seconds == 120.0

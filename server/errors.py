@@ -26,6 +26,7 @@ ERROR_TABLE: dict[str, grpc.StatusCode] = {
     "ORG_NOT_ALLOWED": grpc.StatusCode.PERMISSION_DENIED,
     "ORG_BUSY": grpc.StatusCode.RESOURCE_EXHAUSTED,
     "SERVER_BUSY": grpc.StatusCode.RESOURCE_EXHAUSTED,
+    "CANCELLED": grpc.StatusCode.CANCELLED,
     "INTERNAL": grpc.StatusCode.INTERNAL,
 }
 

@@ -39,6 +39,9 @@ class LocalContext:
     def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
         return self._metadata
 
+    def is_active(self) -> bool:
+        return self._deadline is None or time.monotonic() < self._deadline
+
     def send_initial_metadata(self, metadata: tuple[tuple[str, str], ...]) -> None:
         self.initial_metadata = metadata
 

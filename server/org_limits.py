@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -18,6 +19,8 @@ class Refusal:
 
 _ORG_BUSY = Refusal("ORG_BUSY", "too many Apply calls are in flight for this org; retry after one finishes")
 _SERVER_BUSY = Refusal("SERVER_BUSY", "the server stayed busy with other orgs' Apply calls; retry shortly")
+_GONE = Refusal("CANCELLED", "the call ended while it waited for its turn; nothing was sent")
+_POLL_SECONDS = 0.1  # how often a waiting call checks that its caller still waits for it
 
 
 class _Waiter:
@@ -52,6 +55,12 @@ class OrgLimiter:
     def org_limit(self) -> int:
         return self._limit
 
+    @property
+    def waiting(self) -> int:
+        """Calls waiting for their turn."""
+        with self._lock:
+            return len(self._queue)
+
     def _take(self, org: str) -> None:
         self._running[org] = self._running.get(org, 0) + 1
         self._count += 1
@@ -78,13 +87,16 @@ class OrgLimiter:
         else:
             del self._waiting[waiter.org]
 
-    def _wait(self, waiter: _Waiter, seconds: float) -> Refusal | None:
-        waiter.admitted.wait(max(seconds, 0.0))
+    def _wait(self, waiter: _Waiter, seconds: float, wanted: Callable[[], bool]) -> Refusal | None:
+        until = time.monotonic() + seconds
+        while wanted() and not waiter.admitted.wait(min(_POLL_SECONDS, max(until - time.monotonic(), 0.0))):
+            if time.monotonic() >= until:
+                break
         with self._lock:
             if waiter.admitted.is_set():
                 return None
             self._leave_queue(waiter)
-            return _SERVER_BUSY
+            return _SERVER_BUSY if wanted() else _GONE
 
     def _release(self, org: str) -> None:
         with self._lock:
@@ -101,11 +113,16 @@ class OrgLimiter:
                 chosen.admitted.set()
 
     @contextmanager
-    def slot(self, org: str, wait_seconds: float = 0.0) -> Iterator[Refusal | None]:
+    def slot(self, org: str, wait_seconds: float = 0.0, wanted: Callable[[], bool] = lambda: True
+             ) -> Iterator[Refusal | None]:
         """Yields None once the call may run, else why not; a refused call holds no slot. A call the
-        total holds back waits up to `wait_seconds` for its turn."""
+        total holds back waits up to `wait_seconds` for its turn, and gives it up once `wanted()` is
+        false (its caller cancelled or its deadline passed)."""
         admitted = self._admit(org)
-        refusal = self._wait(admitted, wait_seconds) if isinstance(admitted, _Waiter) else admitted
+        refusal = self._wait(admitted, wait_seconds, wanted) if isinstance(admitted, _Waiter) else admitted
+        if isinstance(admitted, _Waiter) and refusal is None and not wanted():
+            self._release(org)  # handed a slot just as its caller left: pass it on
+            refusal = _GONE
         try:
             yield refusal
         finally:

@@ -79,7 +79,7 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
                 raise errors.malformed("ApplyRequest", violations)
             self._check_backend(request.connection)
             org = org_label(request.connection.instance_url)
-            with self._org_limiter.slot(org, self._turn_wait(context)) as refusal:
+            with self._org_limiter.slot(org, self._turn_wait(context), context.is_active) as refusal:
                 if refusal is not None:
                     raise errors.RequestFault(refusal.reason, refusal.message)
                 return applied(line, started, org)

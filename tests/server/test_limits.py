@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import grpc
 import pytest
@@ -13,9 +15,18 @@ from sfdest.v1 import destination_pb2_grpc
 
 from adapters.memory.store import MemoryBackend
 from server import errors
-from server.app import server_options
+from server.app import Running, build_server, server_options
 from server.config import Settings
-from tests.server.builders import SAFETY_LIMIT, BlockingBackend, apply_request, identify, lead_create
+from server.container import build_container
+from server.org_limits import OrgLimiter
+from tests.server.builders import (
+    SAFETY_LIMIT,
+    BlockingBackend,
+    apply_request,
+    identify,
+    lead_create,
+    local_settings,
+)
 
 MIB = 1024 * 1024
 
@@ -163,10 +174,29 @@ def _org_request(org: str, event_id: str) -> pb.ApplyRequest:
     return request
 
 
-def test_an_orgs_excess_is_refused_before_the_total_and_freed_slots_go_to_the_least_busy_orgs(start):
-    backend = GatedBackend(MemoryBackend())
-    _, channel = start(backend, max_workers=4, max_applies_per_org=3)  # 4 slots; one org may hold 3
-    stub = _stub(channel)
+@pytest.fixture
+def gated() -> Iterator[Callable[..., tuple[GatedBackend, destination_pb2_grpc.DestinationServiceStub, OrgLimiter]]]:
+    """gated(**settings): a real server over a GatedBackend; its stub and its admission (to see who waits)."""
+    started: list[tuple[Running, grpc.Channel]] = []
+
+    def make(**settings: Any) -> tuple[GatedBackend, destination_pb2_grpc.DestinationServiceStub, OrgLimiter]:
+        backend = GatedBackend(MemoryBackend())
+        s = local_settings(**settings)
+        container = build_container(s)
+        container.backend.override(backend)
+        running = build_server(s, container)
+        channel = grpc.insecure_channel(f"127.0.0.1:{running.port}")
+        started.append((running, channel))
+        return backend, _stub(channel), container.org_limiter()
+
+    yield make
+    for running, channel in started:
+        channel.close()
+        running.stop(0)
+
+
+def test_an_orgs_excess_is_refused_before_the_total_and_freed_slots_go_to_the_least_busy_orgs(gated):
+    backend, stub, limiter = gated(max_workers=4, max_applies_per_org=3)  # 4 slots; one org may hold 3
     noisy, quiet = "https://noisy.my.salesforce.com", [f"https://quiet{n}.my.salesforce.com" for n in range(3)]
     calls = [stub.Apply.future(_org_request("noisy", f"n{i}"), timeout=SAFETY_LIMIT) for i in range(3)]
     calls.append(stub.Apply.future(_org_request("quiet0", "q0"), timeout=SAFETY_LIMIT))
@@ -176,9 +206,11 @@ def test_an_orgs_excess_is_refused_before_the_total_and_freed_slots_go_to_the_le
     info, _ = errors.details_of(rpc_status.from_call(raised.value))
     assert (raised.value.code(), info.reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "ORG_BUSY")
     calls += [stub.Apply.future(_org_request(f"quiet{n}", f"q{n}"), timeout=SAFETY_LIMIT) for n in (1, 2)]
+    wait_for(lambda: limiter.waiting == 2)
     backend.let_one(noisy)  # a noisy slot frees: the next call in is a quiet one, not the noisy org's
     calls[0].result()
     calls.append(stub.Apply.future(_org_request("noisy", "n-late"), timeout=SAFETY_LIMIT))  # waits its turn
+    wait_for(lambda: limiter.waiting == 2)
     assert backend.wait_entered(5)[4] in quiet[1:]
     backend.let_one(quiet[0])  # the next slot goes to the other quiet org, ahead of the noisy one's call
     assert backend.wait_entered(6)[5] in quiet[1:]
@@ -186,3 +218,29 @@ def test_an_orgs_excess_is_refused_before_the_total_and_freed_slots_go_to_the_le
         backend.let_one(org)
     assert [f.result().results[0].status for f in calls] == [201] * 7
     assert backend.entered[-1] == noisy
+
+
+def test_a_call_cancelled_while_it_waits_its_turn_never_runs(gated):
+    backend, stub, limiter = gated(max_workers=1)  # one slot
+    held = stub.Apply.future(_org_request("first", "a"), timeout=SAFETY_LIMIT)
+    backend.wait_entered(1)
+    waiting = stub.Apply.future(_org_request("second", "b"), timeout=SAFETY_LIMIT)
+    wait_for(lambda: limiter.waiting == 1)
+    waiting.cancel()
+    wait_for(lambda: limiter.waiting == 0)
+    backend.let_one("https://first.my.salesforce.com")
+    assert held.result().results[0].status == 201
+    later = stub.Apply.future(_org_request("third", "c"), timeout=SAFETY_LIMIT)
+    backend.wait_entered(2)
+    backend.let_one("https://third.my.salesforce.com")
+    assert later.result().results[0].status == 201
+    assert backend.entered == ["https://first.my.salesforce.com", "https://third.my.salesforce.com"]
+
+
+def wait_for(condition: Callable[[], bool]) -> None:
+    done = threading.Event()
+    for _ in range(int(SAFETY_LIMIT / 0.02)):
+        if condition():
+            return
+        done.wait(0.02)
+    raise AssertionError("the condition never held")

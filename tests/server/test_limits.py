@@ -208,10 +208,9 @@ def test_an_orgs_excess_is_refused_before_the_total_and_freed_slots_go_to_the_le
     calls += [stub.Apply.future(_org_request(f"quiet{n}", f"q{n}"), timeout=SAFETY_LIMIT) for n in (1, 2)]
     wait_for(lambda: limiter.waiting == 2)
     backend.let_one(noisy)  # a noisy slot frees: the next call in is a quiet one, not the noisy org's
-    calls[0].result()
+    assert backend.wait_entered(5)[4] in quiet[1:]
     calls.append(stub.Apply.future(_org_request("noisy", "n-late"), timeout=SAFETY_LIMIT))  # waits its turn
     wait_for(lambda: limiter.waiting == 2)
-    assert backend.wait_entered(5)[4] in quiet[1:]
     backend.let_one(quiet[0])  # the next slot goes to the other quiet org, ahead of the noisy one's call
     assert backend.wait_entered(6)[5] in quiet[1:]
     for org in (noisy, noisy, *quiet[1:], noisy):

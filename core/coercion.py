@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.describe import ID_TYPES, NUMERIC_TYPES, FieldDescribe
 from core.names import normalize_id
+from core.picklists import joined
 
 MAX_STRING_LITERAL = 4000  # SOQL's limit for one string literal in WHERE
 MAX_DIGITS = 18  # Salesforce numbers hold at most 18 digits
@@ -109,7 +110,13 @@ def _datetime(value: Any, naive: tzinfo | None) -> str:
 
 def coerce(value: Any, field: FieldDescribe | None, naive_time_zone: tzinfo | None = None) -> Any:
     """The value to send for `field`, or CoercionError naming the rule broken. A datetime without an
-    offset is read in `naive_time_zone`, and refused without one."""
+    offset is read in `naive_time_zone`, and refused without one. An array for a multi-select picklist
+    becomes Salesforce's `a;b;c` (an empty array clears the field)."""
+    if field is not None and field.type == "multipicklist" and isinstance(value, (list, tuple)):
+        try:
+            return joined(value)
+        except ValueError as exc:
+            raise CoercionError(str(exc)) from None
     check_scalar(value)
     if value is None or field is None:
         return value

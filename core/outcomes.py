@@ -14,6 +14,7 @@ _TABLE: dict[str, tuple[int, Outcome, bool]] = {
     "MAPPING_VALUE_INVALID": (400, Outcome.INVALID, False),
     "INVALID_ID": (400, Outcome.INVALID, False),
     "REQUIRED_VALUE_MISSING": (400, Outcome.INVALID, False),
+    "PICKLIST_VALUE_INVALID": (400, Outcome.INVALID, False),
     "INVALID_INSTANCE_URL": (400, Outcome.INVALID, False),
     "INVALID_CONNECTION": (400, Outcome.INVALID, False),
     # Salesforce refusing the request shape.
@@ -22,6 +23,7 @@ _TABLE: dict[str, tuple[int, Outcome, bool]] = {
     "INVALID_FIELD": (400, Outcome.INVALID, False),
     "INVALID_TYPE": (400, Outcome.INVALID, False),
     "JSON_PARSER_ERROR": (400, Outcome.INVALID, False),
+    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST": (400, Outcome.INVALID, False),
     # Matching.
     "MULTIPLE_MATCHES": (300, Outcome.AMBIGUOUS, False),
     "NOT_FOUND": (404, Outcome.NOT_FOUND, False),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any
@@ -10,6 +11,7 @@ from core.coercion import MAX_STRING_LITERAL, CoercionError, coerce, time_zone
 from core.describe import FieldDescribe, ObjectDescribe
 from core.model import Action, Event, EventResult, FieldMapping, MatcherOperator, Operation
 from core.outcomes import invalid
+from core.picklists import PicklistError, check_value
 from core.values import MISSING, resolve
 
 
@@ -88,8 +90,12 @@ def prepare(
     action: Action,
     mappings: tuple[tuple[FieldMapping, str], ...],
     describe: ObjectDescribe | None,
+    picklists: Mapping[str, tuple[str, ...]] | None = None,
 ) -> Prepared:
-    """Resolve and type-check one event; problems become a 400 result that names the field."""
+    """Resolve and type-check one event; problems become a 400 result that names the field.
+
+    `picklists` holds, by field name, the values a record type allows (else the field's active values apply)."""
+    picklists = picklists or {}
     p = Prepared(index=index, event_id=event.id)
     if event.parse_error:
         p.error = invalid(event.id, "INVALID_EVENT", event.parse_error)
@@ -110,6 +116,11 @@ def prepare(
                 except CoercionError as exc:
                     raise _Invalid("MAPPING_VALUE_INVALID",
                                    f"field mapping {path} ({name}): value {exc}", (name,)) from None
+                if f is not None:
+                    try:
+                        check_value(f, p.fields[name], picklists.get(f.name))
+                    except PicklistError as exc:
+                        raise _Invalid("PICKLIST_VALUE_INVALID", f"field mapping {path}: {exc}", (name,)) from None
     except _Invalid as bad:
         p.error = invalid(event.id, bad.code, bad.message, bad.fields)
     return p

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core.coercion import CoercionError, time_zone
-from core.describe import ObjectDescribe
+from core.coercion import CoercionError, coerce, time_zone
+from core.describe import FieldDescribe, ObjectDescribe
 from core.model import (
     Action,
     Diagnostic,
@@ -17,6 +17,7 @@ from core.model import (
     ValueSource,
 )
 from core.names import api_name_problem
+from core.picklists import PicklistError, check_value
 from core.presets import effective_mappings
 from core.values import path_problem
 
@@ -137,6 +138,20 @@ def validate_static(action: Action) -> list[Diagnostic]:
     return out
 
 
+def _literal_problems(mapping, f: FieldDescribe, path: str) -> list[Diagnostic]:
+    """A literal for a restricted picklist checked against its values (its type is checked per event)."""
+    if not mapping.value.is_literal or mapping.value.literal is None:
+        return []
+    value_path = f"{path}.value" if "field_mappings" in path else path
+    try:
+        check_value(f, coerce(mapping.value.literal, f))
+    except CoercionError:
+        return []
+    except PicklistError as exc:
+        return [_error("PICKLIST_VALUE_INVALID", str(exc), value_path)]
+    return []
+
+
 def validate_against_describe(action: Action, describe: ObjectDescribe) -> list[Diagnostic]:
     """Rules from the org's metadata: operation allowed, fields exist and are usable, required fields."""
     out: list[Diagnostic] = []
@@ -171,6 +186,7 @@ def validate_against_describe(action: Action, describe: ObjectDescribe) -> list[
             out.append(_error("UNKNOWN_FIELD", f"{describe.name} has no field {mapping.field}", field_path))
             continue
         mapped.add(f.name)
+        out.extend(_literal_problems(mapping, f, path))
         if op in (Operation.CREATE, Operation.UPSERT) and not f.createable:
             out.append(_error("FIELD_NOT_CREATEABLE", f"{describe.name}.{f.name} cannot be set on create", field_path))
         if op in (Operation.UPDATE, Operation.UPSERT) and not f.updateable:

@@ -12,6 +12,7 @@ from core.coercion import CoercionError, coerce
 from core.describe import TEXT_TYPES, FieldDescribe, ObjectDescribe
 from core.model import ResultError
 from core.names import normalize_id
+from core.picklists import PicklistError, check_value
 
 # Deliberately lenient: refusing an address real Salesforce accepts would be worse than the reverse.
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
@@ -65,8 +66,10 @@ def writable_fields(obj: ObjectDescribe, body: Mapping[str, Any], creating: bool
     return found
 
 
-def stored_value(f: FieldDescribe, value: Any) -> Any:
-    """The value as the org stores it; Refusal with Salesforce's error when it cannot go in the field."""
+def stored_value(f: FieldDescribe, value: Any, allowed: tuple[str, ...] | None = None) -> Any:
+    """The value as the org stores it; Refusal with Salesforce's error when it cannot go in the field.
+
+    `allowed`: the values the record's record type allows in this picklist, when it has one."""
     if value is None or value == "":
         # Salesforce stores an empty string as null; a checkbox cannot be null and reads as false.
         return False if f.type == "boolean" else None
@@ -89,14 +92,21 @@ def stored_value(f: FieldDescribe, value: Any) -> Any:
         if f.length and len(converted) > f.length:
             raise Refusal("STRING_TOO_LONG", f"{f.label or f.name}: data value too large: {_shown(converted)} "
                           f"(max length={f.length})", (f.name,))
+        try:
+            check_value(f, converted, allowed)
+        except PicklistError:
+            raise Refusal("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", f"{f.label or f.name}: bad value for restricted "
+                          f"picklist field: {_shown(converted)}", (f.name,)) from None
         if f.type == "email" and not _EMAIL.fullmatch(converted):
             raise Refusal("INVALID_EMAIL_ADDRESS", f"{f.label or f.name}: invalid email address: {_shown(converted)}",
                           (f.name,))
     return converted
 
 
-def converted_values(fields: Mapping[FieldDescribe, Any]) -> dict[str, Any]:
-    return {f.name: stored_value(f, value) for f, value in fields.items()}
+def converted_values(fields: Mapping[FieldDescribe, Any],
+                     picklists: Mapping[str, tuple[str, ...]] | None = None) -> dict[str, Any]:
+    """The body's values as stored; `picklists`: a record type's allowed values by field name."""
+    return {f.name: stored_value(f, value, (picklists or {}).get(f.name)) for f, value in fields.items()}
 
 
 def check_required_on_create(obj: ObjectDescribe, values: Mapping[str, Any]) -> None:

@@ -1,0 +1,38 @@
+"""The README's "What real orgs need" examples, command for command, against a served in-memory org."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tests.server.serving import start_server, stop_server
+from tests.server.test_readme_example import EXAMPLES, ROOT
+
+
+@pytest.fixture(scope="module")
+def port() -> Iterator[int]:
+    served = start_server()
+    try:
+        yield served.port
+    finally:
+        stop_server(served)
+
+
+def sfdest_apply(port: int, action: str, events: str, *extra: str) -> list[dict]:
+    done = subprocess.run(
+        [sys.executable, "-m", "server.cli", "apply", "--target", f"127.0.0.1:{port}", "--action",
+         str(EXAMPLES / action), str(EXAMPLES / events), *extra],
+        cwd=ROOT, capture_output=True, text=True, timeout=60)
+    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+
+
+def test_picklist_example_writes_the_good_event_and_names_the_bad_value(port):
+    good, bad = sfdest_apply(port, "subscription-picklists.json", "subscription-events.jsonl")
+    assert (good["event_id"], good["status"]) == ("sub-1", 201)
+    assert (bad["event_id"], bad["status"], bad["error"]["code"]) == ("sub-2", 400, "PICKLIST_VALUE_INVALID")
+    assert ("'Diamond' is not allowed in the restricted picklist Tier__c; allowed values: Bronze, Silver, Gold"
+            in bad["error"]["message"])

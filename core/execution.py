@@ -9,6 +9,7 @@ from typing import Any
 
 from core.model import EventResult, Outcome, ResultError
 from core.outcomes import failure
+from core.parents import explain
 from core.ports import BackendError, RecordStore, WriteOutcome
 from core.preparation import Prepared
 
@@ -69,8 +70,19 @@ def send_round(store: RecordStore, object_name: str, writes: list[Write], extern
     ordered: list[WriteOutcome] = [WriteOutcome(False)] * len(writes)
     for kind, positions in by_kind.items():
         for n, outcome in zip(positions, answers[kind], strict=True):
-            ordered[n] = outcome
+            ordered[n] = _about_parents(writes[n], outcome)
     return ordered
+
+
+def _about_parents(w: Write, outcome: WriteOutcome) -> WriteOutcome:
+    """A refusal about a parent given by key, as sfdest's PARENT_NOT_FOUND or PARENT_AMBIGUOUS."""
+    if outcome.success or outcome.error is None:
+        return outcome
+    explained = explain(outcome.error, w.record, w.event.sources)
+    if explained is None:
+        return outcome
+    error, candidates = explained
+    return WriteOutcome(False, id=outcome.id, error=error, matched_ids=candidates)
 
 
 def run_keyed_rounds(store: RecordStore, object_name: str, writes: list[Write], deadline: float | None,

@@ -60,9 +60,19 @@ class RecordMatcher:
 
 
 @dataclass(frozen=True)
+class ParentKey:
+    """Set a lookup from its parent's key: the parent's external id or idLookup field, and the parent object
+    (needed for a polymorphic lookup such as WhatId; else taken from describe)."""
+
+    key_field: str
+    object_name: str = ""
+
+
+@dataclass(frozen=True)
 class FieldMapping:
     field: str
     value: ValueSource
+    parent: ParentKey | None = None
 
 
 @dataclass(frozen=True)

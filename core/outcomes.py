@@ -26,6 +26,8 @@ _TABLE: dict[str, tuple[int, Outcome, bool]] = {
     "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST": (400, Outcome.INVALID, False),
     # Matching.
     "MULTIPLE_MATCHES": (300, Outcome.AMBIGUOUS, False),
+    "PARENT_AMBIGUOUS": (300, Outcome.AMBIGUOUS, False),
+    "PARENT_NOT_FOUND": (422, Outcome.REJECTED, False),
     "NOT_FOUND": (404, Outcome.NOT_FOUND, False),
     "ENTITY_IS_DELETED": (404, Outcome.NOT_FOUND, False),
     # Duplicates.

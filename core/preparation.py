@@ -11,6 +11,7 @@ from core.coercion import MAX_STRING_LITERAL, CoercionError, coerce, time_zone
 from core.describe import FieldDescribe, ObjectDescribe
 from core.model import Action, Event, EventResult, FieldMapping, MatcherOperator, Operation
 from core.outcomes import invalid
+from core.parents import reference
 from core.picklists import PicklistError, check_value
 from core.values import MISSING, resolve
 
@@ -84,6 +85,19 @@ def _matcher_values(action: Action, event: Event, describe: ObjectDescribe | Non
     return values
 
 
+def _parent_value(mapping: FieldMapping, lookup: FieldDescribe, raw: Any, path: str) -> Any:
+    """A relationship reference to the parent with this key (None clears the lookup)."""
+    if raw is None:
+        return None
+    try:
+        value = coerce(raw, None)
+    except CoercionError as exc:
+        raise _Invalid("MAPPING_VALUE_INVALID", f"field mapping {path} ({lookup.name}): parent key {exc}",
+                       (lookup.name,)) from None
+    assert mapping.parent is not None
+    return reference(lookup, mapping.parent.object_name, mapping.parent.key_field, value)
+
+
 def prepare(
     index: int,
     event: Event,
@@ -110,6 +124,9 @@ def prepare(
                 p.sources[name] = f"{path} ({mapping.value.describe()})"
                 raw = resolve(mapping.value, event.payload)
                 if raw is MISSING:
+                    continue
+                if mapping.parent is not None and f is not None:
+                    p.fields[name] = _parent_value(mapping, f, raw, path)
                     continue
                 try:
                     p.fields[name] = coerce(raw, f, zone)

@@ -30,7 +30,7 @@ from core.ports import BackendError, RecordStore, StoreFactory
 from core.preparation import Prepared, missing_required, prepare
 from core.presets import effective_mappings
 from core.sequencing import Sequencer
-from core.validation import count_problems, validate_against_describe, validate_static
+from core.validation import count_problems, validate_against_describe, validate_parent_keys, validate_static
 
 _OBJECT_MISSING_CODES = ("NOT_FOUND", "INVALID_TYPE")
 # An Apply lists at most this many action diagnostics (each result may point to all of them).
@@ -60,6 +60,15 @@ def _action_failures(events: Sequence[Event], diagnostics: Sequence[Diagnostic])
 
 class _Describe:
     """Describe the action's object, turning 'no such object' into a diagnostic."""
+
+    @staticmethod
+    def of(store: RecordStore, object_name: str) -> ObjectDescribe | None:
+        try:
+            return store.describe(object_name)
+        except BackendError as exc:
+            if exc.error.code in _OBJECT_MISSING_CODES:
+                return None
+            raise
 
     @staticmethod
     def load(store: RecordStore, action: Action) -> tuple[ObjectDescribe | None, list[Diagnostic]]:
@@ -238,6 +247,7 @@ class ValidateService:
                 diagnostics += problems
                 if describe is not None:
                     diagnostics += validate_against_describe(action, describe)
+                    diagnostics += validate_parent_keys(action, describe, lambda name: _Describe.of(store, name))
             except BackendError as exc:
                 diagnostics.append(Diagnostic(Severity.ERROR, exc.error.code, exc.error.message, "connection"))
         mappings = effective_mappings(action.preset, action.field_mappings)

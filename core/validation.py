@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from core.coercion import CoercionError, coerce, time_zone
 from core.describe import FieldDescribe, ObjectDescribe
@@ -17,6 +17,7 @@ from core.model import (
     ValueSource,
 )
 from core.names import api_name_problem
+from core.parents import mapping_problem, parent_object
 from core.picklists import PicklistError, check_value
 from core.presets import effective_mappings
 from core.values import path_problem
@@ -186,7 +187,12 @@ def validate_against_describe(action: Action, describe: ObjectDescribe) -> list[
             out.append(_error("UNKNOWN_FIELD", f"{describe.name} has no field {mapping.field}", field_path))
             continue
         mapped.add(f.name)
-        out.extend(_literal_problems(mapping, f, path))
+        if mapping.parent is not None:
+            problem = mapping_problem(describe, f.name, mapping.parent.object_name, mapping.parent.key_field)
+            if problem:
+                out.append(_error(problem[0], problem[1], f"{path}.parent"))
+        else:
+            out.extend(_literal_problems(mapping, f, path))
         if op in (Operation.CREATE, Operation.UPSERT) and not f.createable:
             out.append(_error("FIELD_NOT_CREATEABLE", f"{describe.name}.{f.name} cannot be set on create", field_path))
         if op in (Operation.UPDATE, Operation.UPSERT) and not f.updateable:
@@ -205,4 +211,22 @@ def validate_against_describe(action: Action, describe: ObjectDescribe) -> list[
             out.append(_error("REQUIRED_FIELD_NOT_MAPPED",
                               f"{describe.name} requires {', '.join(missing)} to create a record; map "
                               f"{'it' if len(missing) == 1 else 'them'}", "action.field_mappings"))
+    return out
+
+
+def validate_parent_keys(action: Action, describe: ObjectDescribe,
+                         describe_parent: Callable[[str], ObjectDescribe | None]) -> list[Diagnostic]:
+    """Parent-key mappings against the parent's describe: the key field exists and is an idLookup field.
+    Validate only: Apply leaves that to Salesforce, so a relationship reference costs no extra call."""
+    out: list[Diagnostic] = []
+    for i, m in enumerate(action.field_mappings):
+        lookup = describe.field(m.field) if m.parent is not None else None
+        target = parent_object(lookup, m.parent.object_name) if lookup is not None and m.parent else None
+        if target is None or m.parent is None or mapping_problem(describe, m.field, m.parent.object_name,
+                                                                   m.parent.key_field):
+            continue
+        parent = describe_parent(target)
+        problem = mapping_problem(describe, m.field, m.parent.object_name, m.parent.key_field, parent)
+        if problem:
+            out.append(_error(problem[0], problem[1], f"action.field_mappings[{i}].parent.key_field"))
     return out

@@ -91,6 +91,12 @@ def value_source(source: pb.ValueSource) -> model.ValueSource:
     return model.ValueSource()  # no source at all: validation reports VALUE_SOURCE_REQUIRED
 
 
+def _parent(mapping: pb.FieldMapping) -> model.ParentKey | None:
+    if not mapping.HasField("parent"):
+        return None
+    return model.ParentKey(mapping.parent.key_field, mapping.parent.object)
+
+
 def action(message: pb.Action) -> model.Action:
     unknown: list[tuple[str, int, tuple[str, ...]]] = []
     operation = _enum(message.operation, _OPERATIONS, "action.operation", unknown, pb.Operation)
@@ -101,7 +107,8 @@ def action(message: pb.Action) -> model.Action:
         operation=operation,
         record_matchers=tuple(model.RecordMatcher(m.field, value_source(m.value)) for m in message.record_matchers),
         matcher_operator=operator,
-        field_mappings=tuple(model.FieldMapping(m.field, value_source(m.value)) for m in message.field_mappings),
+        field_mappings=tuple(model.FieldMapping(m.field, value_source(m.value), _parent(m))
+                             for m in message.field_mappings),
         preset=preset,
         unknown_enum_values=tuple(unknown),
         naive_datetime_time_zone=message.naive_datetime_time_zone,

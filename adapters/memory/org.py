@@ -22,6 +22,7 @@ from adapters.memory.record_rules import (
     malformed_id,
     writable_fields,
 )
+from adapters.memory.relationships import resolve_references
 from adapters.memory.results import (
     DELETED_MESSAGE,
     OrgError,
@@ -187,6 +188,7 @@ class Org(OrgReads):
         if self._max_records is not None and self._records >= self._max_records:
             raise Refusal("STORAGE_LIMIT_EXCEEDED", f"storage limit exceeded: this in-memory org keeps at most "
                           f"{self._max_records:,} records; delete some, or raise the memory backend's limit")
+        body = resolve_references(obj, body, lambda name: self._tables.get(name.lower()))
         values = converted_values(writable_fields(obj, body, creating=True))
         check_required_on_create(obj, values)
         self._check_references(obj, values)
@@ -202,6 +204,7 @@ class Org(OrgReads):
 
     def _change(self, table: Table, rid: str, body: Mapping[str, Any]) -> None:
         obj = table.describe
+        body = resolve_references(obj, body, lambda name: self._tables.get(name.lower()))
         changes = converted_values(writable_fields(obj, body, creating=False))
         check_required_on_update(obj, changes)
         self._check_references(obj, changes)

@@ -14,6 +14,7 @@ from adapters.memory.org import Org
 from adapters.memory.results import OrgError, SaveResult
 from core.describe import ObjectDescribe
 from core.model import ApiUsage, Connection, ResultError
+from core.parents import rest_fields
 from core.ports import BackendError, Lookup, Record, WriteOutcome
 from core.telemetry import NullTelemetry, Telemetry, org_label
 
@@ -154,16 +155,18 @@ class MemoryStore:
         return records
 
     def create(self, object_name: str, records: Sequence[Mapping[str, Any]]) -> list[WriteOutcome]:
-        return self._write("create", records, lambda chunk: [self._org.create(object_name, r) for r in chunk])
+        return self._write("create", records,
+                           lambda chunk: [self._org.create(object_name, rest_fields(r)) for r in chunk])
 
     def update(self, object_name: str, records: Sequence[tuple[str, Mapping[str, Any]]]) -> list[WriteOutcome]:
         return self._write("update", records,
-                           lambda chunk: [self._org.update(object_name, rid, r) for rid, r in chunk])
+                           lambda chunk: [self._org.update(object_name, rid, rest_fields(r)) for rid, r in chunk])
 
     def upsert(self, object_name: str, external_id_field: str,
                records: Sequence[Mapping[str, Any]]) -> list[WriteOutcome]:
         return self._write("upsert", records,
-                           lambda chunk: self._org.upsert_many(object_name, external_id_field, chunk))
+                           lambda chunk: self._org.upsert_many(object_name, external_id_field,
+                                                                     [rest_fields(r) for r in chunk]))
 
     def delete(self, object_name: str, ids: Sequence[str]) -> list[WriteOutcome]:
         return self._write("delete", ids, lambda chunk: [self._org.delete(object_name, rid) for rid in chunk])

@@ -54,7 +54,16 @@ def bulk_row(payload: Any) -> dict[str, Any]:
     """A collections payload (a record with attributes, or a bare id for a delete) as a Bulk API row."""
     if isinstance(payload, str):
         return {"Id": payload}
-    row = {k: v for k, v in payload.items() if k not in ("attributes", "id")}
+    row = {}
+    for k, v in payload.items():
+        if k in ("attributes", "id"):
+            continue
+        if isinstance(v, dict):  # a relationship reference: Account.External_Id__c, or Account:What.Key__c
+            kind = v.get("attributes", {}).get("type")
+            row.update({f"{kind + ':' if kind else ''}{k}.{key}": value for key, value in v.items()
+                        if key != "attributes"})
+        else:
+            row[k] = v
     return {"Id": payload["id"], **row} if "id" in payload else row
 
 

@@ -19,6 +19,7 @@ from core.describe import ObjectDescribe
 from core.describe_rest import describe_from_rest
 from core.model import ApiUsage, ResultError
 from core.names import api_name_problem, normalize_id
+from core.parents import ParentRef, rest_fields
 from core.ports import BackendError, Lookup, Record, WriteOutcome
 
 COLLECTION_LIMIT = 200
@@ -44,6 +45,8 @@ def _fail(code: str, message: str, fields: tuple[str, ...] = ()) -> WriteOutcome
 
 
 def _scalar_problem(value: Any) -> str | None:
+    if isinstance(value, ParentRef):
+        return _scalar_problem(value.value)
     if value is None or isinstance(value, (str, bool, int)):
         return None
     if isinstance(value, float):
@@ -170,7 +173,8 @@ class SalesforceStore:
     # Writes --------------------------------------------------------------------------------------
     def create(self, object_name: str, records: Sequence[Mapping[str, Any]]) -> list[WriteOutcome]:
         soql.check_name(object_name, "object")
-        items = [_fields_problem(r, forbid_id=False) or {"attributes": {"type": object_name}, **r} for r in records]
+        items = [_fields_problem(r, forbid_id=False) or {"attributes": {"type": object_name}, **rest_fields(r)}
+                 for r in records]
         url = f"{self._session.data_url}/composite/sobjects"
         return self._write(object_name, items, lambda chunk, tries: self._send_records("POST", url, chunk, False,
                                                                                       "create", tries),
@@ -185,7 +189,7 @@ class SalesforceStore:
                 items.append(_fail("MALFORMED_ID", f"{object_name} ID: id value of incorrect type", ("Id",)))
                 continue
             items.append(_fields_problem(fields, forbid_id=True)
-                         or {"attributes": {"type": object_name}, "id": canonical, **fields})
+                         or {"attributes": {"type": object_name}, "id": canonical, **rest_fields(fields)})
         url = f"{self._session.data_url}/composite/sobjects"
         return self._write(object_name, items, lambda chunk, tries: self._send_records("PATCH", url, chunk, True,
                                                                                       "update", tries, object_name),
@@ -202,7 +206,7 @@ class SalesforceStore:
             if problem is None and (key is None or r[key] is None or r[key] == ""):
                 problem = _fail("MATCHER_VALUE_MISSING", f"the record has no value for the external id field "
                                 f"{external_id_field}", (external_id_field,))
-            items.append(problem or {"attributes": {"type": object_name}, **r})
+            items.append(problem or {"attributes": {"type": object_name}, **rest_fields(r)})
         url = f"{self._session.data_url}/composite/sobjects/{object_name}/{external_id_field}"
 
         def send(chunk: list[Any], tries: Attempts) -> list[WriteOutcome]:
@@ -369,7 +373,8 @@ def _outcome(item: Any, op: str, object_name: str, external_id_field: str) -> Wr
     error = merge_errors(errors if isinstance(errors, list) else [], "statusCode") or ResultError(
         "UNKNOWN_EXCEPTION", "Salesforce reported a failure without details")
     error = missing_record(error, op, object_name) or with_duplicate_field(error)
-    several = "more than one record" in error.message.lower() or error.code == "MULTIPLE_CHOICES"
+    several = ("more than one record" in error.message.lower() or error.code == "MULTIPLE_CHOICES") and \
+        "foreign key external id" not in error.message.lower()
     if op == "upsert" and error.code in ("DUPLICATE_EXTERNAL_ID", "MULTIPLE_CHOICES") and several:
         ids = _matched_ids(error.message)
         count = str(len(ids)) if ids else "several"

@@ -26,25 +26,39 @@ class Backend:
         return self.factory.open(self.connection_for(tenant))
 
 
-def _memory_backend() -> Backend:
+def _memory_backend(catalog: Any = None) -> Backend:
     from adapters.memory.store import MemoryBackend
 
     run = next(_tenants)
-    return Backend("memory", MemoryBackend(), lambda t: Connection(f"https://{t}-{run}.my.salesforce.com"))
+    return Backend("memory", MemoryBackend(catalog=catalog), lambda t: Connection(f"https://{t}-{run}.my.salesforce.com"))
 
 
 @pytest.fixture
-def salesforce_backend(emulator_factory) -> Iterator[Backend]:
+def org_options() -> Any:
+    """The OrgOptions of every org a test's backend opens (a test module overrides this fixture)."""
+    return None
+
+
+def _catalog(options: Any) -> Any:
+    from adapters.memory.org_options import catalog_for
+
+    return catalog_for(options) if options is not None else None
+
+
+@pytest.fixture
+def salesforce_backend(emulator_factory, org_options) -> Iterator[Backend]:
     """The REST adapter over real HTTP on loopback, one emulator (one org) per tenant."""
+    from adapters.memory.org import Org
     from adapters.salesforce import SalesforceBackend
     from core.credentials import OAuthRefreshToken
     from tools.emulator import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN
 
     emulators: dict[str, Any] = {}
+    catalog = _catalog(org_options)
 
     def connection_for(tenant: str) -> Connection:
         if tenant not in emulators:
-            emulators[tenant] = emulator_factory()
+            emulators[tenant] = emulator_factory(org=Org(catalog)) if catalog else emulator_factory()
         return Connection(emulators[tenant].base_url,
                           credentials=OAuthRefreshToken(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN))
 
@@ -56,5 +70,7 @@ def salesforce_backend(emulator_factory) -> Iterator[Backend]:
 
 
 @pytest.fixture(params=["memory", "salesforce"])
-def backend(request) -> Backend:
-    return _memory_backend() if request.param == "memory" else request.getfixturevalue("salesforce_backend")
+def backend(request, org_options) -> Backend:
+    if request.param == "memory":
+        return _memory_backend(_catalog(org_options))
+    return request.getfixturevalue("salesforce_backend")

@@ -36,3 +36,11 @@ def test_picklist_example_writes_the_good_event_and_names_the_bad_value(port):
     assert (bad["event_id"], bad["status"], bad["error"]["code"]) == ("sub-2", 400, "PICKLIST_VALUE_INVALID")
     assert ("'Diamond' is not allowed in the restricted picklist Tier__c; allowed values: Bronze, Silver, Gold"
             in bad["error"]["message"])
+
+
+def test_parent_key_example_links_the_case_and_names_the_missing_parent(port):
+    [contact] = sfdest_apply(port, "contact-create.json", "identify-ann.jsonl")
+    linked, lost = sfdest_apply(port, "case-by-contact-email.json", "case-events.jsonl")
+    assert contact["status"] == 201 and linked["status"] == 201
+    assert (lost["status"], lost["error"]["code"], lost["error"]["fields"]) == (422, "PARENT_NOT_FOUND", ["ContactId"])
+    assert "Contact" in lost["error"]["message"] and "nobody@example.com" not in lost["error"]["message"]

@@ -55,7 +55,7 @@ def _rows(job: Job) -> tuple[list[str], list[list[str]], str]:
 def _header_error(org: Org, job: Job, header: list[str]) -> str:
     describe = org.describe(job.object)
     for name in header:
-        if describe.field(name) is None:
+        if "." not in name and describe.field(name) is None:  # relationship columns are resolved per row
             return f"InvalidBatch : Field name not found : {name}"
     lowered = [h.lower() for h in header]
     needed = {"upsert": job.external_id, "update": "Id", "delete": "Id", "hardDelete": "Id"}.get(job.operation)
@@ -65,8 +65,20 @@ def _header_error(org: Org, job: Job, header: list[str]) -> str:
 
 
 def _fields(header: list[str], row: list[str]) -> dict[str, Any]:
-    """Empty cells leave a field unchanged; #N/A sets it to null."""
-    return {name: (None if value == NULL else value) for name, value in zip(header, row, strict=False) if value != ""}
+    """Empty cells leave a field unchanged; #N/A sets it to null. A relationship column (Account.External_Id__c,
+    or Account:What.External_Id__c for a polymorphic lookup) becomes a relationship reference."""
+    record: dict[str, Any] = {}
+    for name, value in zip(header, row, strict=False):
+        if value == "":
+            continue
+        cell = None if value == NULL else value
+        if "." in name:
+            path, key = name.rsplit(".", 1)
+            kind, _, relationship = path.rpartition(":")
+            record[relationship] = {**({"attributes": {"type": kind}} if kind else {}), key: cell}
+        else:
+            record[name] = cell
+    return record
 
 
 def _error_text(result: SaveResult) -> str:

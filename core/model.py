@@ -83,6 +83,8 @@ class Action:
     matcher_operator: MatcherOperator | None = None
     field_mappings: tuple[FieldMapping, ...] = ()
     preset: Preset | None = None
+    # A record type by DeveloperName, written when a record is created.
+    record_type: str = ""
     # Enum values the host sent that this version does not know, as (field path, raw value, the valid values
     # as the host names them).
     unknown_enum_values: tuple[tuple[str, int, tuple[str, ...]], ...] = ()

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from core.describe import ObjectDescribe
 from core.model import ApiUsage, Connection, ResultError, Scalar
+from core.record_types import RecordTypeInfo
 
 Record = Mapping[str, Any]
 
@@ -66,6 +67,10 @@ class RecordStore(Protocol):
     """
 
     def describe(self, object_name: str) -> ObjectDescribe: ...
+
+    def record_types(self, object_name: str) -> tuple[RecordTypeInfo, ...]:
+        """The object's record types (one call per org and object, cached like describe)."""
+        ...
 
     def find(self, lookup: Lookup) -> list[Record]: ...
 

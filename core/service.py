@@ -29,8 +29,15 @@ from core.planning import build_lookup, fetched_pool
 from core.ports import BackendError, RecordStore, StoreFactory
 from core.preparation import Prepared, missing_required, prepare
 from core.presets import effective_mappings
+from core.record_types import RecordTypeInfo
 from core.sequencing import Sequencer
-from core.validation import count_problems, validate_against_describe, validate_parent_keys, validate_static
+from core.validation import (
+    count_problems,
+    record_type_problem,
+    validate_against_describe,
+    validate_parent_keys,
+    validate_static,
+)
 
 _OBJECT_MISSING_CODES = ("NOT_FOUND", "INVALID_TYPE")
 # An Apply lists at most this many action diagnostics (each result may point to all of them).
@@ -60,6 +67,14 @@ def _action_failures(events: Sequence[Event], diagnostics: Sequence[Diagnostic])
 
 class _Describe:
     """Describe the action's object, turning 'no such object' into a diagnostic."""
+
+    @staticmethod
+    def record_type(store: RecordStore, action: Action, describe: ObjectDescribe | None
+                    ) -> tuple[RecordTypeInfo | None, list[Diagnostic]]:
+        """The action's record type, resolved once per org and object (the store caches it like describe)."""
+        if describe is None:
+            return None, []
+        return record_type_problem(action, describe, lambda: store.record_types(action.object_name))
 
     @staticmethod
     def of(store: RecordStore, object_name: str) -> ObjectDescribe | None:
@@ -98,11 +113,13 @@ class ApplyService:
             store = self._stores.open(connection, deadline)
             describe, problems = _Describe.load(store, action)
             problems += validate_against_describe(action, describe) if describe else []
+            record_type, found = _Describe.record_type(store, action, describe)
+            problems += found
             if describe is None or any(d.severity is Severity.ERROR for d in problems):  # None: OBJECT_NOT_FOUND
                 results, shown = _action_failures(events, static + problems)
             else:
                 shown = _reported(static + problems)
-                results = _Batch(store, action, describe, dry_run, deadline).run(events)
+                results = _Batch(store, action, describe, dry_run, deadline, record_type).run(events)
         except BackendError as exc:
             results = tuple(failure(e.id, exc.error) for e in events)
         calls = store.api_calls if store else 0
@@ -113,10 +130,11 @@ class _Batch:
     """One Apply: prepare events, route them (create, by Id, native upsert, matched), write, report."""
 
     def __init__(self, store: RecordStore, action: Action, describe: ObjectDescribe, dry_run: bool,
-                 deadline: float | None):
+                 deadline: float | None, record_type: RecordTypeInfo | None = None):
         if action.operation is None:
             raise ValueError("an action without an operation (validate_static refuses it first)")
         self.store, self.action, self.describe, self.operation = store, action, describe, action.operation
+        self.record_type = record_type
         self.dry_run, self.deadline = dry_run, deadline
         self.results: dict[int, EventResult] = {}
         self.native_field = self._native_upsert_field()
@@ -125,7 +143,8 @@ class _Batch:
         mappings = effective_mappings(self.action.preset, self.action.field_mappings)
         prepared = []
         for i, event in enumerate(events):
-            p = prepare(i, event, self.action, mappings, self.describe)
+            p = prepare(i, event, self.action, mappings, self.describe,
+                        self.record_type.picklists if self.record_type else None)
             if p.error:
                 self.results[i] = p.error
                 continue
@@ -152,7 +171,7 @@ class _Batch:
     def _native_upsert_field(self) -> str:
         """The external-id field when the action can use Salesforce's own upsert."""
         matchers = self.action.record_matchers
-        if self.action.operation is not Operation.UPSERT or len(matchers) != 1:
+        if self.action.operation is not Operation.UPSERT or len(matchers) != 1 or self.record_type:
             return ""
         f = self.describe.field(matchers[0].field)
         return f.name if f is not None and f.external_id and f.id_lookup else ""
@@ -173,12 +192,16 @@ class _Batch:
     # Records -----------------------------------------------------------------------------------
     def _create_record(self, p: Prepared) -> dict[str, Any]:
         """Fields for a record an upsert creates: its mappings plus its (createable) matcher values."""
-        record = dict(p.fields)
+        record = self._typed(p.fields)
         for name, value in p.matchers.items():
             f = self.describe.field(name)
             if name != "Id" and f is not None and f.createable and name not in record:
                 record[name] = value
         return record
+
+    def _typed(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """A new record's fields, with the action's record type (an update leaves the record's type alone)."""
+        return {**fields, "RecordTypeId": self.record_type.id} if self.record_type else dict(fields)
 
     def _check_create(self, p: Prepared, record: dict[str, Any]) -> EventResult | None:
         return missing_required(p, record, self.describe)
@@ -193,7 +216,7 @@ class _Batch:
             elif self.dry_run:
                 self.results[p.index] = EventResult(p.event_id, 201, Outcome.WOULD_CREATE)
             else:
-                writes.append(Write("create", p, "", dict(p.fields)))
+                writes.append(Write("create", p, "", self._typed(p.fields)))
         self._keyed(writes)
 
     def _keyed(self, writes: list[Write], external_id_field: str = "") -> None:
@@ -238,7 +261,7 @@ class ValidateService:
         diagnostics = list(validate_static(action))
         if count_problems(action):  # an oversized action gets no further (linear) work
             return ValidationReport(tuple(diagnostics))
-        describe = None
+        describe, record_type = None, None
         if connection is not None and action.object_name and not any(
                 d.field_path == "action.object" for d in diagnostics):
             try:
@@ -248,11 +271,13 @@ class ValidateService:
                 if describe is not None:
                     diagnostics += validate_against_describe(action, describe)
                     diagnostics += validate_parent_keys(action, describe, lambda name: _Describe.of(store, name))
+                    record_type, found = _Describe.record_type(store, action, describe)
+                    diagnostics += found
             except BackendError as exc:
                 diagnostics.append(Diagnostic(Severity.ERROR, exc.error.code, exc.error.message, "connection"))
         mappings = effective_mappings(action.preset, action.field_mappings)
         for i, event in enumerate(sample_events):
-            p = prepare(i, event, action, mappings, describe)
+            p = prepare(i, event, action, mappings, describe, record_type.picklists if record_type else None)
             problem = p.error
             if problem is None and action.operation is Operation.CREATE:
                 problem = missing_required(p, p.fields, describe)

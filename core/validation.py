@@ -20,6 +20,7 @@ from core.names import api_name_problem
 from core.parents import mapping_problem, parent_object
 from core.picklists import PicklistError, check_value
 from core.presets import effective_mappings
+from core.record_types import RecordTypeInfo, find_record_type
 from core.values import path_problem
 
 MAX_MATCHERS = 10
@@ -124,6 +125,16 @@ def validate_static(action: Action) -> list[Diagnostic]:
             out.append(_error("INVALID_NAME", f"field name {fm.field!r} {problem}", f"{path}.field"))
         out.extend(_source_problems(fm.value, f"{path}.value"))
     out.extend(_duplicates(action.field_mappings, "action.field_mappings", "DUPLICATE_MAPPING", "mapped"))
+    if action.record_type:
+        problem = api_name_problem(action.record_type)
+        if problem:
+            out.append(_error("INVALID_NAME", f"record type {action.record_type!r} {problem}", "action.record_type"))
+        elif op is Operation.DELETE:
+            out.append(_warning("RECORD_TYPE_IGNORED", "delete writes no fields; the record type is ignored",
+                                "action.record_type"))
+        if any(m.field.lower() == "recordtypeid" for m in action.field_mappings):
+            out.append(_error("RECORD_TYPE_TWICE", "the record type is named by action.record_type; do not also "
+                              "map RecordTypeId", "action.record_type"))
     if op is Operation.DELETE and action.field_mappings:
         out.append(_warning("MAPPINGS_IGNORED", "delete writes no fields; field mappings are ignored",
                             "action.field_mappings"))
@@ -230,3 +241,20 @@ def validate_parent_keys(action: Action, describe: ObjectDescribe,
         if problem:
             out.append(_error(problem[0], problem[1], f"action.field_mappings[{i}].parent.key_field"))
     return out
+
+
+def record_type_problem(action: Action, describe: ObjectDescribe, infos: Callable[[], tuple[RecordTypeInfo, ...]]
+                        ) -> tuple[RecordTypeInfo | None, list[Diagnostic]]:
+    """The action's record type in this org, or why there is none (`infos` is called only when needed)."""
+    if not action.record_type or action.operation is Operation.DELETE:
+        return None, []
+    if describe.field("RecordTypeId") is None:
+        return None, [_error("RECORD_TYPE_NOT_FOUND", f"{describe.name} has no record types in this org",
+                             "action.record_type")]
+    known = infos()
+    found = find_record_type(known, action.record_type)
+    if found is None or not found.active:
+        active = ", ".join(i.developer_name for i in known if i.active and not i.master) or "none"
+        return None, [_error("RECORD_TYPE_NOT_FOUND", f"{describe.name} has no active record type "
+                             f"{action.record_type} (active: {active})", "action.record_type")]
+    return found, []

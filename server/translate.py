@@ -110,6 +110,7 @@ def action(message: pb.Action) -> model.Action:
         field_mappings=tuple(model.FieldMapping(m.field, value_source(m.value), _parent(m))
                              for m in message.field_mappings),
         preset=preset,
+        record_type=message.record_type,
         unknown_enum_values=tuple(unknown),
         naive_datetime_time_zone=message.naive_datetime_time_zone,
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 from core.describe import OBJECT_FLAGS, FieldDescribe, ObjectDescribe
 from core.describe_rest import describe_from_rest
+from core.record_types import RecordTypeInfo
 
 DEFAULT_API_VERSION = "66.0"
 MASTER_RECORD_TYPE_ID = "012000000000000AAA"
@@ -106,6 +107,26 @@ def global_describe_json(objects: Iterable[ObjectDescribe], api_version: str = D
     """The body of GET /services/data/vXX.X/sobjects/ (Describe Global)."""
     return {"encoding": "UTF-8", "maxBatchSize": 200,
             "sobjects": [_object_summary(o, api_version) for o in objects]}
+
+
+def layouts_json(obj: ObjectDescribe, record_types: Iterable[RecordTypeInfo],
+                 api_version: str = DEFAULT_API_VERSION) -> dict[str, Any]:
+    """The body of GET /sobjects/{obj}/describe/layouts/: no layouts, and a recordTypeMapping per record type
+    with the values each picklist allows under it."""
+    base = f"/services/data/v{api_version}/sobjects/{obj.name}/describe/layouts"
+
+    def values(name: str, allowed: tuple[str, ...]) -> list[dict[str, Any]]:
+        f = obj.field(name)
+        labels = {p.value: p.label for p in f.picklist_values} if f else {}
+        return [{"active": True, "defaultValue": False, "label": labels.get(v, v), "validFor": None, "value": v}
+                for v in allowed]
+
+    mappings = [{"active": rt.active, "available": rt.active, "defaultRecordTypeMapping": rt.master,
+                 "developerName": rt.developer_name, "layoutId": None, "master": rt.master, "name": rt.developer_name,
+                 "picklistsForRecordType": [{"picklistName": n, "picklistValues": values(n, v)}
+                                            for n, v in rt.picklists.items()],
+                 "recordTypeId": rt.id, "urls": {"layout": f"{base}/{rt.id}"}} for rt in record_types]
+    return {"layouts": [], "recordTypeMappings": mappings, "recordTypeSelectorRequired": [len(mappings) > 1]}
 
 
 # The parser every describe source shares (core.describe_rest), under the name the memory adapter exports.

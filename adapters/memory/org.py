@@ -22,6 +22,7 @@ from adapters.memory.record_rules import (
     malformed_id,
     writable_fields,
 )
+from adapters.memory.record_type_registry import RecordTypes
 from adapters.memory.relationships import resolve_references
 from adapters.memory.results import (
     DELETED_MESSAGE,
@@ -43,7 +44,7 @@ def salesforce_now() -> str:
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}+0000"
 
 
-class Org(OrgReads):
+class Org(RecordTypes, OrgReads):
     """One org's records and rules. Every method is thread-safe (one lock per org).
 
     Object and field names are accepted in any letter case and answered in the describe's case.
@@ -68,6 +69,7 @@ class Org(OrgReads):
         self._clock = clock
         self._tables = {o.name.lower(): Table(o) for o in (catalog or STANDARD_CATALOG).values()}
         self._deleted: dict[str, str] = {}  # id -> object name: the recycle bin
+        self._record_type_picklists: dict[str, dict[str, tuple[str, ...]]] = {}
         self._numbers = iter(range(1001, 10**8))  # auto-numbers (CaseNumber)
         self.owner_id = self._ids.new_id("005")  # the API user every record defaults to
         self._add_api_user()
@@ -189,7 +191,8 @@ class Org(OrgReads):
             raise Refusal("STORAGE_LIMIT_EXCEEDED", f"storage limit exceeded: this in-memory org keeps at most "
                           f"{self._max_records:,} records; delete some, or raise the memory backend's limit")
         body = resolve_references(obj, body, lambda name: self._tables.get(name.lower()))
-        values = converted_values(writable_fields(obj, body, creating=True))
+        picklists = self._picklists_for(obj, _value_of(body, "RecordTypeId"))
+        values = converted_values(writable_fields(obj, body, creating=True), picklists)
         check_required_on_create(obj, values)
         self._check_references(obj, values)
         _check_unique(table, values, "")
@@ -205,7 +208,9 @@ class Org(OrgReads):
     def _change(self, table: Table, rid: str, body: Mapping[str, Any]) -> None:
         obj = table.describe
         body = resolve_references(obj, body, lambda name: self._tables.get(name.lower()))
-        changes = converted_values(writable_fields(obj, body, creating=False))
+        picklists = self._picklists_for(obj, _value_of(body, "RecordTypeId") or (table.get(rid) or {}).get(
+            "RecordTypeId"))
+        changes = converted_values(writable_fields(obj, body, creating=False), picklists)
         check_required_on_update(obj, changes)
         self._check_references(obj, changes)
         _check_unique(table, changes, rid)

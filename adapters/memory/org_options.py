@@ -9,13 +9,27 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from adapters.memory.catalog import STANDARD_CATALOG
+from adapters.memory.org import Org
 from core.describe import FieldDescribe, ObjectDescribe
+
+
+@dataclass(frozen=True)
+class RecordTypeSpec:
+    """A record type to create: its object, DeveloperName, and the values picklists allow under it
+    ((field, values) pairs; a picklist left out allows all its active values)."""
+
+    object_name: str
+    developer_name: str
+    active: bool = True
+    picklists: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
 class OrgOptions:
     # Objects given a custom External_Id__c field (text, external id, not unique), e.g. ("Account",).
     external_ids: tuple[str, ...] = ()
+    # Record types (their objects get a RecordTypeId field if they lack one).
+    record_types: tuple[RecordTypeSpec, ...] = ()
 
 
 def _external_id() -> FieldDescribe:
@@ -27,8 +41,23 @@ def _with_fields(obj: ObjectDescribe, *fields: FieldDescribe) -> ObjectDescribe:
     return replace(obj, fields=(*obj.fields, *(f for f in fields if obj.field(f.name) is None)))
 
 
+def _record_type_id() -> FieldDescribe:
+    return FieldDescribe("RecordTypeId", "reference", label="Record Type ID", length=18, reference_to=("RecordType",),
+                         relationship_name="RecordType")
+
+
 def catalog_for(options: OrgOptions) -> dict[str, ObjectDescribe]:
     catalog = dict(STANDARD_CATALOG)
     for name in options.external_ids:
         catalog[name] = _with_fields(catalog[name], _external_id())
+    for spec in options.record_types:
+        catalog[spec.object_name] = _with_fields(catalog[spec.object_name], _record_type_id())
     return catalog
+
+
+def new_org(options: OrgOptions) -> Org:
+    """An org with the options' objects, fields and record types."""
+    org = Org(catalog_for(options))
+    for spec in options.record_types:
+        org.add_record_type(spec.object_name, spec.developer_name, active=spec.active, picklists=dict(spec.picklists))
+    return org

@@ -16,6 +16,7 @@ from core.describe import ObjectDescribe
 from core.model import ApiUsage, Connection, ResultError
 from core.parents import rest_fields
 from core.ports import BackendError, Lookup, Record, WriteOutcome
+from core.record_types import RecordTypeInfo
 from core.telemetry import NullTelemetry, Telemetry, org_label
 
 COLLECTION_SIZE = 200  # records per sObject Collections call
@@ -81,7 +82,7 @@ class Tenant:
         with self._lock:
             self._call_faults.append([error, times])
 
-    def cached_describe(self, object_name: str) -> ObjectDescribe | None:
+    def cached_describe(self, object_name: str) -> Any:
         with self._lock:
             entry = self._describes.get(object_name.lower())
             if entry is None:
@@ -92,7 +93,7 @@ class Tenant:
                 return None
             return describe
 
-    def remember_describe(self, object_name: str, describe: ObjectDescribe) -> None:
+    def remember_describe(self, object_name: str, describe: Any) -> None:
         with self._lock:
             self._describes[object_name.lower()] = (self._clock() + self._ttl, self.org.schema_version, describe)
 
@@ -143,6 +144,20 @@ class MemoryStore:
             raise BackendError(exc.error) from None
         self._tenant.remember_describe(object_name, describe)
         return describe
+
+    def record_types(self, object_name: str) -> tuple[RecordTypeInfo, ...]:
+        """One describe-layouts call per org and object, cached with the describes."""
+        key = f"{object_name}/describe/layouts"
+        cached = self._tenant.cached_describe(key)
+        if cached is not None:
+            return cached
+        self._call("describe")
+        try:
+            infos = self._org.record_types(object_name)
+        except OrgError as exc:
+            raise BackendError(exc.error) from None
+        self._tenant.remember_describe(key, infos)
+        return infos
 
     def find(self, lookup: Lookup) -> list[Record]:
         self._call("query")
@@ -207,9 +222,11 @@ class MemoryBackend:
     def __init__(self, *, daily_limit: int = DEFAULT_DAILY_LIMIT, describe_ttl: float = DEFAULT_DESCRIBE_TTL,
                  clock: Callable[[], float] = time.monotonic,
                  catalog: Mapping[str, ObjectDescribe] | None = None, telemetry: Telemetry | None = None,
-                 max_orgs: int = DEFAULT_MAX_ORGS, max_records_per_org: int = DEFAULT_MAX_RECORDS_PER_ORG):
+                 max_orgs: int = DEFAULT_MAX_ORGS, max_records_per_org: int = DEFAULT_MAX_RECORDS_PER_ORG,
+                 org_factory: Callable[[], Org] | None = None):
         self._daily_limit, self._ttl, self._clock, self._catalog = daily_limit, describe_ttl, clock, catalog
         self._max_orgs, self._max_records = max_orgs, max_records_per_org
+        self._new_org = org_factory or (lambda: Org(self._catalog, max_records=self._max_records))
         self.telemetry: Telemetry = telemetry or NullTelemetry()
         self._lock = threading.Lock()
         self._tenants: OrderedDict[str, Tenant] = OrderedDict()  # least recently used first
@@ -224,8 +241,7 @@ class MemoryBackend:
         with self._lock:
             tenant = self._tenants.get(key)
             if tenant is None:
-                tenant = Tenant(Org(self._catalog, max_records=self._max_records), self._daily_limit, self._ttl,
-                                self._clock)
+                tenant = Tenant(self._new_org(), self._daily_limit, self._ttl, self._clock)
                 self._tenants[key] = tenant
                 while len(self._tenants) > self._max_orgs:
                     self._tenants.popitem(last=False)  # calls already using it finish on it; later ones start anew

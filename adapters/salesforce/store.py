@@ -21,6 +21,7 @@ from core.model import ApiUsage, ResultError
 from core.names import api_name_problem, normalize_id
 from core.parents import ParentRef, rest_fields
 from core.ports import BackendError, Lookup, Record, WriteOutcome
+from core.record_types import RecordTypeInfo, record_types_from_layouts
 
 COLLECTION_LIMIT = 200
 _MAX_PAGES = 100_000
@@ -117,6 +118,21 @@ class SalesforceStore:
         describe = describe_from_rest(body)
         self._describes.put(self._identity, object_name, describe)
         return describe
+
+    def record_types(self, object_name: str) -> tuple[RecordTypeInfo, ...]:
+        """One describe-layouts call per org and object, cached with the describes (same TTL)."""
+        soql.check_name(object_name, "object")
+        key = f"{object_name}/describe/layouts"
+        cached: Any = self._describes.get(self._identity, key)
+        if cached is not None:
+            return cached
+        _, body = self._session.json("GET", f"{self._session.data_url}/sobjects/{object_name}/describe/layouts/")
+        if not isinstance(body, dict):
+            raise BackendError(ResultError("UNKNOWN_EXCEPTION", f"Salesforce sent unreadable record types of "
+                                           f"{object_name}"))
+        infos = record_types_from_layouts(body)
+        self._describes.put(self._identity, key, infos)  # type: ignore[arg-type]
+        return infos
 
     # Find ----------------------------------------------------------------------------------------
     def find(self, lookup: Lookup) -> list[Record]:

@@ -102,7 +102,7 @@ def call_kind(method: str, url: str) -> str:
         if method == "PATCH":
             return "upsert" if tail.count("/") == 1 else "update"
         return {"POST": "create", "DELETE": "delete"}.get(method, "query")
-    if path.endswith("/describe") or path.rstrip("/").endswith("/sobjects"):
+    if path.endswith("/describe") or "/describe/layouts" in path or path.rstrip("/").endswith("/sobjects"):
         return "describe"
     if "/query" in path:
         return "query"

@@ -26,11 +26,13 @@ class Backend:
         return self.factory.open(self.connection_for(tenant))
 
 
-def _memory_backend(catalog: Any = None) -> Backend:
+def _memory_backend(options: Any = None) -> Backend:
+    from adapters.memory.org_options import new_org
     from adapters.memory.store import MemoryBackend
 
     run = next(_tenants)
-    return Backend("memory", MemoryBackend(catalog=catalog), lambda t: Connection(f"https://{t}-{run}.my.salesforce.com"))
+    factory = MemoryBackend(org_factory=(lambda: new_org(options)) if options is not None else None)
+    return Backend("memory", factory, lambda t: Connection(f"https://{t}-{run}.my.salesforce.com"))
 
 
 @pytest.fixture
@@ -39,26 +41,19 @@ def org_options() -> Any:
     return None
 
 
-def _catalog(options: Any) -> Any:
-    from adapters.memory.org_options import catalog_for
-
-    return catalog_for(options) if options is not None else None
-
-
 @pytest.fixture
 def salesforce_backend(emulator_factory, org_options) -> Iterator[Backend]:
     """The REST adapter over real HTTP on loopback, one emulator (one org) per tenant."""
-    from adapters.memory.org import Org
+    from adapters.memory.org_options import new_org
     from adapters.salesforce import SalesforceBackend
     from core.credentials import OAuthRefreshToken
     from tools.emulator import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN
 
     emulators: dict[str, Any] = {}
-    catalog = _catalog(org_options)
 
     def connection_for(tenant: str) -> Connection:
         if tenant not in emulators:
-            emulators[tenant] = emulator_factory(org=Org(catalog)) if catalog else emulator_factory()
+            emulators[tenant] = emulator_factory(org=new_org(org_options)) if org_options else emulator_factory()
         return Connection(emulators[tenant].base_url,
                           credentials=OAuthRefreshToken(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN))
 
@@ -72,5 +67,5 @@ def salesforce_backend(emulator_factory, org_options) -> Iterator[Backend]:
 @pytest.fixture(params=["memory", "salesforce"])
 def backend(request, org_options) -> Backend:
     if request.param == "memory":
-        return _memory_backend(_catalog(org_options))
+        return _memory_backend(org_options)
     return request.getfixturevalue("salesforce_backend")

@@ -44,3 +44,9 @@ def test_parent_key_example_links_the_case_and_names_the_missing_parent(port):
     assert contact["status"] == 201 and linked["status"] == 201
     assert (lost["status"], lost["error"]["code"], lost["error"]["fields"]) == (422, "PARENT_NOT_FOUND", ["ContactId"])
     assert "Contact" in lost["error"]["message"] and "nobody@example.com" not in lost["error"]["message"]
+
+
+def test_record_type_example_names_the_missing_record_type(port):
+    [result] = sfdest_apply(port, "account-record-type.json", "identify-ann.jsonl")
+    assert (result["status"], result["error"]["code"]) == (400, "INVALID_ACTION")
+    assert "action.record_type: Account has no active record type Partner (active: none)" in result["error"]["message"]

@@ -57,6 +57,7 @@ _ROUTES: list[tuple[re.Pattern[str], dict[str, tuple[str, Handler]]]] = [(re.com
     (r"/query(?:All)?/(?P<locator>01g[^/]*)", {"GET": ("query_more", query.more)}),
     (r"/sobjects/?", {"GET": ("describe_global", sobjects.describe_global)}),
     (rf"/sobjects/{_NAME}/describe/?", {"GET": ("describe", sobjects.describe)}),
+    (rf"/sobjects/{_NAME}/describe/layouts/?", {"GET": ("describe_layouts", sobjects.layouts)}),
     (rf"/sobjects/{_NAME}/?", {"GET": ("sobject_info", sobjects.info), "POST": ("sobject_create", sobjects.create)}),
     (rf"/sobjects/{_NAME}/Id/?", {"POST": ("sobject_create", sobjects.create)}),
     (rf"/sobjects/{_NAME}/(?P<id>[^/]+)", {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from adapters.memory.catalog import describe_json, global_describe_json
+from adapters.memory.describe_json import layouts_json
 from adapters.memory.results import SaveResult, no_such_external_id_field
 from core.describe import ObjectDescribe
 from core.names import normalize_id
@@ -60,6 +61,11 @@ def describe_global(emu: Emulator, call: Call) -> Reply:
 
 def describe(emu: Emulator, call: Call) -> Reply:
     return Reply.json(200, describe_json(_object(emu, call), call.version))
+
+
+def layouts(emu: Emulator, call: Call) -> Reply:
+    obj = _object(emu, call)
+    return Reply.json(200, layouts_json(obj, emu.org.record_types(obj.name), call.version))
 
 
 def info(emu: Emulator, call: Call) -> Reply:

@@ -26,6 +26,7 @@ class Write:
     record: dict[str, Any] = field(default_factory=dict)
     round: int = 0
     no_change: bool = False  # an update sent only to learn whether the record exists
+    adopt: bool = False  # a create that, on DUPLICATES_DETECTED naming one duplicate, updates it instead
 
 
 def success(w: Write, outcome: WriteOutcome) -> EventResult:
@@ -71,7 +72,36 @@ def send_round(store: RecordStore, object_name: str, writes: list[Write], extern
     for kind, positions in by_kind.items():
         for n, outcome in zip(positions, answers[kind], strict=True):
             ordered[n] = _about_parents(writes[n], outcome)
+    _adopt_duplicates(store, object_name, writes, ordered)
     return ordered
+
+
+def _adopt_duplicates(store: RecordStore, object_name: str, writes: list[Write], ordered: list[WriteOutcome]
+                      ) -> None:
+    """Creates refused with DUPLICATES_DETECTED that may adopt: one duplicate named -> update it instead (the
+    write becomes that update); several -> MULTIPLE_DUPLICATES (300) with their ids."""
+    adopted = []
+    for n, (w, outcome) in enumerate(zip(writes, ordered, strict=True)):
+        if not (w.adopt and w.kind == "create" and outcome.error and outcome.error.code == "DUPLICATES_DETECTED"):
+            continue
+        if len(outcome.matched_ids) == 1:
+            adopted.append(n)
+        elif outcome.matched_ids:
+            ordered[n] = WriteOutcome(False, error=ResultError(
+                "MULTIPLE_DUPLICATES", f"Salesforce's duplicate rules name {len(outcome.matched_ids)} existing "
+                "records; nothing was written", outcome.error.fields), matched_ids=outcome.matched_ids)
+    if not adopted:
+        return
+    for n in adopted:  # an update leaves the record's type alone
+        w = writes[n]
+        w.kind, w.target = "update", ordered[n].matched_ids[0]
+        w.record = {k: v for k, v in w.record.items() if k != "RecordTypeId"}
+    try:
+        updates = store.update(object_name, [(writes[n].target, writes[n].record) for n in adopted])
+    except BackendError as exc:
+        updates = [WriteOutcome(False, error=exc.error)] * len(adopted)
+    for n, outcome in zip(adopted, updates, strict=True):
+        ordered[n] = _about_parents(writes[n], outcome)
 
 
 def _about_parents(w: Write, outcome: WriteOutcome) -> WriteOutcome:

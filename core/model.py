@@ -76,6 +76,21 @@ class FieldMapping:
 
 
 @dataclass(frozen=True)
+class DuplicateRuleHeader:
+    """Salesforce's duplicate-rule header: save despite a duplicate-rule alert, return the duplicates' details,
+    run the rules as the current user."""
+
+    allow_save: bool = False
+    include_record_details: bool = False
+    run_as_current_user: bool = False
+
+
+# Assignment rule options (Lead and Case): the org's default rule, no rule, or a rule id (01Q...).
+ASSIGNMENT_DEFAULT = "default"
+ASSIGNMENT_NONE = "none"
+
+
+@dataclass(frozen=True)
 class Action:
     object_name: str
     operation: Operation | None
@@ -85,6 +100,10 @@ class Action:
     preset: Preset | None = None
     # A record type by DeveloperName, written when a record is created.
     record_type: str = ""
+    duplicate_rule: DuplicateRuleHeader | None = None
+    # On DUPLICATES_DETECTED naming one duplicate, update that record instead of creating (200 with its id).
+    adopt_duplicate: bool = False
+    assignment_rule: str = ""  # "" sends no header (Salesforce's default applies)
     # Enum values the host sent that this version does not know, as (field path, raw value, the valid values
     # as the host names them).
     unknown_enum_values: tuple[tuple[str, int, tuple[str, ...]], ...] = ()

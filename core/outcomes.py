@@ -8,6 +8,7 @@ from core.model import EventResult, Outcome, ResultError
 _TABLE: dict[str, tuple[int, Outcome, bool]] = {
     # sfdest's own validation of the request or the event.
     "INVALID_ACTION": (400, Outcome.INVALID, False),
+    "INVALID_CROSS_REFERENCE_KEY": (422, Outcome.REJECTED, False),
     "INVALID_EVENT": (400, Outcome.INVALID, False),
     "MATCHER_VALUE_MISSING": (400, Outcome.INVALID, False),
     "MATCHER_VALUE_INVALID": (400, Outcome.INVALID, False),
@@ -27,6 +28,7 @@ _TABLE: dict[str, tuple[int, Outcome, bool]] = {
     # Matching.
     "MULTIPLE_MATCHES": (300, Outcome.AMBIGUOUS, False),
     "PARENT_AMBIGUOUS": (300, Outcome.AMBIGUOUS, False),
+    "MULTIPLE_DUPLICATES": (300, Outcome.AMBIGUOUS, False),
     "PARENT_NOT_FOUND": (422, Outcome.REJECTED, False),
     "NOT_FOUND": (404, Outcome.NOT_FOUND, False),
     "ENTITY_IS_DELETED": (404, Outcome.NOT_FOUND, False),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from core.describe import ObjectDescribe
-from core.model import ApiUsage, Connection, ResultError, Scalar
+from core.model import ApiUsage, Connection, DuplicateRuleHeader, ResultError, Scalar
 from core.record_types import RecordTypeInfo
 
 Record = Mapping[str, Any]
@@ -50,6 +50,15 @@ class WriteOutcome:
     matched_ids: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class WriteOptions:
+    """Headers an action sends with its writes: the duplicate-rule header, and the assignment rule
+    (ASSIGNMENT_DEFAULT, ASSIGNMENT_NONE or a rule id)."""
+
+    duplicate_rule: DuplicateRuleHeader | None = None
+    assignment_rule: str = ""
+
+
 class BackendError(Exception):
     """A failure that hit a whole call (auth, unreachable org, bad instance URL, no such object)."""
 
@@ -73,6 +82,10 @@ class RecordStore(Protocol):
         ...
 
     def find(self, lookup: Lookup) -> list[Record]: ...
+
+    def set_write_options(self, options: WriteOptions) -> None:
+        """Send these headers with every later write of this store (collections only: no Bulk API job)."""
+        ...
 
     def create(self, object_name: str, records: Sequence[Mapping[str, Any]]) -> list[WriteOutcome]: ...
 

@@ -46,6 +46,7 @@ class Sequencer:
     dry_run: bool = False
     upsert_always_writes: bool = False  # native upserts send even an empty update: so must the plan
     deadline: float | None = None
+    adopt_duplicates: bool = False
     results: dict[int, EventResult] = field(default_factory=dict)
     _tainted: set = field(default_factory=set)
 
@@ -120,7 +121,7 @@ class Sequencer:
         if problem is not None:
             self.results[p.index] = problem
             return None
-        return Write("create", p, "", record)
+        return Write("create", p, "", record, adopt=self.adopt_duplicates)
 
     def _execute(self, planned: list[tuple[Write, set]]) -> None:
         if not planned:

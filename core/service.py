@@ -26,7 +26,7 @@ from core.model import (
 )
 from core.outcomes import failure
 from core.planning import build_lookup, fetched_pool
-from core.ports import BackendError, RecordStore, StoreFactory
+from core.ports import BackendError, RecordStore, StoreFactory, WriteOptions
 from core.preparation import Prepared, missing_required, prepare
 from core.presets import effective_mappings
 from core.record_types import RecordTypeInfo
@@ -140,6 +140,8 @@ class _Batch:
         self.native_field = self._native_upsert_field()
 
     def run(self, events: Sequence[Event]) -> tuple[EventResult, ...]:
+        if self.action.duplicate_rule is not None or self.action.assignment_rule:
+            self.store.set_write_options(WriteOptions(self.action.duplicate_rule, self.action.assignment_rule))
         mappings = effective_mappings(self.action.preset, self.action.field_mappings)
         prepared = []
         for i, event in enumerate(events):
@@ -216,7 +218,7 @@ class _Batch:
             elif self.dry_run:
                 self.results[p.index] = EventResult(p.event_id, 201, Outcome.WOULD_CREATE)
             else:
-                writes.append(Write("create", p, "", self._typed(p.fields)))
+                writes.append(Write("create", p, "", self._typed(p.fields), adopt=self.action.adopt_duplicate))
         self._keyed(writes)
 
     def _keyed(self, writes: list[Write], external_id_field: str = "") -> None:
@@ -248,7 +250,8 @@ class _Batch:
             operator=self.action.operator, describe=self.describe,
             pool=fetched_pool(records, lookup.select, self.describe), matchers_of=self._matchers_of,
             create_record=self._create_record, check_create=self._check_create, dry_run=self.dry_run,
-            upsert_always_writes=bool(self.native_field), deadline=self.deadline)
+            upsert_always_writes=bool(self.native_field), deadline=self.deadline,
+            adopt_duplicates=self.action.adopt_duplicate)
         self.results.update(sequencer.run(prepared))
 
 

@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from core.coercion import CoercionError, coerce, time_zone
 from core.describe import FieldDescribe, ObjectDescribe
 from core.model import (
+    ASSIGNMENT_DEFAULT,
+    ASSIGNMENT_NONE,
     Action,
     Diagnostic,
     FieldMapping,
@@ -16,7 +18,7 @@ from core.model import (
     Severity,
     ValueSource,
 )
-from core.names import api_name_problem
+from core.names import api_name_problem, normalize_id
 from core.parents import mapping_problem, parent_object
 from core.picklists import PicklistError, check_value
 from core.presets import effective_mappings
@@ -83,6 +85,23 @@ def _duplicates(items: Sequence[RecordMatcher | FieldMapping], path: str, code: 
     return out
 
 
+def _write_option_problems(action: Action) -> list[Diagnostic]:
+    out = []
+    rule = action.assignment_rule
+    if rule:
+        if rule not in (ASSIGNMENT_DEFAULT, ASSIGNMENT_NONE) and not (normalize_id(rule) or "").startswith("01Q"):
+            out.append(_error("INVALID_ASSIGNMENT_RULE", f"the assignment rule must be {ASSIGNMENT_DEFAULT!r}, "
+                              f"{ASSIGNMENT_NONE!r} or an assignment rule id (01Q...), not {rule[:40]!r}",
+                              "action.assignment_rule"))
+        if action.object_name.lower() not in ("lead", "case"):
+            out.append(_error("ASSIGNMENT_RULE_NOT_SUPPORTED", "assignment rules apply to Lead and Case only",
+                              "action.assignment_rule"))
+    if action.adopt_duplicate and action.operation not in (Operation.CREATE, Operation.UPSERT, None):
+        out.append(_warning("ADOPT_DUPLICATE_IGNORED", f"{action.operation.value} creates no record, so there is "
+                            "no duplicate to adopt", "action.adopt_duplicate"))
+    return out
+
+
 def validate_static(action: Action) -> list[Diagnostic]:
     """Rules that need no org: names, enums, matchers present, value sources well formed."""
     out: list[Diagnostic] = count_problems(action)
@@ -135,6 +154,7 @@ def validate_static(action: Action) -> list[Diagnostic]:
         if any(m.field.lower() == "recordtypeid" for m in action.field_mappings):
             out.append(_error("RECORD_TYPE_TWICE", "the record type is named by action.record_type; do not also "
                               "map RecordTypeId", "action.record_type"))
+    out.extend(_write_option_problems(action))
     if op is Operation.DELETE and action.field_mappings:
         out.append(_warning("MAPPINGS_IGNORED", "delete writes no fields; field mappings are ignored",
                             "action.field_mappings"))

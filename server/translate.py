@@ -97,6 +97,13 @@ def _parent(mapping: pb.FieldMapping) -> model.ParentKey | None:
     return model.ParentKey(mapping.parent.key_field, mapping.parent.object)
 
 
+def _duplicate_rule(message: pb.Action) -> model.DuplicateRuleHeader | None:
+    if not message.HasField("duplicate_rule_header"):
+        return None
+    h = message.duplicate_rule_header
+    return model.DuplicateRuleHeader(h.allow_save, h.include_record_details, h.run_as_current_user)
+
+
 def action(message: pb.Action) -> model.Action:
     unknown: list[tuple[str, int, tuple[str, ...]]] = []
     operation = _enum(message.operation, _OPERATIONS, "action.operation", unknown, pb.Operation)
@@ -111,6 +118,9 @@ def action(message: pb.Action) -> model.Action:
                              for m in message.field_mappings),
         preset=preset,
         record_type=message.record_type,
+        duplicate_rule=_duplicate_rule(message),
+        adopt_duplicate=message.adopt_duplicate,
+        assignment_rule=message.assignment_rule,
         unknown_enum_values=tuple(unknown),
         naive_datetime_time_zone=message.naive_datetime_time_zone,
     )

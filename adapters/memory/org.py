@@ -32,6 +32,7 @@ from adapters.memory.results import (
     no_such_external_id_field,
 )
 from adapters.memory.table import Table
+from adapters.memory.write_rules import DuplicatesDetected, WriteRules
 from core.coercion import match_key
 from core.describe import FieldDescribe, ObjectDescribe
 from core.model import ResultError
@@ -44,7 +45,7 @@ def salesforce_now() -> str:
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}+0000"
 
 
-class Org(RecordTypes, OrgReads):
+class Org(RecordTypes, WriteRules, OrgReads):
     """One org's records and rules. Every method is thread-safe (one lock per org).
 
     Object and field names are accepted in any letter case and answered in the describe's case.
@@ -70,6 +71,10 @@ class Org(RecordTypes, OrgReads):
         self._tables = {o.name.lower(): Table(o) for o in (catalog or STANDARD_CATALOG).values()}
         self._deleted: dict[str, str] = {}  # id -> object name: the recycle bin
         self._record_type_picklists: dict[str, dict[str, tuple[str, ...]]] = {}
+        self._request = threading.local()
+        self.duplicate_rules: dict[str, list[tuple[str, str]]] = {}
+        self.assignment_rules: dict[str, str] = {}
+        self.default_assignment_rule = ""
         self._numbers = iter(range(1001, 10**8))  # auto-numbers (CaseNumber)
         self.owner_id = self._ids.new_id("005")  # the API user every record defaults to
         self._add_api_user()
@@ -85,7 +90,7 @@ class Org(RecordTypes, OrgReads):
                 self._check_fault("", fields)
                 return SaveResult(True, self._insert(table, fields), created=True)
             except Refusal as refusal:
-                return SaveResult(False, errors=(refusal.error,))
+                return _refused(refusal)
 
     def update(self, object_name: str, record_id: str, fields: Mapping[str, Any]) -> SaveResult:
         """Change the given fields of one record; None (or "") clears a field unless it is required."""
@@ -100,7 +105,7 @@ class Org(RecordTypes, OrgReads):
                 self._change(table, rid, fields)
                 return SaveResult(True, rid)
             except Refusal as refusal:
-                return SaveResult(False, rid, errors=(refusal.error,))
+                return _refused(refusal, rid)
 
     def upsert(self, object_name: str, key_field: str, key_value: Any, fields: Mapping[str, Any]) -> SaveResult:
         """Create or update by an idLookup field (an external id, Email, Id...).
@@ -201,6 +206,8 @@ class Org(RecordTypes, OrgReads):
         fill_defaults(obj, record, record_id=rid, now=self._clock(), number=next(self._numbers),
                       owner_id=self.owner_id)
         derive(obj, record)
+        self._check_duplicates(table, record, "")
+        self._assign(obj, record)
         table.insert(rid, record)
         self._records += 1
         return rid
@@ -218,6 +225,8 @@ class Org(RecordTypes, OrgReads):
         now = self._clock()
         record.update({name: now for name in ("LastModifiedDate", "SystemModstamp") if obj.field(name) is not None})
         derive(obj, record)
+        self._check_duplicates(table, record, rid)
+        self._assign(obj, record)
         table.replace(rid, record)
 
     def _upsert(self, table: Table, key: FieldDescribe, value: Any, body: Mapping[str, Any]) -> SaveResult:
@@ -263,6 +272,12 @@ _API_USER = {
     "TimeZoneSidKey": "America/Los_Angeles", "LocaleSidKey": "en_US", "EmailEncodingKey": "UTF-8",
     "LanguageLocaleKey": "en_US", "ProfileId": to_18("00e" + POD + "0000000001"), "UserType": "Standard",
 }
+
+
+def _refused(refusal: Refusal, record_id: str = "") -> SaveResult:
+    duplicates = refusal.duplicates if isinstance(refusal, DuplicatesDetected) else ()
+    return SaveResult(False, record_id, errors=(refusal.error,), duplicates=duplicates,
+                      duplicate_result=refusal.duplicate_result() if isinstance(refusal, DuplicatesDetected) else None)
 
 
 def _check_unique(table: Table, values: dict[str, Any], own_id: str) -> None:

@@ -30,6 +30,10 @@ class OrgOptions:
     external_ids: tuple[str, ...] = ()
     # Record types (their objects get a RecordTypeId field if they lack one).
     record_types: tuple[RecordTypeSpec, ...] = ()
+    # Active duplicate rules (alert and block): (object, field) pairs, e.g. (("Lead", "Email"),).
+    duplicate_rules: tuple[tuple[str, str], ...] = ()
+    # A default Lead and Case assignment rule routing records to a queue (Org.assignment_rules has its ids).
+    assignment_rule: bool = False
 
 
 def _external_id() -> FieldDescribe:
@@ -60,4 +64,8 @@ def new_org(options: OrgOptions) -> Org:
     org = Org(catalog_for(options))
     for spec in options.record_types:
         org.add_record_type(spec.object_name, spec.developer_name, active=spec.active, picklists=dict(spec.picklists))
+    for object_name, field_name in options.duplicate_rules:
+        org.add_duplicate_rule(object_name, field_name)
+    if options.assignment_rule:
+        org.add_assignment_rule()
     return org

@@ -46,6 +46,9 @@ class SaveResult:
     created: bool = False
     errors: tuple[ResultError, ...] = ()
     matched_ids: tuple[str, ...] = ()
+    # DUPLICATES_DETECTED: the duplicates a duplicate rule matched, and the duplicateResult REST adds.
+    duplicates: tuple[str, ...] = ()
+    duplicate_result: dict[str, Any] | None = None
 
     @property
     def error(self) -> ResultError | None:
@@ -56,6 +59,8 @@ class SaveResult:
         out: dict[str, Any] = {"id": self.id} if self.id else {}
         out["success"] = self.success
         out["errors"] = [{"statusCode": e.code, "message": e.message, "fields": list(e.fields)} for e in self.errors]
+        if self.duplicate_result is not None and out["errors"]:
+            out["errors"][0]["duplicateResult"] = self.duplicate_result
         if with_created:
             out["created"] = self.created
         return out

@@ -15,9 +15,10 @@ from adapters.memory.results import OrgError, SaveResult
 from core.describe import ObjectDescribe
 from core.model import ApiUsage, Connection, ResultError
 from core.parents import rest_fields
-from core.ports import BackendError, Lookup, Record, WriteOutcome
+from core.ports import BackendError, Lookup, Record, WriteOptions, WriteOutcome
 from core.record_types import RecordTypeInfo
 from core.telemetry import NullTelemetry, Telemetry, org_label
+from core.write_headers import AUTO_ASSIGN_HEADER, DUPLICATE_RULE_HEADER, headers_for
 
 COLLECTION_SIZE = 200  # records per sObject Collections call
 QUERY_PAGE_SIZE = 2000  # records per query page; each further page is another call
@@ -111,7 +112,7 @@ def _outcome(result: SaveResult) -> WriteOutcome:
         return WriteOutcome(False, error=ResultError(
             "MULTIPLE_MATCHES", f"{len(result.matched_ids)} records match the upsert key; nothing was written. "
             f"Salesforce said: {error.message}", error.fields), matched_ids=result.matched_ids)
-    return WriteOutcome(False, id=result.id, error=error)
+    return WriteOutcome(False, id=result.id, error=error, matched_ids=result.duplicates)
 
 
 class MemoryStore:
@@ -123,6 +124,7 @@ class MemoryStore:
         self._telemetry, self._org_label = telemetry or NullTelemetry(), org
         self._lock = threading.Lock()
         self._calls = 0
+        self._headers: dict[str, str] = {}  # the action's write options, as Salesforce's headers
 
     @property
     def api_calls(self) -> int:
@@ -144,6 +146,9 @@ class MemoryStore:
             raise BackendError(exc.error) from None
         self._tenant.remember_describe(object_name, describe)
         return describe
+
+    def set_write_options(self, options: WriteOptions) -> None:
+        self._headers = headers_for(options)
 
     def record_types(self, object_name: str) -> tuple[RecordTypeInfo, ...]:
         """One describe-layouts call per org and object, cached with the describes."""
@@ -193,7 +198,9 @@ class MemoryStore:
         for chunk in _chunks(items, COLLECTION_SIZE):
             try:
                 self._call(kind)
-                outcomes.extend(_outcome(r) for r in send(chunk))
+                with self._org.request_headers(self._headers.get(DUPLICATE_RULE_HEADER),
+                                               self._headers.get(AUTO_ASSIGN_HEADER)):
+                    outcomes.extend(_outcome(r) for r in send(chunk))
             except (BackendError, OrgError) as exc:
                 outcomes.extend([WriteOutcome(False, error=exc.error)] * len(chunk))
         return outcomes

@@ -15,13 +15,15 @@ from adapters.salesforce.describe_cache import DescribeCache
 from adapters.salesforce.record_errors import may_be_a_lost_race, missing_record, with_duplicate_field
 from adapters.salesforce.retry import Attempts
 from adapters.salesforce.transport import Session, is_lock_error, merge_errors
+from adapters.salesforce.write_headers import duplicate_ids
 from core.describe import ObjectDescribe
 from core.describe_rest import describe_from_rest
 from core.model import ApiUsage, ResultError
 from core.names import api_name_problem, normalize_id
 from core.parents import ParentRef, rest_fields
-from core.ports import BackendError, Lookup, Record, WriteOutcome
+from core.ports import BackendError, Lookup, Record, WriteOptions, WriteOutcome
 from core.record_types import RecordTypeInfo, record_types_from_layouts
+from core.write_headers import headers_for
 
 COLLECTION_LIMIT = 200
 _MAX_PAGES = 100_000
@@ -118,6 +120,9 @@ class SalesforceStore:
         describe = describe_from_rest(body)
         self._describes.put(self._identity, object_name, describe)
         return describe
+
+    def set_write_options(self, options: WriteOptions) -> None:
+        self._session.write_headers = headers_for(options)
 
     def record_types(self, object_name: str) -> tuple[RecordTypeInfo, ...]:
         """One describe-layouts call per org and object, cached with the describes (same TTL)."""
@@ -261,7 +266,8 @@ class SalesforceStore:
         literal = [n for n in pending if _holds_hash_na(items[n])]
         literal_set = set(literal)
         bulk_rows = [n for n in pending if n not in literal_set]
-        if self._bulk.wanted(len(bulk_rows), self._session):
+        # Bulk API 2.0 takes no duplicate-rule or assignment header: with write options, collections only.
+        if self._bulk.wanted(len(bulk_rows), self._session) and not self._session.write_headers:
             rows = [items[n] for n in bulk_rows]
             outcomes = bulk(rows)
             # Rows a job refused for a row lock were not written: resend only those, via collections
@@ -397,7 +403,8 @@ def _outcome(item: Any, op: str, object_name: str, external_id_field: str) -> Wr
         return WriteOutcome(False, id=record_id, matched_ids=ids, error=ResultError(
             "MULTIPLE_MATCHES", f"{count} {object_name} records have this {external_id_field} value; nothing was "
             f"written (Salesforce: {error.message[:300]})", (external_id_field,)))
-    return WriteOutcome(False, id=record_id, error=error)
+    return WriteOutcome(False, id=record_id, error=error,
+                        matched_ids=duplicate_ids(errors) if isinstance(errors, list) else ())
 
 
 def _locked(outcome: WriteOutcome) -> bool:

@@ -137,6 +137,7 @@ class Session:
         self._calls = 0
         self._usage: ApiUsage | None = None
         self._tokens_sent: set[str] = set()
+        self.write_headers: dict[str, str] = {}  # an action's write options, sent with every non-GET request
 
     @property
     def calls(self) -> int:
@@ -175,7 +176,8 @@ class Session:
         try:
             remaining = self.timing.remaining(self.deadline)
             timeout = self._timeout if remaining is None else max(min(self._timeout, remaining), 0.001)
-            headers = {"Authorization": f"Bearer {token}", "Accept": accept, "Sforce-Call-Options": CALL_OPTIONS}
+            headers = {"Authorization": f"Bearer {token}", "Accept": accept, "Sforce-Call-Options": CALL_OPTIONS,
+                       **(self.write_headers if method != "GET" else {})}
             content = None
             if body is not None:
                 headers["Content-Type"] = content_type

@@ -50,3 +50,8 @@ def test_record_type_example_names_the_missing_record_type(port):
     [result] = sfdest_apply(port, "account-record-type.json", "identify-ann.jsonl")
     assert (result["status"], result["error"]["code"]) == (400, "INVALID_ACTION")
     assert "action.record_type: Account has no active record type Partner (active: none)" in result["error"]["message"]
+
+
+def test_write_rules_example_creates_the_lead(port):
+    [result] = sfdest_apply(port, "lead-create-rules.json", "identify-ann.jsonl")
+    assert (result["event_id"], result["status"]) == ("evt-1", 201)

@@ -37,7 +37,9 @@ def versions() -> list[dict[str, str]]:
 
 def _run(emu: Emulator, call: routes.Call) -> Reply:
     try:
-        return call.handler(emu, call)
+        with emu.org.request_headers(call.req.header("sforce-duplicate-rule-header"),
+                                     call.req.header("sforce-auto-assign")):
+            return call.handler(emu, call)
     except ApiError as exc:
         return exc.reply()
     except OrgError as exc:

@@ -49,7 +49,13 @@ def test_parent_key_example_links_the_case_and_names_the_missing_parent(port):
 def test_record_type_example_names_the_missing_record_type(port):
     [result] = sfdest_apply(port, "account-record-type.json", "identify-ann.jsonl")
     assert (result["status"], result["error"]["code"]) == (400, "INVALID_ACTION")
-    assert "action.record_type: Account has no active record type Partner (active: none)" in result["error"]["message"]
+    done = subprocess.run(
+        [sys.executable, "-m", "server.cli", "validate", "--target", f"127.0.0.1:{port}", "--connection",
+         str(EXAMPLES / "memory-connection.json"), "--action", str(EXAMPLES / "account-record-type.json")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "RECORD_TYPE_NOT_FOUND" in done.stdout and "action.record_type" in done.stdout
+    assert "Account has no active record type Partner (active: none)" in done.stdout
 
 
 def test_write_rules_example_creates_the_lead(port):

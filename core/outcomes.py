@@ -16,6 +16,7 @@ _TABLE: dict[str, tuple[int, Outcome, bool]] = {
     "INVALID_ID": (400, Outcome.INVALID, False),
     "REQUIRED_VALUE_MISSING": (400, Outcome.INVALID, False),
     "PICKLIST_VALUE_INVALID": (400, Outcome.INVALID, False),
+    "CURRENCY_NOT_ENABLED": (400, Outcome.INVALID, False),
     "INVALID_INSTANCE_URL": (400, Outcome.INVALID, False),
     "INVALID_CONNECTION": (400, Outcome.INVALID, False),
     # Salesforce refusing the request shape.

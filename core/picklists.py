@@ -8,6 +8,7 @@ from typing import Any
 from core.describe import FieldDescribe
 
 MULTI_SEPARATOR = ";"
+CURRENCY_FIELD = "CurrencyIsoCode"  # a multi-currency org's restricted picklist of enabled currencies
 _SHOWN_ALLOWED = 20  # allowed values named in a message before "..."
 
 

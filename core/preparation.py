@@ -12,7 +12,7 @@ from core.describe import FieldDescribe, ObjectDescribe
 from core.model import Action, Event, EventResult, FieldMapping, MatcherOperator, Operation
 from core.outcomes import invalid
 from core.parents import reference
-from core.picklists import PicklistError, check_value
+from core.picklists import CURRENCY_FIELD, PicklistError, check_value
 from core.values import MISSING, resolve
 
 
@@ -137,7 +137,8 @@ def prepare(
                     try:
                         check_value(f, p.fields[name], picklists.get(f.name))
                     except PicklistError as exc:
-                        raise _Invalid("PICKLIST_VALUE_INVALID", f"field mapping {path}: {exc}", (name,)) from None
+                        code = "CURRENCY_NOT_ENABLED" if f.name == CURRENCY_FIELD else "PICKLIST_VALUE_INVALID"
+                        raise _Invalid(code, f"field mapping {path}: {exc}", (name,)) from None
     except _Invalid as bad:
         p.error = invalid(event.id, bad.code, bad.message, bad.fields)
     return p

@@ -20,7 +20,7 @@ from core.model import (
 )
 from core.names import api_name_problem, normalize_id
 from core.parents import mapping_problem, parent_object
-from core.picklists import PicklistError, check_value
+from core.picklists import CURRENCY_FIELD, PicklistError, check_value
 from core.presets import effective_mappings
 from core.record_types import RecordTypeInfo, find_record_type
 from core.values import path_problem
@@ -214,6 +214,10 @@ def validate_against_describe(action: Action, describe: ObjectDescribe) -> list[
             continue
         f = describe.field(mapping.field)
         field_path = f"{path}.field" if "field_mappings" in path else path
+        if f is None and mapping.field.lower() == CURRENCY_FIELD.lower():
+            out.append(_error("CURRENCY_NOT_ENABLED", f"this org has a single currency: {describe.name} has no "
+                              f"{CURRENCY_FIELD} to map", field_path))
+            continue
         if f is None:
             out.append(_error("UNKNOWN_FIELD", f"{describe.name} has no field {mapping.field}", field_path))
             continue
@@ -228,6 +232,11 @@ def validate_against_describe(action: Action, describe: ObjectDescribe) -> list[
             out.append(_error("FIELD_NOT_CREATEABLE", f"{describe.name}.{f.name} cannot be set on create", field_path))
         if op in (Operation.UPDATE, Operation.UPSERT) and not f.updateable:
             out.append(_error("FIELD_NOT_UPDATEABLE", f"{describe.name}.{f.name} cannot be set on update", field_path))
+        if f.type == "currency" and describe.field(CURRENCY_FIELD) is not None and not any(
+                m.field.lower() == CURRENCY_FIELD.lower() for m in action.field_mappings):
+            out.append(_warning("CURRENCY_NOT_MAPPED", f"{f.name} is a currency amount in a multi-currency org and "
+                                f"{CURRENCY_FIELD} is not mapped: Salesforce will read it in the record's currency "
+                                "(for a new record, the running user's)", field_path))
     key = describe.field(action.record_matchers[0].field) if len(action.record_matchers) == 1 else None
     if op is Operation.UPSERT and key is not None and key.external_id and key.id_lookup:
         for i, mapping in enumerate(action.field_mappings):

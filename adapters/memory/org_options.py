@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from adapters.memory.catalog import STANDARD_CATALOG
 from adapters.memory.org import Org
-from core.describe import FieldDescribe, ObjectDescribe
+from core.describe import FieldDescribe, ObjectDescribe, PicklistValue
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,9 @@ class OrgOptions:
     duplicate_rules: tuple[tuple[str, str], ...] = ()
     # A default Lead and Case assignment rule routing records to a queue (Org.assignment_rules has its ids).
     assignment_rule: bool = False
+    # Multi-currency: the enabled currencies, the corporate one first; every catalog object but User and
+    # RecordType gets CurrencyIsoCode. Empty: a single-currency org (no CurrencyIsoCode field).
+    currencies: tuple[str, ...] = ()
 
 
 def _external_id() -> FieldDescribe:
@@ -50,8 +53,18 @@ def _record_type_id() -> FieldDescribe:
                          relationship_name="RecordType")
 
 
+def _currency_iso_code(currencies: tuple[str, ...]) -> FieldDescribe:
+    return FieldDescribe("CurrencyIsoCode", "picklist", label="Currency ISO Code", length=3, nillable=True,
+                         defaulted_on_create=True, restricted_picklist=True,
+                         picklist_values=tuple(PicklistValue(c, c, default_value=i == 0)
+                                               for i, c in enumerate(currencies)))
+
+
 def catalog_for(options: OrgOptions) -> dict[str, ObjectDescribe]:
     catalog = dict(STANDARD_CATALOG)
+    if options.currencies:
+        for name in [n for n in catalog if n not in ("User", "RecordType")]:
+            catalog[name] = _with_fields(catalog[name], _currency_iso_code(options.currencies))
     for name in options.external_ids:
         catalog[name] = _with_fields(catalog[name], _external_id())
     for spec in options.record_types:

@@ -46,13 +46,17 @@ def test_parent_key_example_links_the_case_and_names_the_missing_parent(port):
     assert "Contact" in lost["error"]["message"] and "nobody@example.com" not in lost["error"]["message"]
 
 
+def sfdest_validate(port: int, action: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "server.cli", "validate", "--target", f"127.0.0.1:{port}", "--connection",
+         str(EXAMPLES / "memory-connection.json"), "--action", str(EXAMPLES / action)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+
 def test_record_type_example_names_the_missing_record_type(port):
     [result] = sfdest_apply(port, "account-record-type.json", "identify-ann.jsonl")
     assert (result["status"], result["error"]["code"]) == (400, "INVALID_ACTION")
-    done = subprocess.run(
-        [sys.executable, "-m", "server.cli", "validate", "--target", f"127.0.0.1:{port}", "--connection",
-         str(EXAMPLES / "memory-connection.json"), "--action", str(EXAMPLES / "account-record-type.json")],
-        cwd=ROOT, capture_output=True, text=True, timeout=60)
+    done = sfdest_validate(port, "account-record-type.json")
     assert done.returncode == 1
     assert "RECORD_TYPE_NOT_FOUND" in done.stdout and "action.record_type" in done.stdout
     assert "Account has no active record type Partner (active: none)" in done.stdout
@@ -61,3 +65,9 @@ def test_record_type_example_names_the_missing_record_type(port):
 def test_write_rules_example_creates_the_lead(port):
     [result] = sfdest_apply(port, "lead-create-rules.json", "identify-ann.jsonl")
     assert (result["event_id"], result["status"]) == ("evt-1", 201)
+
+
+def test_currency_example_is_an_error_in_a_single_currency_org(port):
+    done = sfdest_validate(port, "opportunity-currency.json")
+    assert done.returncode == 1
+    assert "CURRENCY_NOT_ENABLED" in done.stdout and "action.field_mappings[4].field" in done.stdout

@@ -29,6 +29,7 @@ class Preset(enum.Enum):
     ACCOUNT = "Account"
     OPPORTUNITY = "Opportunity"
     CASE = "Case"
+    PERSON_ACCOUNT = "PersonAccount"
 
 
 @dataclass(frozen=True)

@@ -144,11 +144,14 @@ def prepare(
     return p
 
 
-def missing_required(p: Prepared, record: dict[str, Any], describe: ObjectDescribe | None) -> EventResult | None:
-    """A 400 when a record about to be created lacks a value Salesforce requires."""
+def missing_required(p: Prepared, record: dict[str, Any], describe: ObjectDescribe | None,
+                     exempt: frozenset[str] = frozenset()) -> EventResult | None:
+    """A 400 when a record about to be created lacks a value Salesforce requires (`exempt`: fields this kind of
+    record must not have, such as a person account's Name)."""
     if describe is None:
         return None
-    missing = [f.name for f in describe.fields if f.required_on_create and record.get(f.name) in (None, "")]
+    missing = [f.name for f in describe.fields
+               if f.required_on_create and f.name not in exempt and record.get(f.name) in (None, "")]
     if not missing:
         return None
     hints = "; ".join(f"{n} comes from {p.sources[n]}" for n in missing if n in p.sources)

@@ -41,6 +41,13 @@ PRESET_MAPPINGS: dict[Preset, tuple[FieldMapping, ...]] = {
     ),
     Preset.OPPORTUNITY: (),
     Preset.CASE: (),
+    # An Account that is a person: Name is never sent (Salesforce builds it from FirstName and LastName).
+    Preset.PERSON_ACCOUNT: (
+        FieldMapping("FirstName", _tp("first_name")),
+        FieldMapping("LastName", _tp("last_name")),
+        FieldMapping("PersonEmail", _tp("email")),
+        FieldMapping("Phone", _tp("phone")),
+    ),
 }
 
 

@@ -25,6 +25,7 @@ from core.model import (
     ValidationReport,
 )
 from core.outcomes import failure
+from core.person_accounts import exempt_from_required
 from core.planning import build_lookup, fetched_pool
 from core.ports import BackendError, RecordStore, StoreFactory, WriteOptions
 from core.preparation import Prepared, missing_required, prepare
@@ -206,7 +207,7 @@ class _Batch:
         return {**fields, "RecordTypeId": self.record_type.id} if self.record_type else dict(fields)
 
     def _check_create(self, p: Prepared, record: dict[str, Any]) -> EventResult | None:
-        return missing_required(p, record, self.describe)
+        return missing_required(p, record, self.describe, exempt_from_required(self.action))
 
     # Paths -------------------------------------------------------------------------------------
     def _creates(self, prepared: list[Prepared]) -> None:
@@ -283,7 +284,7 @@ class ValidateService:
             p = prepare(i, event, action, mappings, describe, record_type.picklists if record_type else None)
             problem = p.error
             if problem is None and action.operation is Operation.CREATE:
-                problem = missing_required(p, p.fields, describe)
+                problem = missing_required(p, p.fields, describe, exempt_from_required(action))
             if problem is not None and problem.error is not None:
                 diagnostics.append(Diagnostic(Severity.ERROR, problem.error.code, problem.error.message,
                                               f"sample_events[{i}]"))

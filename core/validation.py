@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from core import person_accounts
 from core.coercion import CoercionError, coerce, time_zone
 from core.describe import FieldDescribe, ObjectDescribe
 from core.model import (
@@ -155,6 +156,7 @@ def validate_static(action: Action) -> list[Diagnostic]:
             out.append(_error("RECORD_TYPE_TWICE", "the record type is named by action.record_type; do not also "
                               "map RecordTypeId", "action.record_type"))
     out.extend(_write_option_problems(action))
+    out.extend(person_accounts.static_problems(action))
     if op is Operation.DELETE and action.field_mappings:
         out.append(_warning("MAPPINGS_IGNORED", "delete writes no fields; field mappings are ignored",
                             "action.field_mappings"))
@@ -246,12 +248,13 @@ def validate_against_describe(action: Action, describe: ObjectDescribe) -> list[
     if op in (Operation.CREATE, Operation.UPSERT):
         if op is Operation.UPSERT:  # an upsert that creates writes its matcher values too
             mapped |= {f.name for m in action.record_matchers if (f := describe.field(m.field)) and f.createable}
-        missing = [f.name for f in describe.fields if f.required_on_create and f.name not in mapped]
+        exempt = person_accounts.exempt_from_required(action)
+        missing = [f.name for f in describe.fields if f.required_on_create and f.name not in mapped | exempt]
         if missing:
             out.append(_error("REQUIRED_FIELD_NOT_MAPPED",
                               f"{describe.name} requires {', '.join(missing)} to create a record; map "
                               f"{'it' if len(missing) == 1 else 'them'}", "action.field_mappings"))
-    return out
+    return out + person_accounts.describe_problems(action, describe)
 
 
 def validate_parent_keys(action: Action, describe: ObjectDescribe,
@@ -275,15 +278,16 @@ def validate_parent_keys(action: Action, describe: ObjectDescribe,
 def record_type_problem(action: Action, describe: ObjectDescribe, infos: Callable[[], tuple[RecordTypeInfo, ...]]
                         ) -> tuple[RecordTypeInfo | None, list[Diagnostic]]:
     """The action's record type in this org, or why there is none (`infos` is called only when needed)."""
-    if not action.record_type or action.operation is Operation.DELETE:
+    name = person_accounts.record_type_of(action)
+    if not name or action.operation is Operation.DELETE or person_accounts.describe_problems(action, describe):
         return None, []
     if describe.field("RecordTypeId") is None:
         return None, [_error("RECORD_TYPE_NOT_FOUND", f"{describe.name} has no record types in this org",
                              "action.record_type")]
     known = infos()
-    found = find_record_type(known, action.record_type)
+    found = find_record_type(known, name)
     if found is None or not found.active:
         active = ", ".join(i.developer_name for i in known if i.active and not i.master) or "none"
         return None, [_error("RECORD_TYPE_NOT_FOUND", f"{describe.name} has no active record type "
-                             f"{action.record_type} (active: {active})", "action.record_type")]
+                             f"{name} (active: {active})", "action.record_type")]
     return found, []

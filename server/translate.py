@@ -29,6 +29,7 @@ _PRESETS = {
     pb.PRESET_ACCOUNT: model.Preset.ACCOUNT,
     pb.PRESET_OPPORTUNITY: model.Preset.OPPORTUNITY,
     pb.PRESET_CASE: model.Preset.CASE,
+    pb.PRESET_PERSON_ACCOUNT: model.Preset.PERSON_ACCOUNT,
 }
 _OUTCOMES = {o: pb.Outcome.Value(f"OUTCOME_{o.name}") for o in model.Outcome}
 _SEVERITIES = {

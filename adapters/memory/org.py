@@ -12,6 +12,7 @@ from adapters.memory.faults import Faults
 from adapters.memory.field_facts import OTHER_KEY_PREFIXES
 from adapters.memory.ids import POD, IdFactory
 from adapters.memory.org_reads import OrgReads
+from adapters.memory.person_accounts import person_values
 from adapters.memory.record_rules import (
     Refusal,
     check_required_on_create,
@@ -71,6 +72,7 @@ class Org(RecordTypes, WriteRules, OrgReads):
         self._tables = {o.name.lower(): Table(o) for o in (catalog or STANDARD_CATALOG).values()}
         self._deleted: dict[str, str] = {}  # id -> object name: the recycle bin
         self._record_type_picklists: dict[str, dict[str, tuple[str, ...]]] = {}
+        self.person_record_types: set[str] = set()
         self._request = threading.local()
         self.duplicate_rules: dict[str, list[tuple[str, str]]] = {}
         self.assignment_rules: dict[str, str] = {}
@@ -198,6 +200,8 @@ class Org(RecordTypes, WriteRules, OrgReads):
         body = resolve_references(obj, body, lambda name: self._tables.get(name.lower()))
         picklists = self._picklists_for(obj, _value_of(body, "RecordTypeId"))
         values = converted_values(writable_fields(obj, body, creating=True), picklists)
+        if self._is_person(_value_of(body, "RecordTypeId")):
+            person_values(body, values)
         check_required_on_create(obj, values)
         self._check_references(obj, values)
         _check_unique(table, values, "")
@@ -218,6 +222,8 @@ class Org(RecordTypes, WriteRules, OrgReads):
         picklists = self._picklists_for(obj, _value_of(body, "RecordTypeId") or (table.get(rid) or {}).get(
             "RecordTypeId"))
         changes = converted_values(writable_fields(obj, body, creating=False), picklists)
+        if (table.get(rid) or {}).get("IsPersonAccount"):
+            person_values(body, changes, table.get(rid))
         check_required_on_update(obj, changes)
         self._check_references(obj, changes)
         _check_unique(table, changes, rid)

@@ -37,6 +37,9 @@ class OrgOptions:
     # Multi-currency: the enabled currencies, the corporate one first; every catalog object but User and
     # RecordType gets CurrencyIsoCode. Empty: a single-currency org (no CurrencyIsoCode field).
     currencies: tuple[str, ...] = ()
+    # Person Accounts: Account gets FirstName, LastName, PersonEmail and IsPersonAccount, and the record types
+    # PersonAccount (a person) and Business_Account.
+    person_accounts: bool = False
 
 
 def _external_id() -> FieldDescribe:
@@ -60,8 +63,18 @@ def _currency_iso_code(currencies: tuple[str, ...]) -> FieldDescribe:
                                                for i, c in enumerate(currencies)))
 
 
+def _person_fields() -> tuple[FieldDescribe, ...]:
+    return (FieldDescribe("FirstName", "string", label="First Name", length=40),
+            FieldDescribe("LastName", "string", label="Last Name", length=80),
+            FieldDescribe("PersonEmail", "email", label="Email", length=80),
+            FieldDescribe("IsPersonAccount", "boolean", label="Is Person Account", nillable=False, createable=False,
+                          updateable=False, defaulted_on_create=True, default_value=False))
+
+
 def catalog_for(options: OrgOptions) -> dict[str, ObjectDescribe]:
     catalog = dict(STANDARD_CATALOG)
+    if options.person_accounts:
+        catalog["Account"] = _with_fields(catalog["Account"], *_person_fields())
     if options.currencies:
         for name in [n for n in catalog if n not in ("User", "RecordType")]:
             catalog[name] = _with_fields(catalog[name], _currency_iso_code(options.currencies))
@@ -77,6 +90,9 @@ def new_org(options: OrgOptions) -> Org:
     org = Org(catalog_for(options))
     for spec in options.record_types:
         org.add_record_type(spec.object_name, spec.developer_name, active=spec.active, picklists=dict(spec.picklists))
+    if options.person_accounts:
+        org.add_record_type("Account", "PersonAccount", person=True)
+        org.add_record_type("Account", "Business_Account")
     for object_name, field_name in options.duplicate_rules:
         org.add_duplicate_rule(object_name, field_name)
     if options.assignment_rule:

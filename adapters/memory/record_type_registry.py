@@ -23,13 +23,14 @@ class RecordTypes:
     _ids: IdFactory
     _clock: Callable[[], str]
     _record_type_picklists: dict[str, dict[str, tuple[str, ...]]]
+    person_record_types: set[str]
     owner_id: str
 
     if TYPE_CHECKING:
         def describe(self, object_name: str) -> ObjectDescribe: ...  # OrgReads'
 
     def add_record_type(self, object_name: str, developer_name: str, *, active: bool = True,
-                        picklists: Mapping[str, Sequence[str]] | None = None) -> str:
+                        picklists: Mapping[str, Sequence[str]] | None = None, person: bool = False) -> str:
         """Add a record type to an object that has a RecordTypeId field; `picklists` narrows the values a
         picklist allows under it (a picklist left out allows all its active values). Returns its id."""
         with self._lock:
@@ -42,7 +43,12 @@ class RecordTypes:
             table.insert(rid, record)
             self._record_type_picklists[rid] = {obj.field(k).name if obj.field(k) else k: tuple(v)
                                                 for k, v in (picklists or {}).items()}
+            if person:
+                self.person_record_types.add(rid)
             return rid
+
+    def _is_person(self, raw_id: Any) -> bool:
+        return isinstance(raw_id, str) and normalize_id(raw_id) in self.person_record_types
 
     def record_types(self, object_name: str) -> tuple[RecordTypeInfo, ...]:
         """The object's record types, the master first (as describe layouts lists them)."""

@@ -71,3 +71,8 @@ def test_currency_example_is_an_error_in_a_single_currency_org(port):
     done = sfdest_validate(port, "opportunity-currency.json")
     assert done.returncode == 1
     assert "CURRENCY_NOT_ENABLED" in done.stdout and "action.field_mappings[4].field" in done.stdout
+
+
+def test_person_account_example_needs_an_org_with_person_accounts(port):
+    done = sfdest_validate(port, "person-account-upsert.json")
+    assert done.returncode == 1 and "PERSON_ACCOUNTS_NOT_ENABLED" in done.stdout

@@ -110,3 +110,4 @@ def test_the_org_refuses_a_value_its_record_type_does_not_allow(backend):
     basic = _ids(backend)["Basic"]
     [outcome] = backend.store().create("Subscription__c", [{"Name": "x", "Tier__c": "Gold", "RecordTypeId": basic}])
     assert outcome.error.code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+

@@ -7,6 +7,7 @@ import json
 import threading
 from pathlib import Path
 
+from tools.emulator.org_flags import add_flags, org_from
 from tools.emulator.server import Emulator
 
 
@@ -20,8 +21,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed-leads", type=int, default=0, help="create this many Leads at start")
     parser.add_argument("--conn", metavar="FILE", help="also write the connection JSON (refresh-token grant) here")
     parser.add_argument("--verbose", action="store_true", help="log every request")
+    add_flags(parser)
     args = parser.parse_args(argv)
-    emulator = Emulator(host=args.host, port=args.port, api_limit=args.api_limit, latency_ms=args.latency_ms,
+    emulator = Emulator(org=org_from(args), host=args.host, port=args.port, api_limit=args.api_limit, latency_ms=args.latency_ms,
                         bulk_polls_to_complete=args.bulk_polls, verbose=args.verbose)
     for n in range(args.seed_leads):
         emulator.org.seed("Lead", {"LastName": f"Lead {n}", "Company": f"Company {n % 50}",

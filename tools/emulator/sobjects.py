@@ -60,7 +60,14 @@ def describe_global(emu: Emulator, call: Call) -> Reply:
 
 
 def describe(emu: Emulator, call: Call) -> Reply:
-    return Reply.json(200, describe_json(_object(emu, call), call.version))
+    obj = _object(emu, call)
+    body = describe_json(obj, call.version)
+    if body["recordTypeInfos"]:  # the org's own record types after the master, as layouts lists them
+        layouts = layouts_json(obj, emu.org.record_types(obj.name), call.version)["recordTypeMappings"]
+        body["recordTypeInfos"] = body["recordTypeInfos"] + [
+            {k: m[k] for k in ("active", "available", "defaultRecordTypeMapping", "developerName", "master", "name",
+                               "recordTypeId")} | {"urls": m["urls"]} for m in layouts if not m["master"]]
+    return Reply.json(200, body)
 
 
 def layouts(emu: Emulator, call: Call) -> Reply:

@@ -40,6 +40,12 @@ class TestMultiCurrencyOrg:
                                             ((FieldIn("Id", (results[0].record_id,)),),)))
         assert (row["CurrencyIsoCode"], row["Amount"]) == ("EUR", 1200.5)
 
+    def test_a_dry_run_refuses_a_currency_the_org_lacks(self, backend):
+        service, conn = ApplyService(backend.factory), backend.connection_for("acme")
+        plan = service.apply(conn, _opportunity(CURRENCY), [_deal("a", "JPY"), _deal("b", "CHF")], dry_run=True)
+        assert [(r.status, r.error.code if r.error else "") for r in plan.results] == [
+            (201, ""), (400, "CURRENCY_NOT_ENABLED")]
+
     def test_an_amount_without_a_currency_warns_and_takes_the_corporate_currency(self, backend):
         conn = backend.connection_for("acme")
         report = ValidateService(backend.factory).validate(_opportunity(), conn)

@@ -119,3 +119,13 @@ def test_validate_checks_relationship_parent_object_and_key_field(backend):
         ("PARENT_KEY_NOT_A_LOOKUP", "action.field_mappings[2].parent"),
         ("PARENT_OBJECT_INVALID", "action.field_mappings[3].parent"),
     }
+
+
+def test_a_dry_run_plans_without_looking_the_parent_up(backend):
+    _accounts(backend, "A-1")
+    service, conn = ApplyService(backend.factory), backend.connection_for("acme")
+    before = service.apply(conn, _contact(), [], dry_run=True).api_calls  # the describe, if not cached
+    plan = service.apply(conn, _contact(), [_person("c1", "A-1"), _person("c2", "MISSING")], dry_run=True)
+    assert [r.outcome for r in plan.results] == [Outcome.WOULD_CREATE, Outcome.WOULD_CREATE]
+    assert plan.api_calls <= before  # Salesforce resolves parents when writing: a plan costs no query for them
+    assert backend.store().find(Lookup("Contact", ("Id",), ((FieldIn("Email", ("c1@example.com",)),),))) == []

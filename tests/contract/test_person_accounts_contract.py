@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.memory.org_options import OrgOptions
-from core.model import Action, Event, FieldMapping, Operation, Preset, RecordMatcher, Severity, ValueSource
+from core.model import Action, Event, FieldMapping, Operation, Outcome, Preset, RecordMatcher, Severity, ValueSource
 from core.ports import FieldIn, Lookup
 from core.service import ApplyService, ValidateService
 
@@ -34,6 +34,14 @@ class TestPersonAccountOrg:
                                             ((FieldIn("Id", (created.record_id,)),),)))
         person_type = {rt.developer_name: rt.id for rt in backend.store().record_types("Account")}["PersonAccount"]
         assert (row["Name"], row["IsPersonAccount"], row["RecordTypeId"]) == ("Ann Nguyen", True, person_type)
+
+    def test_a_dry_run_plans_by_person_email(self, backend):
+        service, conn = ApplyService(backend.factory), backend.connection_for("acme")
+        [created] = service.apply(conn, _person(), [_identify("a", "cy@example.com", "Cy", "Oh")]).results
+        plan = service.apply(conn, _person(), [_identify("b", "cy@example.com", "Cy", "O"),
+                                               _identify("c", "di@example.com", "Di", "Wu")], dry_run=True).results
+        assert [(r.outcome, r.record_id) for r in plan] == [(Outcome.WOULD_UPDATE, created.record_id),
+                                                            (Outcome.WOULD_CREATE, "")]
 
     def test_name_is_never_sent(self, backend):
         service, conn = ApplyService(backend.factory), backend.connection_for("acme")

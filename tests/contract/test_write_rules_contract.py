@@ -114,3 +114,10 @@ def test_validate_accepts_write_options(backend):
     conn = backend.connection_for("acme")
     report = ValidateService(backend.factory).validate(_lead(adopt_duplicate=True, assignment_rule="default"), conn)
     assert report.valid
+
+
+def test_a_dry_run_sends_nothing_whatever_the_write_options(backend):
+    service, conn = ApplyService(backend.factory), backend.connection_for("acme")
+    action = _lead(adopt_duplicate=True, assignment_rule=ASSIGNMENT_DEFAULT, duplicate_rule=DuplicateRuleHeader())
+    [planned] = service.apply(conn, action, [_person("a", "new@example.com")], dry_run=True).results
+    assert planned.outcome is Outcome.WOULD_CREATE and _leads(backend, "new@example.com") == []

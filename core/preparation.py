@@ -160,3 +160,20 @@ def missing_required(p: Prepared, record: dict[str, Any], describe: ObjectDescri
                f"but this event has no value for {'it' if one else 'them'}")
     return invalid(p.event_id, "REQUIRED_VALUE_MISSING", message + (f" ({hints})" if hints else ""),
                    tuple(missing))
+
+
+def picklist_problem(p: Prepared, record: dict[str, Any], describe: ObjectDescribe | None,
+                     allowed: Mapping[str, tuple[str, ...]] | None) -> EventResult | None:
+    """A 400 when a record about to be created holds a value its record type's picklist does not allow."""
+    if describe is None or not allowed:
+        return None
+    for name, value in record.items():
+        f = describe.field(name)
+        if f is None or name not in allowed:
+            continue
+        try:
+            check_value(f, value, allowed[name])
+        except PicklistError as exc:
+            return invalid(p.event_id, "PICKLIST_VALUE_INVALID", f"field mapping {p.sources.get(name, name)}: {exc}",
+                           (name,))
+    return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -28,7 +28,7 @@ from core.outcomes import failure
 from core.person_accounts import exempt_from_required
 from core.planning import build_lookup, fetched_pool
 from core.ports import BackendError, RecordStore, StoreFactory, WriteOptions
-from core.preparation import Prepared, missing_required, prepare
+from core.preparation import Prepared, missing_required, picklist_problem, prepare
 from core.presets import effective_mappings
 from core.record_types import RecordTypeInfo
 from core.sequencing import Sequencer
@@ -147,7 +147,7 @@ class _Batch:
         prepared = []
         for i, event in enumerate(events):
             p = prepare(i, event, self.action, mappings, self.describe,
-                        self.record_type.picklists if self.record_type else None)
+                        self._created_picklists() if self.action.operation is Operation.CREATE else None)
             if p.error:
                 self.results[i] = p.error
                 continue
@@ -206,8 +206,14 @@ class _Batch:
         """A new record's fields, with the action's record type (an update leaves the record's type alone)."""
         return {**fields, "RecordTypeId": self.record_type.id} if self.record_type else dict(fields)
 
+    def _created_picklists(self) -> Mapping[str, tuple[str, ...]] | None:
+        return self.record_type.picklists if self.record_type else None
+
     def _check_create(self, p: Prepared, record: dict[str, Any]) -> EventResult | None:
-        return missing_required(p, record, self.describe, exempt_from_required(self.action))
+        """A record about to be created: required values, and picklist values its record type allows (an
+        update is checked against the field's values only: the record keeps its own type)."""
+        return (missing_required(p, record, self.describe, exempt_from_required(self.action))
+                or picklist_problem(p, record, self.describe, self._created_picklists()))
 
     # Paths -------------------------------------------------------------------------------------
     def _creates(self, prepared: list[Prepared]) -> None:
@@ -281,7 +287,8 @@ class ValidateService:
                 diagnostics.append(Diagnostic(Severity.ERROR, exc.error.code, exc.error.message, "connection"))
         mappings = effective_mappings(action.preset, action.field_mappings)
         for i, event in enumerate(sample_events):
-            p = prepare(i, event, action, mappings, describe, record_type.picklists if record_type else None)
+            p = prepare(i, event, action, mappings, describe, record_type.picklists
+                        if record_type and action.operation is Operation.CREATE else None)
             problem = p.error
             if problem is None and action.operation is Operation.CREATE:
                 problem = missing_required(p, p.fields, describe, exempt_from_required(action))

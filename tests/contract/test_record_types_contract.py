@@ -111,3 +111,16 @@ def test_the_org_refuses_a_value_its_record_type_does_not_allow(backend):
     [outcome] = backend.store().create("Subscription__c", [{"Name": "x", "Tier__c": "Gold", "RecordTypeId": basic}])
     assert outcome.error.code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
 
+
+
+def test_an_update_is_checked_against_the_records_own_type_and_a_create_against_the_actions(backend):
+    service, conn = ApplyService(backend.factory), backend.connection_for("acme")
+    service.apply(conn, _action("Premium"), [_event("a", "S-1", "Silver")])
+    results = service.apply(conn, _action("Basic", Operation.UPSERT), [
+        _event("u", "S-1", "Gold"),  # S-1 is Premium: Gold is allowed, though Basic would not allow it
+        _event("c", "S-2", "Gold")]).results  # S-2 is created as Basic: Gold is refused before sending
+    assert [r.status for r in results] == [200, 400]
+    assert results[1].error.code == "PICKLIST_VALUE_INVALID" and "Bronze, Silver" in results[1].error.message
+    assert _record_type_of(backend, "S-1") == (_ids(backend)["Premium"], "Gold")
+    plan = service.apply(conn, _action("Basic", Operation.UPSERT), [_event("d", "S-3", "Gold")], dry_run=True)
+    assert plan.results[0].status == 400

@@ -85,12 +85,14 @@ def _matcher_values(action: Action, event: Event, describe: ObjectDescribe | Non
     return values
 
 
-def _parent_value(mapping: FieldMapping, lookup: FieldDescribe, raw: Any, path: str) -> Any:
-    """A relationship reference to the parent with this key (None clears the lookup)."""
+def _parent_value(mapping: FieldMapping, lookup: FieldDescribe, raw: Any, path: str,
+                  key: FieldDescribe | None) -> Any:
+    """A relationship reference to the parent with this key (None clears the lookup); typed as the parent's key
+    field when its describe is known (Validate), else sent as given."""
     if raw is None:
         return None
     try:
-        value = coerce(raw, None)
+        value = coerce(raw, key)
     except CoercionError as exc:
         raise _Invalid("MAPPING_VALUE_INVALID", f"field mapping {path} ({lookup.name}): parent key {exc}",
                        (lookup.name,)) from None
@@ -105,6 +107,7 @@ def prepare(
     mappings: tuple[tuple[FieldMapping, str], ...],
     describe: ObjectDescribe | None,
     picklists: Mapping[str, tuple[str, ...]] | None = None,
+    parent_keys: Mapping[str, FieldDescribe] | None = None,
 ) -> Prepared:
     """Resolve and type-check one event; problems become a 400 result that names the field.
 
@@ -126,7 +129,7 @@ def prepare(
                 if raw is MISSING:
                     continue
                 if mapping.parent is not None and f is not None:
-                    p.fields[name] = _parent_value(mapping, f, raw, path)
+                    p.fields[name] = _parent_value(mapping, f, raw, path, (parent_keys or {}).get(f.name))
                     continue
                 try:
                     p.fields[name] = coerce(raw, f, zone)

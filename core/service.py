@@ -272,6 +272,7 @@ class ValidateService:
         if count_problems(action):  # an oversized action gets no further (linear) work
             return ValidationReport(tuple(diagnostics))
         describe, record_type = None, None
+        parent_keys: dict[str, FieldDescribe] = {}
         if connection is not None and action.object_name and not any(
                 d.field_path == "action.object" for d in diagnostics):
             try:
@@ -280,7 +281,8 @@ class ValidateService:
                 diagnostics += problems
                 if describe is not None:
                     diagnostics += validate_against_describe(action, describe)
-                    diagnostics += validate_parent_keys(action, describe, lambda name: _Describe.of(store, name))
+                    diagnostics += validate_parent_keys(action, describe, lambda name: _Describe.of(store, name),
+                                                        parent_keys)
                     record_type, found = _Describe.record_type(store, action, describe)
                     diagnostics += found
             except BackendError as exc:
@@ -288,7 +290,7 @@ class ValidateService:
         mappings = effective_mappings(action.preset, action.field_mappings)
         for i, event in enumerate(sample_events):
             p = prepare(i, event, action, mappings, describe, record_type.picklists
-                        if record_type and action.operation is Operation.CREATE else None)
+                        if record_type and action.operation is Operation.CREATE else None, parent_keys)
             problem = p.error
             if problem is None and action.operation is Operation.CREATE:
                 problem = missing_required(p, p.fields, describe, exempt_from_required(action))

@@ -258,8 +258,10 @@ def validate_against_describe(action: Action, describe: ObjectDescribe) -> list[
 
 
 def validate_parent_keys(action: Action, describe: ObjectDescribe,
-                         describe_parent: Callable[[str], ObjectDescribe | None]) -> list[Diagnostic]:
-    """Parent-key mappings against the parent's describe: the key field exists and is an idLookup field.
+                         describe_parent: Callable[[str], ObjectDescribe | None],
+                         key_fields: dict[str, FieldDescribe] | None = None) -> list[Diagnostic]:
+    """Parent-key mappings against the parent's describe: the key field exists and is an idLookup field, and a
+    literal key has its type. `key_fields` receives each good key field by lookup name (to type sample events).
     Validate only: Apply leaves that to Salesforce, so a relationship reference costs no extra call."""
     out: list[Diagnostic] = []
     for i, m in enumerate(action.field_mappings):
@@ -272,6 +274,18 @@ def validate_parent_keys(action: Action, describe: ObjectDescribe,
         problem = mapping_problem(describe, m.field, m.parent.object_name, m.parent.key_field, parent)
         if problem:
             out.append(_error(problem[0], problem[1], f"action.field_mappings[{i}].parent.key_field"))
+            continue
+        key = parent.field(m.parent.key_field) if parent else None
+        if key is None or lookup is None:
+            continue
+        if key_fields is not None:
+            key_fields[lookup.name] = key
+        if m.value.is_literal and m.value.literal is not None:
+            try:
+                coerce(m.value.literal, key)
+            except CoercionError as exc:
+                out.append(_error("PARENT_KEY_VALUE_INVALID", f"the literal key for {target}.{key.name} {exc}",
+                                  f"action.field_mappings[{i}].value"))
     return out
 
 

@@ -129,3 +129,17 @@ def test_a_dry_run_plans_without_looking_the_parent_up(backend):
     assert [r.outcome for r in plan.results] == [Outcome.WOULD_CREATE, Outcome.WOULD_CREATE]
     assert plan.api_calls <= before  # Salesforce resolves parents when writing: a plan costs no query for them
     assert backend.store().find(Lookup("Contact", ("Id",), ((FieldIn("Email", ("c1@example.com",)),),))) == []
+
+
+def test_validate_types_parent_keys_from_literals_and_sample_events(backend):
+    conn = backend.connection_for("acme")
+    action = Action("Case", Operation.CREATE, (), None, (
+        FieldMapping("Subject", ValueSource.of_literal("Help")),
+        FieldMapping("ParentId", ValueSource.of_literal("not-an-id"), ParentKey("Id")),
+        FieldMapping("ContactId", ValueSource.of_path("traits.contact"), ParentKey("Id"))))
+    report = ValidateService(backend.factory).validate(action, conn, [
+        Event("bad", {"traits": {"contact": "nope"}})])
+    assert [(d.code, d.field_path) for d in report.errors] == [
+        ("PARENT_KEY_VALUE_INVALID", "action.field_mappings[1].value"),
+        ("MAPPING_VALUE_INVALID", "sample_events[0]")]
+    assert "parent key" in report.errors[1].message

@@ -144,6 +144,11 @@ def validate_static(action: Action) -> list[Diagnostic]:
         if problem:
             out.append(_error("INVALID_NAME", f"field name {fm.field!r} {problem}", f"{path}.field"))
         out.extend(_source_problems(fm.value, f"{path}.value"))
+        for name, where in ((fm.parent.key_field, "key_field"), (fm.parent.object_name, "object")) if fm.parent else ():
+            problem = api_name_problem(name) if name or where == "key_field" else None
+            if problem:
+                out.append(_error("INVALID_NAME", f"parent {where.replace('_', ' ')} {name[:80]!r} {problem}",
+                                  f"{path}.parent.{where}"))
     out.extend(_duplicates(action.field_mappings, "action.field_mappings", "DUPLICATE_MAPPING", "mapped"))
     if action.record_type:
         problem = api_name_problem(action.record_type)

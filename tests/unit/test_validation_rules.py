@@ -96,3 +96,14 @@ def test_mapping_onto_the_external_id_upsert_key_is_flagged_as_ignored():
     found = validate_against_describe(action, STANDARD_CATALOG["Subscription__c"])
     assert codes(found, Severity.WARNING) == {("KEY_MAPPING_IGNORED", "action.field_mappings[1].field")}
     assert codes(found) == set()
+
+
+def test_parent_key_names_are_api_names():
+    from core.model import ParentKey
+
+    action = Action("Contact", Operation.CREATE, (), None, (
+        FieldMapping("AccountId", ValueSource.of_path("traits.company_id"), ParentKey("Ext__c,Name", "Acc ount")),
+        FieldMapping("ReportsToId", ValueSource.of_path("traits.manager"), ParentKey(""))))
+    paths = [d.field_path for d in validate_static(action) if d.code == "INVALID_NAME"]
+    assert paths == ["action.field_mappings[0].parent.key_field", "action.field_mappings[0].parent.object",
+                     "action.field_mappings[1].parent.key_field"]

@@ -86,13 +86,13 @@ def _matcher_values(action: Action, event: Event, describe: ObjectDescribe | Non
 
 
 def _parent_value(mapping: FieldMapping, lookup: FieldDescribe, raw: Any, path: str,
-                  key: FieldDescribe | None) -> Any:
+                  key: FieldDescribe | None, zone: tzinfo | None) -> Any:
     """A relationship reference to the parent with this key (None clears the lookup); typed as the parent's key
     field when its describe is known (Validate), else sent as given."""
     if raw is None:
         return None
     try:
-        value = coerce(raw, key)
+        value = coerce(raw, key, zone)
     except CoercionError as exc:
         raise _Invalid("MAPPING_VALUE_INVALID", f"field mapping {path} ({lookup.name}): parent key {exc}",
                        (lookup.name,)) from None
@@ -129,7 +129,7 @@ def prepare(
                 if raw is MISSING:
                     continue
                 if mapping.parent is not None and f is not None:
-                    p.fields[name] = _parent_value(mapping, f, raw, path, (parent_keys or {}).get(f.name))
+                    p.fields[name] = _parent_value(mapping, f, raw, path, (parent_keys or {}).get(f.name), zone)
                     continue
                 try:
                     p.fields[name] = coerce(raw, f, zone)

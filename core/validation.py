@@ -177,7 +177,7 @@ def validate_static(action: Action) -> list[Diagnostic]:
     return out
 
 
-def _literal_problems(mapping, f: FieldDescribe, path: str) -> list[Diagnostic]:
+def _literal_problems(mapping: FieldMapping, f: FieldDescribe, path: str) -> list[Diagnostic]:
     """A literal for a restricted picklist checked against its values (its type is checked per event)."""
     if not mapping.value.is_literal or mapping.value.literal is None:
         return []

@@ -41,7 +41,7 @@ class RecordTypes:
             record.update(Name=developer_name, DeveloperName=developer_name, SobjectType=obj.name, IsActive=active)
             fill_defaults(table.describe, record, record_id=rid, now=self._clock(), number=0, owner_id=self.owner_id)
             table.insert(rid, record)
-            self._record_type_picklists[rid] = {obj.field(k).name if obj.field(k) else k: tuple(v)
+            self._record_type_picklists[rid] = {getattr(obj.field(k), "name", k): tuple(v)
                                                 for k, v in (picklists or {}).items()}
             if person:
                 self.person_record_types.add(rid)

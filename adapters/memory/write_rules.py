@@ -94,9 +94,10 @@ class WriteRules:
             return
         obj = table.describe
         for rule, name in self.duplicate_rules.get(obj.name.lower(), ()):
-            value = record.get(name)
-            others = tuple(r["Id"] for r in table.in_order(table.ids_with(obj.field(name), value)) if r["Id"] != own_id
-                           ) if value not in (None, "") else ()
+            value, f = record.get(name), obj.field(name)
+            if f is None or value in (None, ""):
+                continue
+            others = tuple(r["Id"] for r in table.in_order(table.ids_with(f, value)) if r["Id"] != own_id)
             if others:
                 raise DuplicatesDetected(obj, rule, others)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,8 +15,17 @@ from core.ports import BackendError, RecordStore, WriteOutcome
 from core.preparation import Prepared
 
 _SUCCESS = {"create": (201, Outcome.CREATED), "update": (200, Outcome.UPDATED), "delete": (204, Outcome.DELETED)}
-_NOT_ATTEMPTED = ResultError("DEADLINE_EXCEEDED", "the call's deadline passed before this event was written; "
-                             "nothing was written for it")
+
+
+def halted(deadline: float | None, stop: Callable[[], bool] | None, step: str = "written") -> ResultError | None:
+    """Why no more work may start: the call was cancelled (or the server is stopping), or its deadline passed."""
+    if stop is not None and stop():
+        return ResultError("CANCELLED", f"the call was cancelled, or the server is stopping, before this event was "
+                           f"{step}; nothing was written for it")
+    if deadline is not None and time.monotonic() >= deadline:
+        return ResultError("DEADLINE_EXCEEDED", f"the call's deadline passed before this event was {step}; nothing "
+                           "was written for it")
+    return None
 
 
 @dataclass
@@ -116,7 +126,7 @@ def _about_parents(w: Write, outcome: WriteOutcome) -> WriteOutcome:
 
 
 def run_keyed_rounds(store: RecordStore, object_name: str, writes: list[Write], deadline: float | None,
-                     external_id_field: str = "") -> dict[int, EventResult]:
+                     external_id_field: str = "", stop: Callable[[], bool] | None = None) -> dict[int, EventResult]:
     """Writes addressed by key (record id, external id): one round per repeat of a key, in event order."""
     last: dict[str, int] = {}
     for w in writes:
@@ -126,9 +136,10 @@ def run_keyed_rounds(store: RecordStore, object_name: str, writes: list[Write], 
     results: dict[int, EventResult] = {}
     for r in sorted({w.round for w in writes}):
         batch = [w for w in writes if w.round == r]
-        if deadline is not None and time.monotonic() >= deadline:
+        reason = halted(deadline, stop)
+        if reason is not None:
             for w in (w for w in writes if w.round >= r):
-                results[w.event.index] = failure(w.event.event_id, _NOT_ATTEMPTED)
+                results[w.event.index] = failure(w.event.event_id, reason)
             break
         for w, outcome in zip(batch, send_round(store, object_name, batch, external_id_field), strict=True):
             if outcome.success:

@@ -46,6 +46,8 @@ _TABLE: dict[str, tuple[int, Outcome, bool]] = {
     "TIMEOUT": (504, Outcome.TRANSIENT_FAILURE, True),
     "ALL_OR_NONE_OPERATION_ROLLED_BACK": (503, Outcome.TRANSIENT_FAILURE, True),
     "DEADLINE_EXCEEDED": (504, Outcome.NOT_ATTEMPTED, True),
+    # Nothing was sent: the call was cancelled, or the server began stopping, before this event's turn.
+    "CANCELLED": (503, Outcome.NOT_ATTEMPTED, True),
     # Nothing was sent: the event matches a record whose earlier write in this batch is of unknown outcome.
     "DEPENDS_ON_UNCERTAIN_WRITE": (504, Outcome.NOT_ATTEMPTED, True),
     "OUTCOME_UNKNOWN": (502, Outcome.UNCERTAIN, False),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -111,6 +111,9 @@ class RecordStore(Protocol):
 
 
 class StoreFactory(Protocol):
-    """Opens a RecordStore for a connection. `deadline` is a time.monotonic() instant or None."""
+    """Opens a RecordStore for a connection. `deadline` is a time.monotonic() instant or None; once `stop()`
+    is True (the caller is gone, the server is stopping) the store starts no request: it raises BackendError
+    CANCELLED, or reports it for the records it did not send."""
 
-    def open(self, connection: Connection, deadline: float | None = None) -> RecordStore: ...
+    def open(self, connection: Connection, deadline: float | None = None,
+             stop: Callable[[], bool] | None = None) -> RecordStore: ...

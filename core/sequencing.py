@@ -9,14 +9,13 @@ write whose outcome is unknown is not attempted rather than guessed.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from core.coercion import match_key
 from core.describe import ObjectDescribe
-from core.execution import Write, send_round, success
+from core.execution import Write, halted, send_round, success
 from core.model import EventResult, MatcherOperator, Operation, Outcome, ResultError
 from core.outcomes import failure
 from core.planning import CandidatePool
@@ -47,6 +46,7 @@ class Sequencer:
     upsert_always_writes: bool = False  # native upserts send even an empty update: so must the plan
     deadline: float | None = None
     adopt_duplicates: bool = False
+    stop: Callable[[], bool] | None = None  # True once the call is cancelled or the server is stopping
     results: dict[int, EventResult] = field(default_factory=dict)
     _tainted: set = field(default_factory=set)
 
@@ -62,11 +62,10 @@ class Sequencer:
     def run(self, events: list[Prepared]) -> dict[int, EventResult]:
         pending = events
         while pending:
-            if self.deadline is not None and time.monotonic() >= self.deadline:
+            reason = halted(self.deadline, self.stop)
+            if reason is not None:
                 for p in pending:
-                    self.results[p.index] = failure(p.event_id, ResultError(
-                        "DEADLINE_EXCEEDED", "the call's deadline passed before this event was written; nothing "
-                        "was written for it"))
+                    self.results[p.index] = failure(p.event_id, reason)
                 break
             writes, pending = self._plan_round(pending)
             self._execute(writes)

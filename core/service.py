@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from core.coercion import match_key
+from core.coordination import KeyLeases, holding, record_key
 from core.describe import FieldDescribe, ObjectDescribe
-from core.execution import Write, run_keyed_rounds
+from core.execution import Write, halted, run_keyed_rounds
 from core.model import (
     Action,
     ApplyReport,
@@ -99,11 +99,16 @@ class _Describe:
 
 
 class ApplyService:
-    def __init__(self, stores: StoreFactory):
+    """`leases` serialise, across concurrent Applies, the events that may create the same record; without
+    them only the events of one Apply are sequenced against each other."""
+
+    def __init__(self, stores: StoreFactory, leases: KeyLeases | None = None):
         self._stores = stores
+        self._leases = leases
 
     def apply(self, connection: Connection, action: Action, events: Sequence[Event], dry_run: bool = False,
-              deadline: float | None = None) -> ApplyReport:
+              deadline: float | None = None, stop: Callable[[], bool] | None = None) -> ApplyReport:
+        """`stop()` turns True once the caller is gone or the server is stopping: no request starts after."""
         static = validate_static(action)
         if any(d.severity is Severity.ERROR for d in static):
             results, shown = _action_failures(events, static)
@@ -111,7 +116,7 @@ class ApplyService:
         store: RecordStore | None = None
         shown = _reported(static)
         try:
-            store = self._stores.open(connection, deadline)
+            store = self._stores.open(connection, deadline, stop=stop)
             describe, problems = _Describe.load(store, action)
             problems += validate_against_describe(action, describe) if describe else []
             record_type, found = _Describe.record_type(store, action, describe)
@@ -120,7 +125,9 @@ class ApplyService:
                 results, shown = _action_failures(events, static + problems)
             else:
                 shown = _reported(static + problems)
-                results = _Batch(store, action, describe, dry_run, deadline, record_type).run(events)
+                batch = _Batch(store, action, describe, dry_run, deadline, record_type)
+                batch.stop, batch.org, batch.leases = stop, connection.instance_url, self._leases
+                results = batch.run(events)
         except BackendError as exc:
             results = tuple(failure(e.id, exc.error) for e in events)
         calls = store.api_calls if store else 0
@@ -139,6 +146,9 @@ class _Batch:
         self.dry_run, self.deadline = dry_run, deadline
         self.results: dict[int, EventResult] = {}
         self.native_field = self._native_upsert_field()
+        self.stop: Callable[[], bool] | None = None
+        self.org = ""
+        self.leases: KeyLeases | None = None
 
     def run(self, events: Sequence[Event]) -> tuple[EventResult, ...]:
         if self.action.duplicate_rule is not None or self.action.assignment_rule:
@@ -231,20 +241,42 @@ class _Batch:
     def _keyed(self, writes: list[Write], external_id_field: str = "") -> None:
         if writes:
             self.results.update(run_keyed_rounds(self.store, self.action.object_name, writes, self.deadline,
-                                                 external_id_field))
+                                                 external_id_field, self.stop))
 
     def _matchers_of(self, p: Prepared) -> dict[str, Any]:
         return {"Id": p.direct_id} if self._is_direct(p) else p.matchers
 
+    def _creation_keys(self, p: Prepared) -> set[str]:
+        """The lease keys of the records an upsert event may create: one per matcher value when any one
+        matcher matches (OR), else one for all of them."""
+        pairs = [(n, match_key(v, self.describe.field(n))) for n, v in self._matchers_of(p).items() if v is not None]
+        if len(pairs) == 1 or self.action.operator is MatcherOperator.OR:
+            return {record_key(self.org, self.action.object_name, [pair]) for pair in pairs}
+        return {record_key(self.org, self.action.object_name, pairs)}
+
     def _sequence(self, prepared: list[Prepared]) -> None:
+        """Look up, then write in rounds; an upsert holds the lease of every record it may create meanwhile."""
+        if self.leases is None or self.dry_run or self.action.operation is not Operation.UPSERT:
+            return self._looked_up(prepared)
+        keys = {p.index: self._creation_keys(p) for p in prepared}
+        with holding(self.leases, (k for ks in keys.values() for k in ks), self.deadline, self.stop) as held:
+            waited = [p for p in prepared if not keys[p.index] <= held]
+            reason = halted(self.deadline, self.stop, "looked up") or ResultError(
+                "DEADLINE_EXCEEDED", "another call was writing the record this event may create until the "
+                "deadline; nothing was written for it")
+            for p in waited:
+                self.results[p.index] = failure(p.event_id, reason)
+            self._looked_up([p for p in prepared if keys[p.index] <= held])
+
+    def _looked_up(self, prepared: list[Prepared]) -> None:
         lookup = build_lookup(self.action.object_name, (self._matchers_of(p) for p in prepared),
                               self.action.operator, self.describe)
         if lookup is None:
             return
-        if self.deadline is not None and time.monotonic() >= self.deadline:
+        reason = halted(self.deadline, self.stop, "looked up")
+        if reason is not None:
             for p in prepared:
-                self.results[p.index] = failure(p.event_id, ResultError(
-                    "DEADLINE_EXCEEDED", "the call's deadline passed before this event was looked up"))
+                self.results[p.index] = failure(p.event_id, reason)
             return
         try:
             records = self.store.find(lookup)
@@ -258,7 +290,7 @@ class _Batch:
             pool=fetched_pool(records, lookup.select, self.describe), matchers_of=self._matchers_of,
             create_record=self._create_record, check_create=self._check_create, dry_run=self.dry_run,
             upsert_always_writes=bool(self.native_field), deadline=self.deadline,
-            adopt_duplicates=self.action.adopt_duplicate)
+            adopt_duplicates=self.action.adopt_duplicate, stop=self.stop)
         self.results.update(sequencer.run(prepared))
 
 

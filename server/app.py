@@ -20,6 +20,7 @@ from server.config import ConfigError, Settings
 from server.container import Container, build_container
 from server.interceptors import CallInterceptor
 from server.metrics import Metrics, MetricsEndpoint
+from server.shutdown import ShutdownClock
 
 log = logging.getLogger("sfdest")
 SERVICE_NAME = destination_pb2.DESCRIPTOR.services_by_name["DestinationService"].full_name
@@ -65,6 +66,8 @@ class Running:
     refusing: threading.Event = field(default_factory=threading.Event)
     # Set to end the drain early (a second SIGTERM does).
     end_drain: threading.Event = field(default_factory=threading.Event)
+    # Tells running calls when the grace ends, so they answer before it and start no request after.
+    shutdown: ShutdownClock = field(default_factory=ShutdownClock)
 
     def set_serving(self, serving: bool) -> None:
         status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
@@ -77,6 +80,7 @@ class Running:
         self.health.enter_graceful_shutdown()
         if drain > 0 and not self.refusing.is_set():
             self.end_drain.wait(drain)
+        self.shutdown.begin(grace)
         stopped = self.server.stop(grace)
         self.refusing.set()
         stopped.wait()
@@ -124,7 +128,8 @@ def build_server(settings: Settings, container: Container | None = None) -> Runn
         server.stop(None)  # release the gRPC port too
         raise
     server.start()
-    running = Running(server, health_servicer, port, container.backend(), metrics, endpoint)
+    running = Running(server, health_servicer, port, container.backend(), metrics, endpoint,
+                      shutdown=container.shutdown())
     running.set_serving(True)
     return running
 

@@ -8,6 +8,7 @@ from dataclasses import fields
 
 from dependency_injector import containers, providers
 
+from adapters.coordination.local import LocalKeyLeases
 from adapters.memory.store import MemoryBackend
 from core.ports import StoreFactory
 from core.service import ApplyService, ValidateService
@@ -16,6 +17,7 @@ from server.config import ConfigError, Secret, Settings
 from server.metrics import Metrics
 from server.org_limits import OrgLimiter
 from server.servicer import DestinationServicer
+from server.shutdown import ShutdownClock
 
 _SALESFORCE_MODULE = "adapters.salesforce.backend"
 
@@ -51,9 +53,11 @@ class Container(containers.DeclarativeContainer):
                                    max_records_per_org=config.memory_max_records_per_org),
         salesforce=providers.Singleton(salesforce_backend, settings, metrics),
     )
-    apply_service = providers.Factory(ApplyService, stores=backend)
+    leases = providers.Singleton(LocalKeyLeases)  # one replica; issue 11 selects a shared adapter here
+    apply_service = providers.Factory(ApplyService, stores=backend, leases=leases)
     validate_service = providers.Factory(ValidateService, stores=backend)
     org_limiter = providers.Singleton(OrgLimiter, config.max_applies_per_org, config.max_workers)
+    shutdown = providers.Singleton(ShutdownClock)
     servicer = providers.Factory(
         DestinationServicer,
         apply_service=apply_service,
@@ -66,6 +70,7 @@ class Container(containers.DeclarativeContainer):
         org_limiter=org_limiter,
         backend_name=config.backend,
         memory_accepts_credentials=config.memory_accept_credentials,
+        shutdown=shutdown,
     )
 
 

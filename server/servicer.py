@@ -18,6 +18,7 @@ from server import errors, translate
 from server.interceptors import REQUEST_ID_KEY, current_request_id, request_id_from
 from server.metrics import Metrics
 from server.org_limits import OrgLimiter
+from server.shutdown import ShutdownClock
 
 log = logging.getLogger("sfdest.rpc")
 # A remaining time beyond this means the caller set no deadline (gRPC reports "infinite" as huge).
@@ -49,7 +50,7 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
     def __init__(self, apply_service: ApplyService, validate_service: ValidateService, max_events: int = 10_000,
                  deadline_margin: float = 0.25, deadline_fraction: float = 0.1, metrics: Metrics | None = None,
                  org_limiter: OrgLimiter | None = None, max_call_seconds: float = 0.0, backend_name: str = "memory",
-                 memory_accepts_credentials: bool = False):
+                 memory_accepts_credentials: bool = False, shutdown: ShutdownClock | None = None):
         self._apply = apply_service
         self._validate = validate_service
         self._max_events = max_events
@@ -60,6 +61,7 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
         self._max_call = max_call_seconds
         self._backend = backend_name
         self._refuse_credentials = backend_name == "memory" and not memory_accepts_credentials
+        self._shutdown = shutdown or ShutdownClock()
 
     def _check_backend(self, connection: pb.Connection) -> None:
         """The memory backend refuses real credentials: the caller means to write to Salesforce, and would not."""
@@ -69,6 +71,10 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
                 "everything at restart, yet the connection carries credentials; set SFDEST_BACKEND=salesforce to "
                 "write to Salesforce (or SFDEST_MEMORY_ACCEPT_CREDENTIALS=true to accept them for testing)"),
                 metadata={"backend": self._backend})
+
+    def _stop(self, context: grpc.ServicerContext) -> Callable[[], bool]:
+        """True once the caller is gone (cancelled, deadline) or the server's shutdown grace is nearly over."""
+        return lambda: not context.is_active() or self._shutdown.passed(self._margin, self._fraction)
 
     def Apply(self, request: pb.ApplyRequest, context: grpc.ServicerContext) -> pb.ApplyResponse:
         def run(line: dict[str, Any]) -> pb.ApplyResponse:
@@ -89,7 +95,8 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
             line.update(object=action.object_name, operation=action.operation.value if action.operation else "")
             report = self._apply.apply(translate.connection(request.connection), action,
                                        translate.events(request.events), request.dry_run,
-                                       core_deadline(context, self._margin, self._fraction, self._max_call))
+                                       core_deadline(context, self._margin, self._fraction, self._max_call),
+                                       stop=self._stop(context))
             response = translate.apply_response(report)
             response.backend = self._backend
             line.update(api_calls=report.api_calls,
@@ -144,7 +151,7 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
             # The formatter shows the exception's type and frames, never its text (it may quote secrets).
             log.exception("%s failed unexpectedly", method, extra={"fields": {"rpc": method, "request_id": rid}})
             fault = errors.RequestFault("INTERNAL", f"internal error (request id {rid})")
-        code = fault.code.name if fault else "OK"
+        code = fault.code.name if fault else "OK" if context.is_active() else "CANCELLED"
         line.update(code=code, duration_ms=round((time.monotonic() - started) * 1000))
         if fault is not None:
             line.update(reason=fault.reason, violations=[v.field for v in fault.violations])

@@ -21,7 +21,7 @@ RULES = {
                "forbidden": set()},
 }
 # Adapter packages that must not import one another (adapters/<name>/...).
-ADAPTERS = ("memory", "salesforce")
+ADAPTERS = ("coordination", "memory", "salesforce")
 
 
 def imported_modules(path: Path) -> list[tuple[int, str]]:

@@ -119,8 +119,8 @@ class MemoryStore:
     """A RecordStore over one in-memory org, for one Apply or Validate call."""
 
     def __init__(self, tenant: Tenant, deadline: float | None = None, telemetry: Telemetry | None = None,
-                 org: str = "unknown"):
-        self._tenant, self._org, self._deadline = tenant, tenant.org, deadline
+                 org: str = "unknown", stop: Callable[[], bool] | None = None):
+        self._tenant, self._org, self._deadline, self._stop = tenant, tenant.org, deadline, stop
         self._telemetry, self._org_label = telemetry or NullTelemetry(), org
         self._lock = threading.Lock()
         self._calls = 0
@@ -206,6 +206,9 @@ class MemoryStore:
         return outcomes
 
     def _call(self, kind: str) -> None:
+        if self._stop is not None and self._stop():
+            raise BackendError(ResultError("CANCELLED", "the call was cancelled, or the server is stopping, before "
+                                           "this Salesforce call was made; nothing was sent"))
         if self._deadline is not None and time.monotonic() >= self._deadline:
             raise BackendError(ResultError("DEADLINE_EXCEEDED", "the call's deadline passed before this "
                                            "Salesforce call was made; nothing was sent"))
@@ -238,9 +241,10 @@ class MemoryBackend:
         self._lock = threading.Lock()
         self._tenants: OrderedDict[str, Tenant] = OrderedDict()  # least recently used first
 
-    def open(self, connection: Connection, deadline: float | None = None) -> MemoryStore:
+    def open(self, connection: Connection, deadline: float | None = None,
+             stop: Callable[[], bool] | None = None) -> MemoryStore:
         return MemoryStore(self.tenant(connection.instance_url), deadline, self.telemetry,
-                           org_label(connection.instance_url))
+                           org_label(connection.instance_url), stop)
 
     def tenant(self, instance_url: str) -> Tenant:
         """The tenant of an instance URL (its org, usage counter and call faults), created on first use."""

@@ -86,8 +86,9 @@ class SalesforceBackend:
         self.tokens.telemetry = self.telemetry
         self._lock = threading.Lock()
 
-    def _org(self, key: tuple[str, ...]) -> OrgState:
-        """In-flight slots per org and credentials (never shared across tenants), least recently used dropped."""
+    def _org(self, key: str) -> OrgState:
+        """In-flight slots per org (its instance URL), whatever the credentials: an org's concurrent-request
+        allowance is the org's; least recently used dropped."""
         with self._lock:
             state = self._orgs.pop(key, None) or OrgState(self._max_in_flight)
             self._orgs[key] = state
@@ -95,15 +96,17 @@ class SalesforceBackend:
                 self._orgs.pop(next(iter(self._orgs)))
             return state
 
-    def open(self, connection: Connection, deadline: float | None = None) -> SalesforceStore:
+    def open(self, connection: Connection, deadline: float | None = None,
+             stop: Callable[[], bool] | None = None) -> SalesforceStore:
         """A store for `connection`; validates it without any request (the token is fetched on first use)."""
         base = validate_instance_url(connection.instance_url, self.allow_loopback_http)
         version = _api_version(connection.api_version, self.api_version)
         token_base = token_base_url(connection, base, self.allow_loopback_http)
         grant = build_grant(connection, base, token_base, self._timing)
-        session = Session(self._client, base, version, self.tokens, grant, self._org((base, *grant.key)), self._timing,
+        session = Session(self._client, base, version, self.tokens, grant, self._org(base.lower()), self._timing,
                           self._policy, deadline, self._timeout, self._min_write, self.telemetry,
                           self._allowances.of(base))
+        session.stop = stop
         identity = (version, grant.key)
         return SalesforceStore(session, self._describes, identity, self._max_in_flight, self._max_url_bytes,
                                self._batch_size, self._bulk)

@@ -7,6 +7,7 @@ import json
 import math
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -138,6 +139,7 @@ class Session:
         self._usage: ApiUsage | None = None
         self._tokens_sent: set[str] = set()
         self.write_headers: dict[str, str] = {}  # an action's write options, sent with every non-GET request
+        self.stop: Callable[[], bool] | None = None  # True once the call is cancelled or the server is stopping
 
     @property
     def calls(self) -> int:
@@ -165,6 +167,11 @@ class Session:
             self._calls += 1
         self.telemetry.salesforce_call(kind)
 
+    def _check_stop(self) -> None:
+        if self.stop is not None and self.stop():
+            raise BackendError(ResultError("CANCELLED", "the call was cancelled, or the server is stopping, before "
+                                           "this Salesforce request; nothing was sent"))
+
     def _send(self, method: str, url: str, token: str, body: Any, content_type: str = "application/json",
               accept: str = "application/json") -> httpx.Response:
         remaining = self.timing.remaining(self.deadline)
@@ -174,6 +181,7 @@ class Session:
         if remaining is None:
             self._org.slots.acquire()
         try:
+            self._check_stop()  # the wait for a slot may have outlasted the caller
             remaining = self.timing.remaining(self.deadline)
             timeout = self._timeout if remaining is None else max(min(self._timeout, remaining), 0.001)
             headers = {"Authorization": f"Bearer {token}", "Accept": accept, "Sforce-Call-Options": CALL_OPTIONS,
@@ -226,6 +234,7 @@ class Session:
         last: ResultError | None = None
         kind = call_kind(method, url)
         while True:
+            self._check_stop()
             self._deadline_check(idempotent, last)
             self._admit()
             token = self._tokens.token(self._grant, self.deadline)

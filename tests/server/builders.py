@@ -122,7 +122,7 @@ class BlockingBackend:
         self._entered = threading.Semaphore(0)
         self.calls = 0  # calls that reached open()
 
-    def open(self, connection: Any, deadline: float | None = None) -> Any:
+    def open(self, connection: Any, deadline: float | None = None, stop: Any = None) -> Any:
         self.calls += 1
         self._entered.release()
         if not self.release.wait(SAFETY_LIMIT):

@@ -26,9 +26,9 @@ class SpyFactory:
         self.inner = inner
         self.opened: list[tuple[Connection, float | None]] = []
 
-    def open(self, connection: Connection, deadline: float | None = None):
+    def open(self, connection: Connection, deadline: float | None = None, stop=None):
         self.opened.append((connection, deadline))
-        return self.inner.open(connection, deadline)
+        return self.inner.open(connection, deadline, stop)
 
 
 @pytest.fixture

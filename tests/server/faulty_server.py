@@ -31,10 +31,10 @@ class CarelessBackend:
     def __init__(self, inner: Any):
         self._inner = inner
 
-    def open(self, connection: Any, deadline: float | None = None) -> Any:
+    def open(self, connection: Any, deadline: float | None = None, stop: Any = None) -> Any:
         if EXPLODE_ON_OPEN in connection.instance_url:
             raise RuntimeError(f"token request failed for {vars(connection.credentials)}")
-        store = self._inner.open(connection, deadline)
+        store = self._inner.open(connection, deadline, stop)
         return _CarelessStore(store) if EXPLODE_ON_QUERY in connection.instance_url else store
 
 

@@ -65,7 +65,7 @@ def test_stopping_closes_the_backend():
     class Closable:
         closed = False
 
-        def open(self, connection, deadline=None):
+        def open(self, connection, deadline=None, stop=None):
             raise AssertionError("not called")
 
         def close(self):

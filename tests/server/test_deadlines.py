@@ -53,8 +53,8 @@ class SlowBackend:
     def __init__(self) -> None:
         self.memory = MemoryBackend()
 
-    def open(self, connection: Any, deadline: float | None = None) -> SlowStore:
-        return SlowStore(self.memory.open(connection, deadline))
+    def open(self, connection: Any, deadline: float | None = None, stop: Any = None) -> SlowStore:
+        return SlowStore(self.memory.open(connection, deadline, stop))
 
 
 def _lead_ids(backend: SlowBackend) -> set[str]:

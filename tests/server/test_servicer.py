@@ -198,7 +198,7 @@ def test_validate_checks_sample_events_and_names_them(server):
 
 
 class _Exploding:
-    def open(self, connection, deadline=None):
+    def open(self, connection, deadline=None, stop=None):
         raise RuntimeError("boom: refresh_token=rt-secret")
 
 

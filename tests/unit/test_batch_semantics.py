@@ -126,8 +126,8 @@ def test_creates_and_updates_of_one_round_are_sent_at_the_same_time():
     barrier = threading.Barrier(2, timeout=10)  # a safety net: sequential calls break it instead of hanging
 
     class Meeting:
-        def open(self, connection, deadline=None):
-            return _MeetingStore(backend.open(connection, deadline), barrier)
+        def open(self, connection, deadline=None, stop=None):
+            return _MeetingStore(backend.open(connection, deadline, stop), barrier)
 
     report = ApplyService(Meeting()).apply(CONN, lead_action(Operation.UPSERT), [
         identify("u", email="old@example.com", first_name="Old"), identify("c", email="new@example.com")])

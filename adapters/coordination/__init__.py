@@ -1,0 +1,1 @@
+"""Adapters of core's coordination port (core.coordination.KeyLeases)."""

@@ -1,0 +1,77 @@
+"""The coordination port: leases on hashed keys, so that events which may create the same record run one
+at a time across concurrent calls (and, behind a shared adapter, across replicas).
+
+A key names (org, object, matcher values) through a SHA-256 digest: an adapter never stores a customer value.
+A lease expires (a holder that died cannot block a key for ever) and carries a fencing number that grows
+with every grant, so a store that can check it can refuse a holder whose lease was taken over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+# How long a call waits for one key before looking again whether it was cancelled.
+_WAIT_SLICE = 0.25
+# A lease outlives the call's deadline by this much; without a deadline it lasts this long at most.
+_TTL_SLACK, _TTL_WITHOUT_DEADLINE = 5.0, 600.0
+
+
+@dataclass(frozen=True)
+class Lease:
+    key: str
+    holder: str  # an opaque token of the holder: only it releases the lease
+    fence: int  # grows with every grant of the key
+    expires_at: float  # time.monotonic() instant: after it, another caller may be granted the key
+
+
+class KeyLeases(Protocol):
+    """Exclusive, expiring leases on opaque keys."""
+
+    def acquire(self, key: str, ttl_seconds: float, wait_until: float | None) -> Lease | None:
+        """The lease on `key` for `ttl_seconds`, waiting while another holder has it, at most until
+        `wait_until` (a time.monotonic() instant; None waits as long as it takes); None if not granted."""
+        ...
+
+    def release(self, lease: Lease) -> None:
+        """Give the lease back; a lease that expired and was granted to another holder is left alone."""
+        ...
+
+
+def record_key(instance_url: str, object_name: str, matchers: Iterable[tuple[str, Any]]) -> str:
+    """The key of the record that (org, object, matcher values) may create; `matchers` are (field, match key)."""
+    org = (instance_url or "").strip().rstrip("/").lower()
+    text = repr((org, object_name.lower(), sorted((name.lower(), repr(key)) for name, key in matchers)))
+    return "sfdest:record:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+@contextmanager
+def holding(leases: KeyLeases, keys: Iterable[str], deadline: float | None,
+            stop: Callable[[], bool] | None = None) -> Iterator[set[str]]:
+    """Hold every key it can get before `deadline` (or until `stop()`), yielding those held; released after.
+
+    Keys are taken in sorted order, so two calls wanting overlapping keys never wait on each other in a
+    cycle. Once one key cannot be had, no more are taken: the caller leaves the events needing them out.
+    """
+    held: list[Lease] = []
+    ttl = (deadline - time.monotonic() if deadline is not None else _TTL_WITHOUT_DEADLINE) + _TTL_SLACK
+    try:
+        for key in sorted(set(keys)):
+            lease = None
+            while lease is None and not (stop is not None and stop()):
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    break
+                wait_until = now + _WAIT_SLICE if deadline is None else min(deadline, now + _WAIT_SLICE)
+                lease = leases.acquire(key, max(ttl, _TTL_SLACK), wait_until)
+            if lease is None:
+                break
+            held.append(lease)
+        yield {lease.key for lease in held}
+    finally:
+        for lease in reversed(held):
+            leases.release(lease)

@@ -19,6 +19,7 @@ from adapters.salesforce.retry import RetryPolicy, Timing
 from adapters.salesforce.store import COLLECTION_LIMIT, SalesforceStore
 from adapters.salesforce.transport import DEFAULT_API_VERSION, OrgState, Session
 from adapters.salesforce.transport import api_version as _api_version
+from adapters.salesforce.watchdog import Watchdog
 from core.model import Connection
 from core.ports import BackendError
 from core.telemetry import NullTelemetry, Telemetry
@@ -85,12 +86,13 @@ class SalesforceBackend:
         self.telemetry: Telemetry = telemetry or NullTelemetry()
         self.tokens.telemetry = self.telemetry
         self._lock = threading.Lock()
+        self._watchdog = Watchdog()
 
     def _org(self, key: str) -> OrgState:
         """In-flight slots per org (its instance URL), whatever the credentials: an org's concurrent-request
         allowance is the org's; least recently used dropped."""
         with self._lock:
-            state = self._orgs.pop(key, None) or OrgState(self._max_in_flight)
+            state = self._orgs.pop(key, None) or OrgState(self._max_in_flight, self._watchdog)
             self._orgs[key] = state
             while len(self._orgs) > MAX_ORG_STATES:
                 self._orgs.pop(next(iter(self._orgs)))

@@ -3,10 +3,13 @@ bounded retries."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
+import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -16,6 +19,7 @@ import httpx
 from adapters.salesforce.allowance import Allowance, CoolOff, is_daily_limit
 from adapters.salesforce.auth import Grant, TokenManager
 from adapters.salesforce.retry import Attempts, RetryPolicy, Timing
+from adapters.salesforce.watchdog import Watchdog
 from core.model import ApiUsage, ResultError
 from core.ports import BackendError
 from core.telemetry import NullTelemetry, Telemetry, org_label
@@ -112,11 +116,55 @@ def call_kind(method: str, url: str) -> str:
     return {"POST": "create", "PATCH": "update", "DELETE": "delete"}.get(method, "query")
 
 
-class OrgState:
-    """What the backend shares across the stores of one org and credentials: its in-flight request slots."""
+def send_within(client: httpx.Client, request: httpx.Request, ends: float | None, clock: Callable[[], float],
+                watchdog: Watchdog | None = None) -> httpx.Response:
+    """Send `request` and read its whole answer before `ends` (a `clock` instant; None: no limit), else give
+    it up and close its connection. httpx's timeouts bound each read, not the whole answer: an org trickling
+    its body would otherwise hold the call, and the org's connection, long past the call's deadline. The
+    `watchdog` (on the time.monotonic() clock) shuts the connection at `ends` even while a read is waiting."""
+    response = client.send(request, stream=True)
+    if response.is_stream_consumed:  # a transport that answered in memory: the body is already here
+        return response
+    cut = _cut_off(response, ends, clock, watchdog)
+    try:
+        raw = bytearray()
+        for chunk in response.iter_raw():
+            raw += chunk
+            if ends is not None and clock() >= ends:
+                raise httpx.ReadTimeout("Salesforce did not finish its answer within the call's time", request=request)
+        return httpx.Response(response.status_code, headers=response.headers, content=bytes(raw), request=request)
+    except httpx.TransportError:
+        if cut is not None and watchdog is not None and not watchdog.disarm(cut):
+            raise httpx.ReadTimeout("Salesforce did not finish its answer within the call's time",
+                                    request=request) from None
+        raise
+    finally:
+        if cut is not None and watchdog is not None:
+            watchdog.disarm(cut)
+        response.close()
 
-    def __init__(self, max_in_flight: int):
+
+def _cut_off(response: httpx.Response, ends: float | None, clock: Callable[[], float],
+             watchdog: Watchdog | None) -> int | None:
+    """Arm the watchdog to shut the response's socket at `ends`."""
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if ends is None or watchdog is None or sock is None:
+        return None
+
+    def shut() -> None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+    return watchdog.arm(time.monotonic() + max(ends - clock(), 0.0), shut)
+
+
+class OrgState:
+    """What the backend shares across the stores of one org: its in-flight request slots."""
+
+    def __init__(self, max_in_flight: int, watchdog: Watchdog | None = None):
         self.slots = threading.BoundedSemaphore(max(1, max_in_flight))
+        self.watchdog = watchdog  # cuts off answers that would outlast their call
 
 
 class Session:
@@ -173,7 +221,7 @@ class Session:
                                            "this Salesforce request; nothing was sent"))
 
     def _send(self, method: str, url: str, token: str, body: Any, content_type: str = "application/json",
-              accept: str = "application/json") -> httpx.Response:
+              accept: str = "application/json", floor: float = 0.0) -> httpx.Response:
         remaining = self.timing.remaining(self.deadline)
         if remaining is not None and not self._org.slots.acquire(timeout=max(remaining, 0)):
             raise BackendError(ResultError("DEADLINE_EXCEEDED", "the call's deadline passed while waiting for a "
@@ -181,8 +229,12 @@ class Session:
         if remaining is None:
             self._org.slots.acquire()
         try:
-            self._check_stop()  # the wait for a slot may have outlasted the caller
+            self._check_stop()  # the wait for a slot may have outlasted the caller, or the call's time
             remaining = self.timing.remaining(self.deadline)
+            if remaining is not None and remaining <= floor:
+                raise BackendError(ResultError("DEADLINE_EXCEEDED", "the call's deadline left no time for this "
+                                               "Salesforce request once a connection to the org was free; nothing "
+                                               "was sent"))
             timeout = self._timeout if remaining is None else max(min(self._timeout, remaining), 0.001)
             headers = {"Authorization": f"Bearer {token}", "Accept": accept, "Sforce-Call-Options": CALL_OPTIONS,
                        **(self.write_headers if method != "GET" else {})}
@@ -192,16 +244,22 @@ class Session:
                 # bytes go as they are (a Bulk API CSV upload); anything else is sent as JSON
                 content = body if isinstance(body, bytes) else json.dumps(
                     body, allow_nan=False, ensure_ascii=False, separators=(",", ":")).encode()
-            return self._client.request(method, url, headers=headers, content=content, timeout=timeout)
+            request = self._client.build_request(method, url, headers=headers, content=content, timeout=timeout)
+            return send_within(self._client, request, None if remaining is None else self.timing.clock() + timeout,
+                               self.timing.clock, self._org.watchdog)
         finally:
             self._org.slots.release()
+
+    def _floor(self, idempotent: bool) -> float:
+        """The least time left in which a request may start: a write needs time to be answered, or its
+        outcome would be unknown."""
+        return 0.0 if idempotent else self._min_write
 
     def _deadline_check(self, idempotent: bool, last: ResultError | None) -> None:
         remaining = self.timing.remaining(self.deadline)
         if remaining is None:
             return
-        floor = 0.0 if idempotent else self._min_write
-        if remaining <= floor:
+        if remaining <= self._floor(idempotent):
             if last is not None:
                 raise BackendError(last)
             raise BackendError(ResultError("DEADLINE_EXCEEDED", "the call's deadline left no time for this Salesforce "
@@ -242,7 +300,7 @@ class Session:
             attempts.spend()
             lock = False
             try:
-                response = self._send(method, url, token, body, content_type, accept)
+                response = self._send(method, url, token, body, content_type, accept, self._floor(idempotent))
             except _NOT_SENT as exc:
                 last = ResultError("CONNECTION_ERROR" if isinstance(exc, httpx.ConnectError) else "TIMEOUT",
                                    f"could not connect to Salesforce ({type(exc).__name__}); nothing was sent")

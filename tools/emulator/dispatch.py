@@ -6,6 +6,7 @@ import re
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from adapters.memory.results import OrgError
@@ -51,6 +52,16 @@ def _run(emu: Emulator, call: routes.Call) -> Reply:
         return Reply.json(500, error_body("UNKNOWN_EXCEPTION", "An unexpected error occurred in the emulator"))
 
 
+def pause(seconds: float, gone: Callable[[], bool]) -> bool:
+    """Wait `seconds` as a slow org would; False (at once) if the client closes the connection meanwhile."""
+    ends = time.monotonic() + seconds
+    while (left := ends - time.monotonic()) > 0:
+        if gone():
+            return False
+        time.sleep(min(left, 0.02))
+    return True
+
+
 def dispatch(emu: Emulator, req: Request) -> Reply:
     emu.log_request(req)
     if len(req.raw_uri.encode()) > URI_LIMIT:
@@ -63,8 +74,8 @@ def dispatch(emu: Emulator, req: Request) -> Reply:
             return Reply.dropped()
         if fault and fault.kind not in ("drop", "delay", "row_lock"):
             return fault_reply(fault.kind)
-        if fault and fault.kind == "delay":
-            time.sleep(fault.seconds)
+        if fault and fault.kind == "delay" and not pause(fault.seconds, req.gone):
+            return Reply.dropped()
         if req.method != "POST":
             return Reply.json(405, {"error": "invalid_request", "error_description": "must use HTTP POST"})
         reply = emu.oauth.handle(req)
@@ -82,21 +93,24 @@ def dispatch(emu: Emulator, req: Request) -> Reply:
     limit_header = {"Sforce-Limit-Info": emu.usage.header()}
     if not allowed:
         return Reply.json(403, error_body("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."), limit_header)
-    if emu.latency_ms:
-        time.sleep(emu.latency_ms / 1000)
+    if emu.latency_ms and not pause(emu.latency_ms / 1000, req.gone):
+        return Reply.dropped()
     fault = emu.faults.take(req.method, req.path, call.local_path, call.kind)
     if fault and fault.kind == "delay":
-        time.sleep(fault.seconds)
+        if not pause(fault.seconds, req.gone):
+            return Reply.dropped()
         fault = None
     if fault and fault.kind == "drop" and fault.when == "before":
         return Reply.dropped()
     if fault and fault.kind == "row_lock" and call.kind in composite.WRITE_KINDS:
         reply = composite.locked(call)
-    elif fault and fault.kind != "drop":
+    elif fault and fault.kind not in ("drop", "trickle"):
         reply = fault_reply(fault.kind)
     else:
         reply = _run(emu, call)
     if fault and fault.kind == "drop":
         return Reply.dropped()
+    if fault and fault.kind == "trickle":
+        reply.trickle = fault.seconds
     reply.headers.update(limit_header)
     return reply

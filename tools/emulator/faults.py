@@ -1,4 +1,4 @@
-"""Injected faults: error statuses, row locks, limit refusals, delays and dropped connections."""
+"""Injected faults: error statuses, row locks, limit refusals, delays, trickled bodies and dropped connections."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from tools.emulator.wire import Reply, error_body
 
-KINDS = ("unavailable", "server_error", "row_lock", "concurrent_limit", "delay", "drop")
+KINDS = ("unavailable", "server_error", "row_lock", "concurrent_limit", "delay", "trickle", "drop")
 LOCK_MESSAGE = "unable to obtain exclusive access to this record"
 CONCURRENT_MESSAGE = "ConcurrentRequests (Concurrent API Requests) Limit exceeded."
 

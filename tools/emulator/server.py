@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import socket
 import sys
 import threading
@@ -17,7 +18,7 @@ from adapters.memory.ids import IdFactory
 from adapters.memory.org import Org
 from core.names import to_18
 from tools.emulator.bulk import Jobs
-from tools.emulator.dispatch import dispatch
+from tools.emulator.dispatch import dispatch, pause
 from tools.emulator.faults import Fault, FaultPlan
 from tools.emulator.limits import Usage
 from tools.emulator.oauth import OAuth
@@ -77,9 +78,27 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
+    def _client_gone(self) -> bool:
+        """Whether the client closed its end (readable with nothing to read: EOF)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
+
     def _serve(self) -> None:
+        emulator = self.server.emulator
+        emulator.opened()
+        try:
+            self._answer(emulator)
+        finally:
+            emulator.closed()
+
+    def _answer(self, emulator: Emulator) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
-        reply = dispatch(self.server.emulator, Request.build(self.command, self.path, headers, self._body()))
+        request = Request.build(self.command, self.path, headers, self._body())
+        request.gone = self._client_gone
+        reply = dispatch(emulator, request)
         if reply.drop:
             self.close_connection = True
             try:
@@ -92,8 +111,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
-        if self.command != "HEAD" and reply.body:
+        if self.command == "HEAD" or not reply.body:
+            return
+        if not reply.trickle:
             self.wfile.write(reply.body)
+            return
+        for n in range(len(reply.body)):  # a slow org: one byte at a time, until the client hangs up
+            self.wfile.write(reply.body[n:n + 1])
+            self.wfile.flush()
+            if n + 1 < len(reply.body) and not pause(reply.trickle, self._client_gone):
+                self.close_connection = True
+                return
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _serve
 
@@ -117,8 +145,9 @@ class Emulator:
     Credentials: add_client, add_user, add_refresh_token, register_jwt_key / new_jwt_key,
     revoke_refresh_token, issue_token, expire_all_tokens / expire_token, concurrent_refresh_conflicts,
     login_domain, rotate_refresh_tokens. Faults: fail_next, drop_connection_next, clear_faults,
-    latency_ms. Counters: token_requests, api_calls, calls (by kind), bulk_calls, api_usage,
-    set_api_usage, reset_counters, requests (logged requests), last_queries (parsed SOQL).
+    latency_ms (delays end early when the client closes its connection). Counters: token_requests, api_calls,
+    calls (by kind), bulk_calls, api_usage, set_api_usage, reset_counters, requests (logged requests),
+    last_queries (parsed SOQL), open_requests and peak_open_requests (requests being served, now and at most).
     Everything is thread-safe.
     """
 
@@ -139,6 +168,7 @@ class Emulator:
         self.requests: list[LoggedRequest] = []
         self.last_queries: list[Query] = []
         self._lock = threading.Lock()
+        self._open = self._peak_open = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         if defaults:
@@ -250,7 +280,8 @@ class Emulator:
     def fail_next(self, n: int, kind: str, *, seconds: float = 0.0, path: str | None = None,
                   method: str | None = None, call: str | None = None) -> None:
         """The next n matching data calls fail: kind unavailable (503), server_error (500), row_lock,
-        concurrent_limit (403) or delay (`seconds`, then served normally).
+        concurrent_limit (403), delay (`seconds`, then served normally) or trickle (served, the body one byte
+        every `seconds`; a delay or trickle ends when the client closes its connection).
 
         Scope with `path` (a prefix: "/composite/sobjects" after the version, or a full "/services/..."
         path, which can also reach the token endpoint), `method` and `call` (a kind of `calls`).
@@ -293,12 +324,35 @@ class Emulator:
         return self.usage.used, self.usage.limit
 
     def reset_counters(self) -> None:
-        """Zero api_calls, calls, token_requests and forget logged requests and queries (not the daily usage)."""
+        """Zero api_calls, calls, token_requests, the peak of open requests, and forget logged requests and
+        queries (not the daily usage)."""
         self.usage.reset()
         with self._lock:
+            self._peak_open = self._open
             self.oauth.token_requests = 0
             self.requests.clear()
             self.last_queries.clear()
+
+    @property
+    def open_requests(self) -> int:
+        """Requests the emulator is serving now (received, not yet answered or dropped)."""
+        with self._lock:
+            return self._open
+
+    @property
+    def peak_open_requests(self) -> int:
+        """The most requests served at once since the start or the last reset_counters()."""
+        with self._lock:
+            return self._peak_open
+
+    def opened(self) -> None:
+        with self._lock:
+            self._open += 1
+            self._peak_open = max(self._peak_open, self._open)
+
+    def closed(self) -> None:
+        with self._lock:
+            self._open -= 1
 
     def log_request(self, req: Request) -> None:
         entry = LoggedRequest(req.method, req.path, req.query,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -19,6 +20,8 @@ class Request:
     body: bytes = b""
     raw_uri: str = ""
     host: str = ""
+    # Whether the client has closed its connection (the HTTP server sets it; a built request never is).
+    gone: Callable[[], bool] = field(default=lambda: False, repr=False, compare=False)
 
     @classmethod
     def build(cls, method: str, uri: str, headers: dict[str, str], body: bytes) -> Request:
@@ -50,6 +53,7 @@ class Reply:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False  # close the socket without answering
+    trickle: float = 0.0  # seconds between the body's bytes (a slow org); 0 sends it at once
 
     @classmethod
     def json(cls, status: int, payload: Any, headers: dict[str, str] | None = None) -> Reply:

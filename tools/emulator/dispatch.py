@@ -53,13 +53,15 @@ def _run(emu: Emulator, call: routes.Call) -> Reply:
 
 
 def pause(seconds: float, gone: Callable[[], bool]) -> bool:
-    """Wait `seconds` as a slow org would; False (at once) if the client closes the connection meanwhile."""
+    """Wait `seconds` as a slow org would, watching the client (an org goes on with a request whose client
+    hung up, but no longer counts it open); False if the client has closed the connection."""
     ends = time.monotonic() + seconds
     while (left := ends - time.monotonic()) > 0:
         if gone():
+            time.sleep(left)
             return False
         time.sleep(min(left, 0.02))
-    return True
+    return not gone()
 
 
 def dispatch(emu: Emulator, req: Request) -> Reply:
@@ -74,8 +76,8 @@ def dispatch(emu: Emulator, req: Request) -> Reply:
             return Reply.dropped()
         if fault and fault.kind not in ("drop", "delay", "row_lock"):
             return fault_reply(fault.kind)
-        if fault and fault.kind == "delay" and not pause(fault.seconds, req.gone):
-            return Reply.dropped()
+        if fault and fault.kind == "delay":
+            pause(fault.seconds, req.gone)
         if req.method != "POST":
             return Reply.json(405, {"error": "invalid_request", "error_description": "must use HTTP POST"})
         reply = emu.oauth.handle(req)
@@ -93,12 +95,11 @@ def dispatch(emu: Emulator, req: Request) -> Reply:
     limit_header = {"Sforce-Limit-Info": emu.usage.header()}
     if not allowed:
         return Reply.json(403, error_body("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."), limit_header)
-    if emu.latency_ms and not pause(emu.latency_ms / 1000, req.gone):
-        return Reply.dropped()
+    if emu.latency_ms:
+        pause(emu.latency_ms / 1000, req.gone)
     fault = emu.faults.take(req.method, req.path, call.local_path, call.kind)
     if fault and fault.kind == "delay":
-        if not pause(fault.seconds, req.gone):
-            return Reply.dropped()
+        pause(fault.seconds, req.gone)
         fault = None
     if fault and fault.kind == "drop" and fault.when == "before":
         return Reply.dropped()

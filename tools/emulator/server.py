@@ -79,20 +79,30 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _client_gone(self) -> bool:
-        """Whether the client closed its end (readable with nothing to read: EOF)."""
+        """Whether the client closed its end (readable with nothing to read: EOF); from then on the request
+        no longer counts as open, though the emulator goes on with it as an org would."""
         try:
             readable, _, _ = select.select([self.connection], [], [], 0)
-            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+            gone = bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
         except (OSError, ValueError):
-            return True
+            gone = True
+        if gone:
+            self._uncount()
+        return gone
+
+    def _uncount(self) -> None:
+        if getattr(self, "_counted", False):
+            self._counted = False
+            self.server.emulator.closed()
 
     def _serve(self) -> None:
         emulator = self.server.emulator
         emulator.opened()
+        self._counted = True
         try:
             self._answer(emulator)
         finally:
-            emulator.closed()
+            self._uncount()
 
     def _answer(self, emulator: Emulator) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
@@ -145,9 +155,10 @@ class Emulator:
     Credentials: add_client, add_user, add_refresh_token, register_jwt_key / new_jwt_key,
     revoke_refresh_token, issue_token, expire_all_tokens / expire_token, concurrent_refresh_conflicts,
     login_domain, rotate_refresh_tokens. Faults: fail_next, drop_connection_next, clear_faults,
-    latency_ms (delays end early when the client closes its connection). Counters: token_requests, api_calls,
+    latency_ms. Counters: token_requests, api_calls,
     calls (by kind), bulk_calls, api_usage, set_api_usage, reset_counters, requests (logged requests),
-    last_queries (parsed SOQL), open_requests and peak_open_requests (requests being served, now and at most).
+    last_queries (parsed SOQL), open_requests and peak_open_requests (requests being served whose client is still
+    connected, now and at most).
     Everything is thread-safe.
     """
 
@@ -281,7 +292,7 @@ class Emulator:
                   method: str | None = None, call: str | None = None) -> None:
         """The next n matching data calls fail: kind unavailable (503), server_error (500), row_lock,
         concurrent_limit (403), delay (`seconds`, then served normally) or trickle (served, the body one byte
-        every `seconds`; a delay or trickle ends when the client closes its connection).
+        every `seconds`, until the client closes its connection).
 
         Scope with `path` (a prefix: "/composite/sobjects" after the version, or a full "/services/..."
         path, which can also reach the token endpoint), `method` and `call` (a kind of `calls`).
@@ -335,7 +346,7 @@ class Emulator:
 
     @property
     def open_requests(self) -> int:
-        """Requests the emulator is serving now (received, not yet answered or dropped)."""
+        """Requests the emulator is serving now whose client is still connected."""
         with self._lock:
             return self._open
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from core.coercion import match_key
@@ -125,30 +125,34 @@ class ApplyService:
                 results, shown = _action_failures(events, static + problems)
             else:
                 shown = _reported(static + problems)
-                batch = _Batch(store, action, describe, dry_run, deadline, record_type)
-                batch.stop, batch.org, batch.leases = stop, connection.instance_url, self._leases
-                results = batch.run(events)
+                results = _Batch(store, action, describe, dry_run, deadline, record_type, stop,
+                                 _Leases(self._leases, connection.instance_url)).run(events)
         except BackendError as exc:
             results = tuple(failure(e.id, exc.error) for e in events)
         calls = store.api_calls if store else 0
         return ApplyReport(results, api_calls=calls, api_usage=store.api_usage if store else None, diagnostics=shown)
 
 
+@dataclass(frozen=True)
+class _Leases:
+    port: KeyLeases | None
+    org: str  # the connection's instance URL: keys are per org
+
+
 class _Batch:
     """One Apply: prepare events, route them (create, by Id, native upsert, matched), write, report."""
 
     def __init__(self, store: RecordStore, action: Action, describe: ObjectDescribe, dry_run: bool,
-                 deadline: float | None, record_type: RecordTypeInfo | None = None):
+                 deadline: float | None, record_type: RecordTypeInfo | None = None,
+                 stop: Callable[[], bool] | None = None, leases: _Leases | None = None):
         if action.operation is None:
             raise ValueError("an action without an operation (validate_static refuses it first)")
         self.store, self.action, self.describe, self.operation = store, action, describe, action.operation
         self.record_type = record_type
-        self.dry_run, self.deadline = dry_run, deadline
+        self.dry_run, self.deadline, self.stop = dry_run, deadline, stop
+        self.leases = leases
         self.results: dict[int, EventResult] = {}
         self.native_field = self._native_upsert_field()
-        self.stop: Callable[[], bool] | None = None
-        self.org = ""
-        self.leases: KeyLeases | None = None
 
     def run(self, events: Sequence[Event]) -> tuple[EventResult, ...]:
         if self.action.duplicate_rule is not None or self.action.assignment_rule:
@@ -246,20 +250,21 @@ class _Batch:
     def _matchers_of(self, p: Prepared) -> dict[str, Any]:
         return {"Id": p.direct_id} if self._is_direct(p) else p.matchers
 
-    def _creation_keys(self, p: Prepared) -> set[str]:
+    def _creation_keys(self, p: Prepared, org: str) -> set[str]:
         """The lease keys of the records an upsert event may create: one per matcher value when any one
         matcher matches (OR), else one for all of them."""
         pairs = [(n, match_key(v, self.describe.field(n))) for n, v in self._matchers_of(p).items() if v is not None]
         if len(pairs) == 1 or self.action.operator is MatcherOperator.OR:
-            return {record_key(self.org, self.action.object_name, [pair]) for pair in pairs}
-        return {record_key(self.org, self.action.object_name, pairs)}
+            return {record_key(org, self.action.object_name, [pair]) for pair in pairs}
+        return {record_key(org, self.action.object_name, pairs)}
 
     def _sequence(self, prepared: list[Prepared]) -> None:
         """Look up, then write in rounds; an upsert holds the lease of every record it may create meanwhile."""
-        if self.leases is None or self.dry_run or self.action.operation is not Operation.UPSERT:
+        leases = self.leases
+        if leases is None or leases.port is None or self.dry_run or self.action.operation is not Operation.UPSERT:
             return self._looked_up(prepared)
-        keys = {p.index: self._creation_keys(p) for p in prepared}
-        with holding(self.leases, (k for ks in keys.values() for k in ks), self.deadline, self.stop) as held:
+        keys = {p.index: self._creation_keys(p, leases.org) for p in prepared}
+        with holding(leases.port, (k for ks in keys.values() for k in ks), self.deadline, self.stop) as held:
             waited = [p for p in prepared if not keys[p.index] <= held]
             reason = halted(self.deadline, self.stop, "looked up") or ResultError(
                 "DEADLINE_EXCEEDED", "another call was writing the record this event may create until the "

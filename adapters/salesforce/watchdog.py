@@ -34,7 +34,11 @@ class Watchdog:
     def disarm(self, handle: int) -> bool:
         """False if the callback already ran (or is running)."""
         with self._changed:
-            return self._callbacks.pop(handle, None) is not None
+            armed = self._callbacks.pop(handle, None) is not None
+            if len(self._heap) > 2 * len(self._callbacks) + 64:  # drop disarmed entries: the heap stays small
+                self._heap = [entry for entry in self._heap if entry[1] in self._callbacks]
+                heapq.heapify(self._heap)
+            return armed
 
     def _run(self) -> None:
         while True:

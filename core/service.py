@@ -304,7 +304,8 @@ class ValidateService:
         self._stores = stores
 
     def validate(self, action: Action, connection: Connection | None = None,
-                 sample_events: Sequence[Event] = (), deadline: float | None = None) -> ValidationReport:
+                 sample_events: Sequence[Event] = (), deadline: float | None = None,
+                 stop: Callable[[], bool] | None = None) -> ValidationReport:
         diagnostics = list(validate_static(action))
         if count_problems(action):  # an oversized action gets no further (linear) work
             return ValidationReport(tuple(diagnostics))
@@ -313,7 +314,7 @@ class ValidateService:
         if connection is not None and action.object_name and not any(
                 d.field_path == "action.object" for d in diagnostics):
             try:
-                store = self._stores.open(connection, deadline)
+                store = self._stores.open(connection, deadline, stop=stop)
                 describe, problems = _Describe.load(store, action)
                 diagnostics += problems
                 if describe is not None:

@@ -128,7 +128,8 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
             connection = translate.connection(request.connection) if request.HasField("connection") else None
             report = self._validate.validate(action, connection, translate.events(request.sample_events,
                                                                                   "sample_events"),
-                                             core_deadline(context, self._margin, self._fraction, self._max_call))
+                                             core_deadline(context, self._margin, self._fraction, self._max_call),
+                                             stop=self._stop(context))
             line.update(object=action.object_name, valid=report.valid,
                         diagnostics=sorted(d.code for d in report.diagnostics))
             return translate.validate_response(report)

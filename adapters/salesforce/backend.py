@@ -80,7 +80,7 @@ class SalesforceBackend:
         self.tokens = TokenManager(self._client, self._timing, self._policy, negative_auth_ttl_seconds,
                                    request_timeout_seconds)
         self._describes = DescribeCache(describe_ttl_seconds, clock)
-        self._orgs: dict[tuple[str, ...], OrgState] = {}
+        self._orgs: dict[str, OrgState] = {}
         # Each org's daily API allowance, by instance URL: shared by every credential of the org.
         self._allowances = Allowances(lambda: CoolOff(clock))
         self.telemetry: Telemetry = telemetry or NullTelemetry()

@@ -109,8 +109,11 @@ class _Handler(BaseHTTPRequestHandler):
         request = Request.build(self.command, self.path, headers, self._body())
         request.gone = self._client_gone
         reply = dispatch(emulator, request)
+        # The request stops counting as open before the write that completes its answer, so a client that
+        # has its answer never sees it still counted.
         if reply.drop:
             self.close_connection = True
+            self._uncount()
             try:
                 self.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
@@ -120,18 +123,21 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in reply.headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(reply.body)))
+        body = b"" if self.command == "HEAD" else reply.body
+        if not body:
+            self._uncount()
         self.end_headers()
-        if self.command == "HEAD" or not reply.body:
-            return
-        if not reply.trickle:
-            self.wfile.write(reply.body)
-            return
-        for n in range(len(reply.body)):  # a slow org: one byte at a time, until the client hangs up
-            self.wfile.write(reply.body[n:n + 1])
+        for n in range(len(body)) if reply.trickle else ():  # a slow org: a byte at a time, until the client leaves
+            if n + 1 == len(body):
+                self._uncount()
+            self.wfile.write(body[n:n + 1])
             self.wfile.flush()
-            if n + 1 < len(reply.body) and not pause(reply.trickle, self._client_gone):
+            if n + 1 < len(body) and not pause(reply.trickle, self._client_gone):
                 self.close_connection = True
                 return
+        if body and not reply.trickle:
+            self._uncount()
+            self.wfile.write(body)
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _serve
 

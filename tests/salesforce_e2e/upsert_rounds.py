@@ -29,8 +29,8 @@ def salesforce_env(racers: int) -> dict[str, str]:
 
 
 @contextmanager
-def serving(racers: int) -> Iterator[Served]:
-    served = start_server(salesforce_env(racers), listening_host=r"127\.0\.0\.1")
+def serving(racers: int, **env: str) -> Iterator[Served]:
+    served = start_server({**salesforce_env(racers), **env})
     try:
         yield served
     finally:

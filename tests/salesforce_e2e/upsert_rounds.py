@@ -22,10 +22,11 @@ RACE_LIMIT = 120.0
 
 
 def salesforce_env(racers: int) -> dict[str, str]:
-    """`sfdest serve` with the Salesforce backend in emulator mode, room for `racers` Applies of one org at once."""
+    """`sfdest serve` with the Salesforce backend in emulator mode, room for `racers` Applies of one org at once
+    (one org may hold at most three quarters of the workers)."""
     return {"SFDEST_BACKEND": "salesforce", "SFDEST_SALESFORCE_ALLOW_LOOPBACK_HTTP": "true",
             "SFDEST_GRACE_SECONDS": "1", "SFDEST_MAX_APPLIES_PER_ORG": str(racers),
-            "SFDEST_MAX_WORKERS": str(racers + 4), "SFDEST_MAX_CONCURRENT_RPCS": str(racers + 4)}
+            "SFDEST_MAX_WORKERS": str(2 * racers), "SFDEST_MAX_CONCURRENT_RPCS": str(2 * racers)}
 
 
 @contextmanager

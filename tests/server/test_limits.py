@@ -148,7 +148,7 @@ class GatedBackend:
         self._gates: dict[str, threading.Semaphore] = defaultdict(lambda: threading.Semaphore(0))
         self._changed = threading.Condition()
 
-    def open(self, connection, deadline=None):
+    def open(self, connection, deadline=None, stop=None):
         org = connection.instance_url
         with self._changed:
             self.entered.append(org)

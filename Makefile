@@ -18,7 +18,7 @@ BREAKING_AGAINST ?= main
 NODE_DIR := tests/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.sfdest-installed
 
-.PHONY: all run test lint proto stubs clean emulator bench bench-quick node-deps soak
+.PHONY: all run test lint proto stubs clean emulator bench bench-quick node-deps soak redis-server
 all: proto
 
 $(PY):
@@ -71,7 +71,15 @@ bench: $(GEN)
 bench-quick: $(GEN)
 	$(PY) -m tests.bench --quick --json bench-results-quick.json
 
-test: $(GEN) node-deps
+# The Redis adapter's tests and the multi-replica suite start a real redis-server (Debian's package).
+redis-server:
+	@command -v redis-server >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; \
+	  else echo "redis-server not found: install it (Debian/Ubuntu: sudo apt-get install redis-server;" \
+	    "macOS: brew install redis) so that redis-server is on PATH, then run make test again" >&2; exit 1; fi; }
+
+test: $(GEN) node-deps redis-server
 	$(PY) -m pytest -n 2 tests
 
 # Not in `make test`: 100 rounds of 50 concurrent upserts of one new Email through `sfdest serve` and the

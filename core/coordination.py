@@ -21,6 +21,16 @@ _WAIT_SLICE = 0.25
 _TTL_SLACK, _TTL_WITHOUT_DEADLINE = 5.0, 600.0
 
 
+class CoordinationUnavailable(Exception):
+    """The shared coordination store did not answer in time; nothing was granted."""
+
+
+class HeldKeys(set[str]):
+    """The keys `holding` got; `unavailable` when the coordination store stopped answering."""
+
+    unavailable: bool = False
+
+
 @dataclass(frozen=True)
 class Lease:
     key: str
@@ -34,7 +44,8 @@ class KeyLeases(Protocol):
 
     def acquire(self, key: str, ttl_seconds: float, wait_until: float | None) -> Lease | None:
         """The lease on `key` for `ttl_seconds`, waiting while another holder has it, at most until
-        `wait_until` (a time.monotonic() instant; None waits as long as it takes); None if not granted."""
+        `wait_until` (a time.monotonic() instant; None waits as long as it takes); None if not granted.
+        Raises CoordinationUnavailable when a shared store does not answer."""
         ...
 
     def release(self, lease: Lease) -> None:
@@ -51,13 +62,16 @@ def record_key(instance_url: str, object_name: str, matchers: Iterable[tuple[str
 
 @contextmanager
 def holding(leases: KeyLeases, keys: Iterable[str], deadline: float | None,
-            stop: Callable[[], bool] | None = None) -> Iterator[set[str]]:
+            stop: Callable[[], bool] | None = None) -> Iterator[HeldKeys]:
     """Hold every key it can get before `deadline` (or until `stop()`), yielding those held; released after.
 
     Keys are taken in sorted order, so two calls wanting overlapping keys never wait on each other in a
     cycle. Once one key cannot be had, no more are taken: the caller leaves the events needing them out.
+    A store that stops answering ends the taking too (the result says `unavailable`); a release it misses
+    is left to the lease's expiry.
     """
     held: list[Lease] = []
+    got = HeldKeys()
     ttl = (deadline - time.monotonic() if deadline is not None else _TTL_WITHOUT_DEADLINE) + _TTL_SLACK
     try:
         for key in sorted(set(keys)):
@@ -67,11 +81,19 @@ def holding(leases: KeyLeases, keys: Iterable[str], deadline: float | None,
                 if deadline is not None and now >= deadline:
                     break
                 wait_until = now + _WAIT_SLICE if deadline is None else min(deadline, now + _WAIT_SLICE)
-                lease = leases.acquire(key, max(ttl, _TTL_SLACK), wait_until)
+                try:
+                    lease = leases.acquire(key, max(ttl, _TTL_SLACK), wait_until)
+                except CoordinationUnavailable:
+                    got.unavailable = True
+                    break
             if lease is None:
                 break
             held.append(lease)
-        yield {lease.key for lease in held}
+        got.update(lease.key for lease in held)
+        yield got
     finally:
         for lease in reversed(held):
-            leases.release(lease)
+            try:
+                leases.release(lease)
+            except CoordinationUnavailable:
+                pass  # it expires on its own

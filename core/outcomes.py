@@ -48,6 +48,8 @@ _TABLE: dict[str, tuple[int, Outcome, bool]] = {
     "DEADLINE_EXCEEDED": (504, Outcome.NOT_ATTEMPTED, True),
     # Nothing was sent: the call was cancelled, or the server began stopping, before this event's turn.
     "CANCELLED": (503, Outcome.NOT_ATTEMPTED, True),
+    # Nothing was sent: the shared coordination store (Redis) did not answer in time.
+    "COORDINATION_UNAVAILABLE": (503, Outcome.NOT_ATTEMPTED, True),
     # Nothing was sent: the event matches a record whose earlier write in this batch is of unknown outcome.
     "DEPENDS_ON_UNCERTAIN_WRITE": (504, Outcome.NOT_ATTEMPTED, True),
     "OUTCOME_UNKNOWN": (502, Outcome.UNCERTAIN, False),

@@ -266,9 +266,11 @@ class _Batch:
         keys = {p.index: self._creation_keys(p, leases.org) for p in prepared}
         with holding(leases.port, (k for ks in keys.values() for k in ks), self.deadline, self.stop) as held:
             waited = [p for p in prepared if not keys[p.index] <= held]
-            reason = halted(self.deadline, self.stop, "looked up") or ResultError(
+            reason = halted(self.deadline, self.stop, "looked up") or (ResultError(
+                "COORDINATION_UNAVAILABLE", "the shared coordination store (Redis) did not answer in time; "
+                "nothing was written for this event") if held.unavailable else ResultError(
                 "DEADLINE_EXCEEDED", "another call was writing the record this event may create until the "
-                "deadline; nothing was written for it")
+                "deadline; nothing was written for it"))
             for p in waited:
                 self.results[p.index] = failure(p.event_id, reason)
             self._looked_up([p for p in prepared if keys[p.index] <= held])

@@ -81,6 +81,16 @@ def _path(raw: str) -> str:
     return raw.strip()
 
 
+def _coordination(raw: str) -> Secret:
+    """Empty (or local) for in-process coordination, else a Redis URL."""
+    value = raw.strip()
+    if value.lower() in ("", "local"):
+        return Secret("")
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("must be local (or empty) or a Redis URL: redis://HOST:PORT/DB, rediss://... or unix://...")
+    return Secret(value)
+
+
 def parse_token(raw: str) -> Secret:
     value = raw.strip()
     if value and (len(value) < MIN_TOKEN_LENGTH or not value.isascii() or not value.isprintable() or " " in value):
@@ -185,6 +195,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SFDEST_AUTH_TOKENS_FILE", "auth_tokens_file", "", _path,
             "JSON file of bearer tokens, each with the instance URLs it may reach (see Authentication); a call for "
             "another org gets PERMISSION_DENIED; re-read when it changes"),
+    Setting("SFDEST_COORDINATION", "coordination", "local", _coordination,
+            "Where replicas share leases on the records an upsert may create: local (one replica) or a Redis URL "
+            "(redis://HOST:PORT/DB, rediss:// for TLS) every replica of a deployment points at", secret=True),
+    Setting("SFDEST_COORDINATION_TIMEOUT_SECONDS", "coordination_timeout_seconds", "2", _seconds,
+            "Longest one Redis command may take; past it the events that needed it answer 503 "
+            "COORDINATION_UNAVAILABLE, retryable, with nothing written"),
     Setting("SFDEST_METRICS_LISTEN", "metrics_listen", "", _optional_listen,
             "Prometheus /metrics HOST:PORT, plain HTTP, e.g. 127.0.0.1:9464 (empty or off = no metrics endpoint; off "
             "by default, so servers on one host never clash; port 0 picks a free one, logged as metrics_port)",
@@ -234,6 +250,8 @@ class Settings:
     auth_token: Secret = Secret()
     auth_token_file: str = ""
     auth_tokens_file: str = ""
+    coordination: Secret = Secret()
+    coordination_timeout_seconds: float = 2.0
     metrics_listen: str = ""
     log_level: str = "INFO"
     reflection: bool = True

@@ -10,6 +10,7 @@ from dependency_injector import containers, providers
 
 from adapters.coordination.local import LocalKeyLeases
 from adapters.memory.store import MemoryBackend
+from core.coordination import KeyLeases
 from core.ports import StoreFactory
 from core.service import ApplyService, ValidateService
 from core.telemetry import Telemetry
@@ -42,6 +43,15 @@ def salesforce_backend(settings: Settings, telemetry: Telemetry | None = None) -
     return backend(**kwargs)
 
 
+def key_leases(settings: Settings) -> KeyLeases:
+    """In-process leases for one replica, or Redis's, shared by every replica pointing at it."""
+    if not settings.coordination:
+        return LocalKeyLeases()
+    from adapters.coordination.redis_leases import RedisKeyLeases, connect
+
+    return RedisKeyLeases(connect(settings.coordination.value, settings.coordination_timeout_seconds))
+
+
 class Container(containers.DeclarativeContainer):
     config = providers.Configuration()
     settings = providers.Singleton(Settings)
@@ -53,7 +63,7 @@ class Container(containers.DeclarativeContainer):
                                    max_records_per_org=config.memory_max_records_per_org),
         salesforce=providers.Singleton(salesforce_backend, settings, metrics),
     )
-    leases = providers.Singleton(LocalKeyLeases)  # one replica; issue 11 selects a shared adapter here
+    leases = providers.Singleton(key_leases, settings)
     apply_service = providers.Factory(ApplyService, stores=backend, leases=leases)
     validate_service = providers.Factory(ValidateService, stores=backend)
     org_limiter = providers.Singleton(OrgLimiter, config.max_applies_per_org, config.max_workers)

@@ -1,5 +1,5 @@
-"""What every adapter of the coordination port (core.coordination.KeyLeases) must do; a shared adapter
-(issue 11) joins the `leases` parametrization."""
+"""What every adapter of the coordination port (core.coordination.KeyLeases) must do: in-process, Redis on a
+real redis-server, and Redis on fakeredis (fast, in-process)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,34 @@ from collections.abc import Callable
 import pytest
 
 from adapters.coordination.local import LocalKeyLeases
+from adapters.coordination.redis_leases import RedisKeyLeases
 from core.coercion import match_key
 from core.coordination import KeyLeases, holding, record_key
 from core.describe import FieldDescribe
 
-ADAPTERS: dict[str, Callable[[], KeyLeases]] = {"local": LocalKeyLeases}
 WAIT_LIMIT = 30.0  # the longest a waiter waits in these tests; never asserted
+
+
+def _fakeredis() -> KeyLeases:
+    import fakeredis
+
+    return RedisKeyLeases(fakeredis.FakeRedis())
+
+
+def _redis(request) -> KeyLeases:
+    server = request.getfixturevalue("redis_server")
+    client = server.client()
+    client.flushall()
+    return RedisKeyLeases(client)
+
+
+ADAPTERS: dict[str, Callable[..., KeyLeases]] = {
+    "local": lambda request: LocalKeyLeases(), "fakeredis": lambda request: _fakeredis(), "redis": _redis}
 
 
 @pytest.fixture(params=sorted(ADAPTERS))
 def leases(request) -> KeyLeases:
-    return ADAPTERS[request.param]()
+    return ADAPTERS[request.param](request)
 
 
 def now_only() -> float:

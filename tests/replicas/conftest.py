@@ -1,0 +1,25 @@
+"""The multi-replica suite: one emulator, the session's real Redis and three `sfdest serve` per module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.replicas.cluster import Cluster, start_cluster, stop_cluster
+from tools.emulator.server import Emulator
+
+RACERS = 60  # Applies one replica may run at once
+
+
+@pytest.fixture(scope="module")
+def cluster_emulator() -> Iterator[Emulator]:
+    with Emulator(latency_ms=2) as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="module")
+def cluster(redis_server) -> Iterator[Cluster]:
+    started = start_cluster(redis_server.url, RACERS)
+    yield started
+    stop_cluster(started)

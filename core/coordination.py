@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -50,6 +50,33 @@ class KeyLeases(Protocol):
 
     def release(self, lease: Lease) -> None:
         """Give the lease back; a lease that expired and was granted to another holder is left alone."""
+        ...
+
+
+class SharedTokens(Protocol):
+    """Access tokens shared by replicas, so that one token request per org serves them all.
+
+    `identity` is a grant's public parts and secrets: an adapter keys entries by a keyed hash of it (never the
+    secrets themselves) and seals the tokens at rest. Every method may raise CoordinationUnavailable.
+    """
+
+    def read(self, identity: Sequence[str]) -> str | None:
+        """The token a replica stored for this grant, if any (none once it was forgotten)."""
+        ...
+
+    def lease(self, identity: Sequence[str], ttl_seconds: float, wait_until: float | None) -> Lease | None:
+        """The right to request a new token for this grant (one holder across replicas), as KeyLeases.acquire."""
+        ...
+
+    def write(self, identity: Sequence[str], token: str, lease: Lease, ttl_seconds: float) -> bool:
+        """Store `token`, unless a holder with a newer fence already stored one (then False)."""
+        ...
+
+    def release(self, lease: Lease) -> None:
+        ...
+
+    def forget(self, identity: Sequence[str], token: str) -> None:
+        """Drop the stored token if it is still `token` (Salesforce refused it); a newer one is kept."""
         ...
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 BACKENDS = ("memory", "salesforce")
 MIN_TOKEN_LENGTH = 16
+MIN_STATE_KEY_LENGTH = 32
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
@@ -88,6 +89,14 @@ def _coordination(raw: str) -> Secret:
         return Secret("")
     if not value.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError("must be local (or empty) or a Redis URL: redis://HOST:PORT/DB, rediss://... or unix://...")
+    return Secret(value)
+
+
+def _state_key(raw: str) -> Secret:
+    value = raw.strip()
+    if value and (len(value) < MIN_STATE_KEY_LENGTH or not value.isascii() or not value.isprintable()):
+        raise ValueError(f"must be at least {MIN_STATE_KEY_LENGTH} printable ASCII characters "
+                         "(e.g. the output of: openssl rand -base64 32)")
     return Secret(value)
 
 
@@ -201,6 +210,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SFDEST_COORDINATION_TIMEOUT_SECONDS", "coordination_timeout_seconds", "2", _seconds,
             "Longest one Redis command may take; past it the events that needed it answer 503 "
             "COORDINATION_UNAVAILABLE, retryable, with nothing written"),
+    Setting("SFDEST_STATE_KEY", "state_key", "", _state_key,
+            "With a Redis SFDEST_COORDINATION: the key (32+ characters, the same on every replica) that seals "
+            "access tokens in Redis (AES-256-GCM), so replicas share one token per org; empty = each replica "
+            "requests its own tokens and none is stored in Redis", secret=True),
     Setting("SFDEST_METRICS_LISTEN", "metrics_listen", "", _optional_listen,
             "Prometheus /metrics HOST:PORT, plain HTTP, e.g. 127.0.0.1:9464 (empty or off = no metrics endpoint; off "
             "by default, so servers on one host never clash; port 0 picks a free one, logged as metrics_port)",
@@ -252,6 +265,7 @@ class Settings:
     auth_tokens_file: str = ""
     coordination: Secret = Secret()
     coordination_timeout_seconds: float = 2.0
+    state_key: Secret = Secret()
     metrics_listen: str = ""
     log_level: str = "INFO"
     reflection: bool = True
@@ -289,6 +303,9 @@ class Settings:
         if self.tls_client_ca_file and not self.tls_cert_file:
             raise ConfigError("SFDEST_TLS_CLIENT_CA_FILE: mutual TLS needs SFDEST_TLS_CERT_FILE and "
                               "SFDEST_TLS_KEY_FILE too")
+        if self.state_key and not self.coordination:
+            raise ConfigError("SFDEST_STATE_KEY: set it with a Redis SFDEST_COORDINATION (it seals what replicas "
+                              "share there), or leave it empty")
         if self.auth_token and self.auth_token_file:
             raise ConfigError("SFDEST_AUTH_TOKEN and SFDEST_AUTH_TOKEN_FILE: set one, not both")
 

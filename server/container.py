@@ -5,12 +5,13 @@ from __future__ import annotations
 import importlib
 import inspect
 from dataclasses import fields
+from typing import Any
 
 from dependency_injector import containers, providers
 
 from adapters.coordination.local import LocalKeyLeases
 from adapters.memory.store import MemoryBackend
-from core.coordination import KeyLeases
+from core.coordination import KeyLeases, SharedTokens
 from core.ports import StoreFactory
 from core.service import ApplyService, ValidateService
 from core.telemetry import Telemetry
@@ -23,7 +24,8 @@ from server.shutdown import ShutdownClock
 _SALESFORCE_MODULE = "adapters.salesforce.backend"
 
 
-def salesforce_backend(settings: Settings, telemetry: Telemetry | None = None) -> StoreFactory:
+def salesforce_backend(settings: Settings, telemetry: Telemetry | None = None,
+                       tokens: SharedTokens | None = None) -> StoreFactory:
     """The Salesforce REST backend, imported only when selected so the server runs without it."""
     try:
         module = importlib.import_module(_SALESFORCE_MODULE)
@@ -40,30 +42,52 @@ def salesforce_backend(settings: Settings, telemetry: Telemetry | None = None) -
               "allow_loopback_http": settings.salesforce_allow_loopback_http}
     if telemetry is not None and "telemetry" in inspect.signature(backend).parameters:
         kwargs["telemetry"] = telemetry  # calls, retries and API usage, once the adapter reports them
+    if tokens is not None:
+        kwargs["shared_tokens"] = tokens
     return backend(**kwargs)
 
 
-def key_leases(settings: Settings) -> KeyLeases:
-    """In-process leases for one replica, or Redis's, shared by every replica pointing at it."""
+def redis_client(settings: Settings) -> Any:
+    """One Redis client (a connection pool) for every shared adapter, or None with local coordination."""
     if not settings.coordination:
-        return LocalKeyLeases()
-    from adapters.coordination.redis_leases import RedisKeyLeases, connect
+        return None
+    from adapters.coordination.redis_leases import connect
 
-    return RedisKeyLeases(connect(settings.coordination.value, settings.coordination_timeout_seconds))
+    return connect(settings.coordination.value, settings.coordination_timeout_seconds)
+
+
+def key_leases(client: Any) -> KeyLeases:
+    """In-process leases for one replica, or Redis's, shared by every replica pointing at it."""
+    if client is None:
+        return LocalKeyLeases()
+    from adapters.coordination.redis_leases import RedisKeyLeases
+
+    return RedisKeyLeases(client)
+
+
+def shared_tokens(client: Any, settings: Settings) -> SharedTokens | None:
+    """Access tokens sealed in Redis for every replica, when both Redis and a state key are set."""
+    if client is None or not settings.state_key:
+        return None
+    from adapters.coordination.redis_tokens import RedisSharedTokens
+
+    return RedisSharedTokens(client, settings.state_key.value)
 
 
 class Container(containers.DeclarativeContainer):
     config = providers.Configuration()
     settings = providers.Singleton(Settings)
     metrics = providers.Singleton(Metrics)
+    redis = providers.Singleton(redis_client, settings)
+    tokens = providers.Singleton(shared_tokens, redis, settings)
 
     backend = providers.Selector(
         config.backend,
         memory=providers.Singleton(MemoryBackend, telemetry=metrics, max_orgs=config.memory_max_orgs,
                                    max_records_per_org=config.memory_max_records_per_org),
-        salesforce=providers.Singleton(salesforce_backend, settings, metrics),
+        salesforce=providers.Singleton(salesforce_backend, settings, metrics, tokens),
     )
-    leases = providers.Singleton(key_leases, settings)
+    leases = providers.Singleton(key_leases, redis)
     apply_service = providers.Factory(ApplyService, stores=backend, leases=leases)
     validate_service = providers.Factory(ValidateService, stores=backend)
     org_limiter = providers.Singleton(OrgLimiter, config.max_applies_per_org, config.max_workers)

@@ -37,6 +37,16 @@ return 0
 """
 
 
+def call(command: Any, *args: Any, **kwargs: Any) -> Any:
+    """`command(...)`, with any Redis failure (down, timed out, refused) as CoordinationUnavailable."""
+    import redis
+
+    try:
+        return command(*args, **kwargs)
+    except redis.RedisError as exc:
+        raise CoordinationUnavailable(f"Redis did not answer ({type(exc).__name__})") from None
+
+
 def connect(url: str, timeout_seconds: float = 2.0) -> Any:
     """A thread-safe client (a connection pool) for `url`; every command waits at most `timeout_seconds`."""
     import redis
@@ -59,7 +69,7 @@ class RedisKeyLeases:
         poll = _POLL_MIN
         while True:
             now = time.monotonic()
-            fence = int(self._call(self._acquire, keys=[key, FENCE_KEY], args=[holder, ttl_ms]))
+            fence = int(call(self._acquire, keys=[key, FENCE_KEY], args=[holder, ttl_ms]))
             if fence:
                 return Lease(key, f"{holder}:{fence}", fence, now + ttl_seconds)
             if wait_until is not None and time.monotonic() >= wait_until:
@@ -69,16 +79,7 @@ class RedisKeyLeases:
             poll = min(_POLL_MAX, poll * 2)
 
     def release(self, lease: Lease) -> None:
-        self._call(self._release, keys=[lease.key], args=[lease.holder])
+        call(self._release, keys=[lease.key], args=[lease.holder])
 
     def close(self) -> None:
         self._client.close()
-
-    @staticmethod
-    def _call(script: Any, keys: list[str], args: list[Any]) -> Any:
-        import redis
-
-        try:
-            return script(keys=keys, args=args)
-        except redis.RedisError as exc:
-            raise CoordinationUnavailable(f"Redis did not answer ({type(exc).__name__})") from None

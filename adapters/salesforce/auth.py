@@ -23,6 +23,8 @@ from adapters.salesforce.instance_url import (
     is_my_domain,
 )
 from adapters.salesforce.retry import RetryPolicy, Timing
+from adapters.salesforce.shared_tokens import forget_shared, shared_fetch
+from core.coordination import SharedTokens
 from core.credentials import ClientCredentials, JwtBearer, OAuthRefreshToken, UsernamePassword
 from core.model import Connection, ResultError
 from core.ports import BackendError
@@ -67,8 +69,12 @@ class Grant:
     """One connection's way to get a token: where, which flow, the cache key. Its repr shows no secret."""
 
     def __init__(self, flow: str, token_url: str, key: tuple[str, ...], client_id: str,
-                 form: Callable[[], dict[str, str]], secrets_: tuple[str, ...], seed_token: str = ""):
+                 form: Callable[[], dict[str, str]], secrets_: tuple[str, ...], seed_token: str = "",
+                 identity: tuple[str, ...] = ()):
         self.flow, self.token_url, self.key, self.client_id = flow, token_url, key, client_id
+        # The key's parts with the secrets themselves, the same in every replica: a shared token store
+        # names its entries by a keyed hash of it (never stored or logged as is).
+        self.identity = identity
         self._form = form
         self._secrets = tuple(s for s in secrets_ if s)
         self.seed_token = seed_token
@@ -121,7 +127,8 @@ def build_grant(connection: Connection, instance_base: str, token_base: str, tim
 
         key: tuple[str, ...] = (*base_key, "refresh_token", client_id, _digest(refresh, creds.client_secret))
         return Grant("refresh_token", token_base + TOKEN_PATH, key, client_id, refresh_form,
-                     (creds.client_secret, refresh, creds.access_token), seed_token=creds.access_token)
+                     (creds.client_secret, refresh, creds.access_token), seed_token=creds.access_token,
+                     identity=(*key[:-1], refresh, creds.client_secret))
     if isinstance(creds, ClientCredentials):
         client_id = _require(creds.client_id, "connection.credentials.client_id")
         secret = _require(creds.client_secret, "connection.credentials.client_secret")
@@ -138,7 +145,7 @@ def build_grant(connection: Connection, instance_base: str, token_base: str, tim
         key = (instance_base, token_base, "client_credentials", client_id, _digest(secret))
         return Grant("client_credentials", token_base + TOKEN_PATH, key, client_id,
                      lambda: {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
-                     (secret,))
+                     (secret,), identity=(*key[:-1], secret))
     if isinstance(creds, JwtBearer):
         client_id = _require(creds.client_id, "connection.credentials.client_id")
         username = _require(creds.username, "connection.credentials.username")
@@ -159,7 +166,8 @@ def build_grant(connection: Connection, instance_base: str, token_base: str, tim
             return {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}
 
         key = (*base_key, "jwt_bearer", client_id, username, _digest(pem))
-        return Grant("jwt_bearer", token_base + TOKEN_PATH, key, client_id, jwt_form, (pem,))
+        return Grant("jwt_bearer", token_base + TOKEN_PATH, key, client_id, jwt_form, (pem,),
+                     identity=(*key[:-1], pem))
     if isinstance(creds, UsernamePassword):
         client_id = _require(creds.client_id, "connection.credentials.client_id")
         username = _require(creds.username, "connection.credentials.username")
@@ -172,7 +180,8 @@ def build_grant(connection: Connection, instance_base: str, token_base: str, tim
         key = (*base_key, "password", client_id, username,
                _digest(password, creds.security_token, creds.client_secret))
         return Grant("password", token_base + TOKEN_PATH, key, client_id, password_form,
-                     (creds.client_secret, password, creds.security_token, password + creds.security_token))
+                     (creds.client_secret, password, creds.security_token, password + creds.security_token),
+                     identity=(*key[:-1], password, creds.security_token, creds.client_secret))
     shown = "none" if creds is None else type(creds).__name__
     raise _connection_error(f"connection.credentials must be OAuth credentials (got {shown})", "connection.credentials")
 
@@ -200,12 +209,14 @@ class TokenManager:
                  max_entries: int = 10_000):
         self._client, self._timing, self._policy = client, timing, policy
         self.telemetry: Telemetry = NullTelemetry()  # the backend sets its own
+        self.shared: SharedTokens | None = None  # tokens shared with other replicas (the backend sets it)
         self._negative_ttl, self._timeout = negative_ttl_seconds, request_timeout_seconds
         self._mutex = threading.Lock()
         self._tokens: dict[tuple[str, ...], _Token] = {}
         self._refusals: dict[tuple[str, ...], _Refusal] = {}
         self._locks: dict[tuple[str, ...], threading.Lock] = {}
         self._seeded: dict[tuple[tuple[str, ...], str], None] = {}
+        self._refused: dict[str, None] = {}  # digests of tokens Salesforce refused, never taken back from `shared`
         self._max = max_entries
         self.token_requests = 0
 
@@ -214,7 +225,7 @@ class TokenManager:
         now = self._timing.clock()
         for key in [k for k, r in self._refusals.items() if r.until <= now]:
             del self._refusals[key]
-        tables: tuple[dict[Any, Any], ...] = (self._tokens, self._refusals, self._seeded)
+        tables: tuple[dict[Any, Any], ...] = (self._tokens, self._refusals, self._seeded, self._refused)
         for table in tables:
             while len(table) > self._max:
                 del table[next(iter(table))]
@@ -254,7 +265,9 @@ class TokenManager:
             if cached is not None:
                 return cached
             try:
-                token = self._fetch(grant, deadline)
+                token = self._fetch(grant, deadline) if self.shared is None or not grant.identity else shared_fetch(
+                    self.shared, grant.identity, self._timing, deadline, lambda: self._fetch(grant, deadline),
+                    _Token, self._stored_as, self._was_refused)
             except BackendError as exc:
                 if exc.error.code in _NEGATIVE_CODES:
                     with self._mutex:
@@ -263,7 +276,8 @@ class TokenManager:
                 raise
             with self._mutex:
                 self._tokens.pop(grant.key, None)
-                self._tokens[grant.key] = token  # re-inserted: the newest entry is trimmed last
+                if _digest(token.value) not in self._refused:  # read from `shared` just as another call saw it fail
+                    self._tokens[grant.key] = token  # re-inserted: the newest entry is trimmed last
                 self._refusals.pop(grant.key, None)
                 self._trim()
             return token.value
@@ -276,6 +290,11 @@ class TokenManager:
             current = self._tokens.get(grant.key)
             if current is not None and hmac.compare_digest(current.value, token):
                 del self._tokens[grant.key]
+            if self.shared is not None:
+                self._refused[_digest(token)] = None
+                self._trim()
+        if self.shared is not None and grant.identity:
+            forget_shared(self.shared, grant.identity, token)
 
     def _fetch(self, grant: Grant, deadline: float | None) -> _Token:
         busy_tries = transient_tries = 0
@@ -324,6 +343,14 @@ class TokenManager:
                                                f"{response.status_code}"))
             sent = tuple(v for k, v in form.items() if k not in ("grant_type", "client_id", "username"))
             raise BackendError(self._refusal(grant, response.status_code, error_name, description, sent))
+
+    def _was_refused(self, token: str) -> bool:
+        with self._mutex:
+            return _digest(token) in self._refused
+
+    def _stored_as(self, token: _Token) -> tuple[str, float | None]:
+        """A token's value and remaining lifetime (None: until Salesforce refuses it), for the shared store."""
+        return token.value, None if token.expires_at is None else max(token.expires_at - self._timing.clock(), 1.0)
 
     def _expiry(self, body: dict[str, Any]) -> float | None:
         """Salesforce sends no expires_in (tokens live until refused); honour it when present."""

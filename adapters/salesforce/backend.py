@@ -20,6 +20,7 @@ from adapters.salesforce.store import COLLECTION_LIMIT, SalesforceStore
 from adapters.salesforce.transport import DEFAULT_API_VERSION, OrgState, Session
 from adapters.salesforce.transport import api_version as _api_version
 from adapters.salesforce.watchdog import Watchdog
+from core.coordination import SharedTokens
 from core.model import Connection
 from core.ports import BackendError
 from core.telemetry import NullTelemetry, Telemetry
@@ -56,6 +57,7 @@ class SalesforceBackend:
         wall_clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         telemetry: Telemetry | None = None,
+        shared_tokens: SharedTokens | None = None,  # access tokens shared with other replicas
     ):
         try:
             self.api_version = _api_version("", api_version or DEFAULT_API_VERSION)
@@ -85,6 +87,7 @@ class SalesforceBackend:
         self._allowances = Allowances(lambda: CoolOff(clock))
         self.telemetry: Telemetry = telemetry or NullTelemetry()
         self.tokens.telemetry = self.telemetry
+        self.tokens.shared = shared_tokens
         self._lock = threading.Lock()
         self._watchdog = Watchdog()
 

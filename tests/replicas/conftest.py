@@ -10,6 +10,7 @@ from tests.replicas.cluster import Cluster, start_cluster, stop_cluster
 from tools.emulator.server import Emulator
 
 RACERS = 60  # Applies one replica may run at once
+STATE_KEY = "replica-suite-state-key-0123456789"  # seals the tokens the replicas share in Redis
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +21,6 @@ def cluster_emulator() -> Iterator[Emulator]:
 
 @pytest.fixture(scope="module")
 def cluster(redis_server) -> Iterator[Cluster]:
-    started = start_cluster(redis_server.url, RACERS)
+    started = start_cluster(redis_server.url, RACERS, extra={"SFDEST_STATE_KEY": STATE_KEY})
     yield started
     stop_cluster(started)

@@ -79,6 +79,14 @@ class SharedTokens(Protocol):
         """Drop the stored token if it is still `token` (Salesforce refused it); a newer one is kept."""
         ...
 
+    def rotation(self, identity: Sequence[str]) -> str | None:
+        """The newest refresh token Salesforce rotated this grant's to, if it did."""
+        ...
+
+    def rotate(self, identity: Sequence[str], refresh_token: str) -> None:
+        """Remember that this grant's refresh token is now `refresh_token` (the old one no longer works)."""
+        ...
+
 
 def record_key(instance_url: str, object_name: str, matchers: Iterable[tuple[str, Any]]) -> str:
     """The key of the record that (org, object, matcher values) may create; `matchers` are (field, match key)."""

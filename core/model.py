@@ -193,6 +193,9 @@ class ApplyReport:
     api_usage: ApiUsage | None = None
     # The action's problems, each once (results point to them by index), at most MAX_REPORTED_DIAGNOSTICS.
     diagnostics: tuple[Diagnostic, ...] = ()
+    # The refresh token Salesforce rotated the connection's to (empty if none): the host stores it and sends
+    # it from now on, as the one it sent no longer works. A secret: never shown by repr.
+    refresh_token: str = field(default="", repr=False)
 
 
 class Severity(enum.Enum):

@@ -109,6 +109,11 @@ class RecordStore(Protocol):
         """The org's daily API usage as last reported, if known."""
         ...
 
+    @property
+    def rotated_refresh_token(self) -> str:
+        """The refresh token Salesforce rotated this connection's to ('' if none, or not an OAuth refresh)."""
+        ...
+
 
 class StoreFactory(Protocol):
     """Opens a RecordStore for a connection. `deadline` is a time.monotonic() instant or None; once `stop()`

@@ -130,7 +130,8 @@ class ApplyService:
         except BackendError as exc:
             results = tuple(failure(e.id, exc.error) for e in events)
         calls = store.api_calls if store else 0
-        return ApplyReport(results, api_calls=calls, api_usage=store.api_usage if store else None, diagnostics=shown)
+        return ApplyReport(results, api_calls=calls, api_usage=store.api_usage if store else None, diagnostics=shown,
+                           refresh_token=store.rotated_refresh_token if store else "")
 
 
 @dataclass(frozen=True)

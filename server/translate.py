@@ -214,6 +214,8 @@ def apply_response(report: model.ApplyReport) -> pb.ApplyResponse:
                            diagnostics=[diagnostic(d) for d in report.diagnostics])
     if report.api_usage is not None:
         out.api_usage.CopyFrom(pb.ApiUsage(used=report.api_usage.used, limit=report.api_usage.limit))
+    if report.refresh_token:
+        out.refresh_token = report.refresh_token
     return out
 
 

@@ -22,6 +22,8 @@ from adapters.coordination.redis_leases import RedisKeyLeases, call
 from core.coordination import Lease
 
 MIN_STATE_KEY_LENGTH = 32
+# A rotated refresh token is kept this long after its last rotation (hosts pick it up from ApplyResponse).
+ROTATION_SECONDS = 30 * 86_400.0
 _NONCE = 12
 
 _WRITE = """
@@ -109,3 +111,12 @@ class RedisSharedTokens:
 
     def forget(self, identity: Sequence[str], token: str) -> None:
         call(self._forget, keys=[self._key(identity)], args=[self._sealer.name(token)])
+
+    def rotation(self, identity: Sequence[str]) -> str | None:
+        key = "sfdest:rotated:" + self._sealer.name(*identity)
+        sealed = call(self._client.get, key)
+        return self._sealer.open(sealed, key) if sealed else None
+
+    def rotate(self, identity: Sequence[str], refresh_token: str) -> None:
+        key = "sfdest:rotated:" + self._sealer.name(*identity)
+        call(self._client.set, key, self._sealer.seal(refresh_token, key), px=int(ROTATION_SECONDS * 1000))

@@ -131,6 +131,10 @@ class MemoryStore:
         return self._calls
 
     @property
+    def rotated_refresh_token(self) -> str:
+        return ""  # no Salesforce, no token
+
+    @property
     def api_usage(self) -> ApiUsage | None:
         # Like the Sforce-Limit-Info header: known once this store has made a call.
         return ApiUsage(self._tenant.used, self._tenant.daily_limit) if self._calls else None

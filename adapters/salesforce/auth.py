@@ -24,7 +24,7 @@ from adapters.salesforce.instance_url import (
 )
 from adapters.salesforce.retry import RetryPolicy, Timing
 from adapters.salesforce.shared_tokens import forget_shared, shared_fetch
-from core.coordination import SharedTokens
+from core.coordination import CoordinationUnavailable, SharedTokens
 from core.credentials import ClientCredentials, JwtBearer, OAuthRefreshToken, UsernamePassword
 from core.model import Connection, ResultError
 from core.ports import BackendError
@@ -216,6 +216,7 @@ class TokenManager:
         self._refusals: dict[tuple[str, ...], _Refusal] = {}
         self._locks: dict[tuple[str, ...], threading.Lock] = {}
         self._seeded: dict[tuple[tuple[str, ...], str], None] = {}
+        self._rotations: dict[tuple[str, ...], str] = {}  # grant key -> the refresh token Salesforce rotated it to
         self._refused: dict[str, None] = {}  # digests of tokens Salesforce refused, never taken back from `shared`
         self._max = max_entries
         self.token_requests = 0
@@ -225,7 +226,8 @@ class TokenManager:
         now = self._timing.clock()
         for key in [k for k, r in self._refusals.items() if r.until <= now]:
             del self._refusals[key]
-        tables: tuple[dict[Any, Any], ...] = (self._tokens, self._refusals, self._seeded, self._refused)
+        tables: tuple[dict[Any, Any], ...] = (self._tokens, self._refusals, self._seeded, self._refused,
+                                              self._rotations)
         for table in tables:
             while len(table) > self._max:
                 del table[next(iter(table))]
@@ -305,6 +307,9 @@ class TokenManager:
             remaining = self._timing.remaining(deadline)
             timeout = self._timeout if remaining is None else max(min(self._timeout, remaining), 0.001)
             form = grant.form()
+            rotated = self.rotated(grant)
+            if rotated:
+                form["refresh_token"] = rotated
             with self._mutex:
                 self.token_requests += 1
             try:
@@ -324,6 +329,7 @@ class TokenManager:
             if response.status_code == 200 and isinstance(body, dict) and isinstance(body.get("access_token"), str) \
                     and body["access_token"]:
                 _check_issued_for(grant, body.get("instance_url"))
+                self._note_rotation(grant, form, body.get("refresh_token"))
                 return _Token(body["access_token"], self._expiry(body))
             error_name = str(body.get("error") or "") if isinstance(body, dict) else ""
             description = str(body.get("error_description") or "") if isinstance(body, dict) else ""
@@ -343,6 +349,36 @@ class TokenManager:
                                                f"{response.status_code}"))
             sent = tuple(v for k, v in form.items() if k not in ("grant_type", "client_id", "username"))
             raise BackendError(self._refusal(grant, response.status_code, error_name, description, sent))
+
+    def rotated(self, grant: Grant) -> str:
+        """The refresh token Salesforce rotated this grant's to ('' if it never did), as any replica saw it."""
+        if grant.flow != "refresh_token":
+            return ""
+        if self.shared is not None:
+            try:
+                found = self.shared.rotation(grant.identity)
+            except CoordinationUnavailable:
+                found = None
+            if found:
+                with self._mutex:
+                    self._rotations[grant.key] = found
+                return found
+        with self._mutex:
+            return self._rotations.get(grant.key, "")
+
+    def _note_rotation(self, grant: Grant, form: dict[str, str], issued: object) -> None:
+        if grant.flow != "refresh_token" or not isinstance(issued, str) or not issued \
+                or issued == form.get("refresh_token"):
+            return
+        with self._mutex:
+            self._rotations.pop(grant.key, None)
+            self._rotations[grant.key] = issued
+            self._trim()
+        if self.shared is not None:
+            try:
+                self.shared.rotate(grant.identity, issued)
+            except CoordinationUnavailable:
+                pass  # this replica still returns it to the host
 
     def _was_refused(self, token: str) -> bool:
         with self._mutex:

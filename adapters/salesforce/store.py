@@ -99,6 +99,10 @@ class SalesforceStore:
     def api_usage(self) -> ApiUsage | None:
         return self._session.usage
 
+    @property
+    def rotated_refresh_token(self) -> str:
+        return self._session.rotated_refresh_token()
+
     # Describe ------------------------------------------------------------------------------------
     def describe(self, object_name: str) -> ObjectDescribe:
         soql.check_name(object_name, "object")

@@ -193,6 +193,9 @@ class Session:
     def calls(self) -> int:
         return self._calls
 
+    def rotated_refresh_token(self) -> str:
+        return self._tokens.rotated(self._grant)
+
     @property
     def usage(self) -> ApiUsage | None:
         """Usage as this session's own responses reported it (never another tenant's)."""

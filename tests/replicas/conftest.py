@@ -1,4 +1,5 @@
-"""The multi-replica suite: one emulator, the session's real Redis and three `sfdest serve` per module."""
+"""The multi-replica suite: one emulator, the session's real Redis and three `sfdest serve` per session (per
+xdist worker); every test uses connections of its own, so caches never carry over between tests."""
 
 from __future__ import annotations
 
@@ -13,13 +14,13 @@ RACERS = 60  # Applies one replica may run at once
 STATE_KEY = "replica-suite-state-key-0123456789"  # seals the tokens the replicas share in Redis
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def cluster_emulator() -> Iterator[Emulator]:
     with Emulator(latency_ms=2) as emulator:
         yield emulator
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def cluster(redis_server) -> Iterator[Cluster]:
     started = start_cluster(redis_server.url, RACERS, extra={"SFDEST_STATE_KEY": STATE_KEY})
     yield started

@@ -88,6 +88,28 @@ class SharedTokens(Protocol):
         ...
 
 
+# What an EventLedger holds for an event claimed but not yet settled.
+PENDING = "pending"
+
+
+class EventLedger(Protocol):
+    """Claims and recorded results of events, by hashed key, kept `ttl_seconds` (the idempotency window).
+    Every method may raise CoordinationUnavailable."""
+
+    def claim(self, keys: Sequence[str], ttl_seconds: float) -> list[str | None]:
+        """Claim each free key (None in the answer: it is now PENDING, yours); a taken key answers what it
+        holds: PENDING or a recorded result."""
+        ...
+
+    def record(self, results: dict[str, str], ttl_seconds: float) -> None:
+        """Store each key's recorded result (replacing the claim)."""
+        ...
+
+    def release(self, keys: Sequence[str]) -> None:
+        """Drop claims still PENDING (nothing was written: the next attempt does the work)."""
+        ...
+
+
 def record_key(instance_url: str, object_name: str, matchers: Iterable[tuple[str, Any]]) -> str:
     """The key of the record that (org, object, matcher values) may create; `matchers` are (field, match key)."""
     org = (instance_url or "").strip().rstrip("/").lower()

@@ -7,9 +7,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from core.coercion import match_key
-from core.coordination import KeyLeases, holding, record_key
+from core.coordination import CoordinationUnavailable, EventLedger, KeyLeases, holding, record_key
 from core.describe import FieldDescribe, ObjectDescribe
 from core.execution import Write, halted, run_keyed_rounds
+from core.idempotency import EventClaims
 from core.model import (
     Action,
     ApplyReport,
@@ -102,13 +103,39 @@ class ApplyService:
     """`leases` serialise, across concurrent Applies, the events that may create the same record; without
     them only the events of one Apply are sequenced against each other."""
 
-    def __init__(self, stores: StoreFactory, leases: KeyLeases | None = None):
+    def __init__(self, stores: StoreFactory, leases: KeyLeases | None = None, ledger: EventLedger | None = None,
+                 idempotency_window_seconds: float = 86_400.0):
         self._stores = stores
         self._leases = leases
+        self._ledger = ledger if idempotency_window_seconds > 0 else None
+        self._window = idempotency_window_seconds
 
     def apply(self, connection: Connection, action: Action, events: Sequence[Event], dry_run: bool = False,
               deadline: float | None = None, stop: Callable[[], bool] | None = None) -> ApplyReport:
-        """`stop()` turns True once the caller is gone or the server is stopping: no request starts after."""
+        """`stop()` turns True once the caller is gone or the server is stopping: no request starts after.
+        With a ledger, events already applied (same id, same action, within the window) answer their recorded
+        result without any work (core.idempotency)."""
+        if self._ledger is None or dry_run or not events:
+            return self._apply(connection, action, events, dry_run, deadline, stop)
+        claims = EventClaims(self._ledger, connection.instance_url, action, self._window)
+        try:
+            answered = claims.claim(events)
+        except CoordinationUnavailable:
+            error = ResultError("COORDINATION_UNAVAILABLE", "the shared coordination store (Redis) did not answer "
+                                "in time; nothing was written for this event")
+            return ApplyReport(tuple(failure(e.id, error) for e in events), api_calls=0)
+        fresh = [e for i, e in enumerate(events) if i not in answered]
+        report = self._apply(connection, action, fresh, dry_run, deadline, stop) if fresh else ApplyReport((), 0)
+        try:
+            claims.settle(report.results)
+        except CoordinationUnavailable:
+            pass  # unsettled claims stay PENDING: a retry answers 502 UNCERTAIN, never writes twice
+        worked = iter(report.results)
+        return replace(report, results=tuple(answered[i] if i in answered else next(worked)
+                                             for i in range(len(events))))
+
+    def _apply(self, connection: Connection, action: Action, events: Sequence[Event], dry_run: bool,
+               deadline: float | None, stop: Callable[[], bool] | None) -> ApplyReport:
         static = validate_static(action)
         if any(d.severity is Severity.ERROR for d in static):
             results, shown = _action_failures(events, static)

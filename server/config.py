@@ -210,6 +210,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SFDEST_COORDINATION_TIMEOUT_SECONDS", "coordination_timeout_seconds", "2", _seconds,
             "Longest one Redis command may take; past it the events that needed it answer 503 "
             "COORDINATION_UNAVAILABLE, retryable, with nothing written"),
+    Setting("SFDEST_IDEMPOTENCY_WINDOW_SECONDS", "idempotency_window_seconds", "86400", _int(0),
+            "With a Redis SFDEST_COORDINATION: an event id applied with the same action within this window answers "
+            "its recorded result without writing again, on any replica (0 = off)"),
     Setting("SFDEST_STATE_KEY", "state_key", "", _state_key,
             "With a Redis SFDEST_COORDINATION: the key (32+ characters, the same on every replica) that seals "
             "access tokens in Redis (AES-256-GCM), so replicas share one token per org; empty = each replica "
@@ -265,6 +268,7 @@ class Settings:
     auth_tokens_file: str = ""
     coordination: Secret = Secret()
     coordination_timeout_seconds: float = 2.0
+    idempotency_window_seconds: int = 86_400
     state_key: Secret = Secret()
     metrics_listen: str = ""
     log_level: str = "INFO"

@@ -11,7 +11,7 @@ from dependency_injector import containers, providers
 
 from adapters.coordination.local import LocalKeyLeases
 from adapters.memory.store import MemoryBackend
-from core.coordination import KeyLeases, SharedTokens
+from core.coordination import EventLedger, KeyLeases, SharedTokens
 from core.ports import StoreFactory
 from core.service import ApplyService, ValidateService
 from core.telemetry import Telemetry
@@ -65,6 +65,15 @@ def key_leases(client: Any) -> KeyLeases:
     return RedisKeyLeases(client)
 
 
+def event_ledger(client: Any) -> EventLedger | None:
+    """Idempotency claims and results shared by every replica (Redis only: one replica keeps none)."""
+    if client is None:
+        return None
+    from adapters.coordination.redis_events import RedisEventLedger
+
+    return RedisEventLedger(client)
+
+
 def shared_tokens(client: Any, settings: Settings) -> SharedTokens | None:
     """Access tokens sealed in Redis for every replica, when both Redis and a state key are set."""
     if client is None or not settings.state_key:
@@ -88,7 +97,9 @@ class Container(containers.DeclarativeContainer):
         salesforce=providers.Singleton(salesforce_backend, settings, metrics, tokens),
     )
     leases = providers.Singleton(key_leases, redis)
-    apply_service = providers.Factory(ApplyService, stores=backend, leases=leases)
+    ledger = providers.Singleton(event_ledger, redis)
+    apply_service = providers.Factory(ApplyService, stores=backend, leases=leases, ledger=ledger,
+                                      idempotency_window_seconds=config.idempotency_window_seconds)
     validate_service = providers.Factory(ValidateService, stores=backend)
     org_limiter = providers.Singleton(OrgLimiter, config.max_applies_per_org, config.max_workers)
     shutdown = providers.Singleton(ShutdownClock)

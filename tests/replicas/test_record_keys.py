@@ -15,9 +15,10 @@ UPSERTS, PER_APPLY = 1_000, 25  # 40 Applies of 25 events, all at once, over 3 r
 def test_a_thousand_upserts_of_one_new_email_over_three_replicas_create_one_record(cluster, cluster_emulator):
     emu = cluster_emulator
     conn = connection(emu, "oauth_refresh_token")
-    email = f"many-{uuid.uuid4().hex[:12]}@example.com"
+    run = uuid.uuid4().hex[:12]
+    email = f"many-{run}@example.com"
     requests = [pb.ApplyRequest(action=UPSERT_LEAD_ON_EMAIL, connection=conn, events=[
-        identify(f"e{n}", email, f"Racer{n}") for n in range(start, start + PER_APPLY)])
+        identify(f"{run}-{n}", email, f"Racer{n}") for n in range(start, start + PER_APPLY)])
         for start in range(0, UPSERTS, PER_APPLY)]
     results = [r for response in cluster.apply_all(requests) for r in response.results]
     leads = [r for r in emu.org.records("Lead") if str(r.get("Email", "")).lower() == email]

@@ -13,7 +13,7 @@ from tests.salesforce_e2e.test_grpc_end_to_end import UPSERT_LEAD_ON_EMAIL, conn
 
 def upsert(replica, conn: pb.Connection) -> pb.ApplyResponse:
     request = pb.ApplyRequest(action=UPSERT_LEAD_ON_EMAIL, connection=conn, events=[
-        identify("r1", f"rotation-{uuid.uuid4().hex[:10]}@example.com", "Rotation")])
+        identify(f"r-{uuid.uuid4().hex}", f"rotation-{uuid.uuid4().hex[:10]}@example.com", "Rotation")])
     return replica.stub.Apply(request, timeout=CALL_LIMIT, wait_for_ready=True)
 
 

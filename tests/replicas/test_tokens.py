@@ -14,7 +14,7 @@ PER_REPLICA = 50
 def upserts(conn: pb.Connection, count: int) -> list[pb.ApplyRequest]:
     run = uuid.uuid4().hex[:8]
     return [pb.ApplyRequest(action=UPSERT_LEAD_ON_EMAIL, connection=conn,
-                            events=[identify(f"t{n}", f"token-{run}-{n}@example.com", "Expiry")]) for n in range(count)]
+                            events=[identify(f"t{run}-{n}", f"token-{run}-{n}@example.com", "Expiry")]) for n in range(count)]
 
 
 def test_three_replicas_renew_an_expired_token_with_one_token_request(cluster, cluster_emulator):

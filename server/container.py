@@ -56,22 +56,22 @@ def redis_client(settings: Settings) -> Any:
     return connect(settings.coordination.value, settings.coordination_timeout_seconds)
 
 
-def key_leases(client: Any) -> KeyLeases:
+def key_leases(client: Any, settings: Settings) -> KeyLeases:
     """In-process leases for one replica, or Redis's, shared by every replica pointing at it."""
     if client is None:
         return LocalKeyLeases()
     from adapters.coordination.redis_leases import RedisKeyLeases
 
-    return RedisKeyLeases(client)
+    return RedisKeyLeases(client, settings.coordination_timeout_seconds)
 
 
-def event_ledger(client: Any) -> EventLedger | None:
+def event_ledger(client: Any, settings: Settings) -> EventLedger | None:
     """Idempotency claims and results shared by every replica (Redis only: one replica keeps none)."""
     if client is None:
         return None
     from adapters.coordination.redis_events import RedisEventLedger
 
-    return RedisEventLedger(client)
+    return RedisEventLedger(client, settings.coordination_timeout_seconds)
 
 
 def shared_tokens(client: Any, settings: Settings) -> SharedTokens | None:
@@ -80,7 +80,7 @@ def shared_tokens(client: Any, settings: Settings) -> SharedTokens | None:
         return None
     from adapters.coordination.redis_tokens import RedisSharedTokens
 
-    return RedisSharedTokens(client, settings.state_key.value)
+    return RedisSharedTokens(client, settings.state_key.value, settings.coordination_timeout_seconds)
 
 
 class Container(containers.DeclarativeContainer):
@@ -96,8 +96,8 @@ class Container(containers.DeclarativeContainer):
                                    max_records_per_org=config.memory_max_records_per_org),
         salesforce=providers.Singleton(salesforce_backend, settings, metrics, tokens),
     )
-    leases = providers.Singleton(key_leases, redis)
-    ledger = providers.Singleton(event_ledger, redis)
+    leases = providers.Singleton(key_leases, redis, settings)
+    ledger = providers.Singleton(event_ledger, redis, settings)
     apply_service = providers.Factory(ApplyService, stores=backend, leases=leases, ledger=ledger,
                                       idempotency_window_seconds=config.idempotency_window_seconds)
     validate_service = providers.Factory(ValidateService, stores=backend)

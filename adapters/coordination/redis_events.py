@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from adapters.coordination.redis_leases import call
+from adapters.coordination.redis_leases import IN_TIME, call, check_in_time, not_after
 from core.coordination import PENDING
 
-_CLAIM = """
+_CLAIM = IN_TIME + """
 local out = {}
 for i, key in ipairs(KEYS) do
   if redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) then
@@ -34,8 +34,9 @@ _CHUNK = 500
 
 
 class RedisEventLedger:
-    def __init__(self, client: Any):
+    def __init__(self, client: Any, command_seconds: float = 2.0):
         self._client = client
+        self._command_seconds = command_seconds
         self._claim = client.register_script(_CLAIM)
         self._release = client.register_script(_RELEASE)
 
@@ -44,7 +45,8 @@ class RedisEventLedger:
         found: list[str | None] = []
         for start in range(0, len(keys), _CHUNK):
             chunk = list(keys[start:start + _CHUNK])
-            for value in call(self._claim, keys=chunk, args=[PENDING, ttl]):
+            answer = check_in_time(call(self._claim, keys=chunk, args=[PENDING, ttl, not_after(self._command_seconds)]))
+            for value in answer:
                 text = value.decode() if isinstance(value, bytes) else str(value)
                 found.append(text or None)
         return found

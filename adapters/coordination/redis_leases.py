@@ -23,7 +23,18 @@ FENCE_KEY = "sfdest:fence"
 # How long a waiter sleeps between looks, first and at most: a release is seen within _POLL_MAX.
 _POLL_MIN, _POLL_MAX = 0.005, 0.05
 
-_ACQUIRE = """
+# A script that takes something (a lease, a claim) does nothing once its last argument, a wall-clock instant in
+# ms, has passed by Redis's clock: a command that reached Redis while it was paused, from a client that gave up
+# waiting (and answered its events 503), must not take a key after the fact.
+LATE = "late"
+IN_TIME = """
+local now = redis.call('TIME')
+if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > tonumber(ARGV[#ARGV]) then return 'late' end
+"""
+# Clocks of replicas and Redis may disagree by this much (NTP keeps them far closer).
+CLOCK_SKEW_SECONDS = 1.0
+
+_ACQUIRE = IN_TIME + """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   local fence = redis.call('INCR', KEYS[2])
   redis.call('SET', KEYS[1], ARGV[1] .. ':' .. fence, 'PX', ARGV[2])
@@ -47,6 +58,18 @@ def call(command: Any, *args: Any, **kwargs: Any) -> Any:
         raise CoordinationUnavailable(f"Redis did not answer ({type(exc).__name__})") from None
 
 
+def not_after(command_seconds: float) -> int:
+    """The last instant (wall clock, ms) at which a command sent now may still take something."""
+    return int((time.time() + command_seconds + CLOCK_SKEW_SECONDS) * 1000)
+
+
+def check_in_time(answer: Any) -> Any:
+    if answer in (LATE, LATE.encode()):
+        raise CoordinationUnavailable("Redis ran the command after its caller gave up (or the clocks of this "
+                                      "replica and Redis disagree by more than a second)")
+    return answer
+
+
 def connect(url: str, timeout_seconds: float = 2.0) -> Any:
     """A thread-safe client (a connection pool) for `url`; every command waits at most `timeout_seconds`."""
     import redis
@@ -58,8 +81,9 @@ def connect(url: str, timeout_seconds: float = 2.0) -> Any:
 class RedisKeyLeases:
     """Leases in Redis; `client` is a redis.Redis (or fakeredis) instance."""
 
-    def __init__(self, client: Any):
+    def __init__(self, client: Any, command_seconds: float = 2.0):
         self._client = client
+        self._command_seconds = command_seconds
         self._acquire = client.register_script(_ACQUIRE)
         self._release = client.register_script(_RELEASE)
 
@@ -69,7 +93,8 @@ class RedisKeyLeases:
         poll = _POLL_MIN
         while True:
             now = time.monotonic()
-            fence = int(call(self._acquire, keys=[key, FENCE_KEY], args=[holder, ttl_ms]))
+            fence = int(check_in_time(call(self._acquire, keys=[key, FENCE_KEY],
+                                           args=[holder, ttl_ms, not_after(self._command_seconds)])))
             if fence:
                 return Lease(key, f"{holder}:{fence}", fence, now + ttl_seconds)
             if wait_until is not None and time.monotonic() >= wait_until:

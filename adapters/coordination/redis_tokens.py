@@ -83,10 +83,10 @@ class Sealer:
 class RedisSharedTokens:
     """core.coordination.SharedTokens on Redis; `client` is a redis.Redis (or fakeredis) instance."""
 
-    def __init__(self, client: Any, state_key: str):
+    def __init__(self, client: Any, state_key: str, command_seconds: float = 2.0):
         self._client = client
         self._sealer = Sealer(state_key)
-        self._leases = RedisKeyLeases(client)
+        self._leases = RedisKeyLeases(client, command_seconds)
         self._write = client.register_script(_WRITE)
         self._forget = client.register_script(_FORGET)
 

@@ -64,3 +64,15 @@ def test_upserts_answer_503_retryable_and_write_nothing_when_redis_is_down():
         503, Outcome.NOT_ATTEMPTED, True, "COORDINATION_UNAVAILABLE")
     [retried] = ApplyService(backend, leases=LocalKeyLeases()).apply(CONN, lead_action(Operation.UPSERT), events).results
     assert retried.status == 201  # the first attempt wrote nothing
+
+
+def test_a_command_that_reaches_redis_after_its_caller_gave_up_takes_nothing(redis_server):
+    client = redis_server.client()
+    client.flushall()
+    late = RedisKeyLeases(client, command_seconds=-60)  # as if sent a minute before Redis ran it
+    try:
+        late.acquire("k", 60, None)
+        raise AssertionError("a late acquire was granted")
+    except CoordinationUnavailable as exc:
+        assert "after its caller gave up" in str(exc)
+    assert client.get("k") is None and RedisKeyLeases(client).acquire("k", 60, time.monotonic()) is not None

@@ -88,6 +88,22 @@ class SharedTokens(Protocol):
         ...
 
 
+class SharedSlots(Protocol):
+    """A counting semaphore across replicas: at most `cap` holders of `key` at once, each an expiring lease
+    (a replica that dies frees its slots when they expire). Both methods may raise CoordinationUnavailable."""
+
+    def acquire(self, key: str, cap: int, ttl_seconds: float, wait_until: float | None) -> Lease | None:
+        ...
+
+    def release(self, lease: Lease) -> None:
+        ...
+
+
+def org_key(instance_url: str) -> str:
+    """The hashed name of an org (its instance URL), for per-org shared state."""
+    return hashlib.sha256((instance_url or "").strip().rstrip("/").lower().encode()).hexdigest()
+
+
 # What an EventLedger holds for an event claimed but not yet settled.
 PENDING = "pending"
 

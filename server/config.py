@@ -213,6 +213,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SFDEST_IDEMPOTENCY_WINDOW_SECONDS", "idempotency_window_seconds", "86400", _int(0),
             "With a Redis SFDEST_COORDINATION: an event id applied with the same action within this window answers "
             "its recorded result without writing again, on any replica (0 = off)"),
+    Setting("SFDEST_SHARED_CALLS_PER_ORG", "shared_calls_per_org", "0", _int(0),
+            "With a Redis SFDEST_COORDINATION: Salesforce requests in flight to one org across all replicas "
+            "(Salesforce allows 25 concurrent calls of 20 s or more per org); more wait their turn (0 = no cap)"),
     Setting("SFDEST_STATE_KEY", "state_key", "", _state_key,
             "With a Redis SFDEST_COORDINATION: the key (32+ characters, the same on every replica) that seals "
             "access tokens in Redis (AES-256-GCM), so replicas share one token per org; empty = each replica "
@@ -269,6 +272,7 @@ class Settings:
     coordination: Secret = Secret()
     coordination_timeout_seconds: float = 2.0
     idempotency_window_seconds: int = 86_400
+    shared_calls_per_org: int = 0
     state_key: Secret = Secret()
     metrics_listen: str = ""
     log_level: str = "INFO"

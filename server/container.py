@@ -25,7 +25,7 @@ _SALESFORCE_MODULE = "adapters.salesforce.backend"
 
 
 def salesforce_backend(settings: Settings, telemetry: Telemetry | None = None,
-                       tokens: SharedTokens | None = None) -> StoreFactory:
+                       tokens: SharedTokens | None = None, client: Any = None) -> StoreFactory:
     """The Salesforce REST backend, imported only when selected so the server runs without it."""
     try:
         module = importlib.import_module(_SALESFORCE_MODULE)
@@ -44,6 +44,11 @@ def salesforce_backend(settings: Settings, telemetry: Telemetry | None = None,
         kwargs["telemetry"] = telemetry  # calls, retries and API usage, once the adapter reports them
     if tokens is not None:
         kwargs["shared_tokens"] = tokens
+    if client is not None and settings.shared_calls_per_org > 0:
+        from adapters.coordination.redis_slots import RedisSlots
+
+        kwargs["shared_slots"] = RedisSlots(client, settings.coordination_timeout_seconds)
+        kwargs["shared_calls_per_org"] = settings.shared_calls_per_org
     return backend(**kwargs)
 
 
@@ -94,7 +99,7 @@ class Container(containers.DeclarativeContainer):
         config.backend,
         memory=providers.Singleton(MemoryBackend, telemetry=metrics, max_orgs=config.memory_max_orgs,
                                    max_records_per_org=config.memory_max_records_per_org),
-        salesforce=providers.Singleton(salesforce_backend, settings, metrics, tokens),
+        salesforce=providers.Singleton(salesforce_backend, settings, metrics, tokens, redis),
     )
     leases = providers.Singleton(key_leases, redis, settings)
     ledger = providers.Singleton(event_ledger, redis, settings)

@@ -20,7 +20,7 @@ from adapters.salesforce.store import COLLECTION_LIMIT, SalesforceStore
 from adapters.salesforce.transport import DEFAULT_API_VERSION, OrgState, Session
 from adapters.salesforce.transport import api_version as _api_version
 from adapters.salesforce.watchdog import Watchdog
-from core.coordination import SharedTokens
+from core.coordination import SharedSlots, SharedTokens, org_key
 from core.model import Connection
 from core.ports import BackendError
 from core.telemetry import NullTelemetry, Telemetry
@@ -58,6 +58,8 @@ class SalesforceBackend:
         rng: random.Random | None = None,
         telemetry: Telemetry | None = None,
         shared_tokens: SharedTokens | None = None,  # access tokens shared with other replicas
+        shared_slots: SharedSlots | None = None,  # with shared_calls_per_org: a cap per org across replicas
+        shared_calls_per_org: int = 0,
     ):
         try:
             self.api_version = _api_version("", api_version or DEFAULT_API_VERSION)
@@ -88,6 +90,8 @@ class SalesforceBackend:
         self.telemetry: Telemetry = telemetry or NullTelemetry()
         self.tokens.telemetry = self.telemetry
         self.tokens.shared = shared_tokens
+        self._shared_slots = shared_slots if shared_calls_per_org > 0 else None
+        self._shared_cap = shared_calls_per_org
         self._lock = threading.Lock()
         self._watchdog = Watchdog()
 
@@ -95,7 +99,9 @@ class SalesforceBackend:
         """In-flight slots per org (its instance URL), whatever the credentials: an org's concurrent-request
         allowance is the org's; least recently used dropped."""
         with self._lock:
-            state = self._orgs.pop(key, None) or OrgState(self._max_in_flight, self._watchdog)
+            shared = None if self._shared_slots is None else (
+                self._shared_slots, "sfdest:slots:" + org_key(key), self._shared_cap)
+            state = self._orgs.pop(key, None) or OrgState(self._max_in_flight, self._watchdog, shared)
             self._orgs[key] = state
             while len(self._orgs) > MAX_ORG_STATES:
                 self._orgs.pop(next(iter(self._orgs)))

@@ -19,7 +19,9 @@ import httpx
 from adapters.salesforce.allowance import Allowance, CoolOff, is_daily_limit
 from adapters.salesforce.auth import Grant, TokenManager
 from adapters.salesforce.retry import Attempts, RetryPolicy, Timing
+from adapters.salesforce.shared_slots import release_shared_slot, take_shared_slot
 from adapters.salesforce.watchdog import Watchdog
+from core.coordination import Lease, SharedSlots
 from core.model import ApiUsage, ResultError
 from core.ports import BackendError
 from core.telemetry import NullTelemetry, Telemetry, org_label
@@ -160,11 +162,14 @@ def _cut_off(response: httpx.Response, ends: float | None, clock: Callable[[], f
 
 
 class OrgState:
-    """What the backend shares across the stores of one org: its in-flight request slots."""
+    """What the backend shares across the stores of one org: its in-flight request slots (and, across
+    replicas, `shared`: a SharedSlots semaphore, its key for this org and its cap)."""
 
-    def __init__(self, max_in_flight: int, watchdog: Watchdog | None = None):
+    def __init__(self, max_in_flight: int, watchdog: Watchdog | None = None,
+                 shared: tuple[SharedSlots, str, int] | None = None):
         self.slots = threading.BoundedSemaphore(max(1, max_in_flight))
         self.watchdog = watchdog  # cuts off answers that would outlast their call
+        self.shared = shared
 
 
 class Session:
@@ -231,7 +236,9 @@ class Session:
                                            "free connection to the org; nothing was sent"))
         if remaining is None:
             self._org.slots.acquire()
+        shared = None
         try:
+            shared = self._shared_slot()
             self._check_stop()  # the wait for a slot may have outlasted the caller, or the call's time
             remaining = self.timing.remaining(self.deadline)
             if remaining is not None and remaining <= floor:
@@ -251,7 +258,15 @@ class Session:
             return send_within(self._client, request, None if remaining is None else self.timing.clock() + timeout,
                                self.timing.clock, self._org.watchdog)
         finally:
+            if shared is not None:
+                release_shared_slot(self._org.shared, shared)
             self._org.slots.release()
+
+    def _shared_slot(self) -> Lease | None:
+        """A slot of the org's cap across replicas, waited for until the deadline; None when there is no cap."""
+        if self._org.shared is None:
+            return None
+        return take_shared_slot(self._org.shared, self._timeout, self.deadline, self.timing, self._check_stop)
 
     def _floor(self, idempotent: bool) -> float:
         """The least time left in which a request may start: a write needs time to be answered, or its

@@ -12,6 +12,7 @@ from tools.emulator.server import Emulator
 
 RACERS = 60  # Applies one replica may run at once
 STATE_KEY = "replica-suite-state-key-0123456789"  # seals the tokens the replicas share in Redis
+SHARED_CALLS = 5  # Salesforce requests in flight to one org across the replicas
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +23,7 @@ def cluster_emulator() -> Iterator[Emulator]:
 
 @pytest.fixture(scope="session")
 def cluster(redis_server) -> Iterator[Cluster]:
-    started = start_cluster(redis_server.url, RACERS, extra={"SFDEST_STATE_KEY": STATE_KEY})
+    started = start_cluster(redis_server.url, RACERS, extra={"SFDEST_STATE_KEY": STATE_KEY,
+                                                              "SFDEST_SHARED_CALLS_PER_ORG": str(SHARED_CALLS)})
     yield started
     stop_cluster(started)

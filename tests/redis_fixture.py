@@ -20,6 +20,7 @@ STARTUP_LIMIT = 30.0  # a safety net, never asserted
 class RedisServer:
     process: subprocess.Popen
     port: int
+    workdir: str = ""
 
     @property
     def url(self) -> str:
@@ -48,7 +49,7 @@ def start_redis() -> RedisServer:
         process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                     "--appendonly", "no", "--dir", workdir, "--protected-mode", "yes"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        server = RedisServer(process, port)
+        server = RedisServer(process, port, workdir)
         limit = time.monotonic() + STARTUP_LIMIT
         while process.poll() is None and time.monotonic() < limit:
             try:
@@ -64,6 +65,7 @@ def start_redis() -> RedisServer:
 def stop_redis(server: RedisServer) -> None:
     server.process.kill()
     server.process.wait()
+    shutil.rmtree(server.workdir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.describe import ObjectDescribe
+from core.merging import fold, splits
 from core.model import EventResult, Outcome, ResultError
 from core.outcomes import failure
 from core.parents import explain
-from core.ports import BackendError, RecordStore, WriteOutcome
+from core.ports import BackendError, RecordStore, WriteBatch, WriteOutcome
 from core.preparation import Prepared
 
 _SUCCESS = {"create": (201, Outcome.CREATED), "update": (200, Outcome.UPDATED), "delete": (204, Outcome.DELETED)}
@@ -37,6 +39,23 @@ class Write:
     round: int = 0
     no_change: bool = False  # an update sent only to learn whether the record exists
     adopt: bool = False  # a create that, on DUPLICATES_DETECTED naming one duplicate, updates it instead
+    # Later events of the same record folded into this write (core.merging), each with its no_change.
+    merged: list[tuple[Prepared, bool]] = field(default_factory=list)
+    originals: dict[int, dict[str, Any]] = field(default_factory=dict)  # each event's own record, to split
+
+    @property
+    def events(self) -> list[Prepared]:
+        return [self.event, *(p for p, _ in self.merged)]
+
+
+def merged_results(w: Write, outcome: WriteOutcome | None, error: ResultError | None = None,
+                   record_id: str = "") -> list[EventResult]:
+    """The results of the events folded into `w`: an update of the written record each, or w's failure."""
+    if error is not None:
+        return [failure(p.event_id, error, outcome.matched_ids if outcome else (), record_id) for p, _ in w.merged]
+    rid = record_id or (outcome.id if outcome else "") or w.target
+    return [EventResult(p.event_id, 204, Outcome.NO_CHANGE, record_id=rid) if no_change
+            else EventResult(p.event_id, 200, Outcome.UPDATED, record_id=rid) for p, no_change in w.merged]
 
 
 def success(w: Write, outcome: WriteOutcome) -> EventResult:
@@ -52,35 +71,25 @@ def success(w: Write, outcome: WriteOutcome) -> EventResult:
 
 def send_round(store: RecordStore, object_name: str, writes: list[Write], external_id_field: str = ""
                ) -> list[WriteOutcome]:
-    """One batched call per kind; the kinds touch different records, so they go out at the same time."""
-    calls = {
-        "create": lambda ws: store.create(object_name, [w.record for w in ws]),
-        "update": lambda ws: store.update(object_name, [(w.target, w.record) for w in ws]),
-        "delete": lambda ws: store.delete(object_name, [w.target for w in ws]),
-        "upsert": lambda ws: store.upsert(object_name, external_id_field, [w.record for w in ws]),
+    """One store write per round: a batch per kind (the kinds touch different records)."""
+    items = {
+        "create": lambda w: w.record, "update": lambda w: (w.target, w.record), "delete": lambda w: w.target,
+        "upsert": lambda w: w.record,
     }
     by_kind: dict[str, list[int]] = {}
     for n, w in enumerate(writes):
         by_kind.setdefault(w.kind, []).append(n)
-
-    def run(kind: str, positions: list[int]) -> list[WriteOutcome]:
-        try:
-            outcomes = calls[kind]([writes[n] for n in positions])
-        except BackendError as exc:
-            return [WriteOutcome(False, error=exc.error)] * len(positions)
+    batches = [WriteBatch(kind, [items[kind](writes[n]) for n in positions],
+                          external_id_field if kind == "upsert" else "") for kind, positions in by_kind.items()]
+    try:
+        answers = store.write(object_name, batches)
+    except BackendError as exc:
+        answers = [[WriteOutcome(False, error=exc.error)] * len(b.items) for b in batches]
+    ordered: list[WriteOutcome] = [WriteOutcome(False)] * len(writes)
+    for positions, outcomes in zip(by_kind.values(), answers, strict=True):
         if len(outcomes) != len(positions):
             raise RuntimeError(f"store returned {len(outcomes)} results for {len(positions)} records")
-        return outcomes
-
-    if len(by_kind) > 1:
-        with ThreadPoolExecutor(max_workers=len(by_kind)) as pool:
-            futures = {kind: pool.submit(run, kind, positions) for kind, positions in by_kind.items()}
-            answers = {kind: f.result() for kind, f in futures.items()}
-    else:
-        answers = {kind: run(kind, positions) for kind, positions in by_kind.items()}
-    ordered: list[WriteOutcome] = [WriteOutcome(False)] * len(writes)
-    for kind, positions in by_kind.items():
-        for n, outcome in zip(positions, answers[kind], strict=True):
+        for n, outcome in zip(positions, outcomes, strict=True):
             ordered[n] = _about_parents(writes[n], outcome)
     _adopt_duplicates(store, object_name, writes, ordered)
     return ordered
@@ -126,26 +135,56 @@ def _about_parents(w: Write, outcome: WriteOutcome) -> WriteOutcome:
 
 
 def run_keyed_rounds(store: RecordStore, object_name: str, writes: list[Write], deadline: float | None,
-                     external_id_field: str = "", stop: Callable[[], bool] | None = None) -> dict[int, EventResult]:
-    """Writes addressed by key (record id, external id): one round per repeat of a key, in event order."""
-    last: dict[str, int] = {}
-    for w in writes:
-        w.round = last.get(w.target, -1) + 1 if w.target else 0
-        if w.target:
-            last[w.target] = w.round
+                     external_id_field: str = "", stop: Callable[[], bool] | None = None,
+                     describe: ObjectDescribe | None = None) -> dict[int, EventResult]:
+    """Writes addressed by key (record id, external id), in event order per key: consecutive updates or
+    upserts of one key fold into one write (core.merging); a merged write refused for a value is split."""
+    queues: dict[str, deque[Write]] = {}
+    for n, w in enumerate(writes):
+        queues.setdefault(w.target or f"#{n}", deque()).append(w)
+    cap: dict[int, int] = {}  # the most events a write starting with this event may hold, after a split
     results: dict[int, EventResult] = {}
-    for r in sorted({w.round for w in writes}):
-        batch = [w for w in writes if w.round == r]
+    while any(queues.values()):
+        batch = sorted((_take(q, cap, describe) for q in queues.values() if q), key=lambda w: w.event.index)
         reason = halted(deadline, stop)
         if reason is not None:
-            for w in (w for w in writes if w.round >= r):
+            for w in (w for q in queues.values() for w in q):
                 results[w.event.index] = failure(w.event.event_id, reason)
+            for w in batch:
+                for p in w.events:
+                    results[p.index] = failure(p.event_id, reason)
             break
         for w, outcome in zip(batch, send_round(store, object_name, batch, external_id_field), strict=True):
-            if outcome.success:
+            record_id = w.target if w.kind in ("update", "delete") else ""
+            error = None if outcome.success else outcome.error or ResultError("UNKNOWN_EXCEPTION",
+                                                                             "Salesforce gave no details")
+            if error is not None and w.merged and splits(error):
+                cap[w.event.index] = (len(w.merged) + 1) // 2
+                queue = queues[w.target]
+                for p, no_change in reversed([(w.event, w.no_change), *w.merged]):
+                    queue.appendleft(Write(w.kind, p, w.target, dict(w.originals[p.index]), no_change=no_change))
+                continue
+            if error is None:
                 results[w.event.index] = success(w, outcome)
             else:
-                error = outcome.error or ResultError("UNKNOWN_EXCEPTION", "Salesforce gave no details")
-                record_id = w.target if w.kind in ("update", "delete") else ""
                 results[w.event.index] = failure(w.event.event_id, error, outcome.matched_ids, record_id)
+            for p, result in zip((p for p, _ in w.merged), merged_results(w, outcome, error, record_id),
+                                 strict=True):
+                results[p.index] = result
     return results
+
+
+def _take(queue: deque[Write], cap: dict[int, int], describe: ObjectDescribe | None) -> Write:
+    """The next write of one key's queue, with the writes after it folded in while that is safe."""
+    first = queue.popleft()
+    if describe is None or first.kind not in ("update", "upsert"):
+        return first
+    group = Write(first.kind, first.event, first.target, dict(first.record), no_change=first.no_change)
+    group.originals = {first.event.index: first.record}
+    limit = cap.get(first.event.index, len(queue) + 1)
+    while queue and len(group.merged) + 1 < limit and queue[0].kind == first.kind and fold(
+            group.record, queue[0].record, describe):
+        w = queue.popleft()
+        group.merged.append((w.event, w.no_change))
+        group.originals[w.event.index] = w.record
+    return group

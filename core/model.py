@@ -196,6 +196,7 @@ class ApplyReport:
     # The refresh token Salesforce rotated the connection's to (empty if none): the host stores it and sends
     # it from now on, as the one it sent no longer works. A secret: never shown by repr.
     refresh_token: str = field(default="", repr=False)
+    describe_calls: int = 0  # of api_calls, those that fetched describe metadata (the rest: queries and writes)
 
 
 class Severity(enum.Enum):

@@ -91,6 +91,20 @@ class CandidatePool:
             if new is not None:
                 self._index[name][self._key(name, new)].add(rid)
 
+    def would_match(self, rid: str, changes: Mapping[str, Any], matchers: Mapping[str, Any],
+                    operator: MatcherOperator) -> bool:
+        """Whether record `rid` (known, or about to be created when absent) matches `matchers` once
+        `changes` are written to it."""
+        known = self._values.get(rid)
+        hits = []
+        for name, value in matchers.items():
+            if name not in self._fields:
+                return False
+            now = rid if name == "Id" and known is not None else _get(changes, name) if any(
+                k.lower() == name.lower() for k in changes) else (known or {}).get(name)
+            hits.append(now is not None and self._key(name, now) == self._key(name, value))
+        return bool(hits) and (all(hits) if operator is MatcherOperator.AND else any(hits))
+
     def match(self, matchers: Mapping[str, Any], operator: MatcherOperator) -> list[str]:
         sets = [self._index[name].get(self._key(name, value), set()) for name, value in matchers.items()]
         if not sets:

@@ -59,6 +59,15 @@ class WriteOptions:
     assignment_rule: str = ""
 
 
+@dataclass(frozen=True)
+class WriteBatch:
+    """One kind of write of a round: `create`/`upsert` take records, `update` (id, fields) pairs, `delete` ids."""
+
+    kind: str
+    items: Sequence[Any]
+    external_id_field: str = ""
+
+
 class BackendError(Exception):
     """A failure that hit a whole call (auth, unreachable org, bad instance URL, no such object)."""
 
@@ -99,9 +108,19 @@ class RecordStore(Protocol):
 
     def delete(self, object_name: str, ids: Sequence[str]) -> list[WriteOutcome]: ...
 
+    def write(self, object_name: str, batches: Sequence[WriteBatch]) -> list[list[WriteOutcome]]:
+        """Several kinds of write that touch different records, one outcome list per batch; a store may
+        send them together (Salesforce: one Composite call carries up to five collections)."""
+        ...
+
     @property
     def api_calls(self) -> int:
         """Salesforce API calls made through this store so far."""
+        ...
+
+    @property
+    def describe_calls(self) -> int:
+        """Of api_calls, those that fetched describe metadata."""
         ...
 
     @property

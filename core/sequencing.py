@@ -10,12 +10,13 @@ write whose outcome is unknown is not attempted rather than guessed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from core.coercion import match_key
 from core.describe import ObjectDescribe
-from core.execution import Write, halted, send_round, success
+from core.execution import Write, halted, merged_results, send_round, success
+from core.merging import fold, splits
 from core.model import EventResult, MatcherOperator, Operation, Outcome, ResultError
 from core.outcomes import failure
 from core.planning import CandidatePool
@@ -25,6 +26,7 @@ from core.preparation import Prepared
 # Errors after which a write may or may not have happened.
 UNCERTAIN = frozenset({"OUTCOME_UNKNOWN", "TIMEOUT", "CONNECTION_ERROR", "UNKNOWN_EXCEPTION"})
 PLACEHOLDER = "pending:"  # dry run: a record an earlier event of the batch would create
+_WAIT = -1  # owner of a key a waiting event touches
 _DRY = {"create": (201, Outcome.WOULD_CREATE), "update": (200, Outcome.WOULD_UPDATE),
         "delete": (204, Outcome.WOULD_DELETE)}
 
@@ -49,6 +51,7 @@ class Sequencer:
     stop: Callable[[], bool] | None = None  # True once the call is cancelled or the server is stopping
     results: dict[int, EventResult] = field(default_factory=dict)
     _tainted: set = field(default_factory=set)
+    _cap: dict = field(default_factory=dict)  # the most events a merged write starting with an event may hold
 
     def _key(self, name: str, value: Any) -> tuple:
         return ("val", name.lower(), match_key(value, self.describe.field(name)))
@@ -68,13 +71,13 @@ class Sequencer:
                     self.results[p.index] = failure(p.event_id, reason)
                 break
             writes, pending = self._plan_round(pending)
-            self._execute(writes)
+            pending = sorted(pending + self._execute(writes), key=lambda p: p.index)
         return self.results
 
     def _plan_round(self, pending: list[Prepared]) -> tuple[list[tuple[Write, set]], list[Prepared]]:
         writes: list[tuple[Write, set]] = []
         waiting: list[Prepared] = []
-        blocked: set = set()
+        owner: dict[Any, int] = {}  # a key some planned write (its index) or a waiting event (WAIT) touches
         for p in pending:
             matchers = self.matchers_of(p)
             operator = MatcherOperator.OR if len(matchers) == 1 else self.operator
@@ -86,16 +89,37 @@ class Sequencer:
                     "matches, and whether Salesforce applied it is unknown; nothing was written for this event"))
                 continue
             touched = keys | self._written_keys(p.fields)  # what it reads, and what it may write
-            if touched & blocked:
-                waiting.append(p)
-                blocked |= touched
+            hit = {owner[k] for k in touched if k in owner}
+            if hit:
+                g = hit.pop() if len(hit) == 1 else _WAIT
+                if g != _WAIT and self._fold(writes[g][0], p, matchers, operator, candidates):
+                    writes[g][1].update(touched)
+                    owner.update(dict.fromkeys(touched, g))
+                else:
+                    waiting.append(p)
+                    owner.update(dict.fromkeys(touched, _WAIT))
                 continue
             write = self._decide(p, candidates)
             if write is not None:
                 written = keys | self._written_keys(write.record)
-                blocked |= written
+                owner.update(dict.fromkeys(written, len(writes)))
                 writes.append((write, written))
         return writes, waiting
+
+    def _fold(self, w: Write, p: Prepared, matchers: dict[str, Any], operator: MatcherOperator,
+              candidates: list[str]) -> bool:
+        """Fold p into the planned write w when p would, after w, update exactly w's record (core.merging)."""
+        if w.kind not in ("create", "update") or w.adopt or self.operation is Operation.DELETE:
+            return False  # a create that may adopt a duplicate may end up writing another record
+        if len(w.merged) + 1 >= self._cap.get(w.event.index, len(w.merged) + 2):
+            return False
+        rid = w.target if w.kind == "update" else f"{PLACEHOLDER}{w.event.event_id}"
+        if any(c != rid for c in candidates) or not self.pool.would_match(rid, w.record, matchers, operator):
+            return False
+        if not fold(w.record, p.fields, self.describe):
+            return False
+        w.merged.append((p, not p.fields and not self.upsert_always_writes))
+        return True
 
     def _decide(self, p: Prepared, candidates: list[str]) -> Write | None:
         if len(candidates) > 1:
@@ -122,23 +146,34 @@ class Sequencer:
             return None
         return Write("create", p, "", record, adopt=self.adopt_duplicates)
 
-    def _execute(self, planned: list[tuple[Write, set]]) -> None:
+    def _execute(self, planned: list[tuple[Write, set]]) -> list[Prepared]:
+        """Send a round; the events of merged writes refused for a value, to plan again (split)."""
         if not planned:
-            return
+            return []
         writes = [w for w, _ in planned]
         outcomes = ([WriteOutcome(True, id=f"{PLACEHOLDER}{w.event.event_id}") if w.kind == "create" else
                      WriteOutcome(True, id=w.target) for w in writes] if self.dry_run
                     else send_round(self.store, self.object_name, writes))
+        again: list[Prepared] = []
         for (w, keys), outcome in zip(planned, outcomes, strict=True):
+            target = w.target if w.kind != "create" else ""
             if outcome.success:
                 self._confirm(w, outcome)
                 self.results[w.event.index] = self._dry(w) if self.dry_run else success(w, outcome)
+                merged = merged_results(w, outcome, record_id=outcome.id or w.target)
             else:
                 error = outcome.error or ResultError("UNKNOWN_EXCEPTION", "Salesforce gave no details")
+                if w.merged and splits(error):
+                    self._cap[w.event.index] = (len(w.merged) + 1) // 2
+                    again += w.events
+                    continue
                 if error.code in UNCERTAIN:
                     self._tainted |= keys
-                self.results[w.event.index] = failure(w.event.event_id, error, outcome.matched_ids,
-                                                      w.target if w.kind != "create" else "")
+                self.results[w.event.index] = failure(w.event.event_id, error, outcome.matched_ids, target)
+                merged = merged_results(w, outcome, error, target)
+            for (p, _), result in zip(w.merged, merged, strict=True):
+                self.results[p.index] = _dry_merged(result) if self.dry_run and outcome.success else result
+        return again
 
     def _confirm(self, w: Write, outcome: WriteOutcome) -> None:
         if w.kind == "delete":
@@ -152,3 +187,7 @@ class Sequencer:
         """A dry run's result; a record an earlier event would create is named `pending:<its event id>`."""
         status, outcome = _DRY[w.kind]
         return EventResult(w.event.event_id, status, outcome, record_id=w.target)
+
+
+def _dry_merged(result: EventResult) -> EventResult:
+    return replace(result, outcome=Outcome.WOULD_UPDATE) if result.outcome is Outcome.UPDATED else result

@@ -158,7 +158,8 @@ class ApplyService:
             results = tuple(failure(e.id, exc.error) for e in events)
         calls = store.api_calls if store else 0
         return ApplyReport(results, api_calls=calls, api_usage=store.api_usage if store else None, diagnostics=shown,
-                           refresh_token=store.rotated_refresh_token if store else "")
+                           refresh_token=store.rotated_refresh_token if store else "",
+                           describe_calls=store.describe_calls if store else 0)
 
 
 @dataclass(frozen=True)
@@ -273,7 +274,7 @@ class _Batch:
     def _keyed(self, writes: list[Write], external_id_field: str = "") -> None:
         if writes:
             self.results.update(run_keyed_rounds(self.store, self.action.object_name, writes, self.deadline,
-                                                 external_id_field, self.stop))
+                                                 external_id_field, self.stop, self.describe))
 
     def _matchers_of(self, p: Prepared) -> dict[str, Any]:
         return {"Id": p.direct_id} if self._is_direct(p) else p.matchers

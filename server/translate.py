@@ -210,7 +210,7 @@ def event_result(result: model.EventResult) -> pb.EventResult:
 
 def apply_response(report: model.ApplyReport) -> pb.ApplyResponse:
     out = pb.ApplyResponse(results=[event_result(r) for r in report.results],
-                           salesforce_api_calls=report.api_calls,
+                           salesforce_api_calls=report.api_calls, salesforce_describe_calls=report.describe_calls,
                            diagnostics=[diagnostic(d) for d in report.diagnostics])
     if report.api_usage is not None:
         out.api_usage.CopyFrom(pb.ApiUsage(used=report.api_usage.used, limit=report.api_usage.limit))

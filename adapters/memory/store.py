@@ -15,7 +15,7 @@ from adapters.memory.results import OrgError, SaveResult
 from core.describe import ObjectDescribe
 from core.model import ApiUsage, Connection, ResultError
 from core.parents import rest_fields
-from core.ports import BackendError, Lookup, Record, WriteOptions, WriteOutcome
+from core.ports import BackendError, Lookup, Record, WriteBatch, WriteOptions, WriteOutcome
 from core.record_types import RecordTypeInfo
 from core.telemetry import NullTelemetry, Telemetry, org_label
 from core.write_headers import AUTO_ASSIGN_HEADER, DUPLICATE_RULE_HEADER, headers_for
@@ -99,6 +99,9 @@ class Tenant:
             self._describes[object_name.lower()] = (self._clock() + self._ttl, self.org.schema_version, describe)
 
 
+CHUNKS_PER_CALL = 5  # collections per Composite call
+
+
 def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
@@ -125,6 +128,7 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._calls = 0
         self._headers: dict[str, str] = {}  # the action's write options, as Salesforce's headers
+        self._describes = 0
 
     @property
     def api_calls(self) -> int:
@@ -133,6 +137,10 @@ class MemoryStore:
     @property
     def rotated_refresh_token(self) -> str:
         return ""  # no Salesforce, no token
+
+    @property
+    def describe_calls(self) -> int:
+        return self._describes
 
     @property
     def api_usage(self) -> ApiUsage | None:
@@ -144,6 +152,7 @@ class MemoryStore:
         if cached is not None:
             return cached
         self._call("describe")
+        self._describes += 1
         try:
             describe = self._org.describe(object_name)
         except OrgError as exc:
@@ -179,35 +188,48 @@ class MemoryStore:
         return records
 
     def create(self, object_name: str, records: Sequence[Mapping[str, Any]]) -> list[WriteOutcome]:
-        return self._write("create", records,
-                           lambda chunk: [self._org.create(object_name, rest_fields(r)) for r in chunk])
+        return self.write(object_name, [WriteBatch("create", records)])[0]
 
     def update(self, object_name: str, records: Sequence[tuple[str, Mapping[str, Any]]]) -> list[WriteOutcome]:
-        return self._write("update", records,
-                           lambda chunk: [self._org.update(object_name, rid, rest_fields(r)) for rid, r in chunk])
+        return self.write(object_name, [WriteBatch("update", records)])[0]
 
     def upsert(self, object_name: str, external_id_field: str,
                records: Sequence[Mapping[str, Any]]) -> list[WriteOutcome]:
-        return self._write("upsert", records,
-                           lambda chunk: self._org.upsert_many(object_name, external_id_field,
-                                                                     [rest_fields(r) for r in chunk]))
+        return self.write(object_name, [WriteBatch("upsert", records, external_id_field)])[0]
 
     def delete(self, object_name: str, ids: Sequence[str]) -> list[WriteOutcome]:
-        return self._write("delete", ids, lambda chunk: [self._org.delete(object_name, rid) for rid in chunk])
+        return self.write(object_name, [WriteBatch("delete", ids)])[0]
 
-    def _write(self, kind: str, items: Sequence[_T],
-               send: Callable[[Sequence[_T]], list[SaveResult]]) -> list[WriteOutcome]:
-        """One call per 200 records, in order; a call that fails as a whole fails only its own records."""
-        outcomes: list[WriteOutcome] = []
-        for chunk in _chunks(items, COLLECTION_SIZE):
+    def write(self, object_name: str, batches: Sequence[WriteBatch]) -> list[list[WriteOutcome]]:
+        """Chunks of 200 records, five chunks to a call (as Salesforce's Composite carries five collections);
+        a call that fails as a whole fails only its own records."""
+        org = self._org
+        sends: dict[str, Callable[[WriteBatch, Sequence[Any]], list[SaveResult]]] = {
+            "create": lambda b, chunk: [org.create(object_name, rest_fields(r)) for r in chunk],
+            "update": lambda b, chunk: [org.update(object_name, rid, rest_fields(r)) for rid, r in chunk],
+            "upsert": lambda b, chunk: org.upsert_many(object_name, b.external_id_field,
+                                                       [rest_fields(r) for r in chunk]),
+            "delete": lambda b, chunk: [org.delete(object_name, rid) for rid in chunk],
+        }
+        chunks = [(b, chunk) for b in batches for chunk in _chunks(b.items, COLLECTION_SIZE)]
+        outcomes: dict[int, list[WriteOutcome]] = {id(b): [] for b in batches}
+        for start in range(0, len(chunks), CHUNKS_PER_CALL):
+            group = chunks[start:start + CHUNKS_PER_CALL]
+            error = None
             try:
-                self._call(kind)
-                with self._org.request_headers(self._headers.get(DUPLICATE_RULE_HEADER),
-                                               self._headers.get(AUTO_ASSIGN_HEADER)):
-                    outcomes.extend(_outcome(r) for r in send(chunk))
-            except (BackendError, OrgError) as exc:
-                outcomes.extend([WriteOutcome(False, error=exc.error)] * len(chunk))
-        return outcomes
+                self._call(group[0][0].kind if len(group) == 1 else "composite")
+            except BackendError as exc:
+                error = exc.error
+            for b, chunk in group:
+                try:
+                    if error is not None:
+                        raise BackendError(error)
+                    with self._org.request_headers(self._headers.get(DUPLICATE_RULE_HEADER),
+                                                   self._headers.get(AUTO_ASSIGN_HEADER)):
+                        outcomes[id(b)].extend(_outcome(r) for r in sends[b.kind](b, chunk))
+                except (BackendError, OrgError) as exc:
+                    outcomes[id(b)].extend([WriteOutcome(False, error=exc.error)] * len(chunk))
+        return [outcomes[id(b)] for b in batches]
 
     def _call(self, kind: str) -> None:
         if self._stop is not None and self._stop():

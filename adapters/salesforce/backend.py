@@ -60,6 +60,7 @@ class SalesforceBackend:
         shared_tokens: SharedTokens | None = None,  # access tokens shared with other replicas
         shared_slots: SharedSlots | None = None,  # with shared_calls_per_org: a cap per org across replicas
         shared_calls_per_org: int = 0,
+        use_composite: bool = True,
     ):
         try:
             self.api_version = _api_version("", api_version or DEFAULT_API_VERSION)
@@ -77,6 +78,8 @@ class SalesforceBackend:
         self._max_url_bytes = max_url_bytes
         self._batch_size = batch_size
         self._min_write = min_write_seconds
+        # Writes and lookups go five collections or queries to one Composite call (False: one call each).
+        self._composite = use_composite
         # Writes of at least bulk_threshold records go through one Bulk API 2.0 job (0 = never);
         # a job is polled after bulk_poll_seconds[0], backing off to bulk_poll_seconds[1].
         self._bulk = BulkSettings(threshold=bulk_threshold, poll_initial_seconds=bulk_poll_seconds[0],
@@ -120,7 +123,7 @@ class SalesforceBackend:
         session.stop = stop
         identity = (version, grant.key)
         return SalesforceStore(session, self._describes, identity, self._max_in_flight, self._max_url_bytes,
-                               self._batch_size, self._bulk)
+                               self._batch_size, self._bulk, self._composite)
 
     def close(self) -> None:
         if self._owns_client:

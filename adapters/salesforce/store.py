@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from adapters.salesforce import soql
+from adapters.salesforce import composite, soql, write_plan
 from adapters.salesforce.bulk import BulkJob, BulkSettings, bulk_row
 from adapters.salesforce.describe_cache import DescribeCache
 from adapters.salesforce.record_errors import may_be_a_lost_race, missing_record, with_duplicate_field
 from adapters.salesforce.retry import Attempts
-from adapters.salesforce.transport import Session, is_lock_error, merge_errors
+from adapters.salesforce.transport import Session, is_lock_error, is_transient, merge_errors
 from adapters.salesforce.write_headers import duplicate_ids
 from core.describe import ObjectDescribe
 from core.describe_rest import describe_from_rest
 from core.model import ApiUsage, ResultError
-from core.names import api_name_problem, normalize_id
-from core.parents import ParentRef, rest_fields
-from core.ports import BackendError, Lookup, Record, WriteOptions, WriteOutcome
+from core.names import normalize_id
+from core.ports import BackendError, Lookup, Record, WriteBatch, WriteOptions, WriteOutcome
 from core.record_types import RecordTypeInfo, record_types_from_layouts
 from core.write_headers import headers_for
 
@@ -32,7 +30,6 @@ _IDS_IN_BRACKETS = re.compile(r"\[([A-Za-z0-9,\s]+)\]")
 _GONE = frozenset({"ENTITY_IS_DELETED", "NOT_FOUND"})
 _T = TypeVar("_T")
 _R = TypeVar("_R")
-Send = Callable[[list[Any], Attempts], list[WriteOutcome]]
 
 
 def _strip_attributes(value: Any) -> Any:
@@ -43,49 +40,14 @@ def _strip_attributes(value: Any) -> Any:
     return value
 
 
-def _fail(code: str, message: str, fields: tuple[str, ...] = ()) -> WriteOutcome:
-    return WriteOutcome(False, error=ResultError(code, message, fields))
-
-
-def _scalar_problem(value: Any) -> str | None:
-    if isinstance(value, ParentRef):
-        return _scalar_problem(value.value)
-    if value is None or isinstance(value, (str, bool, int)):
-        return None
-    if isinstance(value, float):
-        return None if math.isfinite(value) else "is not a finite number"
-    return f"has unsupported type {type(value).__name__}"
-
-
-def _fields_problem(fields: Mapping[str, Any], forbid_id: bool) -> WriteOutcome | None:
-    """A local refusal for a record whose field names or values Salesforce must never see."""
-    seen: set[str] = set()
-    for name, value in fields.items():
-        problem = api_name_problem(name) if isinstance(name, str) else "must be a string"
-        if problem is None and name.lower() == "attributes":
-            problem = "is reserved"
-        if problem is None and name.lower() in seen:
-            problem = "appears twice (field names are case-insensitive)"
-        if isinstance(name, str):
-            seen.add(name.lower())
-        if problem is None and forbid_id and name.lower() == "id":
-            problem = "cannot be set in an update (the record id is the update's target)"
-        if problem:
-            shown = repr(name)[:90] if isinstance(name, str) else type(name).__name__
-            return _fail("INVALID_FIELD", f"field name {shown} {problem}", (str(name)[:80],))
-        value_problem = _scalar_problem(value)
-        if value_problem:
-            return _fail("MAPPING_VALUE_INVALID", f"the value for {name} {value_problem}", (name,))
-    return None
-
-
 class SalesforceStore:
     """One org through one Apply or Validate; every method is batch-first and thread-safe."""
 
     def __init__(self, session: Session, describes: DescribeCache, identity: Any, max_in_flight: int = 10,
                  max_url_bytes: int = soql.DEFAULT_MAX_URL_BYTES, batch_size: int = COLLECTION_LIMIT,
-                 bulk: BulkSettings | None = None):
+                 bulk: BulkSettings | None = None, use_composite: bool = True):
         self._session, self._describes, self._identity = session, describes, identity
+        self._composite = use_composite
         self._bulk = bulk or BulkSettings()
         self._max_in_flight = max(1, max_in_flight)
         self._max_url_bytes = min(max_url_bytes, soql.URI_LIMIT_BYTES)
@@ -94,6 +56,10 @@ class SalesforceStore:
     @property
     def api_calls(self) -> int:
         return self._session.calls
+
+    @property
+    def describe_calls(self) -> int:
+        return self._session.describe_calls
 
     @property
     def api_usage(self) -> ApiUsage | None:
@@ -166,10 +132,12 @@ class SalesforceStore:
 
     def _run_lookup(self, lookup: Lookup, describe: ObjectDescribe) -> list[Record]:
         prefix = f"{self._session.data_url}/query?q="
-        queries = soql.lookup_queries(lookup, describe, prefix, self._max_url_bytes)
+        urls = [soql.query_url(prefix, q) for q in soql.lookup_queries(lookup, describe, prefix, self._max_url_bytes)]
+        pages = (self._composite_queries(urls) if self._composite and len(urls) > 1
+                 else self._parallel(urls, self._query_all))
         found: dict[str, Record] = {}
         anonymous: list[Record] = []
-        for records in self._parallel(queries, lambda q: self._query_all(soql.query_url(prefix, q))):
+        for records in pages:
             for record in records:
                 rid = record.get("Id") if isinstance(record, dict) else None
                 if isinstance(rid, str):
@@ -178,119 +146,183 @@ class SalesforceStore:
                     anonymous.append(record)
         return [*found.values(), *anonymous]
 
+    def _page(self, body: Any, into: list[Record], seen: set[str]) -> str | None:
+        """Add a query result page's records; the URL of the next page, if any."""
+        if not isinstance(body, dict) or not isinstance(body.get("records"), list):
+            raise BackendError(ResultError("UNKNOWN_EXCEPTION", "Salesforce sent an unreadable query result"))
+        into.extend(_strip_attributes(r) for r in body["records"] if isinstance(r, dict))
+        next_path = body.get("nextRecordsUrl")
+        if body.get("done", True) is not False or not next_path:
+            return None
+        url = self._session.follow(next_path)
+        if url in seen:
+            raise BackendError(ResultError("UNKNOWN_EXCEPTION", "Salesforce sent the same next-page URL twice"))
+        seen.add(url)
+        return url
+
     def _query_all(self, url: str) -> list[Record]:
         records: list[Record] = []
         seen = {url}
         for _ in range(_MAX_PAGES):
             _, body = self._session.json("GET", url)
-            if not isinstance(body, dict) or not isinstance(body.get("records"), list):
-                raise BackendError(ResultError("UNKNOWN_EXCEPTION", "Salesforce sent an unreadable query result"))
-            records.extend(_strip_attributes(r) for r in body["records"] if isinstance(r, dict))
-            next_path = body.get("nextRecordsUrl")
-            if body.get("done", True) is not False or not next_path:
+            next_url = self._page(body, records, seen)
+            if next_url is None:
                 return records
-            url = self._session.follow(next_path)
-            if url in seen:
-                raise BackendError(ResultError("UNKNOWN_EXCEPTION", "Salesforce sent the same next-page URL twice"))
-            seen.add(url)
+            url = next_url
+        raise BackendError(ResultError("UNKNOWN_EXCEPTION", "a query returned too many pages"))
+
+    def _composite_queries(self, urls: list[str]) -> list[list[Record]]:
+        """Every query and its next pages, five queries to a Composite call."""
+        records: list[list[Record]] = [[] for _ in urls]
+        seen: set[str] = set(urls)
+        pending = list(enumerate(urls))
+        per_call = composite.MAX_COLLECTIONS_OR_QUERIES
+        for _ in range(_MAX_PAGES):
+            if not pending:
+                return records
+            groups = [pending[i:i + per_call] for i in range(0, len(pending), per_call)]
+            answers = self._parallel(groups, lambda g: composite.send(
+                self._session, [composite.Sub("GET", url) for _, url in g], True))
+            pending = []
+            for group, got in zip(groups, answers, strict=True):
+                for (i, _), (status, body) in zip(group, got, strict=True):
+                    if not 200 <= status < 300:
+                        raise BackendError(self._session.scrub(composite.sub_error(status, body)))
+                    next_url = self._page(body, records[i], seen)
+                    if next_url is not None:
+                        pending.append((i, next_url))
         raise BackendError(ResultError("UNKNOWN_EXCEPTION", "a query returned too many pages"))
 
     # Writes --------------------------------------------------------------------------------------
     def create(self, object_name: str, records: Sequence[Mapping[str, Any]]) -> list[WriteOutcome]:
-        soql.check_name(object_name, "object")
-        items = [_fields_problem(r, forbid_id=False) or {"attributes": {"type": object_name}, **rest_fields(r)}
-                 for r in records]
-        url = f"{self._session.data_url}/composite/sobjects"
-        return self._write(object_name, items, lambda chunk, tries: self._send_records("POST", url, chunk, False,
-                                                                                      "create", tries),
-                           lambda rows: self._send_bulk(object_name, "create", rows))
+        return self.write(object_name, [WriteBatch("create", records)])[0]
 
     def update(self, object_name: str, records: Sequence[tuple[str, Mapping[str, Any]]]) -> list[WriteOutcome]:
-        soql.check_name(object_name, "object")
-        items: list[Any] = []
-        for record_id, fields in records:
-            canonical = normalize_id(record_id) if isinstance(record_id, str) else None
-            if canonical is None:
-                items.append(_fail("MALFORMED_ID", f"{object_name} ID: id value of incorrect type", ("Id",)))
-                continue
-            items.append(_fields_problem(fields, forbid_id=True)
-                         or {"attributes": {"type": object_name}, "id": canonical, **rest_fields(fields)})
-        url = f"{self._session.data_url}/composite/sobjects"
-        return self._write(object_name, items, lambda chunk, tries: self._send_records("PATCH", url, chunk, True,
-                                                                                      "update", tries, object_name),
-                           lambda rows: self._send_bulk(object_name, "update", rows))
+        return self.write(object_name, [WriteBatch("update", records)])[0]
 
     def upsert(self, object_name: str, external_id_field: str, records: Sequence[Mapping[str, Any]]
                ) -> list[WriteOutcome]:
+        return self.write(object_name, [WriteBatch("upsert", records, external_id_field)])[0]
+
+    def delete(self, object_name: str, ids: Sequence[str]) -> list[WriteOutcome]:
+        return self.write(object_name, [WriteBatch("delete", ids)])[0]
+
+    def write(self, object_name: str, batches: Sequence[WriteBatch]) -> list[list[WriteOutcome]]:
+        """Every kind of write at once: a Bulk API job for a kind from the bulk threshold on; the rest in
+        collection-sized chunks, five to a Composite call (or one call each), concurrently."""
         soql.check_name(object_name, "object")
-        soql.check_name(external_id_field)
-        items: list[Any] = []
-        for r in records:
-            problem = _fields_problem(r, forbid_id=False)
-            key = next((k for k in r if isinstance(k, str) and k.lower() == external_id_field.lower()), None)
-            if problem is None and (key is None or r[key] is None or r[key] == ""):
-                problem = _fail("MATCHER_VALUE_MISSING", f"the record has no value for the external id field "
-                                f"{external_id_field}", (external_id_field,))
-            items.append(problem or {"attributes": {"type": object_name}, **rest_fields(r)})
-        url = f"{self._session.data_url}/composite/sobjects/{object_name}/{external_id_field}"
-
-        def send(chunk: list[Any], tries: Attempts) -> list[WriteOutcome]:
-            return self._send_records("PATCH", url, chunk, True, "upsert", tries, object_name, external_id_field)
-
-        outcomes = self._write(object_name, items, send,
-                               lambda rows: self._send_bulk(object_name, "upsert", rows, external_id_field))
+        for b in batches:
+            if b.kind == "upsert":
+                soql.check_name(b.external_id_field)
+        plans = [write_plan.plan(self._session.data_url, object_name, b.kind, b.items, b.external_id_field)
+                 for b in batches]
+        results: list[list[WriteOutcome | None]] = [[i if isinstance(i, WriteOutcome) else None for i in p.items]
+                                                    for p in plans]
+        pending: list[tuple[int, int]] = []
+        # One attempt budget per row, across every request that carries it (the transport's retries
+        # included): rows sent together share the budget of the request that carried them.
+        tries: dict[tuple[int, int], Attempts] = {}
+        for k, p in enumerate(plans):
+            open_rows = [n for n, i in enumerate(p.items) if not isinstance(i, WriteOutcome)]
+            # A CSV cell cannot say the literal text #N/A (Bulk reads it as null): such records go as JSON.
+            csv_rows = [n for n in open_rows if not _holds_hash_na(p.items[n])]
+            # Bulk API 2.0 takes no duplicate-rule or assignment header: with write options, collections only.
+            if self._bulk.wanted(len(csv_rows), self._session) and not self._session.write_headers:
+                for n, outcome in zip(csv_rows, self._send_bulk(p, [p.items[n] for n in csv_rows]), strict=True):
+                    results[k][n] = outcome
+                    tries[(k, n)] = self._attempts(used=1)  # the job was their first attempt
+                csv_set = set(csv_rows)
+                open_rows = [n for n in open_rows if n not in csv_set]
+            pending += [(k, n) for n in open_rows]
+        tries.update((row, self._attempts()) for row in pending)
+        transient: set[tuple[int, int]] = set()  # rows of an idempotent subrequest refused whole, transiently
+        self._send_rows(plans, results, pending, tries, transient)
+        # Rows refused for a row lock were not written: resend only those, at least lock_base_delay apart;
+        # so are rows whose subrequest Salesforce could not serve this time (as the transport retries a call).
+        policy, timing, deadline = self._session.policy, self._session.timing, self._session.deadline
+        while True:
+            failed = [(k, n, error) for k, n, error in _failed(results) if (k, n) in tries and tries[(k, n)].left > 0]
+            locked = [(k, n) for k, n, error in failed if is_lock_error(error)]
+            again = locked + [(k, n) for k, n, _ in failed if (k, n) in transient and (k, n) not in locked]
+            used = max((tries[r].used for r in again), default=0)
+            if not again or not (timing.lock_backoff(used, deadline, policy) if locked else
+                                 timing.backoff(used, deadline, policy.base_delay, policy.max_delay)):
+                break
+            for k, n, error in failed:
+                if (k, n) in again:
+                    self._session.telemetry.salesforce_retry("write", error.code)
+            self._send_rows(plans, results, again, tries, transient)
         # Two writers upserting one new key at once: the loser gets DUPLICATE_VALUE on the key (named in
         # the message, "fields": []), and sending it again (upserts are idempotent) updates the record
         # the winner created.
-        raced = [n for n, o in enumerate(outcomes) if not o.success and o.error is not None
-                 and may_be_a_lost_race(o.error, external_id_field)]
+        raced = [(k, n) for k, n, error in _failed(results) if plans[k].op == "upsert"
+                 and may_be_a_lost_race(error, plans[k].external_id_field)]
         if raced:
             self._session.telemetry.salesforce_retry("upsert", "DUPLICATE_VALUE")
-            resent = self._send_chunks([items[n] for n in raced], lambda c: send(c, self._attempts()))
-            for n, outcome in zip(raced, resent, strict=True):
-                outcomes[n] = outcome
-        return outcomes
-
-    def delete(self, object_name: str, ids: Sequence[str]) -> list[WriteOutcome]:
-        soql.check_name(object_name, "object")
-        items: list[Any] = []
-        for record_id in ids:
-            canonical = normalize_id(record_id) if isinstance(record_id, str) else None
-            items.append(canonical or _fail("MALFORMED_ID", f"{object_name} ID: id value of incorrect type", ("Id",)))
-        return self._write(object_name, items, lambda chunk, tries: self._send_delete(object_name, chunk, tries),
-                           lambda rows: self._send_bulk(object_name, "delete", rows))
-
-    def _write(self, object_name: str, items: list[Any], send: Send,
-               bulk: Callable[[list[Any]], list[WriteOutcome]]) -> list[WriteOutcome]:
-        """Send the items that passed local checks: one Bulk API job from the bulk threshold on, else
-        collection-sized chunks, concurrently; results in order."""
-        results: list[WriteOutcome | None] = [i if isinstance(i, WriteOutcome) else None for i in items]
-        pending = [n for n, i in enumerate(items) if not isinstance(i, WriteOutcome)]
-        # A CSV cell cannot say the literal text #N/A (Bulk reads it as null): such records go as JSON.
-        literal = [n for n in pending if _holds_hash_na(items[n])]
-        literal_set = set(literal)
-        bulk_rows = [n for n in pending if n not in literal_set]
-        # Bulk API 2.0 takes no duplicate-rule or assignment header: with write options, collections only.
-        if self._bulk.wanted(len(bulk_rows), self._session) and not self._session.write_headers:
-            rows = [items[n] for n in bulk_rows]
-            outcomes = bulk(rows)
-            # Rows a job refused for a row lock were not written: resend only those, via collections
-            # (the job was their first attempt).
-            locked = [i for i, o in enumerate(outcomes) if _locked(o)]
-            resent = self._send_chunks([(rows[i], outcomes[i]) for i in locked], lambda pairs: self._with_lock_retries(
-                [p for p, _ in pairs], send, [o for _, o in pairs], self._attempts(used=1)))
-            for i, outcome in zip(locked, resent, strict=True):
-                outcomes[i] = outcome
-            for n, outcome in zip(bulk_rows, outcomes, strict=True):
-                results[n] = outcome
-            pending = literal
-        payloads = [items[n] for n in pending]
-        outcomes = self._send_chunks(payloads, lambda c: self._with_lock_retries(c, send))
-        for n, outcome in zip(pending, outcomes, strict=True):
-            results[n] = outcome
-        if any(r is not None and r.error is not None and r.error.code == "INVALID_FIELD" for r in results):
+            self._send_rows(plans, results, raced, {row: self._attempts() for row in raced}, set())
+        flat = [r for rows in results for r in rows]
+        if any(r is not None and r.error is not None and r.error.code == "INVALID_FIELD" for r in flat):
             self._describes.drop(self._identity, object_name)  # the org changed: describe afresh next time
-        return [self._scrubbed(r) if r is not None else _fail("UNKNOWN_EXCEPTION", "no result") for r in results]
+        return [[self._scrubbed(r) if r is not None else write_plan.fail("UNKNOWN_EXCEPTION", "no result")
+                 for r in rows] for rows in results]
+
+    def _send_rows(self, plans: list[write_plan.Plan], results: list[list[WriteOutcome | None]],
+                   rows: list[tuple[int, int]], tries: dict[tuple[int, int], Attempts],
+                   transient: set[tuple[int, int]]) -> None:
+        """Send these rows (plan, position) in collection-sized chunks of one kind, five chunks to a Composite
+        call (or one a call); store each outcome, and the attempt budget that carried it."""
+        chunks: list[tuple[int, list[int]]] = []
+        for k in range(len(plans)):
+            mine = [n for kk, n in rows if kk == k]
+            chunks += [(k, mine[i:i + self._batch]) for i in range(0, len(mine), self._batch)]
+        if not chunks:
+            return
+
+        def outcomes(k: int, positions: list[int], status: int, body: Any, attempts: Attempts) -> list[WriteOutcome]:
+            p = plans[k]
+            if not 200 <= status < 300:
+                error = composite.sub_error(status, body, p.idempotent)
+                if p.idempotent and is_transient(status, error):
+                    transient.update((k, n) for n in positions)
+                return [WriteOutcome(False, error=error)] * len(positions)
+            got = self._outcomes(body, len(positions), p.op, p.idempotent, p.object_name, p.external_id_field)
+            if p.op != "delete" or not attempts.maybe_delivered:
+                return got
+            # An earlier attempt of this delete may have been applied before its answer was lost: a record
+            # now gone was deleted by this call.
+            return [WriteOutcome(True, id=p.items[n]) if not o.success and o.error is not None
+                    and o.error.code in _GONE else o for n, o in zip(positions, got, strict=True)]
+
+        def send(group: list[tuple[int, list[int]]]) -> list[list[WriteOutcome]]:
+            carried = [tries[(k, n)] for k, positions in group for n in positions]
+            transient.difference_update((k, n) for k, positions in group for n in positions)
+            attempts = self._attempts(used=max(a.used for a in carried))
+            attempts.maybe_delivered = any(a.maybe_delivered for a in carried)
+            for k, positions in group:
+                tries.update(((k, n), attempts) for n in positions)
+            subs = [plans[k].sub([plans[k].items[n] for n in positions]) for k, positions in group]
+            idempotent = all(plans[k].idempotent for k, _ in group)
+            try:
+                if self._composite:
+                    answers = composite.send(self._session, subs, idempotent, attempts)
+                else:
+                    # a direct call's answer is read as it comes (2xx, or 300 from an upsert), never as a status
+                    answers = [(200, self._session.json(s.method, s.url, s.body, idempotent, attempts)[1])
+                               for s in subs]
+            except BackendError as exc:
+                return [[WriteOutcome(False, error=exc.error)] * len(positions) for _, positions in group]
+            return [outcomes(k, positions, status, body, attempts)
+                    for (k, positions), (status, body) in zip(group, answers, strict=True)]
+
+        per_call = composite.MAX_COLLECTIONS_OR_QUERIES if self._composite else 1
+        groups = [chunks[i:i + per_call] for i in range(0, len(chunks), per_call)]
+        for group, answers in zip(groups, self._parallel(groups, send), strict=True):
+            for (k, positions), got in zip(group, answers, strict=True):
+                for n, outcome in zip(positions, got, strict=True):
+                    results[k][n] = outcome
+
+    def _attempts(self, used: int = 0) -> Attempts:
+        return Attempts(self._session.policy.max_attempts, used)
 
     def _scrubbed(self, outcome: WriteOutcome) -> WriteOutcome:
         if outcome.error is None:
@@ -298,75 +330,24 @@ class SalesforceStore:
         error = self._session.scrub(outcome.error)
         return outcome if error is outcome.error else replace(outcome, error=error)
 
-    def _send_chunks(self, payloads: list[Any], send: Callable[[list[Any]], list[WriteOutcome]]
-                     ) -> list[WriteOutcome]:
-        """`send` over collection-sized chunks, up to max_in_flight at once; outcomes in order."""
-        chunks = [payloads[i:i + self._batch] for i in range(0, len(payloads), self._batch)]
-        return [o for outcomes in self._parallel(chunks, send) for o in outcomes]
-
-    def _send_bulk(self, object_name: str, op: str, payloads: list[Any], external_id_field: str = ""
-                   ) -> list[WriteOutcome]:
+    def _send_bulk(self, p: write_plan.Plan, payloads: list[Any]) -> list[WriteOutcome]:
         """One Bulk API 2.0 job; its rows' results mapped exactly as collection results are."""
-        rows = [bulk_row(p) for p in payloads]
+        rows = [bulk_row(payload) for payload in payloads]
         try:  # result rows echo values as stored: tying them back compares cells by field type
-            describe: ObjectDescribe | None = self.describe(object_name)
+            describe: ObjectDescribe | None = self.describe(p.object_name)
         except BackendError:
             describe = None
-        items = BulkJob(self._session, self._bulk, object_name, op, external_id_field, describe).run(rows)
-        return [i if isinstance(i, WriteOutcome) else _outcome(i, op, object_name, external_id_field) for i in items]
-
-    def _attempts(self, used: int = 0) -> Attempts:
-        return Attempts(self._session.policy.max_attempts, used)
-
-    def _with_lock_retries(self, payloads: list[Any], send: Send, first: list[WriteOutcome] | None = None,
-                           attempts: Attempts | None = None) -> list[WriteOutcome]:
-        """Send a chunk; resend only rows Salesforce refused for a row lock (they were not written).
-
-        The one retry loop for locks: every request that carries a row, the transport's retries included,
-        spends the chunk's attempt budget, and resends are at least `lock_base_delay` apart.
-        """
-        attempts = attempts or self._attempts()
-        outcomes = first if first is not None else send(payloads, attempts)
-        policy, timing = self._session.policy, self._session.timing
-        while True:
-            locked = [i for i, o in enumerate(outcomes) if _locked(o)]
-            if not locked or attempts.left <= 0 or not timing.lock_backoff(attempts.used, self._session.deadline,
-                                                                          policy):
-                return outcomes
-            for _ in locked:
-                self._session.telemetry.salesforce_retry("write", "UNABLE_TO_LOCK_ROW")
-            for i, outcome in zip(locked, send([payloads[i] for i in locked], attempts), strict=True):
-                outcomes[i] = outcome
-
-    def _send_records(self, method: str, url: str, records: list[Any], idempotent: bool, op: str,
-                      attempts: Attempts, object_name: str = "", external_id_field: str = "") -> list[WriteOutcome]:
-        try:
-            _, body = self._session.json(method, url, {"allOrNone": False, "records": records}, idempotent, attempts)
-        except BackendError as exc:
-            return [WriteOutcome(False, error=exc.error)] * len(records)
-        return self._outcomes(body, len(records), op, idempotent, object_name, external_id_field)
-
-    def _send_delete(self, object_name: str, ids: list[Any], attempts: Attempts) -> list[WriteOutcome]:
-        url = f"{self._session.data_url}/composite/sobjects?ids={','.join(ids)}&allOrNone=false"
-        try:
-            _, body = self._session.json("DELETE", url, attempts=attempts)
-        except BackendError as exc:
-            return [WriteOutcome(False, error=exc.error)] * len(ids)
-        outcomes = self._outcomes(body, len(ids), "delete", True, object_name)
-        if not attempts.maybe_delivered:
-            return outcomes
-        # An earlier attempt of this delete may have been applied before its answer was lost: a record
-        # now gone was deleted by this call.
-        return [WriteOutcome(True, id=rid) if not o.success and o.error is not None and o.error.code in _GONE
-                else o for rid, o in zip(ids, outcomes, strict=True)]
+        items = BulkJob(self._session, self._bulk, p.object_name, p.op, p.external_id_field, describe).run(rows)
+        return [i if isinstance(i, WriteOutcome) else _outcome(i, p.op, p.object_name, p.external_id_field)
+                for i in items]
 
     @staticmethod
     def _outcomes(body: Any, count: int, op: str, idempotent: bool, object_name: str = "",
                   external_id_field: str = "") -> list[WriteOutcome]:
         if not isinstance(body, list) or len(body) != count:
             code = "UNKNOWN_EXCEPTION" if idempotent else "OUTCOME_UNKNOWN"
-            return [_fail(code, f"Salesforce answered the {op} with an unreadable result; it may or may not have "
-                          "written these records")] * count
+            return [write_plan.fail(code, f"Salesforce answered the {op} with an unreadable result; it may or may "
+                                    "not have written these records")] * count
         return [_outcome(item, op, object_name, external_id_field) for item in body]
 
     def _parallel(self, items: Sequence[_T], fn: Callable[[_T], _R]) -> list[_R]:
@@ -391,7 +372,7 @@ def _matched_ids(message: str) -> tuple[str, ...]:
 def _outcome(item: Any, op: str, object_name: str, external_id_field: str) -> WriteOutcome:
     """One collection result element (`{id, success, errors[{statusCode, message, fields}], created}`)."""
     if not isinstance(item, dict):
-        return _fail("UNKNOWN_EXCEPTION", "Salesforce sent an unreadable result for this record")
+        return write_plan.fail("UNKNOWN_EXCEPTION", "Salesforce sent an unreadable result for this record")
     record_id = str(item.get("id") or "")
     if item.get("success") is True:
         return WriteOutcome(True, id=record_id, created=bool(item.get("created", op == "create")))
@@ -411,8 +392,10 @@ def _outcome(item: Any, op: str, object_name: str, external_id_field: str) -> Wr
                         matched_ids=duplicate_ids(errors) if isinstance(errors, list) else ())
 
 
-def _locked(outcome: WriteOutcome) -> bool:
-    return not outcome.success and outcome.error is not None and is_lock_error(outcome.error)
+def _failed(results: list[list[WriteOutcome | None]]) -> list[tuple[int, int, ResultError]]:
+    """(plan, position, error) of every refused row."""
+    return [(k, n, r.error) for k, rows in enumerate(results) for n, r in enumerate(rows)
+            if r is not None and not r.success and r.error is not None]
 
 
 def _holds_hash_na(payload: Any) -> bool:

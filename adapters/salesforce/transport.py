@@ -104,6 +104,8 @@ def call_kind(method: str, url: str) -> str:
     path = url.split("?", 1)[0]
     if "/jobs/ingest" in path:
         return "bulk"
+    if path.rstrip("/").endswith("/composite"):
+        return "composite"
     if "/composite/sobjects" in path:
         tail = path.split("/composite/sobjects", 1)[1].strip("/")
         if method == "PATCH":
@@ -189,6 +191,7 @@ class Session:
         self._allowance = allowance or CoolOff(timing.clock)
         self._lock = threading.Lock()
         self._calls = 0
+        self._describes = 0
         self._usage: ApiUsage | None = None
         self._tokens_sent: set[str] = set()
         self.write_headers: dict[str, str] = {}  # an action's write options, sent with every non-GET request
@@ -200,6 +203,10 @@ class Session:
 
     def rotated_refresh_token(self) -> str:
         return self._tokens.rotated(self._grant)
+
+    @property
+    def describe_calls(self) -> int:
+        return self._describes
 
     @property
     def usage(self) -> ApiUsage | None:
@@ -221,6 +228,7 @@ class Session:
     def _count(self, kind: str) -> None:
         with self._lock:
             self._calls += 1
+            self._describes += kind == "describe"
         self.telemetry.salesforce_call(kind)
 
     def _check_stop(self) -> None:

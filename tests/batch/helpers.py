@@ -51,6 +51,7 @@ class Harness:
 
     def __init__(self, emu: Emulator, bulk_threshold: int = NEVER, **backend: Any):
         self.emu = emu
+        backend.setdefault("use_composite", False)  # one collection per call, unless a test asks for Composite
         self.backend = SalesforceBackend(allow_loopback_http=True, bulk_threshold=bulk_threshold,
                                          bulk_poll_seconds=FAST_POLL, **backend)
         self.service = ApplyService(self.backend)

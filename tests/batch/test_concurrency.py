@@ -49,7 +49,7 @@ class Overlap:
 @pytest.fixture
 def overlap(monkeypatch) -> Overlap:
     seen = Overlap()
-    original = dispatch._run
+    original = dispatch.run_call
 
     def run(emu, call):
         seen.enter(call.kind)
@@ -57,7 +57,7 @@ def overlap(monkeypatch) -> Overlap:
             return original(emu, call)
         finally:
             seen.leave(call.kind)
-    monkeypatch.setattr(dispatch, "_run", run)
+    monkeypatch.setattr(dispatch, "run_call", run)
     return seen
 
 

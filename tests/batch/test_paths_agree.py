@@ -1,4 +1,5 @@
-"""One event per Apply, one Apply over Collections, one Apply over Bulk: the same results and the same org after."""
+"""One event per Apply, one Apply over Collections, over Composite, over Bulk: the same results and the same org
+after."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from adapters.memory.org import Org
 from core.model import Action, Event, Operation
 from tests.batch.helpers import SUB, by_id, harness, identify, lead, person, subscription_upsert, track
 
-ONE_EVENT, COLLECTIONS, BULK = "one event per Apply", "collections", "bulk"
-THRESHOLDS = {ONE_EVENT: 10**9, COLLECTIONS: 10**9, BULK: 1}
+ONE_EVENT, COLLECTIONS, COMPOSITE, BULK = "one event per Apply", "collections", "composite", "bulk"
+THRESHOLDS = {ONE_EVENT: 10**9, COLLECTIONS: 10**9, COMPOSITE: 10**9, BULK: 1}
 LEAD_STATE = ("FirstName", "LastName", "Company", "Email", "Phone", "Title")
 
 
@@ -86,10 +87,12 @@ SCENARIOS: dict[str, Scenario] = {
 def _run(emulator_factory, scenario: str, path: str) -> tuple[list[tuple[Any, ...]], Any]:
     emu = emulator_factory(org=Org(ids=IdFactory(start=0)))
     action, events = SCENARIOS[scenario](emu.org, _seed(emu.org))
-    with harness(emu, THRESHOLDS[path]) as h:
+    with harness(emu, THRESHOLDS[path], use_composite=path == COMPOSITE) as h:
         results = h.apply_one_by_one(action, events) if path == ONE_EVENT else list(h.apply(action, events).results)
     if path == BULK:
         assert emu.bulk_calls > 0 and not any(k.startswith("collection_") for k in emu.calls)
+    if path == COMPOSITE:
+        assert emu.calls["composite"] > 0 and not any(k.startswith("collection_") for k in emu.calls)
     shown = [(r.event_id, r.status, r.outcome.name, r.retryable, r.error and r.error.code, r.error and r.error.fields,
               len(r.matched_ids)) for r in results]
     leads = sorted(tuple(str(r.get(f)) for f in LEAD_STATE) for r in emu.org.records("Lead"))
@@ -101,6 +104,7 @@ def _run(emulator_factory, scenario: str, path: str) -> tuple[list[tuple[Any, ..
 def test_every_path_gives_the_same_results_and_leaves_the_same_org(emulator_factory, scenario):
     one_event = _run(emulator_factory, scenario, ONE_EVENT)
     assert _run(emulator_factory, scenario, COLLECTIONS) == one_event
+    assert _run(emulator_factory, scenario, COMPOSITE) == one_event
     assert _run(emulator_factory, scenario, BULK) == one_event
     statuses = {s[1] for s in one_event[0]}
     assert len(statuses) > 1, f"{scenario} should mix outcomes: {statuses}"

@@ -107,7 +107,10 @@ def test_calls_are_counted_like_salesforce_counts_them(backend):
     store.describe("Lead")
     before = store.api_calls
     store.create("Lead", [lead() for _ in range(450)])
-    assert store.api_calls - before == 3  # sObject Collections take 200 records a call
+    assert store.api_calls - before == 1  # three collections of at most 200 records, in one Composite call
+    before = store.api_calls
+    store.create("Lead", [lead() for _ in range(1001)])
+    assert store.api_calls - before == 2  # six collections: a Composite call carries five
 
 
 def test_an_update_or_delete_of_an_id_that_is_no_record_reports_not_found(backend):

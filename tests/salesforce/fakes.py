@@ -165,6 +165,7 @@ def backend(org: FakeSalesforce, clock: FakeClock | None = None, handler: Handle
             **kw: Any) -> SalesforceBackend:
     """A backend whose HTTP goes to `handler` (default: the fake org), with a fake clock and seeded jitter."""
     clock = clock or FakeClock()
+    kw.setdefault("use_composite", False)  # the fake org answers sObject Collections, not Composite
     return SalesforceBackend(transport=httpx.MockTransport(handler or org), clock=clock, sleep=clock.sleep,
                              rng=random.Random(7), **kw)
 

@@ -49,6 +49,7 @@ def backend_factory(sleeps: Sleeps) -> Iterator[Callable[..., SalesforceBackend]
 
     def make(**kwargs: Any) -> SalesforceBackend:
         kwargs.setdefault("sleep", sleeps)
+        kwargs.setdefault("use_composite", False)  # faults here target the collection calls themselves
         backend = SalesforceBackend(allow_loopback_http=True, **kwargs)
         made.append(backend)
         return backend

@@ -85,7 +85,12 @@ def test_apply_creates_then_updates_through_each_oauth_flow(served, emulator, gr
     assert emulator.token_requests == 1  # the second Apply reused the cached access token
     assert first.salesforce_api_calls > 0 and second.salesforce_api_calls > 0
     assert first.backend == second.backend == "salesforce"
-    assert emulator.calls["collection_create"] == 1 and emulator.calls["collection_update"] == 1
+    # the describe is reported apart, once (then cached): the second Apply is a query and a write
+    assert (first.salesforce_describe_calls, second.salesforce_describe_calls) == (1, 0)
+    assert second.salesforce_api_calls == 2
+    # each write went as one collection inside one Composite call
+    assert emulator.calls["composite"] == 2
+    assert emulator.subrequests["collection_create"] == 1 and emulator.subrequests["collection_update"] == 1
 
 
 def validate(served: Served, conn: pb.Connection, act: pb.Action) -> set[tuple[str, str]]:

@@ -41,7 +41,8 @@ def test_a_delete_committed_before_its_connection_was_reset_is_reported_deleted(
                      identify("e1", "user1@example.com", ""), identify("e2", "user2@example.com", ""))
     assert outcomes(response) == [(204, pb.OUTCOME_DELETED, False)] * 2
     assert [r.record_id for r in response.results] == ids
-    assert emulator.calls["collection_delete"] == 2  # the reset attempt, then the resend that found them gone
+    # the reset attempt, then the resend that found them gone: each a Composite call carrying the delete
+    assert emulator.calls["composite"] == 2 and emulator.subrequests["collection_delete"] == 2
     assert emulator.org.records("Lead") == []
 
 

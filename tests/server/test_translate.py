@@ -152,7 +152,7 @@ def test_results_carry_ids_retryability_and_errors():
                           error=model.ResultError("MULTIPLE_MATCHES", "two", ("Email",))),
         model.EventResult("b", 201, model.Outcome.CREATED, record_id="00Q3"),
         model.EventResult("c", 423, model.Outcome.ROW_LOCKED, retryable=True),
-    ), api_calls=4, api_usage=model.ApiUsage(10, 100))
+    ), api_calls=4, api_usage=model.ApiUsage(10, 100), describe_calls=1)
     response = translate.apply_response(report)
     a, b, c = response.results
     assert (a.event_id, a.status, list(a.matched_ids)) == ("a", 300, ["00Q1", "00Q2"])
@@ -160,6 +160,7 @@ def test_results_carry_ids_retryability_and_errors():
     assert (b.record_id, b.HasField("error")) == ("00Q3", False)
     assert c.retryable and not b.retryable
     assert (response.salesforce_api_calls, response.api_usage.used, response.api_usage.limit) == (4, 10, 100)
+    assert response.salesforce_describe_calls == 1
     assert not translate.apply_response(model.ApplyReport((), 0)).HasField("api_usage")
 
 

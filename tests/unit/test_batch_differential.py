@@ -97,6 +97,11 @@ def observe(seed: int, mode: str, refusals: bool = True) -> tuple[list, list, di
     else:
         results = list(service.apply(CONN, action, events, dry_run=mode == "dry").results)
     records = records_of(backend)
+    return (*named(results, records), records)
+
+
+def named(results, records: dict[str, tuple]) -> tuple[list, list]:
+    """Results and org state with record ids renamed in order of appearance."""
     names: dict[str, str] = {}
 
     def name(rid: str) -> str:
@@ -105,7 +110,7 @@ def observe(seed: int, mode: str, refusals: bool = True) -> tuple[list, list, di
     shown = [(r.status, DRY.get(r.outcome.name, r.outcome.name), name(r.record_id),
               tuple(sorted(name(i) for i in r.matched_ids)), r.error.code if r.error else "") for r in results]
     state = sorted(repr((names.get(rid, "?"), values)) for rid, values in records.items())
-    return shown, state, records
+    return shown, state
 
 
 @pytest.mark.parametrize("block", range(8))

@@ -9,7 +9,7 @@ import pytest
 
 from adapters.memory.store import MemoryBackend, tenant_key
 from core.model import ApiUsage, Connection, ResultError
-from core.ports import BackendError, FieldIn, Lookup
+from core.ports import BackendError, FieldIn, Lookup, WriteBatch
 
 ACME = Connection("https://acme.my.salesforce.com")
 GLOBEX = Connection("https://globex.my.salesforce.com")
@@ -53,18 +53,20 @@ def test_an_empty_instance_url_is_an_invalid_connection(backend, url):
                                           ("connection.instance_url",))
 
 
-def test_writes_take_one_call_per_200_records(backend):
+def test_writes_take_one_call_per_five_chunks_of_200_records(backend):
     store = backend.open(ACME)
-    created = store.create("Lead", [lead() for _ in range(450)])
-    assert store.api_calls == 3 and all(o.success for o in created)
+    created = store.create("Lead", [lead() for _ in range(1001)])
+    assert store.api_calls == 2 and all(o.success for o in created)  # six chunks: five to a call
     ids = [o.id for o in created]
     store.update("Lead", [(rid, {"FirstName": "x"}) for rid in ids[:200]])
-    assert store.api_calls == 4
+    assert store.api_calls == 3
     store.delete("Lead", ids[:201])
-    assert store.api_calls == 6
+    assert store.api_calls == 4
     store.upsert("Subscription__c", "External_Id__c", [{"External_Id__c": str(i)} for i in range(10)])
-    assert store.api_calls == 7
-    assert store.create("Lead", []) == [] and store.api_calls == 7
+    assert store.api_calls == 5
+    assert store.create("Lead", []) == [] and store.api_calls == 5
+    outcomes = store.write("Lead", [WriteBatch("create", [lead()] * 450), WriteBatch("delete", ids[201:401])])
+    assert [len(o) for o in outcomes] == [450, 200] and store.api_calls == 6  # four chunks of two kinds
 
 
 def test_find_takes_one_call_per_2000_record_page(backend):
@@ -142,8 +144,8 @@ def test_api_usage_is_org_wide_and_known_after_a_call():
 def test_a_spent_daily_allocation_refuses_calls():
     backend = MemoryBackend(daily_limit=2)
     store = backend.open(ACME)
-    outcomes = store.create("Lead", [lead() for _ in range(500)])
-    assert [o.success for o in outcomes].count(True) == 400
+    outcomes = store.create("Lead", [lead() for _ in range(2100)])
+    assert [o.success for o in outcomes].count(True) == 2000  # two calls of five chunks; the third refused
     assert outcomes[-1].error == ResultError("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
     with pytest.raises(BackendError) as exc:
         store.find(Lookup("Lead", ("Id",), ()))
@@ -174,7 +176,7 @@ def test_the_backend_is_safe_across_threads(backend):
     guard = threading.Lock()
 
     def work(conn):
-        outcomes = backend.open(conn).create("Lead", [lead() for _ in range(300)])
+        outcomes = backend.open(conn).create("Lead", [lead() for _ in range(1100)])
         with guard:
             ids.extend(o.id for o in outcomes if o.success)
 
@@ -183,9 +185,9 @@ def test_the_backend_is_safe_across_threads(backend):
         t.start()
     for t in threads:
         t.join()
-    assert len(ids) == len(set(ids)) == 2400
-    assert [len(backend.org(f"https://t{n}.my.salesforce.com").records("Lead")) for n in (0, 1)] == [1200, 1200]
-    assert backend.tenant("https://t0.my.salesforce.com").used == 8  # 4 stores x 2 calls of 200 + 100
+    assert len(ids) == len(set(ids)) == 8800
+    assert [len(backend.org(f"https://t{n}.my.salesforce.com").records("Lead")) for n in (0, 1)] == [4400, 4400]
+    assert backend.tenant("https://t0.my.salesforce.com").used == 8  # 4 stores x 2 calls (five chunks, then one)
 
 
 def test_writes_to_an_unknown_object_fail_every_record(backend):

@@ -36,7 +36,8 @@ def versions() -> list[dict[str, str]]:
             for v in range(MIN_VERSION, MAX_VERSION + 1)]
 
 
-def _run(emu: Emulator, call: routes.Call) -> Reply:
+def run_call(emu: Emulator, call: routes.Call) -> Reply:
+    """Run a routed call's handler; errors become Salesforce-shaped replies."""
     try:
         with emu.org.request_headers(call.req.header("sforce-duplicate-rule-header"),
                                      call.req.header("sforce-auto-assign")):
@@ -108,7 +109,7 @@ def dispatch(emu: Emulator, req: Request) -> Reply:
     elif fault and fault.kind not in ("drop", "trickle"):
         reply = fault_reply(fault.kind)
     else:
-        reply = _run(emu, call)
+        reply = run_call(emu, call)
     if fault and fault.kind == "drop":
         return Reply.dropped()
     if fault and fault.kind == "trickle":

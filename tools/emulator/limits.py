@@ -20,6 +20,8 @@ class Usage:
         self.used = 0
         self.api_calls = 0
         self.calls: Counter[str] = Counter()
+        # Subrequests of Composite calls by kind: run by the org, never counted as API calls.
+        self.subrequests: Counter[str] = Counter()
 
     def count(self, kind: str) -> bool:
         """Count one call of `kind`; False when the daily allocation is already spent."""
@@ -30,6 +32,10 @@ class Usage:
                 return False
             self.used += 1
             return True
+
+    def count_subrequest(self, kind: str) -> None:
+        with self._lock:
+            self.subrequests[kind] += 1
 
     def header(self) -> str:
         with self._lock:
@@ -46,3 +52,4 @@ class Usage:
         with self._lock:
             self.api_calls = 0
             self.calls.clear()
+            self.subrequests.clear()

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from tools.emulator import bulk, composite, query, sobjects
+from tools.emulator import bulk, composite, composite_request, query, sobjects
 from tools.emulator.oauth import Session
 from tools.emulator.wire import ApiError, Reply, Request
 
@@ -66,6 +66,7 @@ _ROUTES: list[tuple[re.Pattern[str], dict[str, tuple[str, Handler]]]] = [(re.com
     (rf"/sobjects/{_NAME}/(?P<field>[^/]+)/(?P<value>[^/]+)", {
         "GET": ("sobject_get", sobjects.get_by_key), "PATCH": ("sobject_upsert", sobjects.upsert),
         "DELETE": ("sobject_delete", sobjects.delete_by_key)}),
+    (r"/composite/?", {"POST": ("composite", lambda emu, call: composite_request.run(emu, call))}),
     (r"/composite/sobjects/?", {
         "POST": ("collection_create", composite.create), "PATCH": ("collection_update", composite.update),
         "DELETE": ("collection_delete", composite.delete)}),

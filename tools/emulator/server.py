@@ -330,6 +330,11 @@ class Emulator:
         return self.usage.calls
 
     @property
+    def subrequests(self) -> Counter[str]:
+        """Subrequests of Composite calls by kind (the Composite call itself is the one counted call)."""
+        return self.usage.subrequests
+
+    @property
     def bulk_calls(self) -> int:
         return sum(n for kind, n in self.usage.calls.items() if kind.startswith("bulk_"))
 

@@ -23,6 +23,7 @@ class Sub:
     method: str
     url: str
     body: Any = None
+    headers: dict[str, str] | None = None  # the subrequest's own headers (an action's write options)
 
 
 def sub_error(status: int, body: Any, idempotent: bool = True) -> ResultError:
@@ -55,6 +56,8 @@ def send(session: Session, subs: list[Sub], idempotent: bool, attempts: Attempts
         entry: dict[str, Any] = {"method": sub.method, "url": sub.url[len(session.base_url):], "referenceId": f"r{n}"}
         if sub.body is not None:
             entry["body"] = sub.body
+        if sub.headers:
+            entry["httpHeaders"] = dict(sub.headers)
         request.append(entry)
     _, body = session.json("POST", f"{session.data_url}/composite",
                            {"allOrNone": False, "collateSubrequests": False, "compositeRequest": request}, idempotent,

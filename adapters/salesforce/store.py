@@ -300,7 +300,9 @@ class SalesforceStore:
             attempts.maybe_delivered = any(a.maybe_delivered for a in carried)
             for k, positions in group:
                 tries.update(((k, n), attempts) for n in positions)
-            subs = [plans[k].sub([plans[k].items[n] for n in positions]) for k, positions in group]
+            # a write's headers (duplicate rule, assignment) go with each write it carries
+            subs = [replace(plans[k].sub([plans[k].items[n] for n in positions]),
+                            headers=self._session.write_headers or None) for k, positions in group]
             idempotent = all(plans[k].idempotent for k, _ in group)
             try:
                 if self._composite:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from adapters.memory.org_options import OrgOptions
@@ -103,10 +105,13 @@ def test_the_headers_go_on_the_wire(salesforce_backend):
     header = DuplicateRuleHeader(allow_save=True, run_as_current_user=True)
     service.apply(conn, _lead(duplicate_rule=header, assignment_rule=ASSIGNMENT_NONE), [_person("a", "a@x.com")])
     emulator = salesforce_backend.emulators["acme"]
-    [write] = [r for r in emulator.requests if r.method == "POST" and r.path.endswith("/composite/sobjects")]
-    assert write.headers["sforce-duplicate-rule-header"] == ("allowSave=true, includeRecordDetails=false, "
-                                                             "runAsCurrentUser=true")
-    assert write.headers["sforce-auto-assign"] == "FALSE"
+    # the create collection goes inside a Composite call: the headers go with that subrequest
+    [call] = [r for r in emulator.requests if r.method == "POST" and r.path.endswith("/composite")]
+    [write] = [s for s in json.loads(call.body)["compositeRequest"] if s["url"].endswith("/composite/sobjects")]
+    headers = {k.lower(): v for k, v in write["httpHeaders"].items()}
+    assert headers["sforce-duplicate-rule-header"] == ("allowSave=true, includeRecordDetails=false, "
+                                                       "runAsCurrentUser=true")
+    assert headers["sforce-auto-assign"] == "FALSE"
     assert not any("sforce-auto-assign" in r.headers for r in emulator.requests if r.method == "GET")
 
 

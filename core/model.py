@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.paths import NOWHERE, Path
+
 # A scalar a matcher or a mapping may carry. Dates and datetimes travel as ISO strings.
 Scalar = str | int | float | bool | None
 
@@ -107,7 +109,7 @@ class Action:
     assignment_rule: str = ""  # "" sends no header (Salesforce's default applies)
     # Enum values the host sent that this version does not know, as (field path, raw value, the valid values
     # as the host names them).
-    unknown_enum_values: tuple[tuple[str, int, tuple[str, ...]], ...] = ()
+    unknown_enum_values: tuple[tuple[Path, int, tuple[str, ...]], ...] = ()
     # The IANA time zone of event datetimes that carry no UTC offset; empty: such datetimes are refused.
     naive_datetime_time_zone: str = ""
 
@@ -161,9 +163,11 @@ class Outcome(enum.Enum):
 class ResultError:
     code: str
     message: str
-    fields: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()  # the record's fields, as Salesforce names them
     # When known, how long to wait before a retry can succeed (e.g. the org's API allowance is spent).
     retry_after_seconds: float = 0.0
+    # Where in the request the problem is (e.g. connection.instance_url), for faults of the request itself.
+    paths: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -210,7 +214,7 @@ class Diagnostic:
     severity: Severity
     code: str
     message: str
-    field_path: str = ""
+    field_path: Path = NOWHERE
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from core.describe import ObjectDescribe
 from core.model import Action, Diagnostic, Preset, Severity
+from core.paths import ACTION, FIELD_MAPPINGS
 
 PERSON_RECORD_TYPE = "PersonAccount"
 PERSON_FLAG = "IsPersonAccount"
@@ -35,17 +36,17 @@ def static_problems(action: Action) -> list[Diagnostic]:
     out = []
     if action.object_name.lower() != "account":
         out.append(Diagnostic(Severity.ERROR, "PRESET_OBJECT_MISMATCH", "the Person Account preset writes "
-                              "Account records", "action.object"))
+                              "Account records", ACTION.field("object")))
     for i, m in enumerate(action.field_mappings):
         if m.field.lower() == NEVER_SENT.lower():
             out.append(Diagnostic(Severity.ERROR, "PERSON_ACCOUNT_NAME_MAPPED", "a person account's Name is built "
                                   "by Salesforce from FirstName and LastName and is never sent; map those instead",
-                                  f"action.field_mappings[{i}].field"))
+                                  FIELD_MAPPINGS.index(i).field("field")))
     return out
 
 
 def describe_problems(action: Action, describe: ObjectDescribe) -> list[Diagnostic]:
     if is_person(action) and describe.field(PERSON_FLAG) is None:
         return [Diagnostic(Severity.ERROR, "PERSON_ACCOUNTS_NOT_ENABLED", "this org has no Person Accounts "
-                           f"(Account has no {PERSON_FLAG})", "action.preset")]
+                           f"(Account has no {PERSON_FLAG})", ACTION.field("preset"))]
     return []

@@ -12,6 +12,7 @@ from core.describe import FieldDescribe, ObjectDescribe
 from core.model import Action, Event, EventResult, FieldMapping, MatcherOperator, Operation
 from core.outcomes import invalid
 from core.parents import reference
+from core.paths import RECORD_MATCHERS, Path
 from core.picklists import CURRENCY_FIELD, PicklistError, check_value
 from core.values import MISSING, resolve
 
@@ -56,7 +57,7 @@ def _matcher_values(action: Action, event: Event, describe: ObjectDescribe | Non
     skipped = []
     for i, m in enumerate(action.record_matchers):
         name, f = _canonical(describe, m.field)
-        label = f"record matcher action.record_matchers[{i}] ({name})"
+        label = f"record matcher {RECORD_MATCHERS.index(i)} ({name})"
         raw = resolve(m.value, event.payload)
         if raw is MISSING or raw is None:
             if action.operator is MatcherOperator.AND:
@@ -85,7 +86,7 @@ def _matcher_values(action: Action, event: Event, describe: ObjectDescribe | Non
     return values
 
 
-def _parent_value(mapping: FieldMapping, lookup: FieldDescribe, raw: Any, path: str,
+def _parent_value(mapping: FieldMapping, lookup: FieldDescribe, raw: Any, path: Path,
                   key: FieldDescribe | None, zone: tzinfo | None) -> Any:
     """A relationship reference to the parent with this key (None clears the lookup); typed as the parent's key
     field when its describe is known (Validate), else sent as given."""
@@ -104,7 +105,7 @@ def prepare(
     index: int,
     event: Event,
     action: Action,
-    mappings: tuple[tuple[FieldMapping, str], ...],
+    mappings: tuple[tuple[FieldMapping, Path], ...],
     describe: ObjectDescribe | None,
     picklists: Mapping[str, tuple[str, ...]] | None = None,
     parent_keys: Mapping[str, FieldDescribe] | None = None,

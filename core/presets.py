@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.model import FieldMapping, Preset, ValueSource
+from core.paths import ACTION, FIELD_MAPPINGS, Path
 
 
 def _tp(key: str) -> ValueSource:
@@ -53,12 +54,12 @@ PRESET_MAPPINGS: dict[Preset, tuple[FieldMapping, ...]] = {
 
 def effective_mappings(
     preset: Preset | None, explicit: tuple[FieldMapping, ...]
-) -> tuple[tuple[FieldMapping, str], ...]:
+) -> tuple[tuple[FieldMapping, Path], ...]:
     """Preset mappings overridden field by field by explicit ones, each with its request path."""
-    chosen: dict[str, tuple[FieldMapping, str]] = {}
+    chosen: dict[str, tuple[FieldMapping, Path]] = {}
     if preset is not None:
         for m in PRESET_MAPPINGS.get(preset, ()):
-            chosen[m.field.lower()] = (m, f"action.preset({preset.value}).{m.field}")
+            chosen[m.field.lower()] = (m, ACTION.field("preset").argument(preset.value).field(m.field))
     for i, m in enumerate(explicit):
-        chosen[m.field.lower()] = (m, f"action.field_mappings[{i}]")
+        chosen[m.field.lower()] = (m, FIELD_MAPPINGS.index(i))
     return tuple(chosen.values())

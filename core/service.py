@@ -26,6 +26,7 @@ from core.model import (
     ValidationReport,
 )
 from core.outcomes import failure
+from core.paths import ACTION, CONNECTION, Path
 from core.person_accounts import exempt_from_required
 from core.planning import build_lookup, fetched_pool
 from core.ports import BackendError, RecordStore, StoreFactory, WriteOptions
@@ -53,7 +54,7 @@ def _reported(diagnostics: Sequence[Diagnostic]) -> tuple[Diagnostic, ...]:
         return tuple(ordered)
     kept = ordered[:MAX_REPORTED_DIAGNOSTICS - 1]
     return (*kept, Diagnostic(Severity.INFO, "MORE_DIAGNOSTICS", f"{len(ordered) - len(kept)} more problems are "
-                              "not listed here; Validate lists them all", "action"))
+                              "not listed here; Validate lists them all", ACTION))
 
 
 def _action_failures(events: Sequence[Event], diagnostics: Sequence[Diagnostic]) -> tuple[
@@ -95,7 +96,7 @@ class _Describe:
             if exc.error.code in _OBJECT_MISSING_CODES:
                 return None, [Diagnostic(Severity.ERROR, "OBJECT_NOT_FOUND",
                                          f"the org has no object {action.object_name} (or it is not accessible)",
-                                         "action.object")]
+                                         ACTION.field("object"))]
             raise
 
 
@@ -343,7 +344,7 @@ class ValidateService:
         describe, record_type = None, None
         parent_keys: dict[str, FieldDescribe] = {}
         if connection is not None and action.object_name and not any(
-                d.field_path == "action.object" for d in diagnostics):
+                d.field_path == ACTION.field("object") for d in diagnostics):
             try:
                 store = self._stores.open(connection, deadline, stop=stop)
                 describe, problems = _Describe.load(store, action)
@@ -355,7 +356,7 @@ class ValidateService:
                     record_type, found = _Describe.record_type(store, action, describe)
                     diagnostics += found
             except BackendError as exc:
-                diagnostics.append(Diagnostic(Severity.ERROR, exc.error.code, exc.error.message, "connection"))
+                diagnostics.append(Diagnostic(Severity.ERROR, exc.error.code, exc.error.message, CONNECTION))
         mappings = effective_mappings(action.preset, action.field_mappings)
         for i, event in enumerate(sample_events):
             p = prepare(i, event, action, mappings, describe, record_type.picklists
@@ -365,6 +366,6 @@ class ValidateService:
                 problem = missing_required(p, p.fields, describe, exempt_from_required(action))
             if problem is not None and problem.error is not None:
                 diagnostics.append(Diagnostic(Severity.ERROR, problem.error.code, problem.error.message,
-                                              f"sample_events[{i}]"))
+                                              Path.root("sample_events").index(i)))
         return ValidationReport(tuple(diagnostics))
 

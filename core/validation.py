@@ -21,6 +21,7 @@ from core.model import (
 )
 from core.names import api_name_problem, normalize_id
 from core.parents import mapping_problem, parent_object
+from core.paths import ACTION, FIELD_MAPPINGS, RECORD_MATCHERS, Path
 from core.picklists import CURRENCY_FIELD, PicklistError, check_value
 from core.presets import effective_mappings
 from core.record_types import RecordTypeInfo, find_record_type
@@ -29,17 +30,19 @@ from core.values import path_problem
 MAX_MATCHERS = 10
 MAX_MAPPINGS = 1000
 MAX_PATHS = 10  # event paths in one first_of: each event tries them in turn
+_OPERATION = ACTION.field("operation")
+_RECORD_TYPE = ACTION.field("record_type")
 
 
-def _error(code: str, message: str, path: str) -> Diagnostic:
+def _error(code: str, message: str, path: Path) -> Diagnostic:
     return Diagnostic(Severity.ERROR, code, message, path)
 
 
-def _warning(code: str, message: str, path: str) -> Diagnostic:
+def _warning(code: str, message: str, path: Path) -> Diagnostic:
     return Diagnostic(Severity.WARNING, code, message, path)
 
 
-def _source_problems(source: ValueSource | None, path: str) -> list[Diagnostic]:
+def _source_problems(source: ValueSource | None, path: Path) -> list[Diagnostic]:
     if source is None or (not source.is_literal and not source.paths):
         return [_error("VALUE_SOURCE_REQUIRED", "a value source (literal, path or paths) is required", path)]
     if source.is_literal:
@@ -50,7 +53,7 @@ def _source_problems(source: ValueSource | None, path: str) -> list[Diagnostic]:
     for i, p in enumerate(source.paths):
         problem = path_problem(p)
         if problem:
-            where = path if len(source.paths) == 1 else f"{path}.first_of.paths[{i}]"
+            where = path if len(source.paths) == 1 else path.field("first_of").field("paths").index(i)
             out.append(_error("INVALID_PATH", f"event path {problem}", where))
     return out
 
@@ -60,29 +63,30 @@ def count_problems(action: Action) -> list[Diagnostic]:
     runs over a huge action."""
     out = []
     for items, limit, code, path, noun in (
-            (action.record_matchers, MAX_MATCHERS, "TOO_MANY_MATCHERS", "action.record_matchers", "record matchers"),
-            (action.field_mappings, MAX_MAPPINGS, "TOO_MANY_MAPPINGS", "action.field_mappings", "field mappings")):
+            (action.record_matchers, MAX_MATCHERS, "TOO_MANY_MATCHERS", RECORD_MATCHERS, "record matchers"),
+            (action.field_mappings, MAX_MAPPINGS, "TOO_MANY_MAPPINGS", FIELD_MAPPINGS, "field mappings")):
         if len(items) > limit:
             out.append(_error(code, f"at most {limit} {noun} are allowed; got {len(items)}", path))
     if out:
         return out
-    sources: tuple[tuple[str, Sequence[RecordMatcher | FieldMapping]], ...] = (
-        ("action.record_matchers", action.record_matchers), ("action.field_mappings", action.field_mappings))
+    sources: tuple[tuple[Path, Sequence[RecordMatcher | FieldMapping]], ...] = (
+        (RECORD_MATCHERS, action.record_matchers), (FIELD_MAPPINGS, action.field_mappings))
     for where, entries in sources:
         for i, entry in enumerate(entries):
             if entry.value is not None and len(entry.value.paths) > MAX_PATHS:
                 out.append(_error("TOO_MANY_PATHS", f"at most {MAX_PATHS} paths are allowed in first_of; got "
-                                  f"{len(entry.value.paths)}", f"{where}[{i}].value.first_of.paths"))
+                                  f"{len(entry.value.paths)}",
+                                  where.index(i).field("value").field("first_of").field("paths")))
     return out
 
 
-def _duplicates(items: Sequence[RecordMatcher | FieldMapping], path: str, code: str, verb: str) -> list[Diagnostic]:
+def _duplicates(items: Sequence[RecordMatcher | FieldMapping], path: Path, code: str, verb: str) -> list[Diagnostic]:
     """Fields named twice (API names are case-insensitive), in one pass."""
     first: dict[str, int] = {}
     out = []
     for i, item in enumerate(items):
         if first.setdefault(item.field.lower(), i) != i:
-            out.append(_error(code, f"field {item.field} is {verb} twice", f"{path}[{i}].field"))
+            out.append(_error(code, f"field {item.field} is {verb} twice", path.index(i).field("field")))
     return out
 
 
@@ -93,13 +97,13 @@ def _write_option_problems(action: Action) -> list[Diagnostic]:
         if rule not in (ASSIGNMENT_DEFAULT, ASSIGNMENT_NONE) and not (normalize_id(rule) or "").startswith("01Q"):
             out.append(_error("INVALID_ASSIGNMENT_RULE", f"the assignment rule must be {ASSIGNMENT_DEFAULT!r}, "
                               f"{ASSIGNMENT_NONE!r} or an assignment rule id (01Q...), not {rule[:40]!r}",
-                              "action.assignment_rule"))
+                              ACTION.field("assignment_rule")))
         if action.object_name.lower() not in ("lead", "case"):
             out.append(_error("ASSIGNMENT_RULE_NOT_SUPPORTED", "assignment rules apply to Lead and Case only",
-                              "action.assignment_rule"))
+                              ACTION.field("assignment_rule")))
     if action.adopt_duplicate and action.operation not in (Operation.CREATE, Operation.UPSERT, None):
         out.append(_warning("ADOPT_DUPLICATE_IGNORED", f"{action.operation.value} creates no record, so there is "
-                            "no duplicate to adopt", "action.adopt_duplicate"))
+                            "no duplicate to adopt", ACTION.field("adopt_duplicate")))
     return out
 
 
@@ -112,76 +116,76 @@ def validate_static(action: Action) -> list[Diagnostic]:
         listed = f"; valid values: {', '.join(valid)}" if valid else ""
         out.append(_error("UNKNOWN_ENUM_VALUE", f"unknown enum value {raw}{listed}", path))
     if not action.object_name:
-        out.append(_error("OBJECT_REQUIRED", "the object API name must not be empty", "action.object"))
+        out.append(_error("OBJECT_REQUIRED", "the object API name must not be empty", ACTION.field("object")))
     else:
         problem = api_name_problem(action.object_name)
         if problem:
-            out.append(_error("INVALID_NAME", f"object name {action.object_name!r} {problem}", "action.object"))
+            out.append(_error("INVALID_NAME", f"object name {action.object_name!r} {problem}", ACTION.field("object")))
     op = action.operation
-    if op is None and not any(u[0] == "action.operation" for u in action.unknown_enum_values):
+    if op is None and not any(u[0] == _OPERATION for u in action.unknown_enum_values):
         out.append(_error("OPERATION_REQUIRED", "choose an operation: create, update, upsert or delete",
-                          "action.operation"))
+                          _OPERATION))
     matchers = action.record_matchers
     for i, m in enumerate(matchers):
-        path = f"action.record_matchers[{i}]"
+        path = RECORD_MATCHERS.index(i)
         problem = api_name_problem(m.field)
         if problem:
-            out.append(_error("INVALID_NAME", f"field name {m.field!r} {problem}", f"{path}.field"))
-        out.extend(_source_problems(m.value, f"{path}.value"))
-    out.extend(_duplicates(matchers, "action.record_matchers", "DUPLICATE_MATCHER", "matched"))
+            out.append(_error("INVALID_NAME", f"field name {m.field!r} {problem}", path.field("field")))
+        out.extend(_source_problems(m.value, path.field("value")))
+    out.extend(_duplicates(matchers, RECORD_MATCHERS, "DUPLICATE_MATCHER", "matched"))
     if op in (Operation.UPDATE, Operation.UPSERT, Operation.DELETE) and not matchers:
         out.append(_error("MATCHER_REQUIRED", f"{op.value} needs at least one record matcher",
-                          "action.record_matchers"))
+                          RECORD_MATCHERS))
     if op is Operation.CREATE and matchers:
         out.append(_warning("MATCHERS_IGNORED", "create never matches; record matchers are ignored",
-                            "action.record_matchers"))
+                            RECORD_MATCHERS))
     if action.matcher_operator is not None and not matchers:
         out.append(_error("OPERATOR_WITHOUT_MATCHERS", "a matcher operator needs record matchers",
-                          "action.matcher_operator"))
+                          ACTION.field("matcher_operator")))
     for i, fm in enumerate(action.field_mappings):
-        path = f"action.field_mappings[{i}]"
+        path = FIELD_MAPPINGS.index(i)
         problem = api_name_problem(fm.field)
         if problem:
-            out.append(_error("INVALID_NAME", f"field name {fm.field!r} {problem}", f"{path}.field"))
-        out.extend(_source_problems(fm.value, f"{path}.value"))
+            out.append(_error("INVALID_NAME", f"field name {fm.field!r} {problem}", path.field("field")))
+        out.extend(_source_problems(fm.value, path.field("value")))
         for name, where in ((fm.parent.key_field, "key_field"), (fm.parent.object_name, "object")) if fm.parent else ():
             problem = api_name_problem(name) if name or where == "key_field" else None
             if problem:
                 out.append(_error("INVALID_NAME", f"parent {where.replace('_', ' ')} {name[:80]!r} {problem}",
-                                  f"{path}.parent.{where}"))
-    out.extend(_duplicates(action.field_mappings, "action.field_mappings", "DUPLICATE_MAPPING", "mapped"))
+                                  path.field("parent").field(where)))
+    out.extend(_duplicates(action.field_mappings, FIELD_MAPPINGS, "DUPLICATE_MAPPING", "mapped"))
     if action.record_type:
         problem = api_name_problem(action.record_type)
         if problem:
-            out.append(_error("INVALID_NAME", f"record type {action.record_type!r} {problem}", "action.record_type"))
+            out.append(_error("INVALID_NAME", f"record type {action.record_type!r} {problem}", _RECORD_TYPE))
         elif op is Operation.DELETE:
             out.append(_warning("RECORD_TYPE_IGNORED", "delete writes no fields; the record type is ignored",
-                                "action.record_type"))
+                                _RECORD_TYPE))
         if any(m.field.lower() == "recordtypeid" for m in action.field_mappings):
             out.append(_error("RECORD_TYPE_TWICE", "the record type is named by action.record_type; do not also "
-                              "map RecordTypeId", "action.record_type"))
+                              "map RecordTypeId", _RECORD_TYPE))
     out.extend(_write_option_problems(action))
     out.extend(person_accounts.static_problems(action))
     if op is Operation.DELETE and action.field_mappings:
         out.append(_warning("MAPPINGS_IGNORED", "delete writes no fields; field mappings are ignored",
-                            "action.field_mappings"))
+                            FIELD_MAPPINGS))
     if op in (Operation.UPDATE, Operation.DELETE) and action.operator is MatcherOperator.OR:
         if any(m.field.lower() == "id" for m in matchers) and len(matchers) > 1:
             out.append(_warning("ID_MATCHER_WINS", "when an event has an Id, the record is addressed by Id "
-                                "and the other matchers are not consulted", "action.record_matchers"))
+                                "and the other matchers are not consulted", RECORD_MATCHERS))
     if action.naive_datetime_time_zone:
         try:
             time_zone(action.naive_datetime_time_zone)
         except CoercionError as exc:
-            out.append(_error("INVALID_TIME_ZONE", str(exc), "action.naive_datetime_time_zone"))
+            out.append(_error("INVALID_TIME_ZONE", str(exc), ACTION.field("naive_datetime_time_zone")))
     return out
 
 
-def _literal_problems(mapping: FieldMapping, f: FieldDescribe, path: str) -> list[Diagnostic]:
+def _literal_problems(mapping: FieldMapping, f: FieldDescribe, path: Path) -> list[Diagnostic]:
     """A literal for a restricted picklist checked against its values (its type is checked per event)."""
     if not mapping.value.is_literal or mapping.value.literal is None:
         return []
-    value_path = f"{path}.value" if "field_mappings" in path else path
+    value_path = path.field("value") if path.startswith(FIELD_MAPPINGS) else path
     try:
         check_value(f, coerce(mapping.value.literal, f))
     except CoercionError:
@@ -202,9 +206,9 @@ def validate_against_describe(action: Action, describe: ObjectDescribe) -> list[
         Operation.DELETE: ("deletable", describe.deletable),
     }
     if op in allowed and not allowed[op][1]:
-        out.append(_error("OPERATION_NOT_ALLOWED", f"{describe.name} is not {allowed[op][0]}", "action.operation"))
+        out.append(_error("OPERATION_NOT_ALLOWED", f"{describe.name} is not {allowed[op][0]}", _OPERATION))
     for i, m in enumerate(action.record_matchers):
-        path = f"action.record_matchers[{i}].field"
+        path = RECORD_MATCHERS.index(i).field("field")
         if api_name_problem(m.field):
             continue
         f = describe.field(m.field)
@@ -220,7 +224,7 @@ def validate_against_describe(action: Action, describe: ObjectDescribe) -> list[
         if api_name_problem(mapping.field):
             continue
         f = describe.field(mapping.field)
-        field_path = f"{path}.field" if "field_mappings" in path else path
+        field_path = path.field("field") if path.startswith(FIELD_MAPPINGS) else path
         if f is None and mapping.field.lower() == CURRENCY_FIELD.lower():
             out.append(_error("CURRENCY_NOT_ENABLED", f"this org has a single currency: {describe.name} has no "
                               f"{CURRENCY_FIELD} to map", field_path))
@@ -232,7 +236,7 @@ def validate_against_describe(action: Action, describe: ObjectDescribe) -> list[
         if mapping.parent is not None:
             problem = mapping_problem(describe, f.name, mapping.parent.object_name, mapping.parent.key_field)
             if problem:
-                out.append(_error(problem[0], problem[1], f"{path}.parent"))
+                out.append(_error(problem[0], problem[1], path.field("parent")))
         else:
             out.extend(_literal_problems(mapping, f, path))
         if op in (Operation.CREATE, Operation.UPSERT) and not f.createable:
@@ -249,7 +253,8 @@ def validate_against_describe(action: Action, describe: ObjectDescribe) -> list[
         for i, mapping in enumerate(action.field_mappings):
             if mapping.field.lower() == key.name.lower():
                 out.append(_warning("KEY_MAPPING_IGNORED", f"{key.name} is the upsert key: its value comes from the "
-                                    "record matcher, and this mapping is ignored", f"action.field_mappings[{i}].field"))
+                                    "record matcher, and this mapping is ignored",
+                                    FIELD_MAPPINGS.index(i).field("field")))
     if op in (Operation.CREATE, Operation.UPSERT):
         if op is Operation.UPSERT:  # an upsert that creates writes its matcher values too
             mapped |= {f.name for m in action.record_matchers if (f := describe.field(m.field)) and f.createable}
@@ -258,7 +263,7 @@ def validate_against_describe(action: Action, describe: ObjectDescribe) -> list[
         if missing:
             out.append(_error("REQUIRED_FIELD_NOT_MAPPED",
                               f"{describe.name} requires {', '.join(missing)} to create a record; map "
-                              f"{'it' if len(missing) == 1 else 'them'}", "action.field_mappings"))
+                              f"{'it' if len(missing) == 1 else 'them'}", FIELD_MAPPINGS))
     return out + person_accounts.describe_problems(action, describe)
 
 
@@ -278,7 +283,7 @@ def validate_parent_keys(action: Action, describe: ObjectDescribe,
         parent = describe_parent(target)
         problem = mapping_problem(describe, m.field, m.parent.object_name, m.parent.key_field, parent)
         if problem:
-            out.append(_error(problem[0], problem[1], f"action.field_mappings[{i}].parent.key_field"))
+            out.append(_error(problem[0], problem[1], FIELD_MAPPINGS.index(i).field("parent").field("key_field")))
             continue
         key = parent.field(m.parent.key_field) if parent else None
         if key is None or lookup is None:
@@ -290,7 +295,7 @@ def validate_parent_keys(action: Action, describe: ObjectDescribe,
                 coerce(m.value.literal, key)
             except CoercionError as exc:
                 out.append(_error("PARENT_KEY_VALUE_INVALID", f"the literal key for {target}.{key.name} {exc}",
-                                  f"action.field_mappings[{i}].value"))
+                                  FIELD_MAPPINGS.index(i).field("value")))
     return out
 
 
@@ -302,11 +307,11 @@ def record_type_problem(action: Action, describe: ObjectDescribe, infos: Callabl
         return None, []
     if describe.field("RecordTypeId") is None:
         return None, [_error("RECORD_TYPE_NOT_FOUND", f"{describe.name} has no record types in this org",
-                             "action.record_type")]
+                             _RECORD_TYPE)]
     known = infos()
     found = find_record_type(known, name)
     if found is None or not found.active:
         active = ", ".join(i.developer_name for i in known if i.active and not i.master) or "none"
         return None, [_error("RECORD_TYPE_NOT_FOUND", f"{describe.name} has no active record type "
-                             f"{name} (active: {active})", "action.record_type")]
+                             f"{name} (active: {active})", _RECORD_TYPE)]
     return found, []

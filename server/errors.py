@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,12 +9,10 @@ import grpc
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
-from sfdest.v1 import destination_pb2 as pb
 
 DOMAIN = "sfdest"
 # Rich details travel in trailing metadata, whose size gRPC caps (8 KiB by default): keep them short.
 MAX_VIOLATIONS = 20
-_MAX_SHOWN_ID = 64
 
 # reason -> gRPC status code. Per-event failures are never here: they are results, not errors.
 ERROR_TABLE: dict[str, grpc.StatusCode] = {
@@ -52,55 +49,6 @@ class RequestFault(Exception):
     @property
     def code(self) -> grpc.StatusCode:
         return ERROR_TABLE[self.reason]
-
-
-def _shown(event_id: str) -> str:
-    return repr(event_id if len(event_id) <= _MAX_SHOWN_ID else event_id[:_MAX_SHOWN_ID] + "...")
-
-
-def _event_id_problems(events: Iterable[pb.Event]) -> list[Violation]:
-    seen: dict[str, int] = {}
-    out = []
-    for i, e in enumerate(events):
-        if not e.id:
-            out.append(Violation(f"events[{i}].id", "must not be empty: results are matched to events by id"))
-        elif e.id in seen:
-            out.append(Violation(f"events[{i}].id", f"duplicates events[{seen[e.id]}].id ({_shown(e.id)})"))
-        else:
-            seen[e.id] = i
-    return out
-
-
-def _connection_problems(request: Any, required: bool) -> list[Violation]:
-    if not request.HasField("connection"):
-        return [Violation("connection", "a connection is required")] if required else []
-    if not request.connection.instance_url.strip():
-        return [Violation("connection.instance_url", "must not be empty")]
-    return []
-
-
-def apply_violations(request: pb.ApplyRequest, max_events: int) -> list[Violation]:
-    out = _connection_problems(request, required=True)
-    if not request.HasField("action"):
-        out.append(Violation("action", "an action is required"))
-    n = len(request.events)
-    if n == 0:
-        out.append(Violation("events", "at least one event is required"))
-    elif n > max_events:
-        out.append(Violation("events", f"at most {max_events} events per call; got {n} (split the batch)"))
-    else:
-        out.extend(_event_id_problems(request.events))
-    return out
-
-
-def validate_violations(request: pb.ValidateRequest, max_events: int) -> list[Violation]:
-    out = []
-    if not request.HasField("action"):
-        out.append(Violation("action", "an action is required"))
-    out.extend(_connection_problems(request, required=False))
-    if len(request.sample_events) > max_events:
-        out.append(Violation("sample_events", f"at most {max_events} sample events; got {len(request.sample_events)}"))
-    return out
 
 
 def malformed(request_name: str, violations: list[Violation]) -> RequestFault:

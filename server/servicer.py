@@ -14,7 +14,7 @@ from sfdest.v1 import destination_pb2_grpc
 
 from core.service import ApplyService, ValidateService
 from core.telemetry import org_label
-from server import errors, translate
+from server import errors, request_checks, translate
 from server.interceptors import REQUEST_ID_KEY, current_request_id, request_id_from
 from server.metrics import Metrics
 from server.org_limits import OrgLimiter
@@ -80,7 +80,7 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
         def run(line: dict[str, Any]) -> pb.ApplyResponse:
             started = time.monotonic()
             line.update(events=len(request.events), dry_run=request.dry_run)
-            violations = errors.apply_violations(request, self._max_events)
+            violations = request_checks.apply_violations(request, self._max_events)
             if violations:
                 raise errors.malformed("ApplyRequest", violations)
             self._check_backend(request.connection)
@@ -120,7 +120,7 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
     def Validate(self, request: pb.ValidateRequest, context: grpc.ServicerContext) -> pb.ValidateResponse:
         def run(line: dict[str, Any]) -> pb.ValidateResponse:
             line.update(sample_events=len(request.sample_events))
-            violations = errors.validate_violations(request, self._max_events)
+            violations = request_checks.validate_violations(request, self._max_events)
             if violations:
                 raise errors.malformed("ValidateRequest", violations)
             self._check_backend(request.connection)

@@ -12,6 +12,7 @@ from sfdest.v1 import destination_pb2 as pb
 
 from core import credentials as creds
 from core import model
+from core.paths import ACTION, Path
 
 _OPERATIONS = {
     pb.OPERATION_CREATE: model.Operation.CREATE,
@@ -70,7 +71,7 @@ def plain_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
     return {k: plain(v) for k, v in struct.fields.items()}
 
 
-def _enum(raw: int, table: Mapping[Any, _T], path: str, unknown: list[tuple[str, int, tuple[str, ...]]],
+def _enum(raw: int, table: Mapping[Any, _T], path: Path, unknown: list[tuple[Path, int, tuple[str, ...]]],
           names: Any) -> _T | None:
     """The core value of proto enum value `raw` (None for 0); an unknown one is noted with the valid names."""
     if raw == 0:
@@ -106,10 +107,11 @@ def _duplicate_rule(message: pb.Action) -> model.DuplicateRuleHeader | None:
 
 
 def action(message: pb.Action) -> model.Action:
-    unknown: list[tuple[str, int, tuple[str, ...]]] = []
-    operation = _enum(message.operation, _OPERATIONS, "action.operation", unknown, pb.Operation)
-    operator = _enum(message.matcher_operator, _OPERATORS, "action.matcher_operator", unknown, pb.MatcherOperator)
-    preset = _enum(message.preset, _PRESETS, "action.preset", unknown, pb.Preset)
+    unknown: list[tuple[Path, int, tuple[str, ...]]] = []
+    operation = _enum(message.operation, _OPERATIONS, ACTION.field("operation"), unknown, pb.Operation)
+    operator = _enum(message.matcher_operator, _OPERATORS, ACTION.field("matcher_operator"), unknown,
+                     pb.MatcherOperator)
+    preset = _enum(message.preset, _PRESETS, ACTION.field("preset"), unknown, pb.Preset)
     return model.Action(
         object_name=message.object,
         operation=operation,
@@ -131,7 +133,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _parse_json_object(text: str, path: str) -> tuple[dict[str, Any], str | None]:
+def _parse_json_object(text: str, path: Path) -> tuple[dict[str, Any], str | None]:
     try:
         value = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
@@ -148,12 +150,12 @@ def _parse_json_object(text: str, path: str) -> tuple[dict[str, Any], str | None
 
 def event(message: pb.Event, index: int, list_name: str = "events") -> model.Event:
     """One host event; an unreadable body becomes a parse error so that this event alone fails."""
-    path = f"{list_name}[{index}]"
+    path = Path.root(list_name).index(index)
     body = message.WhichOneof("body")
     if body == "payload":
         return model.Event(message.id, plain_struct(message.payload))
     if body == "payload_json":
-        payload, problem = _parse_json_object(message.payload_json, f"{path}.payload_json")
+        payload, problem = _parse_json_object(message.payload_json, path.field("payload_json"))
         return model.Event(message.id, payload, parse_error=problem)
     return model.Event(message.id, {}, parse_error=f"{path} has neither payload nor payload_json")
 
@@ -202,7 +204,7 @@ def event_result(result: model.EventResult) -> pb.EventResult:
     )
     if result.error is not None:
         out.error.CopyFrom(pb.ResultError(code=result.error.code, message=result.error.message,
-                                          fields=list(result.error.fields)))
+                                          fields=[*map(str, result.error.paths), *result.error.fields]))
     if result.retry_after_seconds > 0:
         out.retry_after.FromNanoseconds(math.ceil(result.retry_after_seconds * 1000) * 1_000_000)  # whole ms
     return out
@@ -220,7 +222,8 @@ def apply_response(report: model.ApplyReport) -> pb.ApplyResponse:
 
 
 def diagnostic(d: model.Diagnostic) -> pb.Diagnostic:
-    return pb.Diagnostic(severity=_SEVERITIES[d.severity], code=d.code, message=d.message, field_path=d.field_path)
+    return pb.Diagnostic(severity=_SEVERITIES[d.severity], code=d.code, message=d.message,
+                        field_path=str(d.field_path))
 
 
 def validate_response(report: model.ValidationReport) -> pb.ValidateResponse:

@@ -15,6 +15,7 @@ from adapters.memory.results import OrgError, SaveResult
 from core.describe import ObjectDescribe
 from core.model import ApiUsage, Connection, ResultError
 from core.parents import rest_fields
+from core.paths import CONNECTION
 from core.ports import BackendError, Lookup, Record, WriteBatch, WriteOptions, WriteOutcome
 from core.record_types import RecordTypeInfo
 from core.telemetry import NullTelemetry, Telemetry, org_label
@@ -36,7 +37,7 @@ def tenant_key(instance_url: str) -> str:
     text = (instance_url or "").strip()
     if not text:
         raise BackendError(ResultError("INVALID_CONNECTION", "connection.instance_url is required",
-                                       ("connection.instance_url",)))
+                                       paths=(CONNECTION.field("instance_url"),)))
     parts = urlsplit(text)
     if not parts.scheme or not parts.netloc:
         return text.lower().rstrip("/")

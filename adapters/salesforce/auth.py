@@ -27,6 +27,7 @@ from adapters.salesforce.shared_tokens import forget_shared, shared_fetch
 from core.coordination import CoordinationUnavailable, SharedTokens
 from core.credentials import ClientCredentials, JwtBearer, OAuthRefreshToken, UsernamePassword
 from core.model import Connection, ResultError
+from core.paths import CONNECTION, Path
 from core.ports import BackendError
 from core.telemetry import NullTelemetry, Telemetry
 
@@ -51,11 +52,12 @@ _CODES = {
     "rate_limit_exceeded": "REQUEST_LIMIT_EXCEEDED",
 }
 # Failures cached briefly so a storm of calls with a dead grant makes no storm of token requests.
+CREDENTIALS = CONNECTION.field("credentials")
 _NEGATIVE_CODES = frozenset({"INVALID_GRANT", "INVALID_CLIENT", "AUTH_FAILED", "REQUEST_LIMIT_EXCEEDED"})
 
 
-def _connection_error(message: str, field: str) -> BackendError:
-    return BackendError(ResultError("INVALID_CONNECTION", message, (field,)))
+def _connection_error(message: str, field: Path) -> BackendError:
+    return BackendError(ResultError("INVALID_CONNECTION", message, paths=(field,)))
 
 
 def _digest(*parts: str) -> str:
@@ -95,7 +97,7 @@ class Grant:
         return f"Grant(flow={self.flow!r}, token_url={self.token_url!r})"
 
 
-def _require(value: str, field: str) -> str:
+def _require(value: str, field: Path) -> str:
     if not isinstance(value, str) or not value:
         raise _connection_error(f"{field} is empty", field)
     return value
@@ -116,8 +118,8 @@ def build_grant(connection: Connection, instance_base: str, token_base: str, tim
     creds = connection.credentials
     base_key = (instance_base, token_base)
     if isinstance(creds, OAuthRefreshToken):
-        client_id = _require(creds.client_id, "connection.credentials.client_id")
-        refresh = _require(creds.refresh_token, "connection.credentials.refresh_token")
+        client_id = _require(creds.client_id, CREDENTIALS.field("client_id"))
+        refresh = _require(creds.refresh_token, CREDENTIALS.field("refresh_token"))
 
         def refresh_form() -> dict[str, str]:
             form = {"grant_type": "refresh_token", "refresh_token": refresh, "client_id": client_id}
@@ -130,26 +132,27 @@ def build_grant(connection: Connection, instance_base: str, token_base: str, tim
                      (creds.client_secret, refresh, creds.access_token), seed_token=creds.access_token,
                      identity=(*key[:-1], refresh, creds.client_secret))
     if isinstance(creds, ClientCredentials):
-        client_id = _require(creds.client_id, "connection.credentials.client_id")
-        secret = _require(creds.client_secret, "connection.credentials.client_secret")
+        client_id = _require(creds.client_id, CREDENTIALS.field("client_id"))
+        secret = _require(creds.client_secret, CREDENTIALS.field("client_secret"))
         if not connection.login_host and not is_loopback_host(host_of(token_base)):
             if not is_my_domain(instance_base):
                 raise _connection_error(
                     "the client credentials flow needs the org's My Domain: set connection.login_host (or the "
-                    "instance URL) to e.g. acme.my.salesforce.com", "connection.login_host")
+                    "instance URL) to e.g. acme.my.salesforce.com", CONNECTION.field("login_host"))
             token_base = instance_base
         if is_generic_login(token_base):
             raise _connection_error(
                 f"the client credentials flow is not supported on {host_of(token_base)}; set "
-                "connection.login_host to the org's My Domain (e.g. acme.my.salesforce.com)", "connection.login_host")
+                "connection.login_host to the org's My Domain (e.g. acme.my.salesforce.com)",
+                CONNECTION.field("login_host"))
         key = (instance_base, token_base, "client_credentials", client_id, _digest(secret))
         return Grant("client_credentials", token_base + TOKEN_PATH, key, client_id,
                      lambda: {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
                      (secret,), identity=(*key[:-1], secret))
     if isinstance(creds, JwtBearer):
-        client_id = _require(creds.client_id, "connection.credentials.client_id")
-        username = _require(creds.username, "connection.credentials.username")
-        pem = _require(creds.private_key_pem, "connection.credentials.private_key_pem")
+        client_id = _require(creds.client_id, CREDENTIALS.field("client_id"))
+        username = _require(creds.username, CREDENTIALS.field("username"))
+        pem = _require(creds.private_key_pem, CREDENTIALS.field("private_key_pem"))
         audience = jwt_audience(connection, token_base)
 
         def jwt_form() -> dict[str, str]:
@@ -162,16 +165,17 @@ def build_grant(connection: Connection, instance_base: str, token_base: str, tim
             except Exception:  # noqa: BLE001 - never echo the library's text: it may quote the key
                 raise BackendError(ResultError(
                     "AUTH_FAILED", "the JWT bearer private key could not sign an RS256 assertion "
-                    "(expected an RSA private key in PEM form)", ("connection.credentials.private_key_pem",))) from None
+                    "(expected an RSA private key in PEM form)",
+                    paths=(CREDENTIALS.field("private_key_pem"),))) from None
             return {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}
 
         key = (*base_key, "jwt_bearer", client_id, username, _digest(pem))
         return Grant("jwt_bearer", token_base + TOKEN_PATH, key, client_id, jwt_form, (pem,),
                      identity=(*key[:-1], pem))
     if isinstance(creds, UsernamePassword):
-        client_id = _require(creds.client_id, "connection.credentials.client_id")
-        username = _require(creds.username, "connection.credentials.username")
-        password = _require(creds.password, "connection.credentials.password")
+        client_id = _require(creds.client_id, CREDENTIALS.field("client_id"))
+        username = _require(creds.username, CREDENTIALS.field("username"))
+        password = _require(creds.password, CREDENTIALS.field("password"))
 
         def password_form() -> dict[str, str]:
             return {"grant_type": "password", "client_id": client_id, "client_secret": creds.client_secret,
@@ -183,7 +187,7 @@ def build_grant(connection: Connection, instance_base: str, token_base: str, tim
                      (creds.client_secret, password, creds.security_token, password + creds.security_token),
                      identity=(*key[:-1], password, creds.security_token, creds.client_secret))
     shown = "none" if creds is None else type(creds).__name__
-    raise _connection_error(f"connection.credentials must be OAuth credentials (got {shown})", "connection.credentials")
+    raise _connection_error(f"connection.credentials must be OAuth credentials (got {shown})", CREDENTIALS)
 
 
 @dataclass(frozen=True, repr=False)
@@ -429,4 +433,5 @@ def _check_issued_for(grant: Grant, issued_url: object) -> None:
     if issued.lower() != ours.lower():
         raise BackendError(ResultError(
             "INVALID_INSTANCE_URL", f"Salesforce issued the access token for {issued}, not for the connection's "
-            f"instance {ours}: set connection.instance_url to https://{issued}", ("connection.instance_url",)))
+            f"instance {ours}: set connection.instance_url to https://{issued}",
+            paths=(CONNECTION.field("instance_url"),)))

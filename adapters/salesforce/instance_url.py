@@ -7,6 +7,7 @@ import re
 from urllib.parse import urlsplit
 
 from core.model import Connection, ResultError
+from core.paths import CONNECTION, Path
 from core.ports import BackendError
 
 # Registrable Salesforce domains; a host is accepted when it is a subdomain of one of them.
@@ -25,8 +26,8 @@ _MY_DOMAIN_SUFFIXES = (".my.salesforce.com", ".my.salesforce.mil")
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.ASCII)
 
 
-def _refuse(message: str, field: str) -> BackendError:
-    return BackendError(ResultError("INVALID_INSTANCE_URL", message, (field,)))
+def _refuse(message: str, field: Path) -> BackendError:
+    return BackendError(ResultError("INVALID_INSTANCE_URL", message, paths=(field,)))
 
 
 def is_loopback_host(host: str) -> bool:
@@ -59,7 +60,8 @@ def is_generic_login(base_url: str) -> bool:
 
 
 def validate_base_url(
-    url: str, *, allow_loopback_http: bool = False, field: str = "connection.instance_url", login_host_ok: bool = False
+    url: str, *, allow_loopback_http: bool = False, field: Path = CONNECTION.field("instance_url"),
+    login_host_ok: bool = False,
 ) -> str:
     """The canonical `scheme://host[:port]` of `url`, or BackendError(INVALID_INSTANCE_URL) saying why not."""
     if not isinstance(url, str) or not url.strip():
@@ -114,7 +116,7 @@ def token_base_url(connection: Connection, instance_base: str, allow_loopback_ht
         if "://" not in login:
             login = "https://" + login
         return validate_base_url(
-            login, allow_loopback_http=allow_loopback_http, field="connection.login_host", login_host_ok=True
+            login, allow_loopback_http=allow_loopback_http, field=CONNECTION.field("login_host"), login_host_ok=True
         )
     if allow_loopback_http and is_loopback_host(host_of(instance_base)):
         return instance_base

@@ -19,6 +19,7 @@ from core.describe import ObjectDescribe
 from core.describe_rest import describe_from_rest
 from core.model import ApiUsage, ResultError
 from core.names import normalize_id
+from core.paths import ACTION
 from core.ports import BackendError, Lookup, Record, WriteBatch, WriteOptions, WriteOutcome
 from core.record_types import RecordTypeInfo, record_types_from_layouts
 from core.write_headers import headers_for
@@ -82,7 +83,7 @@ class SalesforceStore:
         except BackendError as exc:
             if exc.error.code == "NOT_FOUND":
                 raise BackendError(ResultError("NOT_FOUND", f"the org has no object {object_name}, or this user "
-                                               "cannot see it", ("action.object",))) from None
+                                               "cannot see it", paths=(ACTION.field("object"),))) from None
             raise
         if not isinstance(body, dict) or not body.get("name"):
             raise BackendError(ResultError("UNKNOWN_EXCEPTION", f"Salesforce sent an unreadable describe of "

@@ -23,6 +23,7 @@ from adapters.salesforce.shared_slots import release_shared_slot, take_shared_sl
 from adapters.salesforce.watchdog import Watchdog
 from core.coordination import Lease, SharedSlots
 from core.model import ApiUsage, ResultError
+from core.paths import CONNECTION
 from core.ports import BackendError
 from core.telemetry import NullTelemetry, Telemetry, org_label
 
@@ -46,7 +47,7 @@ def api_version(value: str, default: str = DEFAULT_API_VERSION) -> str:
         text = "v" + text
     if not _VERSION.fullmatch(text):
         raise BackendError(ResultError("INVALID_CONNECTION", "connection.api_version must look like v62.0",
-                                       ("connection.api_version",)))
+                                       paths=(CONNECTION.field("api_version"),)))
     return text
 
 

@@ -49,7 +49,7 @@ class TestMultiCurrencyOrg:
     def test_an_amount_without_a_currency_warns_and_takes_the_corporate_currency(self, backend):
         conn = backend.connection_for("acme")
         report = ValidateService(backend.factory).validate(_opportunity(), conn)
-        warnings = [(d.code, d.field_path) for d in report.diagnostics if d.severity is Severity.WARNING]
+        warnings = [(d.code, str(d.field_path)) for d in report.diagnostics if d.severity is Severity.WARNING]
         assert ("CURRENCY_NOT_MAPPED", "action.field_mappings[3].field") in warnings and report.valid
         [created] = ApplyService(backend.factory).apply(conn, _opportunity(), [_deal("a")]).results
         [row] = backend.store().find(Lookup("Opportunity", ("Id", "CurrencyIsoCode"),
@@ -64,7 +64,7 @@ class TestMultiCurrencyOrg:
 def test_mapping_the_currency_in_a_single_currency_org_is_a_validate_error(backend):
     conn = backend.connection_for("acme")
     report = ValidateService(backend.factory).validate(_opportunity(CURRENCY), conn)
-    assert [(d.code, d.field_path) for d in report.errors] == [("CURRENCY_NOT_ENABLED",
+    assert [(d.code, str(d.field_path)) for d in report.errors] == [("CURRENCY_NOT_ENABLED",
                                                                 "action.field_mappings[4].field")]
     assert not [d for d in ValidateService(backend.factory).validate(_opportunity(), conn).diagnostics
                 if d.code == "CURRENCY_NOT_MAPPED"]

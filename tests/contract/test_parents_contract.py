@@ -112,7 +112,7 @@ def test_validate_checks_relationship_parent_object_and_key_field(backend):
         FieldMapping("ContactId", ValueSource.of_path("traits.contact"), ParentKey("Email", "Lead")),
         FieldMapping("ParentId", ValueSource.of_path("traits.parent"), ParentKey("CaseNumber"))))
     report = ValidateService(backend.factory).validate(action, conn)
-    problems = {(d.code, d.field_path) for d in report.diagnostics if d.severity is Severity.ERROR}
+    problems = {(d.code, str(d.field_path)) for d in report.diagnostics if d.severity is Severity.ERROR}
     assert problems == {
         ("PARENT_OBJECT_REQUIRED", "action.field_mappings[0].parent"),
         ("PARENT_KEY_NOT_ID_LOOKUP", "action.field_mappings[1].parent.key_field"),
@@ -139,7 +139,7 @@ def test_validate_types_parent_keys_from_literals_and_sample_events(backend):
         FieldMapping("ContactId", ValueSource.of_path("traits.contact"), ParentKey("Id"))))
     report = ValidateService(backend.factory).validate(action, conn, [
         Event("bad", {"traits": {"contact": "nope"}})])
-    assert [(d.code, d.field_path) for d in report.errors] == [
+    assert [(d.code, str(d.field_path)) for d in report.errors] == [
         ("PARENT_KEY_VALUE_INVALID", "action.field_mappings[1].value"),
         ("MAPPING_VALUE_INVALID", "sample_events[0]")]
     assert "parent key" in report.errors[1].message

@@ -58,7 +58,7 @@ class TestPersonAccountOrg:
         conn = backend.connection_for("acme")
         action = _person(Operation.CREATE, FieldMapping("Name", ValueSource.of_path("traits.name")))
         report = ValidateService(backend.factory).validate(action, conn)
-        assert [(d.code, d.field_path) for d in report.errors] == [("PERSON_ACCOUNT_NAME_MAPPED",
+        assert [(d.code, str(d.field_path)) for d in report.errors] == [("PERSON_ACCOUNT_NAME_MAPPED",
                                                                     "action.field_mappings[0].field")]
         assert ValidateService(backend.factory).validate(_person(), conn).valid
 
@@ -71,7 +71,7 @@ class TestPersonAccountOrg:
 
 def test_an_org_without_person_accounts_refuses_the_preset(backend):
     report = ValidateService(backend.factory).validate(_person(), backend.connection_for("acme"))
-    assert [(d.code, d.field_path) for d in report.diagnostics if d.severity is Severity.ERROR] == [
+    assert [(d.code, str(d.field_path)) for d in report.diagnostics if d.severity is Severity.ERROR] == [
         ("UNKNOWN_FIELD", "action.record_matchers[0].field"),
         ("UNKNOWN_FIELD", "action.preset(PersonAccount).FirstName"),
         ("UNKNOWN_FIELD", "action.preset(PersonAccount).LastName"),

@@ -85,7 +85,7 @@ def test_validate_checks_a_literal_and_sample_events_against_the_picklist(backen
         FieldMapping("Channels__c", ValueSource.of_path("properties.channels"))))
     report = ValidateService(backend.factory).validate(
         action, conn, [_event("s", sub="v1", channels=["Email", "Carrier pigeon"])])
-    problems = {(d.code, d.field_path) for d in report.diagnostics if d.severity is Severity.ERROR}
+    problems = {(d.code, str(d.field_path)) for d in report.diagnostics if d.severity is Severity.ERROR}
     assert problems == {("PICKLIST_VALUE_INVALID", "action.field_mappings[0].value"),
                         ("PICKLIST_VALUE_INVALID", "sample_events[0]")}
     assert not report.valid

@@ -87,7 +87,7 @@ def test_validate_and_apply_refuse_an_unknown_or_inactive_record_type(backend):
     for name in ("Retired", "Nope"):
         report = ValidateService(backend.factory).validate(_action(name), conn)
         [problem] = report.errors
-        assert (problem.code, problem.field_path) == ("RECORD_TYPE_NOT_FOUND", "action.record_type")
+        assert (problem.code, str(problem.field_path)) == ("RECORD_TYPE_NOT_FOUND", "action.record_type")
         assert "Basic, Premium" in problem.message
         [result] = service.apply(conn, _action(name), [_event("a", "S-1", "Bronze")]).results
         assert (result.status, result.outcome, result.error.code) == (400, Outcome.INVALID, "INVALID_ACTION")
@@ -103,7 +103,7 @@ def test_dry_run_and_sample_events_use_the_record_types_values(backend):
                          dry_run=True).results
     assert [(r.status, r.outcome) for r in plan] == [(201, Outcome.WOULD_CREATE), (400, Outcome.INVALID)]
     report = ValidateService(backend.factory).validate(_action("Basic"), conn, [_event("s", "S-9", "Gold")])
-    assert [(d.code, d.field_path) for d in report.errors] == [("PICKLIST_VALUE_INVALID", "sample_events[0]")]
+    assert [(d.code, str(d.field_path)) for d in report.errors] == [("PICKLIST_VALUE_INVALID", "sample_events[0]")]
 
 
 def test_the_org_refuses_a_value_its_record_type_does_not_allow(backend):

@@ -93,11 +93,11 @@ def test_validate_checks_the_assignment_rule_option():
     from core.validation import validate_static
 
     bad = Action("Contact", Operation.CREATE, (), None, (), assignment_rule="nonsense")
-    codes = {(d.code, d.field_path) for d in validate_static(bad) if d.severity is Severity.ERROR}
+    codes = {(d.code, str(d.field_path)) for d in validate_static(bad) if d.severity is Severity.ERROR}
     assert codes == {("INVALID_ASSIGNMENT_RULE", "action.assignment_rule"),
                      ("ASSIGNMENT_RULE_NOT_SUPPORTED", "action.assignment_rule")}
     ok = Action("Case", Operation.CREATE, (), None, (), assignment_rule=to_18("01Q000000000001"))
-    assert not [d for d in validate_static(ok) if d.field_path == "action.assignment_rule"]
+    assert not [d for d in validate_static(ok) if str(d.field_path) == "action.assignment_rule"]
 
 
 def test_the_headers_go_on_the_wire(salesforce_backend):

@@ -62,7 +62,7 @@ def test_other_urls_are_refused_with_a_clear_error(url):
     with pytest.raises(BackendError) as caught:
         validate_instance_url(url)
     assert caught.value.error.code == "INVALID_INSTANCE_URL"
-    assert caught.value.error.fields == ("connection.instance_url",)
+    assert tuple(map(str, caught.value.error.paths)) == ("connection.instance_url",)
     assert "connection.instance_url" in caught.value.error.message
 
 
@@ -114,7 +114,7 @@ def test_login_host_is_validated_like_the_instance(login_host):
     with pytest.raises(BackendError) as caught:
         token_base_url(Connection(INSTANCE, login_host=login_host), INSTANCE)
     assert caught.value.error.code == "INVALID_INSTANCE_URL"
-    assert caught.value.error.fields == ("connection.login_host",)
+    assert tuple(map(str, caught.value.error.paths)) == ("connection.login_host",)
 
 
 def test_emulator_mode_requests_tokens_from_the_emulator_itself():

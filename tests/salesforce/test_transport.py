@@ -309,7 +309,7 @@ def test_malformed_api_versions_are_refused(version):
     with pytest.raises(BackendError) as caught:
         fakes.backend(org).open(fakes.connection(api_version=version))
     assert caught.value.error.code == "INVALID_CONNECTION"
-    assert caught.value.error.fields == ("connection.api_version",)
+    assert tuple(map(str, caught.value.error.paths)) == ("connection.api_version",)
 
 
 def test_redirects_are_never_followed():

@@ -6,7 +6,7 @@ import grpc
 import pytest
 from google.rpc import code_pb2
 
-from server import errors
+from server import errors, request_checks
 
 
 @pytest.mark.parametrize(("reason", "code"), [
@@ -41,5 +41,5 @@ def test_a_very_long_duplicate_id_is_shortened_in_the_description():
     long_id = "x" * 500
     request = pb.ApplyRequest(action=pb.Action(), events=[pb.Event(id=long_id), pb.Event(id=long_id)])
     request.connection.instance_url = "https://a.my.salesforce.com"
-    [violation] = errors.apply_violations(request, 10)
+    [violation] = request_checks.apply_violations(request, 10)
     assert violation.field == "events[1].id" and len(violation.description) < 120

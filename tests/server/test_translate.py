@@ -10,6 +10,7 @@ from sfdest.v1 import destination_pb2 as pb
 
 from core import credentials as creds
 from core import model
+from core.paths import ACTION
 from server import translate
 from tests.server.builders import action
 
@@ -44,7 +45,7 @@ def test_presets_map(preset):
 def test_unknown_enum_values_are_kept_with_their_paths():
     translated = translate.action(pb.Action(object="Lead", operation=9, matcher_operator=7, preset=42))
     assert (translated.operation, translated.matcher_operator, translated.preset) == (None, None, None)
-    assert [(path, raw) for path, raw, _ in translated.unknown_enum_values] == [
+    assert [(str(path), raw) for path, raw, _ in translated.unknown_enum_values] == [
         ("action.operation", 9), ("action.matcher_operator", 7), ("action.preset", 42)]
     assert translated.unknown_enum_values[1][2] == ("MATCHER_OPERATOR_OR (1)", "MATCHER_OPERATOR_AND (2)")
 
@@ -170,7 +171,7 @@ def test_results_carry_ids_retryability_and_errors():
     ((model.Severity.INFO, model.Severity.ERROR), False),
 ])
 def test_diagnostics_translate_and_valid_means_no_error(severities, valid):
-    report = model.ValidationReport(tuple(model.Diagnostic(s, "C", "m", "action.object") for s in severities))
+    report = model.ValidationReport(tuple(model.Diagnostic(s, "C", "m", ACTION.field("object")) for s in severities))
     response = translate.validate_response(report)
     assert response.valid is valid
     assert [translate.severity_name(d.severity) for d in response.diagnostics] == [s.name for s in severities]

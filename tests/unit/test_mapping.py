@@ -48,7 +48,7 @@ def test_account_preset_maps_account_number_from_the_group_id():
 def test_explicit_mappings_override_preset_ones_field_by_field():
     explicit = (FieldMapping("email", ValueSource.of_path("properties.email")),)
     chosen = effective_mappings(Preset.LEAD, explicit)
-    by_field = {m.field.lower(): (m, path) for m, path in chosen}
+    by_field = {m.field.lower(): (m, str(path)) for m, path in chosen}
     assert by_field["email"] == (explicit[0], "action.field_mappings[0]")
     assert by_field["lastname"][1] == "action.preset(Lead).LastName"
     assert len(chosen) == len(effective_mappings(Preset.LEAD, ()))

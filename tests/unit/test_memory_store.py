@@ -9,6 +9,7 @@ import pytest
 
 from adapters.memory.store import MemoryBackend, tenant_key
 from core.model import ApiUsage, Connection, ResultError
+from core.paths import CONNECTION
 from core.ports import BackendError, FieldIn, Lookup, WriteBatch
 
 ACME = Connection("https://acme.my.salesforce.com")
@@ -50,7 +51,7 @@ def test_an_empty_instance_url_is_an_invalid_connection(backend, url):
     with pytest.raises(BackendError) as exc:
         backend.open(Connection(url))
     assert exc.value.error == ResultError("INVALID_CONNECTION", "connection.instance_url is required",
-                                          ("connection.instance_url",))
+                                          paths=(CONNECTION.field("instance_url"),))
 
 
 def test_writes_take_one_call_per_five_chunks_of_200_records(backend):

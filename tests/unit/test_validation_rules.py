@@ -11,7 +11,7 @@ P = ValueSource.of_path
 
 
 def codes(diagnostics, severity=Severity.ERROR):
-    return {(d.code, d.field_path) for d in diagnostics if d.severity is severity}
+    return {(d.code, str(d.field_path)) for d in diagnostics if d.severity is severity}
 
 
 def lead(op, matchers=(), mappings=(), operator=None, obj="Lead", **kw):
@@ -104,6 +104,6 @@ def test_parent_key_names_are_api_names():
     action = Action("Contact", Operation.CREATE, (), None, (
         FieldMapping("AccountId", ValueSource.of_path("traits.company_id"), ParentKey("Ext__c,Name", "Acc ount")),
         FieldMapping("ReportsToId", ValueSource.of_path("traits.manager"), ParentKey(""))))
-    paths = [d.field_path for d in validate_static(action) if d.code == "INVALID_NAME"]
+    paths = [str(d.field_path) for d in validate_static(action) if d.code == "INVALID_NAME"]
     assert paths == ["action.field_mappings[0].parent.key_field", "action.field_mappings[0].parent.object",
                      "action.field_mappings[1].parent.key_field"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -11,14 +11,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from core.describe import ID_TYPES, NUMERIC_TYPES, FieldDescribe
 from core.names import normalize_id
 from core.picklists import joined
+from core.typed_values import (
+    MAX_STRING_LITERAL,
+    CoercionError,
+    parse_boolean,
+    parse_date,
+    parse_datetime,
+    parse_id,
+    parse_number,
+)
 
-MAX_STRING_LITERAL = 4000  # SOQL's limit for one string literal in WHERE
+__all__ = ["MAX_STRING_LITERAL", "CoercionError", "check_scalar", "coerce", "match_key", "time_zone"]
+
 MAX_DIGITS = 18  # Salesforce numbers hold at most 18 digits
 MAX_TIME_ZONE_NAME = 64
-
-
-class CoercionError(ValueError):
-    """The value cannot go into the field; the message states the rule."""
 
 
 def _kind(value: Any) -> str:
@@ -40,17 +46,7 @@ def check_scalar(value: Any) -> None:
 
 
 def _number(value: Any, integral: bool) -> int | float:
-    if isinstance(value, bool):
-        raise CoercionError("must be a number, not a boolean")
-    if isinstance(value, (int, float)):
-        number = Decimal(str(value))
-    else:
-        try:
-            number = Decimal(str(value).strip())
-        except InvalidOperation:
-            raise CoercionError(f"must be a number, got {str(value)[:40]!r}") from None
-        if not number.is_finite():
-            raise CoercionError("must be a finite number")
+    number = parse_number(value)
     if number and not -MAX_DIGITS <= number.adjusted() < MAX_DIGITS:
         raise CoercionError(f"is outside the range of a Salesforce number (at most {MAX_DIGITS} digits)")
     if number == number.to_integral_value():
@@ -60,24 +56,10 @@ def _number(value: Any, integral: bool) -> int | float:
     return float(number)
 
 
-def _boolean(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise CoercionError("must be true or false")
-
-
 def _date(value: Any) -> str:
-    text = str(value).strip() if isinstance(value, str) else None
-    try:
-        if text and len(text) == 10:
-            return date.fromisoformat(text).isoformat()
-        if text:
-            return datetime.fromisoformat(text).date().isoformat()
-    except ValueError:
-        pass
-    raise CoercionError("must be an ISO date (YYYY-MM-DD)")
+    if not isinstance(value, str):
+        raise CoercionError("must be an ISO date (YYYY-MM-DD)")
+    return parse_date(value).isoformat()
 
 
 def time_zone(name: str) -> tzinfo:
@@ -93,19 +75,10 @@ def time_zone(name: str) -> tzinfo:
 
 def _datetime(value: Any, naive: tzinfo | None) -> str:
     """UTC with milliseconds; a value without an offset is read in the `naive` zone (refused if None)."""
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.strip())
-        except ValueError:
-            moment = None
-        if moment is not None:
-            if moment.tzinfo is None:
-                if naive is None:
-                    raise CoercionError(f"{value.strip()[:40]!r} has no UTC offset: send it with one (Z or +02:00), "
-                                        "or name its time zone in action.naive_datetime_time_zone")
-                moment = moment.replace(tzinfo=naive)
-            return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    raise CoercionError("must be an ISO 8601 datetime")
+    if not isinstance(value, str):
+        raise CoercionError("must be an ISO 8601 datetime")
+    moment = parse_datetime(value, naive)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def coerce(value: Any, field: FieldDescribe | None, naive_time_zone: tzinfo | None = None) -> Any:
@@ -124,16 +97,13 @@ def coerce(value: Any, field: FieldDescribe | None, naive_time_zone: tzinfo | No
     if kind in NUMERIC_TYPES:
         return _number(value, integral=kind in ("int", "long"))
     if kind == "boolean":
-        return _boolean(value)
+        return parse_boolean(value)
     if kind == "date":
         return _date(value)
     if kind == "datetime":
         return _datetime(value, naive_time_zone)
     if kind in ID_TYPES:
-        canonical = normalize_id(str(value)) if isinstance(value, str) else None
-        if canonical is None:
-            raise CoercionError("is not a well-formed 15- or 18-character Salesforce id")
-        return canonical
+        return parse_id(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     return value if isinstance(value, str) else str(value)
@@ -151,7 +121,7 @@ def match_key(value: Any, field: FieldDescribe | None) -> Any:
             return ("s", str(value))
     if kind == "boolean":
         try:
-            return ("b", _boolean(value))
+            return ("b", parse_boolean(value))
         except CoercionError:
             return ("s", str(value))
     if kind in ID_TYPES:

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-NUMERIC_TYPES = frozenset({"int", "double", "currency", "percent", "long"})
+INTEGER_TYPES = frozenset({"int", "long"})
+DECIMAL_TYPES = frozenset({"double", "currency", "percent"})
+NUMERIC_TYPES = INTEGER_TYPES | DECIMAL_TYPES
 ID_TYPES = frozenset({"id", "reference"})
 # Text-like types: stored as strings, checked against `length`.
 TEXT_TYPES = frozenset({"string", "textarea", "email", "phone", "url", "picklist", "multipicklist", "combobox",

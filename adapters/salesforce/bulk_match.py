@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from adapters.salesforce.bulk_csv import NULL, ResultRow, Table
-from core.describe import ObjectDescribe
+from core.describe import DECIMAL_TYPES, ID_TYPES, INTEGER_TYPES, ObjectDescribe
 from core.names import normalize_id
 
 # Result CSVs echo values as stored, not as uploaded: the Bulk API 2.0 Developer Guide's insert example
@@ -24,8 +24,6 @@ from core.names import normalize_id
 # (Id or the external id) when it names one row still open; (3) every non-number cell equal up to letter
 # case, and each number equal once the uploaded value is rounded to the places the org kept (a currency
 # field of scale 2 stores 12.345 as 12.35). A row no tier ties stays untied: OUTCOME_UNKNOWN, never a guess.
-_DOUBLES = frozenset({"double", "currency", "percent"})
-_INTEGERS = frozenset({"int", "long"})
 _TRUE, _FALSE = frozenset({"true", "1", "yes", "y"}), frozenset({"false", "0", "no", "n"})
 _INSTANT = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?"
                       r"\s*(Z|[+-]\d{2}:?\d{2})?", re.I)
@@ -37,11 +35,11 @@ def _kind(describe: ObjectDescribe | None, column: str) -> str:
     f = describe.field(column) if describe is not None else None
     if f is None:
         return "text"  # unknown to describe, or a relationship path (Account__r.Ext__c)
-    if f.type in _DOUBLES:
+    if f.type in DECIMAL_TYPES:
         return "double"
-    if f.type in _INTEGERS:
+    if f.type in INTEGER_TYPES:
         return "integer"
-    if f.type in ("id", "reference"):
+    if f.type in ID_TYPES:
         return "id"
     return f.type if f.type in ("boolean", "date", "datetime", "time") else "text"
 

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote_plus
 
 from core.describe import ObjectDescribe
 from core.model import ResultError
-from core.names import api_name_problem, normalize_id
+from core.names import api_name_problem
 from core.ports import BackendError, Lookup
+from core.typed_values import MAX_STRING_LITERAL, CoercionError, TypedValue, typed
 
-MAX_LITERAL_CHARS = 4000  # Salesforce's limit for one string literal in a WHERE clause
 URI_LIMIT_BYTES = 16_384
 DEFAULT_MAX_URL_BYTES = 16_000
 # Characters left unencoded in the `q=` value: legal in a query string, meaning nothing special to a form decoder.
@@ -31,14 +30,8 @@ _ESCAPES = {
     "\b": "\\b",
     "\f": "\\f",
 }
-_STRING_TYPES = frozenset(
-    {"string", "textarea", "picklist", "multipicklist", "combobox", "email", "phone", "url", "encryptedstring"}
-)
-_NUMBER_TYPES = frozenset({"int", "long", "double", "currency", "percent"})
 _MAX_EXPONENT = 40  # far beyond any Salesforce number field; keeps rendered literals short
 _NUMBER_TEXT = re.compile(r"-?\d+(?:\.\d+)?", re.ASCII)
-_DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
-_TIME_TEXT = re.compile(r"\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?Z", re.ASCII)
 
 
 def _bad_value(field: str, why: str) -> BackendError:
@@ -73,31 +66,17 @@ def escape(text: str) -> str:
 
 def quote(text: str, field: str = "value") -> str:
     """A quoted, escaped SOQL string literal."""
-    if len(text) > MAX_LITERAL_CHARS:
-        raise _bad_value(field, f"is longer than {MAX_LITERAL_CHARS} characters, SOQL's limit for a string literal")
+    if len(text) > MAX_STRING_LITERAL:
+        raise _bad_value(field, f"is longer than {MAX_STRING_LITERAL} characters, SOQL's limit for a string literal")
     try:
         return "'" + escape(text) + "'"
     except ValueError as exc:
         raise _bad_value(field, str(exc)) from None
 
 
-def _number(value: Any, field: str) -> str:
-    if isinstance(value, bool):
-        raise _bad_value(field, "must be a number, not a boolean")
-    if isinstance(value, int):
-        return str(value)
-    try:
-        if isinstance(value, float):
-            number = Decimal(repr(value)) if math.isfinite(value) else Decimal("NaN")
-        elif isinstance(value, (str, Decimal)):
-            number = Decimal(value.strip() if isinstance(value, str) else value)
-        else:
-            raise _bad_value(field, f"must be a number, not {type(value).__name__}")
-    except InvalidOperation:
-        raise _bad_value(field, "must be a number") from None
-    if not number.is_finite():
-        raise _bad_value(field, "must be a finite number")
-    if number and abs(number.adjusted()) > _MAX_EXPONENT:
+def _number(number: Decimal, field: str) -> str:
+    exponent = number.as_tuple().exponent
+    if number and exponent != 0 and abs(number.adjusted()) > _MAX_EXPONENT:  # a whole number is as long as given
         raise _bad_value(field, "is out of range for a Salesforce number")
     text = format(number, "f")
     if not _NUMBER_TEXT.fullmatch(text):
@@ -105,86 +84,31 @@ def _number(value: Any, field: str) -> str:
     return text
 
 
-def _boolean(value: Any, field: str) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower()
-    raise _bad_value(field, "must be true or false")
-
-
-def _date(value: Any, field: str) -> str:
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            parsed = date.fromisoformat(text) if _DATE_TEXT.fullmatch(text) else datetime.fromisoformat(text).date()
-            return parsed.isoformat()
-        except ValueError:
-            pass
-    raise _bad_value(field, "must be an ISO date (YYYY-MM-DD)")
-
-
-def _datetime(value: Any, field: str) -> str:
-    moment = value if isinstance(value, datetime) else None
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.strip())
-        except ValueError:
-            moment = None
-    if moment is None:
-        raise _bad_value(field, "must be an ISO 8601 datetime")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _time(value: Any, field: str) -> str:
-    if isinstance(value, str) and _TIME_TEXT.fullmatch(value.strip()):
-        return value.strip()
-    raise _bad_value(field, "must be a time HH:MM:SS.sssZ")
-
-
-def _by_python_type(value: Any, field: str) -> str:
-    if isinstance(value, bool):
-        return _boolean(value, field)
-    if isinstance(value, (int, float, Decimal)):
-        return _number(value, field)
-    if isinstance(value, str):
-        return quote(value, field)
-    raise _bad_value(field, f"has unsupported type {type(value).__name__}")
+def render(value: TypedValue, field: str = "value") -> str:
+    """A typed value as a SOQL literal."""
+    v = value.value
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, Decimal):
+        return _number(v, field)
+    if isinstance(v, datetime):
+        return v.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(v, date):
+        return v.isoformat()
+    if value.type == "time":
+        return v
+    return quote(v, field)
 
 
 def literal(value: Any, field_type: str | None, field: str = "value") -> str:
-    """`value` as a SOQL literal for a field of describe type `field_type` (None: by the value's type)."""
-    if value is None:
-        return "null"
-    if isinstance(value, (dict, list, tuple, set, bytes)):
-        raise _bad_value(field, f"is {type(value).__name__}; only scalars can be matched")
-    kind = (field_type or "").lower()
-    if kind in _NUMBER_TYPES:
-        return _number(value, field)
-    if kind == "boolean":
-        return _boolean(value, field)
-    if kind == "date":
-        return _date(value, field)
-    if kind == "datetime":
-        return _datetime(value, field)
-    if kind == "time":
-        return _time(value, field)
-    if kind in ("id", "reference"):
-        canonical = normalize_id(value) if isinstance(value, str) else None
-        if canonical is None:
-            raise _bad_value(field, "is not a well-formed 15- or 18-character Salesforce id")
-        return quote(canonical, field)
-    if kind in _STRING_TYPES or kind:
-        if isinstance(value, bool):
-            value = "true" if value else "false"
-        return quote(value if isinstance(value, str) else str(value), field)
-    return _by_python_type(value, field)
+    """`value` as a SOQL literal for a field of describe type `field_type` (None: by the value's type); a
+    datetime without an offset is read as UTC."""
+    try:
+        return render(typed(value, field_type), field)
+    except CoercionError as exc:
+        raise _bad_value(field, str(exc)) from None
 
 
 def encode_q(soql: str) -> str:

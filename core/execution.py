@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from core.describe import ObjectDescribe
@@ -129,7 +129,7 @@ def _about_parents(w: Write, outcome: WriteOutcome) -> WriteOutcome:
         return outcome
     explained = explain(outcome.error, w.record, w.event.sources)
     if explained is None:
-        return outcome
+        return replace(outcome, error=w.event.explain(outcome.error, w.record))
     error, candidates = explained
     return WriteOutcome(False, id=outcome.id, error=error, matched_ids=candidates)
 

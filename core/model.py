@@ -160,6 +160,16 @@ class Outcome(enum.Enum):
 
 
 @dataclass(frozen=True)
+class FieldProblem:
+    """One field of a record that was refused: the mapping (or matcher) that produced its value, and a hint
+    (e.g. "length 95, limit 80", or a restricted picklist's allowed values)."""
+
+    field: str
+    path: Path = NOWHERE  # NOWHERE: no mapping sets it
+    hint: str = ""
+
+
+@dataclass(frozen=True)
 class ResultError:
     code: str
     message: str
@@ -168,6 +178,8 @@ class ResultError:
     retry_after_seconds: float = 0.0
     # Where in the request the problem is (e.g. connection.instance_url), for faults of the request itself.
     paths: tuple[Path, ...] = ()
+    # For each refused field of the record (in `fields`), where its value came from.
+    field_problems: tuple[FieldProblem, ...] = ()
 
 
 @dataclass(frozen=True)

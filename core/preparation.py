@@ -9,8 +9,9 @@ from typing import Any
 
 from core.coercion import MAX_STRING_LITERAL, CoercionError, coerce, time_zone
 from core.describe import FieldDescribe, ObjectDescribe
-from core.model import Action, Event, EventResult, FieldMapping, MatcherOperator, Operation
-from core.outcomes import invalid
+from core.field_problems import with_field_problems
+from core.model import Action, Event, EventResult, FieldMapping, MatcherOperator, Operation, ResultError
+from core.outcomes import failure, invalid
 from core.parents import reference
 from core.paths import RECORD_MATCHERS, Path
 from core.picklists import CURRENCY_FIELD, PicklistError, check_value
@@ -23,13 +24,24 @@ class Prepared:
     event_id: str
     fields: dict[str, Any] = field(default_factory=dict)
     matchers: dict[str, Any] = field(default_factory=dict)
-    # Which mapping supplied each field, for error messages.
+    # Which mapping supplied each field, for error messages; and its request path, for field problems.
     sources: dict[str, str] = field(default_factory=dict)
+    field_paths: dict[str, Path] = field(default_factory=dict)
+    describe: ObjectDescribe | None = None  # the object's describe the values were typed by
     error: EventResult | None = None
 
     @property
     def direct_id(self) -> str | None:
         return self.matchers.get("Id")
+
+    def explain(self, error: ResultError, record: Mapping[str, Any],
+                allowed: Mapping[str, tuple[str, ...]] | None = None) -> ResultError:
+        """`error` naming, for each field it names, the mapping that produced the field, with a hint."""
+        return with_field_problems(error, record, self.field_paths, self.describe, allowed)
+
+    def refused(self, code: str, message: str, fields: tuple[str, ...], record: Mapping[str, Any],
+                allowed: Mapping[str, tuple[str, ...]] | None = None) -> EventResult:
+        return failure(self.event_id, self.explain(ResultError(code, message, fields), record, allowed))
 
 
 class _Invalid(Exception):
@@ -114,18 +126,21 @@ def prepare(
 
     `picklists` holds, by field name, the values a record type allows (else the field's active values apply)."""
     picklists = picklists or {}
-    p = Prepared(index=index, event_id=event.id)
+    p = Prepared(index=index, event_id=event.id, describe=describe)
     if event.parse_error:
         p.error = invalid(event.id, "INVALID_EVENT", event.parse_error)
         return p
     zone = _naive_zone(action)
     try:
         if action.operation is not Operation.CREATE:
+            for i, m in enumerate(action.record_matchers):  # an upsert writes its matcher values too
+                p.field_paths.setdefault(_canonical(describe, m.field)[0], RECORD_MATCHERS.index(i))
             p.matchers = _matcher_values(action, event, describe, zone)
         if action.operation is not Operation.DELETE:
             for mapping, path in mappings:
                 name, f = _canonical(describe, mapping.field)
                 p.sources[name] = f"{path} ({mapping.value.describe()})"
+                p.field_paths[name] = path
                 raw = resolve(mapping.value, event.payload)
                 if raw is MISSING:
                     continue
@@ -144,7 +159,7 @@ def prepare(
                         code = "CURRENCY_NOT_ENABLED" if f.name == CURRENCY_FIELD else "PICKLIST_VALUE_INVALID"
                         raise _Invalid(code, f"field mapping {path}: {exc}", (name,)) from None
     except _Invalid as bad:
-        p.error = invalid(event.id, bad.code, bad.message, bad.fields)
+        p.error = p.refused(bad.code, bad.message, bad.fields, p.fields)
     return p
 
 
@@ -162,8 +177,7 @@ def missing_required(p: Prepared, record: dict[str, Any], describe: ObjectDescri
     one = len(missing) == 1
     message = (f"{', '.join(missing)} {'is' if one else 'are'} required to create a {describe.name}, "
                f"but this event has no value for {'it' if one else 'them'}")
-    return invalid(p.event_id, "REQUIRED_VALUE_MISSING", message + (f" ({hints})" if hints else ""),
-                   tuple(missing))
+    return p.refused("REQUIRED_VALUE_MISSING", message + (f" ({hints})" if hints else ""), tuple(missing), record)
 
 
 def picklist_problem(p: Prepared, record: dict[str, Any], describe: ObjectDescribe | None,
@@ -178,6 +192,6 @@ def picklist_problem(p: Prepared, record: dict[str, Any], describe: ObjectDescri
         try:
             check_value(f, value, allowed[name])
         except PicklistError as exc:
-            return invalid(p.event_id, "PICKLIST_VALUE_INVALID", f"field mapping {p.sources.get(name, name)}: {exc}",
-                           (name,))
+            return p.refused("PICKLIST_VALUE_INVALID", f"field mapping {p.sources.get(name, name)}: {exc}",
+                             (name,), record, allowed)
     return None

@@ -13,6 +13,8 @@ from server import translate
 def result_json(r: pb.EventResult) -> dict[str, Any]:
     error = {"code": r.error.code, "message": r.error.message, "fields": list(r.error.fields)} \
         if r.HasField("error") else None
+    if error is not None and r.error.field_problems:
+        error["field_problems"] = [{"field": p.field, "path": p.path, "hint": p.hint} for p in r.error.field_problems]
     return {"event_id": r.event_id, "status": r.status, "outcome": translate.outcome_name(r.outcome),
             "record_id": r.record_id, "matched_ids": list(r.matched_ids), "retryable": r.retryable, "error": error}
 

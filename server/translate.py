@@ -204,7 +204,10 @@ def event_result(result: model.EventResult) -> pb.EventResult:
     )
     if result.error is not None:
         out.error.CopyFrom(pb.ResultError(code=result.error.code, message=result.error.message,
-                                          fields=[*map(str, result.error.paths), *result.error.fields]))
+                                          fields=[*map(str, result.error.paths), *result.error.fields],
+                                          field_problems=[pb.FieldProblem(field=p.field, path=str(p.path),
+                                                                          hint=p.hint)
+                                                          for p in result.error.field_problems]))
     if result.retry_after_seconds > 0:
         out.retry_after.FromNanoseconds(math.ceil(result.retry_after_seconds * 1000) * 1_000_000)  # whole ms
     return out

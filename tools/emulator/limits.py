@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
-
 # GET /limits: every limit a Developer Edition org reports, as {Max, Remaining} (DailyApiRequests is live).
 ORG_LIMITS: dict[str, int] = {
     "ConcurrentAsyncGetReportInstances": 200, "ConcurrentSyncReportRuns": 20, "DailyApiRequests": 15000,

@@ -88,6 +88,7 @@ def _prelude(emu: Emulator, client: httpx.Client, setup: dict[str, Any], names: 
                            headers={"Sforce-Query-Options": f"batchSize={q['batch_size']}"})
         names["next_records_url"] = first.json()["nextRecordsUrl"]
     if "bulk_job" in setup:
+        emu.bulk.polls_to_complete = int(setup.get("bulk_polls_to_complete", emu.bulk.polls_to_complete))
         job = setup["bulk_job"]
         base = job["path"]
         spec = {"object": job["object"], "operation": job["operation"], "contentType": "CSV", "lineEnding": "LF"}

@@ -63,6 +63,8 @@ def _faults(emu: Emulator, setup: dict[str, Any]) -> None:
         emu.set_api_usage(**setup["api_usage"])
     if setup.get("login_domain"):
         emu.login_domain = True
+    for rule in setup.get("duplicate_rules", []):
+        emu.add_duplicate_rule(**rule)
     if "deactivate_user" in setup:
         emu.deactivate_user(server.USERNAME)
 

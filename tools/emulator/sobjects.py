@@ -10,6 +10,7 @@ from adapters.memory.results import SaveResult, no_such_external_id_field
 from core.describe import ObjectDescribe
 from core.model import ResultError
 from core.names import normalize_id
+from tools.emulator import duplicates
 from tools.emulator.save_results import as_sent
 from tools.emulator.wire import ApiError, Reply, error_body, not_found
 
@@ -89,7 +90,11 @@ def info(emu: Emulator, call: Call) -> Reply:
 
 def create(emu: Emulator, call: Call) -> Reply:
     obj = _object(emu, call)
-    result = emu.org.create(obj.name, _body(call))
+    body = _body(call)
+    found = emu.duplicate_rules.find(emu, obj.name, body, duplicates.allow_save(call))
+    if found is not None:
+        return Reply.json(400, duplicates.single_record_body(call, obj.name, found))
+    result = emu.org.create(obj.name, body)
     if not result.success:
         return _failure(result)
     return Reply.json(201, {"id": result.id, "success": True, "errors": []})

@@ -12,8 +12,9 @@ from typing import Any
 
 import httpx
 
-from adapters.memory.catalog import describe_json, find_describe, key_prefix_of
+from adapters.memory.catalog import STANDARD_CATALOG, describe_json
 from core.credentials import ClientCredentials, JwtBearer, OAuthRefreshToken, UsernamePassword
+from core.describe import ObjectDescribe
 from core.execution import Write, success
 from core.model import Connection, EventResult
 from core.names import to_18
@@ -30,12 +31,17 @@ JOB_ID = "750xx0000000001AAA"
 ISSUED = "00DHs0000012345!AQ0001"
 
 
+def catalog_object(name: str) -> ObjectDescribe | None:
+    return next((o for o in STANDARD_CATALOG.values() if o.name.lower() == name.lower()), None)
+
+
 def fake_ids(ex: Exchange) -> dict[str, str]:
     """A well-formed id for every record the exchange's setup names ({{account_1}} -> an Account id)."""
     names: dict[str, str] = {}
     for n, item in enumerate(ex.setup.get("seed", [])):
         if "ref" in item:
-            names[item["ref"]] = to_18(f"{key_prefix_of(item['object']) or '001'}Hs0000{n:06d}")
+            obj = catalog_object(item["object"])
+            names[item["ref"]] = to_18(f"{obj.key_prefix if obj else '001'}Hs0000{n:06d}")
     for ref, id15 in ex.setup.get("unknown_ids", {}).items():
         names[ref] = to_18(id15)
     return names
@@ -62,7 +68,7 @@ class Script:
             if request.method == method and path.startswith(prefix):
                 return answer(request) if callable(answer) else answer
         if request.method == "GET" and path.endswith("/describe"):
-            obj = find_describe(path.split("/")[-2])
+            obj = catalog_object(path.split("/")[-2])
             if obj is not None:
                 return respond(200, describe_json(obj, "62.0"))
         return respond(404, [{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}])

@@ -19,7 +19,7 @@ from core.execution import Write, success
 from core.model import Connection, EventResult
 from core.names import to_18
 from core.outcomes import failure
-from core.ports import FieldIn, Lookup, WriteOutcome
+from core.ports import BackendError, FieldIn, Lookup, WriteOutcome
 from core.preparation import Prepared
 from tests.fidelity.catalogue import Exchange, fill
 from tests.salesforce.fakes import INSTANCE, FakeClock, backend, respond
@@ -114,15 +114,14 @@ def per_event(op: str, outcomes: list[WriteOutcome], targets: list[str]) -> list
 
 
 def _call_error(fn: Any) -> tuple[Any, EventResult | None]:
-    from core.ports import BackendError
-
+    """fn's value, or the host's view of the error that failed the whole call."""
     try:
         return fn(), None
     except BackendError as exc:
         return None, failure("call", exc.error)
 
 
-def _connection(spec: dict[str, Any], ex: Exchange) -> Connection:
+def _connection(spec: dict[str, Any]) -> Connection:
     grant = spec.get("grant", "refresh_token")
     instance = spec.get("instance_url", INSTANCE)
     creds: Any
@@ -139,7 +138,7 @@ def _connection(spec: dict[str, Any], ex: Exchange) -> Connection:
 
 def _token_face(ex: Exchange, spec: dict[str, Any]) -> Seen:
     script = Script(ex, token=recorded(ex))
-    store = backend(None, FakeClock(), handler=script).open(_connection(spec, ex))
+    store = backend(None, FakeClock(), handler=script).open(_connection(spec))
     _, error = _call_error(lambda: store.describe("Lead"))
     described = [r for r in script.requests if r.url.path.endswith("/describe")]
     bearer = described[0].headers.get("Authorization", "") if described else ""
@@ -149,7 +148,7 @@ def _token_face(ex: Exchange, spec: dict[str, Any]) -> Seen:
 def _call_face(ex: Exchange, spec: dict[str, Any]) -> Seen:
     script = Script(ex)
     script.routes.append(("GET", f"{DATA}/sobjects/{spec['object']}/describe", recorded(ex)))
-    store = backend(None, FakeClock(), handler=script).open(_connection({}, ex))
+    store = backend(None, FakeClock(), handler=script).open(_connection({}))
     _, error = _call_error(lambda: store.describe(spec["object"]))
     return Seen(error=error)
 
@@ -162,7 +161,7 @@ def _find_face(ex: Exchange, spec: dict[str, Any]) -> Seen:
     if next_url:
         script.routes.append(("GET", next_url, respond(200, {"totalSize": 1, "done": True, "records": []})))
     script.routes.append(("GET", f"{DATA}/query", answer))
-    store = backend(None, FakeClock(), handler=script).open(_connection({}, ex))
+    store = backend(None, FakeClock(), handler=script).open(_connection({}))
     where = tuple((FieldIn(name, tuple(values)),) for name, values in spec["where"].items())
     found, error = _call_error(lambda: store.find(Lookup(spec["object"], ("Id",), where)))
     followed = bool(next_url) and any(r.url.path == next_url for r in script.requests)
@@ -194,7 +193,7 @@ def _write_face(ex: Exchange, spec: dict[str, Any]) -> Seen:
             return answers.pop(0) if len(answers) > 1 else answers[0]
 
     script.routes.append((method, f"{DATA}/composite/sobjects", serve))
-    store = backend(None, FakeClock(), handler=script).open(_connection({}, ex))
+    store = backend(None, FakeClock(), handler=script).open(_connection({}))
     payload, targets = _write_payload(ex, spec, names)
     obj = spec["object"]
     calls = {"create": lambda: store.create(obj, payload), "update": lambda: store.update(obj, payload),
@@ -235,7 +234,7 @@ def _bulk_face(ex: Exchange, spec: dict[str, Any]) -> Seen:
                       ("PATCH", f"{jobs}/{JOB_ID}", lambda r: respond(200, {"id": JOB_ID, **json.loads(r.content)})),
                       ("GET", f"{jobs}/{JOB_ID}/", results),
                       ("GET", f"{jobs}/{JOB_ID}", respond(200, info))]
-    store = backend(None, FakeClock(), handler=script, bulk_threshold=1).open(_connection({}, ex))
+    store = backend(None, FakeClock(), handler=script, bulk_threshold=1).open(_connection({}))
     obj, op = spec["object"], spec["op"]
     calls = {"create": lambda: store.create(obj, records),
              "upsert": lambda: store.upsert(obj, spec["external_id"], records)}
@@ -247,7 +246,7 @@ def _bulk_face(ex: Exchange, spec: dict[str, Any]) -> Seen:
 def _describe_face(ex: Exchange, spec: dict[str, Any]) -> Seen:
     script = Script(ex)
     script.routes.append(("GET", f"{DATA}/sobjects/{spec['object']}/describe", recorded(ex)))
-    store = backend(None, FakeClock(), handler=script).open(_connection({}, ex))
+    store = backend(None, FakeClock(), handler=script).open(_connection({}))
     described, error = _call_error(lambda: store.describe(spec["object"]))
     return Seen(error=error, describe=described)
 

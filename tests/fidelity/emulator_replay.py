@@ -64,7 +64,7 @@ def _faults(emu: Emulator, setup: dict[str, Any]) -> None:
     if setup.get("login_domain"):
         emu.login_domain = True
     for rule in setup.get("duplicate_rules", []):
-        emu.add_duplicate_rule(**rule)
+        emu.org.add_duplicate_rule(rule["object"], rule["field"])
     if "deactivate_user" in setup:
         emu.deactivate_user(server.USERNAME)
 

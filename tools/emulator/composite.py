@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.memory.results import OrgError, SaveResult, failed
 from core.model import ResultError
-from tools.emulator import duplicates
 from tools.emulator.faults import LOCK_MESSAGE, fault_reply
 from tools.emulator.rollback import Snapshot, org_lock
 from tools.emulator.save_results import in_collection
@@ -80,13 +79,10 @@ def _element(result: SaveResult, with_created: bool) -> dict[str, Any]:
     return out
 
 
-def _save(emu: Emulator, record: dict[str, Any], creating: bool, allow_save: bool = False) -> SaveResult:
+def _save(emu: Emulator, record: dict[str, Any], creating: bool) -> SaveResult:
     obj = _type(record)
     if not obj:
         return failed("INVALID_TYPE", "sObject type not specified: each record needs attributes.type")
-    found = emu.duplicate_rules.find(emu, obj, record, allow_save) if creating else None
-    if found is not None:
-        return duplicates.refusal(found)
     rid = _id(record)
     if not creating and not rid:
         return failed("MISSING_ARGUMENT", "Id not specified in an update call", ("Id",))
@@ -100,8 +96,7 @@ def create(emu: Emulator, call: Call) -> Reply:
     all_or_none, records = _payload(call)
     types = [_type(r) for r in records]
     _check_chunks(types)
-    allow = duplicates.allow_save(call)
-    return _execute(emu, types, all_or_none, lambda: [_save(emu, r, True, allow) for r in records], lambda r: False)
+    return _execute(emu, types, all_or_none, lambda: [_save(emu, r, True) for r in records], lambda r: False)
 
 
 def update(emu: Emulator, call: Call) -> Reply:

@@ -19,7 +19,6 @@ from adapters.memory.org import Org
 from core.names import to_18
 from tools.emulator.bulk import Jobs
 from tools.emulator.dispatch import dispatch, pause
-from tools.emulator.duplicates import DuplicateRule, DuplicateRules
 from tools.emulator.faults import Fault, FaultPlan
 from tools.emulator.limits import Usage
 from tools.emulator.oauth import OAuth
@@ -161,7 +160,7 @@ class Emulator:
 
     Credentials: add_client, add_user, add_refresh_token, register_jwt_key / new_jwt_key,
     revoke_refresh_token, deactivate_user, issue_token, expire_all_tokens / expire_token, concurrent_refresh_conflicts,
-    login_domain, rotate_refresh_tokens. Faults: fail_next, drop_connection_next, clear_faults, add_duplicate_rule,
+    login_domain, rotate_refresh_tokens. Faults: fail_next, drop_connection_next, clear_faults,
     latency_ms. Counters: token_requests, api_calls,
     calls (by kind), bulk_calls, api_usage, set_api_usage, reset_counters, requests (logged requests),
     last_queries (parsed SOQL), open_requests and peak_open_requests (requests being served whose client is still
@@ -179,7 +178,6 @@ class Emulator:
         self.latency_ms = latency_ms
         self.usage = Usage(api_limit)
         self.faults = FaultPlan()
-        self.duplicate_rules = DuplicateRules()
         self.cursors = Cursors()
         self.bulk = Jobs(bulk_polls_to_complete, seed)
         self._user_ids = IdFactory()
@@ -319,11 +317,6 @@ class Emulator:
 
     def clear_faults(self) -> None:
         self.faults.clear()
-
-    def add_duplicate_rule(self, object_name: str, fields: list[str] | tuple[str, ...], **options: Any) -> None:
-        """Creates of `object_name` matching an existing record on every one of `fields` answer
-        DUPLICATES_DETECTED (options: name, match_rule, message, allow_save); see tools.emulator.duplicates."""
-        self.duplicate_rules.add(DuplicateRule(object_name, tuple(fields), **options))
 
     # counters ---------------------------------------------------------------------------------------
     @property

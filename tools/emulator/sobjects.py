@@ -10,7 +10,6 @@ from adapters.memory.results import SaveResult, no_such_external_id_field
 from core.describe import ObjectDescribe
 from core.model import ResultError
 from core.names import normalize_id
-from tools.emulator import duplicates
 from tools.emulator.save_results import as_sent
 from tools.emulator.wire import ApiError, Reply, error_body, not_found
 
@@ -40,8 +39,12 @@ def _failure(result: SaveResult) -> Reply:
     before any record rule: that error carries no `fields` key."""
     result = as_sent(result)
     status = 404 if result.errors and result.errors[0].code in _NOT_FOUND_CODES else 400
-    return Reply.json(status, [error_body(e.code, e.message, None if _while_reading(e) else list(e.fields))[0]
-                               for e in result.errors])
+    body = [error_body(e.code, e.message, None if _while_reading(e) else list(e.fields))[0] for e in result.errors]
+    if result.duplicate_result is not None:
+        # A single record's DUPLICATES_DETECTED carries the matches under Salesforce's own misspelling.
+        body[0] = {"duplicateResut": result.duplicate_result, "errorCode": body[0]["errorCode"],
+                   "message": body[0]["message"]}
+    return Reply.json(status, body)
 
 
 def _while_reading(error: ResultError) -> bool:
@@ -90,11 +93,7 @@ def info(emu: Emulator, call: Call) -> Reply:
 
 def create(emu: Emulator, call: Call) -> Reply:
     obj = _object(emu, call)
-    body = _body(call)
-    found = emu.duplicate_rules.find(emu, obj.name, body, duplicates.allow_save(call))
-    if found is not None:
-        return Reply.json(400, duplicates.single_record_body(call, obj.name, found))
-    result = emu.org.create(obj.name, body)
+    result = emu.org.create(obj.name, _body(call))
     if not result.success:
         return _failure(result)
     return Reply.json(201, {"id": result.id, "success": True, "errors": []})

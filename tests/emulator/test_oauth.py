@@ -148,3 +148,22 @@ def test_client_credentials_refused_when_the_host_is_login_salesforce_com(emulat
     response = post(emulator, {"grant_type": "client_credentials"}, auth=(CLIENT_ID, CLIENT_SECRET),
                     headers={"Host": "login.salesforce.com"})
     assert_error(response, "invalid_grant", "request not supported on this domain")
+
+
+def test_a_deactivated_user_gets_no_token_by_any_grant(emulator):
+    emulator.deactivate_user(USERNAME)
+    assert_error(refresh(emulator), "invalid_grant", "inactive user")
+    password = post(emulator, {"grant_type": "password", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                               "username": USERNAME, "password": PASSWORD + SECURITY_TOKEN})
+    assert_error(password, "invalid_grant", "inactive user")
+    credentials = post(emulator, {"grant_type": "client_credentials", "client_id": CLIENT_ID,
+                                  "client_secret": CLIENT_SECRET})
+    assert_error(credentials, "invalid_grant", "inactive user")
+
+
+def test_a_jwt_bearer_answer_is_not_signed(emulator):
+    key = emulator.new_jwt_key()
+    response = post(emulator, {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                               "assertion": assertion(emulator, key)})
+    assert response.status_code == 200
+    assert set(response.json()) == {"access_token", "scope", "instance_url", "id", "token_type"}

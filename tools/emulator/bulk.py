@@ -38,16 +38,30 @@ class Job:
     error: str = ""
     outcome: bulk_csv.Outcome | None = None
 
+    def _head(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id, "operation": self.operation, "object": self.object, "createdById": self.created_by,
+            "createdDate": self.created, "systemModstamp": self.created, "state": self.state}
+        if self.external_id:
+            out["externalIdFieldName"] = self.external_id
+        out.update({"concurrencyMode": "Parallel", "contentType": "CSV", "apiVersion": float(self.api_version)})
+        return out
+
+    def created_info(self) -> dict[str, Any]:
+        """The answer to creating the job: where to upload, and the CSV format."""
+        return {**self._head(), "contentUrl": f"services/data/v{self.api_version}/jobs/ingest/{self.id}/batches",
+                "lineEnding": self.line_ending, "columnDelimiter": self.delimiter}
+
+    def changed_info(self) -> dict[str, Any]:
+        """The answer to closing or aborting the job: the job's head only."""
+        return self._head()
+
     def info(self) -> dict[str, Any]:
+        """GET of the job: the head, the format and the processing figures (errorMessage when Failed)."""
         processed = self.outcome.processed if self.outcome else 0
         failed = len(self.outcome.failed) if self.outcome else 0
         out: dict[str, Any] = {
-            "id": self.id, "operation": self.operation, "object": self.object, "createdById": self.created_by,
-            "createdDate": self.created, "systemModstamp": self.created, "state": self.state,
-            "externalIdFieldName": self.external_id or None, "concurrencyMode": "Parallel", "contentType": "CSV",
-            "apiVersion": float(self.api_version), "jobType": "V2Ingest",
-            "contentUrl": f"services/data/v{self.api_version}/jobs/ingest/{self.id}/batches",
-            "lineEnding": self.line_ending, "columnDelimiter": self.delimiter,
+            **self._head(), "jobType": "V2Ingest", "lineEnding": self.line_ending, "columnDelimiter": self.delimiter,
             "numberRecordsProcessed": processed, "numberRecordsFailed": failed, "retries": 0,
             "totalProcessingTime": 0, "apiActiveProcessingTime": 0, "apexProcessingTime": 0}
         if self.error:
@@ -100,7 +114,7 @@ def create(emu: Emulator, call: Call) -> Reply:
         job = Job(emu.bulk.ids.new_id("750"), obj, operation, external if operation == "upsert" else "",
                   line_ending, delimiter, call.version, salesforce_now(), emu.org.owner_id)
         emu.bulk.jobs[job.id] = job
-    return Reply.json(200, job.info())
+    return Reply.json(200, job.created_info())
 
 
 def upload(emu: Emulator, call: Call) -> Reply:
@@ -129,13 +143,13 @@ def set_state(emu: Emulator, call: Call) -> Reply:
         if wanted == "UploadComplete" and job.state == "Open":
             job.state = "UploadComplete"
             job.polls_left = emu.bulk.polls_to_complete
-            reply = Reply.json(200, job.info())
+            reply = Reply.json(200, job.changed_info())
             if job.polls_left <= 0:
                 _process(emu, job)
             return reply
         if wanted == "Aborted" and job.state not in TERMINAL:
             job.state = "Aborted"
-            return Reply.json(200, job.info())
+            return Reply.json(200, job.changed_info())
         if wanted not in ("UploadComplete", "Aborted"):
             raise ApiError(400, "INVALIDJOBSTATE", f"Invalid state: {wanted}")
         raise _state_error(job)

@@ -65,7 +65,18 @@ def _execute(emu: Emulator, objects: list[str], all_or_none: bool, run: Callable
             snapshot.restore()
             results = [r if not r.success else SaveResult(False, r.id if keeps_id(r) else "", errors=(ROLLED_BACK,))
                        for r in results]
-    return Reply.json(200, [r.to_json(with_created) for r in results])
+    return Reply.json(200, [_element(r, with_created) for r in results])
+
+
+# A record refused because its id names no record it could write carries no id in its result element.
+_UNIDENTIFIED = frozenset({"MALFORMED_ID", "INVALID_CROSS_REFERENCE_KEY", "NOT_FOUND"})
+
+
+def _element(result: SaveResult, with_created: bool) -> dict[str, Any]:
+    out = result.to_json(with_created)
+    if not result.success and result.errors and result.errors[0].code in _UNIDENTIFIED:
+        out.pop("id", None)
+    return out
 
 
 def _save(emu: Emulator, record: dict[str, Any], creating: bool) -> SaveResult:

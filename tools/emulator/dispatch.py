@@ -44,8 +44,8 @@ def run_call(emu: Emulator, call: routes.Call) -> Reply:
             return call.handler(emu, call)
     except ApiError as exc:
         return exc.reply()
-    except OrgError as exc:
-        return Reply.json(exc.status, exc.body())
+    except OrgError as exc:  # a whole-request refusal: Salesforce writes no `fields` when it names none
+        return Reply.json(exc.status, error_body(exc.code, exc.message, list(exc.fields) or None))
     except SoqlError as exc:
         return Reply.json(exc.status, error_body(exc.code, exc.message))
     except Exception:  # an emulator bug: answer like Salesforce's 500, and show the traceback

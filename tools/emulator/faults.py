@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from tools.emulator.wire import Reply, error_body
 
-KINDS = ("unavailable", "server_error", "row_lock", "concurrent_limit", "delay", "trickle", "drop")
+KINDS = ("unavailable", "server_error", "row_lock", "concurrent_limit", "api_disabled", "delay", "trickle", "drop")
 LOCK_MESSAGE = "unable to obtain exclusive access to this record"
 CONCURRENT_MESSAGE = "ConcurrentRequests (Concurrent API Requests) Limit exceeded."
 
@@ -79,4 +79,6 @@ def fault_reply(kind: str) -> Reply:
         return Reply.json(400, error_body("UNABLE_TO_LOCK_ROW", LOCK_MESSAGE, []))
     if kind == "concurrent_limit":
         return Reply.json(403, error_body("REQUEST_LIMIT_EXCEEDED", CONCURRENT_MESSAGE))
+    if kind == "api_disabled":
+        return Reply.json(403, error_body("API_DISABLED_FOR_ORG", "The REST API is not enabled for this Organization."))
     raise ValueError(kind)

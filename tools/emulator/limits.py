@@ -5,6 +5,19 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
+# GET /limits: every limit a Developer Edition org reports, as {Max, Remaining} (DailyApiRequests is live).
+ORG_LIMITS: dict[str, int] = {
+    "ConcurrentAsyncGetReportInstances": 200, "ConcurrentSyncReportRuns": 20, "DailyApiRequests": 15000,
+    "DailyAsyncApexExecutions": 250000, "DailyBulkApiRequests": 5000, "DailyBulkV2QueryFileStorageMB": 976562,
+    "DailyBulkV2QueryJobs": 10000, "DailyDurableGenericStreamingApiEvents": 10000,
+    "DailyDurableStreamingApiEvents": 10000, "DailyGenericStreamingApiEvents": 10000,
+    "DailyStreamingApiEvents": 10000, "DailyWorkflowEmails": 390, "DataStorageMB": 5,
+    "DurableStreamingApiConcurrentClients": 20, "FileStorageMB": 20, "HourlyAsyncReportRuns": 1200,
+    "HourlyDashboardRefreshes": 200, "HourlyDashboardResults": 5000, "HourlyDashboardStatuses": 999999999,
+    "HourlyODataCallout": 10000, "HourlySyncReportRuns": 500, "HourlyTimeBasedWorkflow": 50, "MassEmail": 10,
+    "SingleEmail": 15, "StreamingApiConcurrentClients": 20,
+}
+
 
 class Usage:
     """Counts data calls: a daily allocation like Salesforce's, plus resettable counters for tests.
@@ -36,6 +49,14 @@ class Usage:
     def count_subrequest(self, kind: str) -> None:
         with self._lock:
             self.subrequests[kind] += 1
+
+    def limits(self) -> dict[str, dict[str, int]]:
+        """The body of GET /limits, DailyApiRequests from the live daily usage."""
+        with self._lock:
+            used, limit = self.used, self.limit
+        out = {name: {"Max": n, "Remaining": n} for name, n in ORG_LIMITS.items()}
+        out["DailyApiRequests"] = {"Max": limit, "Remaining": max(limit - used, 0)}
+        return out
 
     def header(self) -> str:
         with self._lock:

@@ -36,6 +36,7 @@ class User:
     password: str
     security_token: str
     user_id: str
+    active: bool = True
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,10 @@ class OAuth:
         with self._lock:
             client = self.clients.setdefault(client_id, Client(client_id, None))
             client.jwt_key = public_pem
+
+    def set_active(self, username: str, active: bool) -> None:
+        with self._lock:
+            self.users[username].active = active
 
     def revoke_refresh_token(self, token: str) -> None:
         with self._lock:
@@ -168,6 +173,7 @@ class OAuth:
             owner = self.refresh_tokens.get(token)
             if owner is None or owner[0] != client.client_id:
                 raise TokenError("invalid_grant", "expired access/refresh token")
+            self._check_active(owner[1])
             extra = {}
             if self.rotate_refresh_tokens:
                 del self.refresh_tokens[token]
@@ -183,6 +189,7 @@ class OAuth:
         client = self._client(form, secret_required=True)
         if not client.run_as:
             raise TokenError("invalid_grant", "no client credentials user enabled")
+        self._check_active(client.run_as)
         return client, client.run_as, {}
 
     def _password(self, form: dict[str, str], req: Request) -> tuple[Client, str, dict]:
@@ -191,6 +198,7 @@ class OAuth:
         given = form.get("password", "").encode()
         if user is None or not hmac.compare_digest(given, (user.password + user.security_token).encode()):
             raise TokenError("invalid_grant", "authentication failure")
+        self._check_active(user.username)
         return client, user.username, {}
 
     def _jwt(self, form: dict[str, str], req: Request) -> tuple[Client, str, dict]:
@@ -221,18 +229,27 @@ class OAuth:
             raise TokenError("invalid_grant", "invalid assertion")
         if str(claims.get("sub", "")) not in self.users:
             raise TokenError("invalid_grant", "user hasn't approved this consumer")
-        return client, str(claims["sub"]), {}
+        self._check_active(str(claims["sub"]))
+        return client, str(claims["sub"]), {"signed": False}
+
+    def _check_active(self, username: str) -> None:
+        user = self.users.get(username)
+        if user is not None and not user.active:
+            raise TokenError("invalid_grant", "inactive user")
 
     def _success(self, client: Client, username: str, extra: dict) -> dict:
+        """The token answer; a JWT bearer answer has no signature and no issued_at (no client secret signed it)."""
         user = self.users.get(username)
         user_id = user.user_id if user else "005000000000000AAA"
         identity = f"{self._base_url()}/id/{self.org_id}/{user_id}"
-        issued_at = str(int(time.time() * 1000))
-        key = (client.secret or "").encode()
-        signature = base64.b64encode(hmac.new(key, (identity + issued_at).encode(), hashlib.sha256).digest())
-        return {"access_token": self.mint(client.client_id, username), "signature": signature.decode(),
-                "scope": "api", "instance_url": self._base_url(), "id": identity, "token_type": "Bearer",
-                "issued_at": issued_at, **extra}
+        out = {"access_token": self.mint(client.client_id, username)}
+        if extra.pop("signed", True):
+            issued_at = str(int(time.time() * 1000))
+            key = (client.secret or "").encode()
+            signature = base64.b64encode(hmac.new(key, (identity + issued_at).encode(), hashlib.sha256).digest())
+            out.update(signature=signature.decode(), issued_at=issued_at)
+        out.update({"scope": "api", "instance_url": self._base_url(), "id": identity, "token_type": "Bearer", **extra})
+        return out
 
 
 def invalid_session() -> Reply:

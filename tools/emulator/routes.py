@@ -43,9 +43,7 @@ def _resources(emu: Emulator, call: Call) -> Reply:
 
 
 def _limits(emu: Emulator, call: Call) -> Reply:
-    used, limit = emu.usage.used, emu.usage.limit
-    return Reply.json(200, {"DailyApiRequests": {"Max": limit, "Remaining": max(limit - used, 0)},
-                            "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000}})
+    return Reply.json(200, emu.usage.limits())
 
 
 _NAME = r"(?P<obj>[^/]+)"

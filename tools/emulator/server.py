@@ -159,7 +159,7 @@ class Emulator:
     """One emulated org: token host and instance at `base_url`, records in `org` (an adapters.memory Org).
 
     Credentials: add_client, add_user, add_refresh_token, register_jwt_key / new_jwt_key,
-    revoke_refresh_token, issue_token, expire_all_tokens / expire_token, concurrent_refresh_conflicts,
+    revoke_refresh_token, deactivate_user, issue_token, expire_all_tokens / expire_token, concurrent_refresh_conflicts,
     login_domain, rotate_refresh_tokens. Faults: fail_next, drop_connection_next, clear_faults,
     latency_ms. Counters: token_requests, api_calls,
     calls (by kind), bulk_calls, api_usage, set_api_usage, reset_counters, requests (logged requests),
@@ -250,6 +250,10 @@ class Emulator:
     def revoke_refresh_token(self, token: str) -> None:
         self.oauth.revoke_refresh_token(token)
 
+    def deactivate_user(self, username: str = USERNAME) -> None:
+        """The user can no longer get tokens: every grant for it answers invalid_grant 'inactive user'."""
+        self.oauth.set_active(username, False)
+
     def issue_token(self, client_id: str = CLIENT_ID, username: str = USERNAME) -> str:
         """An access token valid for data calls, without a token request."""
         return self.oauth.mint(client_id, username)
@@ -297,8 +301,9 @@ class Emulator:
     def fail_next(self, n: int, kind: str, *, seconds: float = 0.0, path: str | None = None,
                   method: str | None = None, call: str | None = None) -> None:
         """The next n matching data calls fail: kind unavailable (503), server_error (500), row_lock,
-        concurrent_limit (403), delay (`seconds`, then served normally) or trickle (served, the body one byte
-        every `seconds`, until the client closes its connection).
+        concurrent_limit (403 REQUEST_LIMIT_EXCEEDED), api_disabled (403 API_DISABLED_FOR_ORG), delay (`seconds`,
+        then served normally) or trickle (served, the body one byte every `seconds`, until the client closes its
+        connection).
 
         Scope with `path` (a prefix: "/composite/sobjects" after the version, or a full "/services/..."
         path, which can also reach the token endpoint), `method` and `call` (a kind of `calls`).

@@ -8,9 +8,10 @@ from adapters.memory.catalog import describe_json, global_describe_json
 from adapters.memory.describe_json import layouts_json
 from adapters.memory.results import SaveResult, no_such_external_id_field
 from core.describe import ObjectDescribe
+from core.model import ResultError
 from core.names import normalize_id
 from tools.emulator.save_results import as_sent
-from tools.emulator.wire import ApiError, Reply, not_found
+from tools.emulator.wire import ApiError, Reply, error_body, not_found
 
 if TYPE_CHECKING:
     from tools.emulator.routes import Call
@@ -34,10 +35,20 @@ def _fields_param(call: Call) -> list[str] | None:
 
 
 def _failure(result: SaveResult) -> Reply:
+    """A refused single-record write. A field the object lacks fails the request while its body is read,
+    before any record rule: that error carries no `fields` key."""
     result = as_sent(result)
     status = 404 if result.errors and result.errors[0].code in _NOT_FOUND_CODES else 400
-    return Reply.json(status, [{"message": e.message, "errorCode": e.code, "fields": list(e.fields)}
-                               for e in result.errors])
+    body = [error_body(e.code, e.message, None if _while_reading(e) else list(e.fields))[0] for e in result.errors]
+    if result.duplicate_result is not None:
+        # A single record's DUPLICATES_DETECTED carries the matches under Salesforce's own misspelling.
+        body[0] = {"duplicateResut": result.duplicate_result, "errorCode": body[0]["errorCode"],
+                   "message": body[0]["message"]}
+    return Reply.json(status, body)
+
+
+def _while_reading(error: ResultError) -> bool:
+    return error.code == "INVALID_FIELD" and not error.fields and error.message.startswith("No such column")
 
 
 def _body(call: Call) -> dict[str, Any]:

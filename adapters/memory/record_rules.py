@@ -19,6 +19,8 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 _SHOWN_VALUE = 255  # longest value quoted back in an error message
 # Keys a REST body may carry besides fields.
 IGNORED_KEYS = frozenset({"attributes"})
+# Text is saved without leading or trailing whitespace, by Java's String.trim() rule (code points <= U+0020).
+_TRIMMED = "".join(chr(c) for c in range(0x21))
 
 
 class Refusal(Exception):
@@ -66,10 +68,17 @@ def writable_fields(obj: ObjectDescribe, body: Mapping[str, Any], creating: bool
     return found
 
 
+def upsert_value(value: Any, key: FieldDescribe) -> Any:
+    """The key value an upsert matches on: text as it would be saved (trimmed)."""
+    return value.strip(_TRIMMED) if isinstance(value, str) and key.type in TEXT_TYPES else value
+
+
 def stored_value(f: FieldDescribe, value: Any, allowed: tuple[str, ...] | None = None) -> Any:
     """The value as the org stores it; Refusal with Salesforce's error when it cannot go in the field.
 
     `allowed`: the values the record's record type allows in this picklist, when it has one."""
+    if isinstance(value, str) and f.type in TEXT_TYPES:
+        value = value.strip(_TRIMMED)
     if value is None or value == "":
         # Salesforce stores an empty string as null; a checkbox cannot be null and reads as false.
         return False if f.type == "boolean" else None

@@ -127,6 +127,12 @@ class Sequencer:
                 "MULTIPLE_MATCHES", f"{len(candidates)} {self.object_name} records match this event; nothing was "
                 "written (use matchers that identify one record)"), matched_ids=tuple(candidates))
             return None
+        if candidates and self.pool.ambiguous(candidates[0]):
+            self.results[p.index] = failure(p.event_id, ResultError(
+                "MULTIPLE_MATCHES", f"Salesforce's lookup returned {self.object_name} record {candidates[0]} for "
+                "this batch, but whether it matches this event or another whose values differ only in letter "
+                "case, accents or spacing is unclear; nothing was written"), matched_ids=tuple(candidates))
+            return None
         if candidates:
             rid = candidates[0]
             if self.operation is Operation.DELETE:

@@ -324,7 +324,9 @@ class _Batch:
         sequencer = Sequencer(
             store=self.store, object_name=self.action.object_name, operation=self.operation,
             operator=self.action.operator, describe=self.describe,
-            pool=fetched_pool(records, lookup.select, self.describe), matchers_of=self._matchers_of,
+            pool=fetched_pool(records, lookup.select, self.describe, [self._matchers_of(p) for p in prepared],
+                              self.action.operator),
+            matchers_of=self._matchers_of,
             create_record=self._create_record, check_create=self._check_create, dry_run=self.dry_run,
             upsert_always_writes=bool(self.native_field), deadline=self.deadline,
             adopt_duplicates=self.action.adopt_duplicate, stop=self.stop)

@@ -21,7 +21,7 @@ from adapters.memory.record_rules import (
     derive,
     fill_defaults,
     malformed_id,
-    upsert_value,
+    saved_form,
     writable_fields,
 )
 from adapters.memory.record_type_registry import RecordTypes
@@ -135,7 +135,7 @@ class Org(RecordTypes, WriteRules, OrgReads):
             table = self._write_table(object_name)
             key = self._key_field(table, key_field)
             values = [_value_of(r, key.name) for r in records]
-            keys = [None if v in (None, "") else self._key(v, key) for v in (upsert_value(v, key) for v in values)]
+            keys = [None if v in (None, "") else self._key(v, key) for v in (saved_form(v, key) for v in values)]
             counts: dict[Any, int] = {}
             for k in keys:
                 if k is not None:
@@ -248,7 +248,7 @@ class Org(RecordTypes, WriteRules, OrgReads):
 
     def _upsert(self, table: Table, key: FieldDescribe, value: Any, body: Mapping[str, Any]) -> SaveResult:
         fields = {k: v for k, v in body.items() if k.lower() != key.name.lower()}
-        value = upsert_value(value, key)
+        value = saved_form(value, key)
         if value is None or value == "":
             return self.create(table.describe.name, fields)
         if key.name == "Id":

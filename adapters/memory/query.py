@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from adapters.memory.field_facts import TEXT_TYPES
+from adapters.memory.record_rules import saved_form
 from adapters.memory.results import OrgError, not_filterable, unknown_column_in_query
 from adapters.memory.table import Table
 from core.describe import FieldDescribe, ObjectDescribe
@@ -40,9 +42,15 @@ def project(row: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
 
 
 def filter_key(table: Table, f: FieldDescribe, value: Any) -> Any:
-    """The match key of a WHERE value; a malformed id against an id field is a query error, as in SOQL."""
+    """The match key of a WHERE value; a malformed id against an id field is a query error, as in SOQL.
+
+    A text literal is compared as written: with leading or trailing whitespace it equals no stored
+    value, since Salesforce saves text trimmed.
+    """
     if f.type in ("id", "reference") and value not in (None, "") and normalize_id(str(value)) is None:
         raise OrgError("INVALID_QUERY_FILTER_OPERATOR", f"invalid ID field: {value}")
+    if isinstance(value, str) and f.type in TEXT_TYPES and saved_form(value, f) != value:
+        return ("untrimmed literal", value)
     return table.key(value, f)
 
 

@@ -68,8 +68,8 @@ def writable_fields(obj: ObjectDescribe, body: Mapping[str, Any], creating: bool
     return found
 
 
-def upsert_value(value: Any, key: FieldDescribe) -> Any:
-    """The key value an upsert matches on: text as it would be saved (trimmed)."""
+def saved_form(value: Any, key: FieldDescribe) -> Any:
+    """The value as a text field would save it (trimmed): what an upsert key matches on."""
     return value.strip(_TRIMMED) if isinstance(value, str) and key.type in TEXT_TYPES else value
 
 

@@ -36,6 +36,7 @@ from core.record_types import RecordTypeInfo
 from core.sequencing import Sequencer
 from core.validation import (
     count_problems,
+    native_upsert_key,
     record_type_problem,
     validate_against_describe,
     validate_parent_keys,
@@ -221,7 +222,7 @@ class _Batch:
         if self.action.operation is not Operation.UPSERT or len(matchers) != 1 or self.record_type:
             return ""
         f = self.describe.field(matchers[0].field)
-        return f.name if f is not None and f.external_id and f.id_lookup else ""
+        return f.name if f is not None and native_upsert_key(f) else ""
 
     def _native(self) -> FieldDescribe | None:
         return self.describe.field(self.native_field)

@@ -22,6 +22,7 @@ from adapters.memory.record_rules import (
     fill_defaults,
     malformed_id,
     saved_form,
+    upsert_match_key,
     writable_fields,
 )
 from adapters.memory.record_type_registry import RecordTypes
@@ -66,11 +67,11 @@ class Org(RecordTypes, WriteRules, OrgReads):
 
     def __init__(self, catalog: Mapping[str, ObjectDescribe] | None = None, *, ids: IdFactory | None = None,
                  clock: Callable[[], str] = salesforce_now, max_records: int | None = None,
-                 key: KeyFunction = match_key):
+                 key: KeyFunction = match_key, upsert_key: KeyFunction = upsert_match_key):
         self._max_records = max_records
         self._records = 0
         self._lock = threading.RLock()
-        self._key = key
+        self._key, self._upsert_key = key, upsert_key
         self._ids = ids or IdFactory()
         self._clock = clock
         self._tables = {o.name.lower(): Table(o, key) for o in (catalog or STANDARD_CATALOG).values()}
@@ -135,7 +136,8 @@ class Org(RecordTypes, WriteRules, OrgReads):
             table = self._write_table(object_name)
             key = self._key_field(table, key_field)
             values = [_value_of(r, key.name) for r in records]
-            keys = [None if v in (None, "") else self._key(v, key) for v in (saved_form(v, key) for v in values)]
+            saved = [saved_form(v, key) for v in values]
+            keys = [None if v in (None, "") else self._upsert_key(v, key) for v in saved]
             counts: dict[Any, int] = {}
             for k in keys:
                 if k is not None:
@@ -173,10 +175,11 @@ class Org(RecordTypes, WriteRules, OrgReads):
             raise OrgError(e.code, e.message, e.fields)
         return result.id
 
-    def use_key(self, key: KeyFunction) -> None:
-        """Decide equality with `key` from now on (queries, upsert keys, unique fields), re-indexing every table."""
+    def use_key(self, key: KeyFunction, upsert_key: KeyFunction) -> None:
+        """Decide equality with `key` (queries, unique fields) and `upsert_key` (which records an upsert key
+        value matches: never more than `key` finds) from now on, re-indexing every table."""
         with self._lock:
-            self._key = key
+            self._key, self._upsert_key = key, upsert_key
             for table in self._tables.values():
                 table.rekey(key)
 
@@ -253,7 +256,9 @@ class Org(RecordTypes, WriteRules, OrgReads):
             return self.create(table.describe.name, fields)
         if key.name == "Id":
             return self.update(table.describe.name, str(value), fields)
-        matches = table.in_order(table.ids_with(key, value))
+        wanted = self._upsert_key(value, key)  # never matches more than SOQL equality: narrow its candidates
+        matches = [r for r in table.in_order(table.ids_with(key, value))
+                   if self._upsert_key(r.get(key.name), key) == wanted]
         if len(matches) > 1:
             ids = tuple(r["Id"] for r in matches)
             error = ResultError("DUPLICATE_EXTERNAL_ID", f"{key.label or key.name}: more than one record found for "

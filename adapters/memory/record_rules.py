@@ -8,7 +8,7 @@ from datetime import UTC
 from typing import Any
 
 from adapters.memory.field_facts import STAGE_PROBABILITY
-from core.coercion import CoercionError, coerce
+from core.coercion import CoercionError, coerce, match_key
 from core.describe import TEXT_TYPES, FieldDescribe, ObjectDescribe
 from core.model import ResultError
 from core.names import normalize_id
@@ -71,6 +71,14 @@ def writable_fields(obj: ObjectDescribe, body: Mapping[str, Any], creating: bool
 def saved_form(value: Any, key: FieldDescribe) -> Any:
     """The value as a text field would save it (trimmed): what an upsert key matches on."""
     return value.strip(_TRIMMED) if isinstance(value, str) and key.type in TEXT_TYPES else value
+
+
+def upsert_match_key(value: Any, key: FieldDescribe) -> Any:
+    """What an upsert compares: SOQL's key, but text of a custom field exactly unless the field is unique and
+    case-insensitive (Apex Developer Guide, "Upserting Records")."""
+    if isinstance(value, str) and key.type in TEXT_TYPES and key.name.endswith("__c") and not key.unique:
+        return ("exact", value)
+    return match_key(value, key)
 
 
 def stored_value(f: FieldDescribe, value: Any, allowed: tuple[str, ...] | None = None) -> Any:

@@ -17,11 +17,13 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.salesforce import SalesforceBackend
+from core.describe import FieldDescribe, ObjectDescribe
 from core.model import Action, Event, FieldMapping, Operation, RecordMatcher, ValueSource
 from core.service import ApplyService
 from tests.salesforce_e2e.conftest import refresh_connection
@@ -113,3 +115,35 @@ def test_a_returned_record_resembling_events_of_different_values_is_written_by_n
     assert results[0].matched_ids == results[1].matched_ids == (rid,)
     orphans = [r["Company"] for r in org.emulator.org.records("Lead") if r["Company"].endswith("-orphan")]
     assert sorted(orphans) == ["Ankara-orphan", "İstanbul-orphan"]
+
+
+DEVICE = ObjectDescribe("Device__c", "a0D", label="Device", fields=(
+    FieldDescribe("Id", "id", "Device ID", 18, nillable=False, createable=False, updateable=False,
+                  defaulted_on_create=True, id_lookup=True),
+    FieldDescribe("Name", "string", "Device Name", 80, nillable=False, defaulted_on_create=True),
+    FieldDescribe("Serial__c", "string", "Serial", 40, external_id=True, id_lookup=True),  # not unique
+    FieldDescribe("Note__c", "string", "Note", 80),
+))
+
+
+def test_a_non_unique_custom_external_id_is_matched_through_soql_not_salesforces_upsert():
+    # Salesforce's upsert matches a non-unique custom field case-exactly, SOQL does not: core must look up.
+    emulator = Emulator().start()
+    backend = SalesforceBackend(allow_loopback_http=True)
+    try:
+        emulator.org.add_object(DEVICE)
+        rid = emulator.org.seed("Device__c", {"Serial__c": "ABC-1"})
+        with httpx.Client(base_url=emulator.base_url,
+                          headers={"Authorization": f"Bearer {emulator.issue_token()}"}) as api:
+            native = api.patch("/services/data/v60.0/sobjects/Device__c/Serial__c/abc-1", json={"Note__c": "n"})
+        assert native.status_code == 201  # the emulator's upsert follows the documented rule
+        emulator.org.delete("Device__c", native.json()["id"])
+        action = Action("Device__c", Operation.UPSERT, (RecordMatcher("Serial__c", ValueSource.of_path("s")),),
+                        field_mappings=(FieldMapping("Note__c", ValueSource.of_literal("core")),))
+        [result] = ApplyService(backend).apply(refresh_connection(emulator), action,
+                                               [Event("e1", {"s": "abc-1"})]).results
+        assert (result.status, result.record_id) == (200, rid), result
+        assert emulator.calls["query"] == 1 and emulator.calls.get("sobject_upsert", 0) == 1
+    finally:
+        backend.close()
+        emulator.stop()

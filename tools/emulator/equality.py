@@ -38,6 +38,7 @@ from core.describe import FieldDescribe
 NUMBER_TYPES = frozenset({"int", "long", "double", "currency", "percent"})
 ID_FIELD_TYPES = frozenset({"id", "reference"})
 DEFAULT_LOCALE = "en_US"
+_TYPED = NUMBER_TYPES | ID_FIELD_TYPES | {"boolean", "datetime", "date"}
 _ID_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 _ID_BODY = re.compile(r"[0-9A-Za-z]{15}", re.ASCII)
 
@@ -130,9 +131,18 @@ def key(value: Any, field: FieldDescribe, locale: str = DEFAULT_LOCALE) -> Any:
     if typed is not None:
         return (0, typed)
     text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-    if kind in NUMBER_TYPES | {"boolean", "datetime", "date"} | ID_FIELD_TYPES:
+    if kind in _TYPED:
         return (1, text)  # not of the field's type: equal to no stored value
     return (0, text if field.case_sensitive else fold_case(text, locale))
+
+
+def upsert_key(value: Any, field: FieldDescribe, locale: str = DEFAULT_LOCALE) -> Any:
+    """What an upsert compares: as `key`, except that a custom text field matches case-exactly unless it
+    is unique and case-insensitive (Apex Developer Guide, "Upserting Records": custom field matching is
+    case-insensitive only with the Unique and "Treat ABC and abc as duplicate values" attributes)."""
+    if isinstance(value, str) and field.name.endswith("__c") and not field.unique and field.type not in _TYPED:
+        return (0, value)
+    return key(value, field, locale)
 
 
 def equal(left: Any, right: Any, field: FieldDescribe, locale: str = DEFAULT_LOCALE) -> bool:

@@ -177,7 +177,9 @@ class Emulator:
                  verbose: bool = False, locale: str = equality.DEFAULT_LOCALE):
         self.locale = locale  # the API user's locale: it decides SOQL's case rules
         self.org = org or Org()
-        self.org.use_key(functools.partial(equality.key, locale=locale))  # the emulator's equality, not core's
+        # The emulator's own equality, not core's: for queries, unique fields and upsert keys.
+        self.org.use_key(functools.partial(equality.key, locale=locale),
+                         functools.partial(equality.upsert_key, locale=locale))
         self.host, self.port, self.verbose = host, port, verbose
         self.latency_ms = latency_ms
         self.usage = Usage(api_limit)

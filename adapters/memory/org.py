@@ -43,9 +43,8 @@ from core.names import to_18
 
 
 def salesforce_now() -> str:
-    """The current time as Salesforce writes datetimes: 2024-05-20T20:49:32.000+0000."""
-    now = datetime.now(UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}+0000"
+    """The current time as Salesforce writes datetimes: 2024-05-20T20:49:32.000+0000 (whole seconds, as stored)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 
 
 class Org(RecordTypes, WriteRules, OrgReads):

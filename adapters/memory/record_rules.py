@@ -104,7 +104,8 @@ def stored_value(f: FieldDescribe, value: Any, allowed: tuple[str, ...] | None =
         raise Refusal("INVALID_TYPE_ON_FIELD_IN_RECORD", f"{f.label or f.name}: value not of required type: "
                       f"{_shown(value)}", (f.name,)) from None
     if f.type == "datetime":
-        return converted[:-1] + "+0000"  # Salesforce writes the offset as +0000, not Z
+        # Datetime fields keep whole seconds (milliseconds are dropped on save); the offset reads +0000, not Z.
+        return converted[:19] + ".000+0000"
     if f.type in TEXT_TYPES:
         if f.length and len(converted) > f.length:
             raise Refusal("STRING_TOO_LONG", f"{f.label or f.name}: data value too large: {_shown(converted)} "

@@ -173,3 +173,12 @@ def test_find_compares_ids_numbers_and_booleans_by_value(backend):
         assert [r["Id"] for r in found] == [one.id], (field, literal)
     found = store.find(Lookup("Subscription__c", ("Id",), ((FieldIn("Active__c", (False,)),),)))
     assert one.id not in [r["Id"] for r in found] and other.id in [r["Id"] for r in found]
+
+
+def test_a_datetime_is_found_by_the_value_the_org_returned(backend):
+    store = backend.store()
+    [made] = store.create("Lead", [lead()])
+    [row] = store.find(Lookup("Lead", ("Id", "CreatedDate"), ((FieldIn("Id", (made.id,)),),)))
+    assert row["CreatedDate"].endswith(".000+0000")  # datetime fields keep whole seconds
+    found = store.find(Lookup("Lead", ("Id",), ((FieldIn("CreatedDate", (row["CreatedDate"],)),),)))
+    assert made.id in [r["Id"] for r in found]

@@ -24,7 +24,7 @@ def backend_with(key):
     from adapters.memory.store import MemoryBackend
 
     backend = MemoryBackend()
-    backend.org(CONN.instance_url).use_key(key)
+    backend.org(CONN.instance_url).use_key(key, key)
     return backend
 
 

@@ -15,7 +15,8 @@ matching, so a wrong equality in core shows up as a disagreement instead of pass
   that encode the case of the first 15, so it compares equal to its 15-character body and is read
   whatever the letter case it arrives in.
 - Numbers compare by value (`1`, `1.0` and `1E0` are equal); dates by day; datetimes by instant
-  (any offset, milliseconds kept); booleans as true/false.
+  (any offset; a SOQL datetime literal has whole seconds, as stored values do: datetime fields drop
+  milliseconds on save); booleans as true/false.
 
 What Salesforce stores matters as much as how it compares: text fields never keep leading or trailing
 whitespace (Apex Developer Guide, "Primitive Data Types": sObject string values "can never include

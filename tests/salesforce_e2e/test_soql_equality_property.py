@@ -147,3 +147,26 @@ def test_a_non_unique_custom_external_id_is_matched_through_soql_not_salesforces
     finally:
         backend.close()
         emulator.stop()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                HealthCheck.function_scoped_fixture])
+@given(seeds=st.lists(TEXT, max_size=3), pairs=st.lists(PAIRS, min_size=1, max_size=4))
+def test_a_batch_of_upserts_never_leaves_two_records_soql_calls_equal(orgs, seeds, pairs):
+    org, field = orgs["en_US"], orgs["en_US"].emulator.org.describe("Lead").field("Company")
+    prefix = f"{next(_serial):06d}|"
+
+    def soql_key(value):
+        return equality.key(value, field, "en_US")
+
+    distinct = {soql_key((prefix + s).strip(_JAVA_TRIM)): s for s in seeds}
+    for seed in distinct.values():
+        org.emulator.org.seed("Lead", {"LastName": "Seed", "Company": prefix + seed})
+    values = [prefix + v for pair in pairs for v in pair]
+    events = [Event(f"e{i}", {"c": v}) for i, v in enumerate(values)]
+    results = ApplyService(org.backend).apply(refresh_connection(org.emulator), BY_COMPANY, events).results
+
+    assert all(r.status in (200, 201) for r in results), results
+    companies = [r["Company"] for r in org.emulator.org.records("Lead") if r["Company"].startswith(prefix)]
+    assert len({soql_key(c) for c in companies}) == len(companies)  # no two records SOQL calls equal
+    assert len(companies) == len({soql_key(v.strip(_JAVA_TRIM)) for v in values} | set(distinct))

@@ -83,7 +83,7 @@ CASES = [("en_US", BY_COMPANY, {"LastName": "Seed"}), ("tr_TR", BY_COMPANY, {"La
 
 
 @pytest.mark.parametrize("locale,action,seed_fields", CASES, ids=["lookup-en", "lookup-tr", "native-upsert-tr"])
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                 HealthCheck.function_scoped_fixture])
 @given(pair=PAIRS)
 def test_upsert_updates_exactly_when_soql_calls_the_values_equal(orgs, locale, action, seed_fields, pair):
@@ -149,7 +149,7 @@ def test_a_non_unique_custom_external_id_is_matched_through_soql_not_salesforces
         emulator.stop()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                 HealthCheck.function_scoped_fixture])
 @given(seeds=st.lists(TEXT, max_size=3), pairs=st.lists(PAIRS, min_size=1, max_size=4))
 def test_a_batch_of_upserts_never_leaves_two_records_soql_calls_equal(orgs, seeds, pairs):

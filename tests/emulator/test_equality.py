@@ -86,3 +86,22 @@ def test_upsert_keys_match_by_the_emulators_equality(emulator_factory):
         other = api.patch("/services/data/v60.0/sobjects/Subscription__c/External_Id__c/ID-1", json={"Plan__c": "y"})
     assert (same.status_code, same.json()["id"]) == (200, rid)
     assert other.status_code == 201 and other.json()["id"] != rid
+
+
+def test_collections_and_bulk_upserts_match_keys_by_the_emulators_equality(emulator_factory):
+    from tests.emulator.test_bulk import open_job, rows, run
+
+    emulator = emulator_factory(locale="tr_TR")
+    collections = emulator.org.seed("Subscription__c", {"External_Id__c": "İD-2"})
+    bulk = emulator.org.seed("Subscription__c", {"External_Id__c": "İD-3"})
+    with httpx.Client(base_url=emulator.base_url,
+                      headers={"Authorization": f"Bearer {emulator.issue_token()}"}) as api:
+        body = {"allOrNone": False, "records": [
+            {"attributes": {"type": "Subscription__c"}, "External_Id__c": "id-2", "Plan__c": "c"},
+            {"attributes": {"type": "Subscription__c"}, "External_Id__c": "ID-2", "Plan__c": "d"}]}
+        results = api.patch("/services/data/v60.0/composite/sobjects/Subscription__c/External_Id__c", json=body).json()
+        job = open_job(api, object="Subscription__c", operation="upsert", externalIdFieldName="External_Id__c")
+        run(api, job, "External_Id__c,Plan__c\nid-3 ,b\nID-3,e\n")
+        done = {r["External_Id__c"]: (r["sf__Id"], r["sf__Created"]) for r in rows(api, job, "successfulResults")}
+    assert [(r["id"] == collections, r["created"]) for r in results] == [(True, False), (False, True)]
+    assert done["id-3 "] == (bulk, "false") and done["ID-3"][1] == "true"

@@ -57,7 +57,9 @@ class CandidatePool:
     match_key gives to no event (an orphan) is never ignored, as ignoring it would let an upsert
     create its duplicate: it is given to the events whose values resemble its own (ignoring case,
     accents, compatibility forms and whitespace), or to every event of the lookup when none does.
-    An orphan given to events with different values is ambiguous: none of them writes it.
+    An orphan given to events with different values is ambiguous: none of them writes it. Likewise a
+    record this batch created is looked up again before an event whose value merely resembles it
+    creates another (`created_resembling`).
     """
 
     def __init__(self, matcher_fields: Iterable[str], describe: ObjectDescribe | None):
@@ -66,12 +68,15 @@ class CandidatePool:
         self._index: dict[str, dict[Any, set[str]]] = {name: defaultdict(set) for name in self._fields}
         self._values: dict[str, dict[str, Any]] = {}
         self._orphans: dict[str, set[tuple]] = {}  # orphan id -> the matcher signatures it is given to
+        self._created: set[str] = set()  # records this batch created
 
     def _key(self, name: str, value: Any) -> Any:
         return match_key(value, self._fields[name])
 
-    def add(self, record: Mapping[str, Any]) -> str:
+    def add(self, record: Mapping[str, Any], created: bool = False) -> str:
         rid = str(record["Id"])
+        if created:
+            self._created.add(rid)
         values = {name: (rid if name == "Id" else _get(record, name)) for name in self._fields}
         self._values[rid] = values
         for name, value in values.items():
@@ -91,6 +96,15 @@ class CandidatePool:
             if rid not in claimed:
                 owners = {self._signature(m) for m in events if self._resembles(m, _operator(m, operator), values)}
                 self._orphans[rid] = owners or every
+
+    def created_resembling(self, matchers: Mapping[str, Any], operator: MatcherOperator) -> bool:
+        """True when a record this batch created resembles these values (Salesforce may call them equal)."""
+        return any(self._resembles(matchers, operator, self._values[rid]) for rid in self._created
+                   if rid in self._values)
+
+    def loose_key(self, name: str, value: Any) -> Any:
+        """A key that ignores case, accents, compatibility forms and whitespace: equal for resembling values."""
+        return self._loose(name, value)
 
     def ambiguous(self, rid: str) -> bool:
         """True for a fetched record that may be any of several events' record."""

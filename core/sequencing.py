@@ -19,8 +19,8 @@ from core.execution import Write, halted, merged_results, send_round, success
 from core.merging import fold, splits
 from core.model import EventResult, MatcherOperator, Operation, Outcome, ResultError
 from core.outcomes import failure
-from core.planning import CandidatePool
-from core.ports import RecordStore, WriteOutcome
+from core.planning import CandidatePool, build_lookup
+from core.ports import BackendError, RecordStore, WriteOutcome
 from core.preparation import Prepared
 
 # Errors after which a write may or may not have happened.
@@ -56,11 +56,16 @@ class Sequencer:
     def _key(self, name: str, value: Any) -> tuple:
         return ("val", name.lower(), match_key(value, self.describe.field(name)))
 
+    def _value_keys(self, name: str, value: Any) -> set:
+        # Values that merely resemble may be equal under the org's own rules: they interact too.
+        return {self._key(name, value), ("like", name.lower(), self.pool.loose_key(name, value))}
+
     def _keys(self, matchers: dict[str, Any], candidates: list[str]) -> set:
-        return {("rec", c) for c in candidates} | {self._key(n, v) for n, v in matchers.items()}
+        return {("rec", c) for c in candidates} | {k for n, v in matchers.items() for k in self._value_keys(n, v)}
 
     def _written_keys(self, record: dict[str, Any]) -> set:
-        return {self._key(n, v) for n, v in record.items() if v is not None and self.pool.has_field(n)}
+        return {k for n, v in record.items() if v is not None and self.pool.has_field(n)
+                for k in self._value_keys(n, v)}
 
     def run(self, events: list[Prepared]) -> dict[int, EventResult]:
         pending = events
@@ -145,12 +150,28 @@ class Sequencer:
             self.results[p.index] = failure(p.event_id, ResultError(
                 "NOT_FOUND", f"no {self.object_name} record matches this event"))
             return None
+        matchers = self.matchers_of(p)
+        operator = MatcherOperator.OR if len(matchers) == 1 else self.operator
+        if not self.dry_run and self.pool.created_resembling(matchers, operator):
+            found = self._look_again(p, matchers)
+            if found is None or found:
+                return None if found is None else self._decide(p, found)
         record = self.create_record(p)
         problem = self.check_create(p, record)
         if problem is not None:
             self.results[p.index] = problem
             return None
         return Write("create", p, "", record, adopt=self.adopt_duplicates)
+
+    def _look_again(self, p: Prepared, matchers: dict[str, Any]) -> list[str] | None:
+        """Ask Salesforce which records match this event now (its own lookup returns only its matches)."""
+        lookup = build_lookup(self.object_name, [matchers], self.operator, self.describe)
+        try:
+            records = self.store.find(lookup) if lookup is not None else []
+        except BackendError as exc:
+            self.results[p.index] = failure(p.event_id, exc.error)
+            return None
+        return sorted({self.pool.add(r) for r in records})
 
     def _execute(self, planned: list[tuple[Write, set]]) -> list[Prepared]:
         """Send a round; the events of merged writes refused for a value, to plan again (split)."""
@@ -187,7 +208,7 @@ class Sequencer:
         elif w.kind == "update":
             self.pool.update(w.target, w.record)
         else:
-            self.pool.add({**w.record, "Id": outcome.id})
+            self.pool.add({**w.record, "Id": outcome.id}, created=True)
 
     def _dry(self, w: Write) -> EventResult:
         """A dry run's result; a record an earlier event would create is named `pending:<its event id>`."""

@@ -83,7 +83,7 @@ CASES = [("en_US", BY_COMPANY, {"LastName": "Seed"}), ("tr_TR", BY_COMPANY, {"La
 
 
 @pytest.mark.parametrize("locale,action,seed_fields", CASES, ids=["lookup-en", "lookup-tr", "native-upsert-tr"])
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                 HealthCheck.function_scoped_fixture])
 @given(pair=PAIRS)
 def test_upsert_updates_exactly_when_soql_calls_the_values_equal(orgs, locale, action, seed_fields, pair):
@@ -149,15 +149,17 @@ def test_a_non_unique_custom_external_id_is_matched_through_soql_not_salesforces
         emulator.stop()
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@pytest.mark.parametrize("locale", ["en_US", "tr_TR"])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                 HealthCheck.function_scoped_fixture])
 @given(seeds=st.lists(TEXT, max_size=3), pairs=st.lists(PAIRS, min_size=1, max_size=4))
-def test_a_batch_of_upserts_never_leaves_two_records_soql_calls_equal(orgs, seeds, pairs):
-    org, field = orgs["en_US"], orgs["en_US"].emulator.org.describe("Lead").field("Company")
+def test_a_batch_of_upserts_never_leaves_two_records_soql_calls_equal(orgs, locale, seeds, pairs):
+    org = orgs[locale]
+    field = org.emulator.org.describe("Lead").field("Company")
     prefix = f"{next(_serial):06d}|"
 
     def soql_key(value):
-        return equality.key(value, field, "en_US")
+        return equality.key(value, field, locale)
 
     distinct = {soql_key((prefix + s).strip(_JAVA_TRIM)): s for s in seeds}
     for seed in distinct.values():
@@ -166,7 +168,18 @@ def test_a_batch_of_upserts_never_leaves_two_records_soql_calls_equal(orgs, seed
     events = [Event(f"e{i}", {"c": v}) for i, v in enumerate(values)]
     results = ApplyService(org.backend).apply(refresh_connection(org.emulator), BY_COMPANY, events).results
 
-    assert all(r.status in (200, 201) for r in results), results
+    assert all(r.status in (200, 201, 300) for r in results), results
     companies = [r["Company"] for r in org.emulator.org.records("Lead") if r["Company"].startswith(prefix)]
     assert len({soql_key(c) for c in companies}) == len(companies)  # no two records SOQL calls equal
-    assert len(companies) == len({soql_key(v.strip(_JAVA_TRIM)) for v in values} | set(distinct))
+    if locale == "en_US":  # core knows these rules exactly: every event lands, and values SOQL tells apart stay apart
+        assert all(r.status in (200, 201) for r in results), results
+        assert len(companies) == len({soql_key(v.strip(_JAVA_TRIM)) for v in values} | set(distinct))
+
+
+def test_a_batch_looks_again_before_creating_beside_a_record_it_created_that_resembles_the_value(orgs):
+    # Turkish rules: İ = i, which core's own key does not know; the second event must find the first's record.
+    org = orgs["tr_TR"]
+    events = [Event("e0", {"c": "İzmir-batch"}), Event("e1", {"c": "izmir-batch"}), Event("e2", {"c": "Izmir-batch"})]
+    results = ApplyService(org.backend).apply(refresh_connection(org.emulator), BY_COMPANY, events).results
+    assert [r.status for r in results] == [201, 200, 201]
+    assert results[1].record_id == results[0].record_id != results[2].record_id

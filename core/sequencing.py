@@ -1,8 +1,8 @@
 """Matched writes in rounds decided against confirmed state: a batch gives what one event at a time gives.
 
 Each round takes, in event order, every event that does not interact with an earlier event still
-waiting; interacting events (same candidate record, or a value one writes that another matches on)
-wait for the next round. A round's writes go out together; only confirmed writes change the
+waiting; interacting events (same candidate record, or a value one writes that another matches on,
+or merely resembles: the org's own rules may call them equal) wait for the next round. A round's writes go out together; only confirmed writes change the
 candidate pool, so a refused write never misleads a later event, and an event that depends on a
 write whose outcome is unknown is not attempted rather than guessed.
 """

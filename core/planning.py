@@ -7,8 +7,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from core.coercion import TRIMMED_TYPES, match_key
-from core.describe import ObjectDescribe
+from core.coercion import match_key
+from core.describe import TEXT_TYPES, ObjectDescribe
 from core.model import MatcherOperator
 from core.ports import FieldIn, Lookup, Record
 
@@ -120,7 +120,7 @@ class CandidatePool:
 
     def _loose(self, name: str, value: Any) -> Any:
         f = self._fields.get(name)
-        if not isinstance(value, str) or (f is not None and f.type not in TRIMMED_TYPES):
+        if not isinstance(value, str) or (f is not None and f.type not in TEXT_TYPES):
             return self._key(name, value)
         bare = "".join(c for c in unicodedata.normalize("NFKD", value) if not unicodedata.combining(c))
         return "".join(bare.casefold().replace("\u0131", "i").split())

@@ -2,9 +2,10 @@
 
 Each round takes, in event order, every event that does not interact with an earlier event still
 waiting; interacting events (same candidate record, or a value one writes that another matches on,
-or merely resembles: the org's own rules may call them equal) wait for the next round. A round's writes go out together; only confirmed writes change the
-candidate pool, so a refused write never misleads a later event, and an event that depends on a
-write whose outcome is unknown is not attempted rather than guessed.
+or merely resembles: the org's own rules may call them equal) wait for the next round. A round's
+writes go out together; only confirmed writes change the candidate pool, so a refused write never
+misleads a later event, and an event that depends on a write whose outcome is unknown is not
+attempted rather than guessed.
 """
 
 from __future__ import annotations

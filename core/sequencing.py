@@ -136,8 +136,8 @@ class Sequencer:
         if candidates and self.pool.ambiguous(candidates[0]):
             self.results[p.index] = failure(p.event_id, ResultError(
                 "MULTIPLE_MATCHES", f"Salesforce's lookup returned {self.object_name} record {candidates[0]} for "
-                "this batch, but whether it matches this event or another whose values differ only in letter "
-                "case, accents or spacing is unclear; nothing was written"), matched_ids=tuple(candidates))
+                "this batch, but whether it matches this event or another one of the batch is unclear (Salesforce "
+                "compares text by the org user's locale); nothing was written"), matched_ids=tuple(candidates))
             return None
         if candidates:
             rid = candidates[0]

@@ -17,6 +17,9 @@ matching, so a wrong equality in core shows up as a disagreement instead of pass
 - Numbers compare by value (`1`, `1.0` and `1E0` are equal); dates by day; datetimes by instant
   (any offset; a SOQL datetime literal has whole seconds, as stored values do: datetime fields drop
   milliseconds on save); booleans as true/false.
+- Apex Developer Guide, "Upserting Records": an upsert matches a custom field case-insensitively only
+  when it is Unique and case-insensitive, so a non-unique custom external id matches case-exactly
+  (`upsert_key`), where SOQL would not.
 
 What Salesforce stores matters as much as how it compares: text fields never keep leading or trailing
 whitespace (Apex Developer Guide, "Primitive Data Types": sObject string values "can never include

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+
+from hypothesis import HealthCheck, given, settings
+
 from core.names import normalize_id
 from core.ports import FieldIn, Lookup
+from tests.text_variants import JAVA_TRIM, PAIRS
+from tools.emulator import equality
+
+_serial = itertools.count()
 
 
 def lead(last="Ng", company="Acme", **extra):
@@ -182,3 +190,18 @@ def test_a_datetime_is_found_by_the_value_the_org_returned(backend):
     assert row["CreatedDate"].endswith(".000+0000")  # datetime fields keep whole seconds
     found = store.find(Lookup("Lead", ("Id",), ((FieldIn("CreatedDate", (row["CreatedDate"],)),),)))
     assert made.id in [r["Id"] for r in found]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                HealthCheck.too_slow])
+@given(pair=PAIRS)
+def test_find_agrees_with_soql_equality_on_generated_text(backend, pair):
+    """The emulator's equality (written from Salesforce's documentation) is the reference for both backends."""
+    store, (a, b) = backend.store(), pair
+    prefix = f"{next(_serial):06d}|"
+    [made] = store.create("Lead", [lead(company=prefix + a)])
+    [row] = store.find(Lookup("Lead", ("Id", "Company"), ((FieldIn("Id", (made.id,)),),)))
+    assert row["Company"] == (prefix + a).strip(JAVA_TRIM)  # text is saved trimmed
+    found = store.find(Lookup("Lead", ("Id",), ((FieldIn("Company", (prefix + b,)),),)))
+    field = store.describe("Lead").field("Company")
+    assert (made.id in [r["Id"] for r in found]) is equality.equal(row["Company"], prefix + b, field)

@@ -13,7 +13,6 @@ record the lookup returned is never ignored.
 from __future__ import annotations
 
 import itertools
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -27,27 +26,11 @@ from core.describe import FieldDescribe, ObjectDescribe
 from core.model import Action, Event, FieldMapping, Operation, RecordMatcher, ValueSource
 from core.service import ApplyService
 from tests.salesforce_e2e.conftest import refresh_connection
+from tests.text_variants import JAVA_TRIM, PAIRS, TEXT
 from tools.emulator import equality
 from tools.emulator.server import Emulator
 
-# Characters whose comparison the documentation leaves to case mapping, locale or storage rules.
-TRICKY = ("aAbBeEsSkKiIİı" "\u00df\u1e9e" "\u00e9\u00c9\u0301" "\ufb01" "\u03c3\u03c2\u03a3" "\u212a\u017f"
-          " \t\n\r\x0b\x00\u00a0\u3000")
-TEXT = st.text(st.sampled_from(TRICKY), min_size=1, max_size=12)
-# B derived from A the ways people's data varies, or unrelated.
-VARIANTS = [str.upper, str.lower, str.casefold, str.title, str.swapcase, lambda s: f"  {s}\t", lambda s: f"\u00a0{s}",
-            lambda s: unicodedata.normalize("NFD", s), lambda s: unicodedata.normalize("NFC", s),
-            lambda s: s.replace("i", "\u0130"), lambda s: s.replace("I", "\u0131"), lambda s: s.replace("ss", "\u00df")]
-PAIRS = st.one_of(st.tuples(TEXT, TEXT),
-                  st.builds(lambda a, fs: (a, _apply(fs, a)), TEXT, st.lists(st.sampled_from(VARIANTS), max_size=3)))
-_JAVA_TRIM = "".join(map(chr, range(0x21)))  # Salesforce saves text as Java's String.trim() leaves it
 _serial = itertools.count()
-
-
-def _apply(functions, text: str) -> str:
-    for f in functions:
-        text = f(text)
-    return text
 
 
 @dataclass
@@ -93,7 +76,7 @@ def test_upsert_updates_exactly_when_soql_calls_the_values_equal(orgs, locale, a
     prefix = f"{next(_serial):06d}|"  # keeps examples apart: digits have no case
     seeded = org.emulator.org.seed(obj.name, {**seed_fields, name: prefix + a})
     stored_a = org.emulator.org.get(obj.name, seeded, [name])[name]
-    soql_equal = equality.equal(stored_a, (prefix + b).strip(_JAVA_TRIM), obj.field(name), locale)
+    soql_equal = equality.equal(stored_a, (prefix + b).strip(JAVA_TRIM), obj.field(name), locale)
 
     status, record_id = org.upsert(action, {"c": prefix + b})
 
@@ -161,7 +144,7 @@ def test_a_batch_of_upserts_never_leaves_two_records_soql_calls_equal(orgs, loca
     def soql_key(value):
         return equality.key(value, field, locale)
 
-    distinct = {soql_key((prefix + s).strip(_JAVA_TRIM)): s for s in seeds}
+    distinct = {soql_key((prefix + s).strip(JAVA_TRIM)): s for s in seeds}
     for seed in distinct.values():
         org.emulator.org.seed("Lead", {"LastName": "Seed", "Company": prefix + seed})
     values = [prefix + v for pair in pairs for v in pair]
@@ -173,7 +156,7 @@ def test_a_batch_of_upserts_never_leaves_two_records_soql_calls_equal(orgs, loca
     assert len({soql_key(c) for c in companies}) == len(companies)  # no two records SOQL calls equal
     if locale == "en_US":  # core knows these rules exactly: every event lands, and values SOQL tells apart stay apart
         assert all(r.status in (200, 201) for r in results), results
-        assert len(companies) == len({soql_key(v.strip(_JAVA_TRIM)) for v in values} | set(distinct))
+        assert len(companies) == len({soql_key(v.strip(JAVA_TRIM)) for v in values} | set(distinct))
 
 
 def test_a_batch_looks_again_before_creating_beside_a_record_it_created_that_resembles_the_value(orgs):

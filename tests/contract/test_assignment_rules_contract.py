@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from adapters.memory.org_options import OrgOptions
@@ -82,6 +84,19 @@ def test_the_case_header_goes_on_the_wire_for_creates_and_updates(salesforce_bac
     service, conn = ApplyService(salesforce_backend.factory), salesforce_backend.connection_for("acme")
     service.apply(conn, _update(assignment_rule=ASSIGNMENT_DEFAULT), [Event("u", {"id": rid, "subject": "Again"})])
     service.apply(conn, _update(), [Event("v", {"id": rid, "subject": "Third"})])
-    writes = [r for r in salesforce_backend.emulators["acme"].requests if r.path.endswith("/composite/sobjects")]
-    assert [(w.method, w.headers.get("sforce-auto-assign")) for w in writes] == [
+    assert _collection_writes(salesforce_backend.emulators["acme"].requests) == [
         ("POST", RULE), ("PATCH", "TRUE"), ("PATCH", None)]
+
+
+def _collection_writes(requests) -> list[tuple[str, str | None]]:
+    """(method, Sforce-Auto-Assign) of each sObject Collections write, sent alone or inside a Composite call."""
+    out: list[tuple[str, str | None]] = []
+    for r in requests:
+        if r.path.endswith("/composite/sobjects"):
+            out.append((r.method, r.headers.get("sforce-auto-assign")))
+        elif r.method == "POST" and r.path.endswith("/composite"):
+            for sub in json.loads(r.body)["compositeRequest"]:
+                if sub["url"].endswith("/composite/sobjects"):
+                    headers = {k.lower(): v for k, v in (sub.get("httpHeaders") or {}).items()}
+                    out.append((sub["method"], headers.get("sforce-auto-assign")))
+    return out

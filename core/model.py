@@ -112,6 +112,8 @@ class Action:
     unknown_enum_values: tuple[tuple[Path, int, tuple[str, ...]], ...] = ()
     # The IANA time zone of event datetimes that carry no UTC offset; empty: such datetimes are refused.
     naive_datetime_time_zone: str = ""
+    # Newest event wins (core.ordering): per record key, an event older than the newest applied is skipped.
+    newest_event_wins: bool = False
 
     @property
     def operator(self) -> MatcherOperator:
@@ -124,6 +126,8 @@ class Event:
     payload: Mapping[str, Any]
     # Set when the host's event body could not be read; the event then fails alone.
     parse_error: str | None = None
+    # When the event happened, ns since the Unix epoch (the host's clock); newest_event_wins orders by it.
+    timestamp_ns: int | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,7 @@ class Outcome(enum.Enum):
     WOULD_CREATE = "would_create"
     WOULD_UPDATE = "would_update"
     WOULD_DELETE = "would_delete"
+    STALE_SKIPPED = "stale_skipped"
 
 
 @dataclass(frozen=True)
@@ -194,6 +199,8 @@ class EventResult:
     # Indexes into ApplyReport.diagnostics of the problems that failed this event (an invalid action).
     diagnostic_indexes: tuple[int, ...] = ()
     retry_after_seconds: float = 0.0
+    # STALE_SKIPPED: the id of the newer event that was applied to the record instead.
+    winning_event_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from core.model import EventResult, Outcome, ResultError
 
 # code -> (status, outcome, retryable). Salesforce error codes and sfdest's own.
@@ -53,6 +55,9 @@ _TABLE: dict[str, tuple[int, Outcome, bool]] = {
     # Nothing was sent: the event matches a record whose earlier write in this batch is of unknown outcome.
     "DEPENDS_ON_UNCERTAIN_WRITE": (504, Outcome.NOT_ATTEMPTED, True),
     "OUTCOME_UNKNOWN": (502, Outcome.UNCERTAIN, False),
+    # Nothing was written: newest_event_wins, and a newer event for the same record was applied (or is in the batch).
+    "STALE_EVENT": (200, Outcome.STALE_SKIPPED, False),
+    "EVENT_TIMESTAMP_MISSING": (400, Outcome.INVALID, False),
     # Authentication and permissions.
     # Salesforce refused fresh sessions again and again (one may end between refresh and use): may pass.
     "INVALID_SESSION_ID": (401, Outcome.AUTH_FAILED, True),
@@ -92,3 +97,9 @@ def failure(event_id: str, error: ResultError, matched_ids: tuple[str, ...] = ()
 
 def invalid(event_id: str, code: str, message: str, fields: tuple[str, ...] = ()) -> EventResult:
     return failure(event_id, ResultError(code, message, fields))
+
+
+def stale(event_id: str, winner: str) -> EventResult:
+    """An event older than the newest one applied to its record: answered, not written."""
+    return replace(failure(event_id, ResultError("STALE_EVENT", "a newer event for the same record was applied; "
+                                                 "nothing was written for this one")), winning_event_id=winner)

@@ -25,6 +25,7 @@ from core.model import (
     Severity,
     ValidationReport,
 )
+from core.ordering import NewestEvents, newest_first
 from core.outcomes import failure
 from core.paths import ACTION, CONNECTION, Path
 from core.person_accounts import exempt_from_required
@@ -106,8 +107,9 @@ class ApplyService:
     them only the events of one Apply are sequenced against each other."""
 
     def __init__(self, stores: StoreFactory, leases: KeyLeases | None = None, ledger: EventLedger | None = None,
-                 idempotency_window_seconds: float = 86_400.0):
+                 idempotency_window_seconds: float = 86_400.0, newest: NewestEvents | None = None):
         self._stores = stores
+        self._newest = newest
         self._leases = leases
         self._ledger = ledger if idempotency_window_seconds > 0 else None
         self._window = idempotency_window_seconds
@@ -139,6 +141,9 @@ class ApplyService:
     def _apply(self, connection: Connection, action: Action, events: Sequence[Event], dry_run: bool,
                deadline: float | None, stop: Callable[[], bool] | None) -> ApplyReport:
         static = validate_static(action)
+        if action.newest_event_wins and self._newest is None:
+            static.append(Diagnostic(Severity.ERROR, "ORDERING_UNAVAILABLE", "this server keeps no event order "
+                                     "(newest_event_wins)", "action.newest_event_wins"))
         if any(d.severity is Severity.ERROR for d in static):
             results, shown = _action_failures(events, static)
             return ApplyReport(results, api_calls=0, diagnostics=shown)
@@ -155,7 +160,7 @@ class ApplyService:
             else:
                 shown = _reported(static + problems)
                 results = _Batch(store, action, describe, dry_run, deadline, record_type, stop,
-                                 _Leases(self._leases, connection.instance_url)).run(events)
+                                 _Leases(self._leases, connection.instance_url, self._newest)).run(events)
         except BackendError as exc:
             results = tuple(failure(e.id, exc.error) for e in events)
         calls = store.api_calls if store else 0
@@ -168,6 +173,7 @@ class ApplyService:
 class _Leases:
     port: KeyLeases | None
     org: str  # the connection's instance URL: keys are per org
+    newest: NewestEvents | None = None  # newest_event_wins: stamps of the newest event applied per record
 
 
 class _Batch:
@@ -199,6 +205,16 @@ class _Batch:
             if self.native_field:  # the upsert key comes from the matcher, never from a mapping
                 p.fields.pop(self.native_field, None)
             prepared.append(p)
+        leases = self.leases
+        if self.action.newest_event_wins and leases is not None and leases.newest is not None:
+            with newest_first(leases.newest, leases.port, events, prepared, self._ordering_keys, self.results,
+                              self.dry_run, self.deadline, self.stop) as newest:
+                self._route(newest)
+        else:
+            self._route(prepared)
+        return tuple(self.results[i] for i in range(len(events)))
+
+    def _route(self, prepared: list[Prepared]) -> None:
         op = self.operation
         if op is Operation.CREATE:
             self._creates(prepared)
@@ -213,7 +229,6 @@ class _Batch:
                                and op is Operation.UPDATE) for p in prepared])
         else:
             self._sequence(prepared)
-        return tuple(self.results[i] for i in range(len(events)))
 
     # Routing ---------------------------------------------------------------------------------
     def _native_upsert_field(self) -> str:
@@ -281,10 +296,20 @@ class _Batch:
     def _matchers_of(self, p: Prepared) -> dict[str, Any]:
         return {"Id": p.direct_id} if self._is_direct(p) else p.matchers
 
+    def _match_pairs(self, p: Prepared) -> list[tuple[str, Any]]:
+        return [(n, match_key(v, self.describe.field(n))) for n, v in self._matchers_of(p).items() if v is not None]
+
+    def _ordering_keys(self, p: Prepared) -> tuple[str, set[str]]:
+        """newest_event_wins: the event's record key (all its matcher values), and the leases its write needs."""
+        org = self.leases.org if self.leases else ""
+        creates = self.operation is Operation.UPSERT
+        return (record_key(org, self.action.object_name, self._match_pairs(p)),
+                self._creation_keys(p, org) if creates else set())
+
     def _creation_keys(self, p: Prepared, org: str) -> set[str]:
         """The lease keys of the records an upsert event may create: one per matcher value when any one
         matcher matches (OR), else one for all of them."""
-        pairs = [(n, match_key(v, self.describe.field(n))) for n, v in self._matchers_of(p).items() if v is not None]
+        pairs = self._match_pairs(p)
         if len(pairs) == 1 or self.action.operator is MatcherOperator.OR:
             return {record_key(org, self.action.object_name, [pair]) for pair in pairs}
         return {record_key(org, self.action.object_name, pairs)}
@@ -292,7 +317,8 @@ class _Batch:
     def _sequence(self, prepared: list[Prepared]) -> None:
         """Look up, then write in rounds; an upsert holds the lease of every record it may create meanwhile."""
         leases = self.leases
-        if leases is None or leases.port is None or self.dry_run or self.action.operation is not Operation.UPSERT:
+        if (leases is None or leases.port is None or self.dry_run or self.action.operation is not Operation.UPSERT
+                or self.action.newest_event_wins):  # newest_first holds the leases already
             return self._looked_up(prepared)
         keys = {p.index: self._creation_keys(p, leases.org) for p in prepared}
         with holding(leases.port, (k for ks in keys.values() for k in ks), self.deadline, self.stop) as held:

@@ -150,6 +150,10 @@ def validate_static(action: Action) -> list[Diagnostic]:
     if op is Operation.CREATE and matchers:
         out.append(_warning("MATCHERS_IGNORED", "create never matches; record matchers are ignored",
                             RECORD_MATCHERS))
+    if action.newest_event_wins and (op is Operation.CREATE or not matchers):
+        out.append(_error("ORDERING_NEEDS_RECORD_MATCHERS", "newest_event_wins orders the events of one record: "
+                          "it needs an update, upsert or delete with record matchers that identify the record",
+                          ACTION.field("newest_event_wins")))
     if action.matcher_operator is not None and not matchers:
         out.append(_error("OPERATOR_WITHOUT_MATCHERS", "a matcher operator needs record matchers",
                           ACTION.field("matcher_operator")))

@@ -9,9 +9,10 @@ from typing import Any
 
 from dependency_injector import containers, providers
 
-from adapters.coordination.local import LocalKeyLeases
+from adapters.coordination.local import LocalKeyLeases, LocalNewestEvents
 from adapters.memory.store import MemoryBackend
 from core.coordination import EventLedger, KeyLeases, SharedTokens
+from core.ordering import NewestEvents
 from core.ports import StoreFactory
 from core.service import ApplyService, ValidateService
 from core.telemetry import Telemetry
@@ -70,6 +71,15 @@ def key_leases(client: Any, settings: Settings) -> KeyLeases:
     return RedisKeyLeases(client, settings.coordination_timeout_seconds)
 
 
+def newest_events(client: Any) -> NewestEvents:
+    """Stamps of the newest event per record (newest_event_wins): in process, or Redis's for every replica."""
+    if client is None:
+        return LocalNewestEvents()
+    from adapters.coordination.redis_ordering import RedisNewestEvents
+
+    return RedisNewestEvents(client)
+
+
 def event_ledger(client: Any, settings: Settings) -> EventLedger | None:
     """Idempotency claims and results shared by every replica (Redis only: one replica keeps none)."""
     if client is None:
@@ -103,7 +113,8 @@ class Container(containers.DeclarativeContainer):
     )
     leases = providers.Singleton(key_leases, redis, settings)
     ledger = providers.Singleton(event_ledger, redis, settings)
-    apply_service = providers.Factory(ApplyService, stores=backend, leases=leases, ledger=ledger,
+    newest = providers.Singleton(newest_events, redis)
+    apply_service = providers.Factory(ApplyService, stores=backend, leases=leases, ledger=ledger, newest=newest,
                                       idempotency_window_seconds=config.idempotency_window_seconds)
     validate_service = providers.Factory(ValidateService, stores=backend)
     org_limiter = providers.Singleton(OrgLimiter, config.max_applies_per_org, config.max_workers)

@@ -126,6 +126,7 @@ def action(message: pb.Action) -> model.Action:
         assignment_rule=message.assignment_rule,
         unknown_enum_values=tuple(unknown),
         naive_datetime_time_zone=message.naive_datetime_time_zone,
+        newest_event_wins=message.newest_event_wins,
     )
 
 
@@ -152,11 +153,12 @@ def event(message: pb.Event, index: int, list_name: str = "events") -> model.Eve
     """One host event; an unreadable body becomes a parse error so that this event alone fails."""
     path = Path.root(list_name).index(index)
     body = message.WhichOneof("body")
+    ts = message.timestamp.ToNanoseconds() if message.HasField("timestamp") else None
     if body == "payload":
-        return model.Event(message.id, plain_struct(message.payload))
+        return model.Event(message.id, plain_struct(message.payload), timestamp_ns=ts)
     if body == "payload_json":
         payload, problem = _parse_json_object(message.payload_json, path.field("payload_json"))
-        return model.Event(message.id, payload, parse_error=problem)
+        return model.Event(message.id, payload, parse_error=problem, timestamp_ns=ts)
     return model.Event(message.id, {}, parse_error=f"{path} has neither payload nor payload_json")
 
 
@@ -201,6 +203,7 @@ def event_result(result: model.EventResult) -> pb.EventResult:
         matched_ids=list(result.matched_ids),
         retryable=result.retryable,
         diagnostic_indexes=list(result.diagnostic_indexes),
+        winning_event_id=result.winning_event_id,
     )
     if result.error is not None:
         out.error.CopyFrom(pb.ResultError(code=result.error.code, message=result.error.message,

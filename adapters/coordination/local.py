@@ -1,11 +1,11 @@
-"""LocalKeyLeases: the coordination port within one process (the default; one replica)."""
+"""LocalKeyLeases and LocalNewestEvents: the coordination port within one process (the default; one replica)."""
 
 from __future__ import annotations
 
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 from core.coordination import Lease
 
@@ -56,3 +56,29 @@ class LocalKeyLeases:
         lease = Lease(key, secrets.token_hex(8), self._fence, expires_at)
         self._held[key] = lease
         return lease
+
+
+class LocalNewestEvents:
+    """core.ordering.NewestEvents within one process: stamps in a dict, expired ones swept now and then."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._stamps: dict[str, tuple[str, float]] = {}  # key -> (stamp, expires_at)
+
+    def newest(self, keys: Sequence[str]) -> list[str | None]:
+        now = self._clock()
+        with self._lock:
+            found = [self._stamps.get(key) for key in keys]
+        return [entry[0] if entry is not None and entry[1] > now else None for entry in found]
+
+    def advance(self, stamps: Mapping[str, str], ttl_seconds: float) -> None:
+        now = self._clock()
+        with self._lock:
+            if len(self._stamps) >= _SWEEP_AT:
+                for stale in [k for k, (_, expires_at) in self._stamps.items() if expires_at <= now]:
+                    del self._stamps[stale]
+            for key, stamp in stamps.items():
+                current = self._stamps.get(key)
+                if current is None or current[1] <= now or current[0] <= stamp:
+                    self._stamps[key] = (stamp, now + ttl_seconds)

@@ -31,14 +31,14 @@ def encode(result: EventResult) -> str:
     error = result.error
     return json.dumps({"s": result.status, "o": result.outcome.value, "r": result.record_id,
                        "m": list(result.matched_ids), "t": result.retryable,
-                       "e": [error.code, list(error.fields)] if error else None})
+                       "e": [error.code, list(error.fields)] if error else None, "w": result.winning_event_id})
 
 
 def decode(event_id: str, text: str) -> EventResult:
     data = json.loads(text)
     error = ResultError(data["e"][0], _REPLAYED, tuple(data["e"][1])) if data["e"] else None
     return EventResult(event_id, int(data["s"]), Outcome(data["o"]), data["r"], tuple(data["m"]), bool(data["t"]),
-                       error)
+                       error, winning_event_id=data.get("w", ""))
 
 
 def uncertain(event_id: str) -> EventResult:

@@ -15,7 +15,7 @@ from adapters.coordination.redis_ordering import RedisNewestEvents
 from core.model import Event, Operation, Outcome
 from core.ordering import NewestEvents, stamp
 from core.ports import FieldIn, Lookup
-from core.service import ApplyService
+from core.service import ApplyService, ValidateService
 from tests.unit.helpers import identify, lead_action
 
 NS = 1_000_000_000
@@ -114,6 +114,8 @@ def test_validate_and_apply_refuse_ordering_without_record_matchers(backend):
     [result] = ApplyService(backend.factory, newest=LocalNewestEvents()).apply(
         conn, create, [event("c", "e@example.com", "E", 1)]).results
     assert (result.status, result.error.code) == (400, "INVALID_ACTION")
+    codes = [d.code for d in ValidateService(backend.factory).validate(create, conn).diagnostics]
+    assert "ORDERING_NEEDS_RECORD_MATCHERS" in codes
     [unkept] = ApplyService(backend.factory).apply(conn, UPSERT, [event("u", "e@example.com", "E", 1)]).results
     assert unkept.error.code == "INVALID_ACTION"  # a service without stamps never ignores the option silently
 

@@ -143,7 +143,7 @@ class ApplyService:
         static = validate_static(action)
         if action.newest_event_wins and self._newest is None:
             static.append(Diagnostic(Severity.ERROR, "ORDERING_UNAVAILABLE", "this server keeps no event order "
-                                     "(newest_event_wins)", "action.newest_event_wins"))
+                                     "(newest_event_wins)", ACTION.field("newest_event_wins")))
         if any(d.severity is Severity.ERROR for d in static):
             results, shown = _action_failures(events, static)
             return ApplyReport(results, api_calls=0, diagnostics=shown)

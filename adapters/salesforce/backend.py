@@ -13,6 +13,7 @@ from adapters.salesforce import soql
 from adapters.salesforce.allowance import Allowances, CoolOff
 from adapters.salesforce.auth import TokenManager, build_grant
 from adapters.salesforce.bulk import BulkSettings
+from adapters.salesforce.chunking import ChunkSizes
 from adapters.salesforce.describe_cache import DescribeCache
 from adapters.salesforce.instance_url import token_base_url, validate_instance_url
 from adapters.salesforce.retry import RetryPolicy, Timing
@@ -87,6 +88,8 @@ class SalesforceBackend:
         self.tokens = TokenManager(self._client, self._timing, self._policy, negative_auth_ttl_seconds,
                                    request_timeout_seconds)
         self._describes = DescribeCache(describe_ttl_seconds, clock)
+        # The collection chunk size each org's triggers let through, per object (shrunk on governor limits).
+        self.chunk_sizes = ChunkSizes(max(1, min(batch_size, COLLECTION_LIMIT)))
         self._orgs: dict[str, OrgState] = {}
         # Each org's daily API allowance, by instance URL: shared by every credential of the org.
         self._allowances = Allowances(lambda: CoolOff(clock))
@@ -123,7 +126,7 @@ class SalesforceBackend:
         session.stop = stop
         identity = (version, grant.key)
         return SalesforceStore(session, self._describes, identity, self._max_in_flight, self._max_url_bytes,
-                               self._batch_size, self._bulk, self._composite)
+                               self._batch_size, self._bulk, self._composite, self.chunk_sizes)
 
     def close(self) -> None:
         if self._owns_client:

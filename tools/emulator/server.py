@@ -27,6 +27,7 @@ from tools.emulator.oauth import OAuth
 from tools.emulator.query import Cursors
 from tools.emulator.soql import Query
 from tools.emulator.soql_parser import parse
+from tools.emulator.triggers import TriggerLimit
 from tools.emulator.wire import Request
 
 CLIENT_ID = "sfdest-emulator-client"
@@ -163,7 +164,7 @@ class Emulator:
     Credentials: add_client, add_user, add_refresh_token, register_jwt_key / new_jwt_key,
     revoke_refresh_token, deactivate_user, issue_token, expire_all_tokens / expire_token, concurrent_refresh_conflicts,
     login_domain, rotate_refresh_tokens. Faults: fail_next, drop_connection_next, clear_faults,
-    latency_ms. Counters: token_requests, api_calls,
+    trigger_limit, latency_ms. Counters: token_requests, api_calls,
     calls (by kind), bulk_calls, api_usage, set_api_usage, reset_counters, requests (logged requests),
     last_queries (parsed SOQL), open_requests and peak_open_requests (requests being served whose client is still
     connected, now and at most).
@@ -184,6 +185,8 @@ class Emulator:
         self.latency_ms = latency_ms
         self.usage = Usage(api_limit)
         self.faults = FaultPlan()
+        # Set (e.g. TriggerLimit(37)) to make collection writes of more records fail as a whole.
+        self.trigger_limit: TriggerLimit | None = None
         self.cursors = Cursors()
         self.bulk = Jobs(bulk_polls_to_complete, seed)
         self._user_ids = IdFactory()

@@ -38,8 +38,9 @@ class ChunkSize:
     """The collection chunk size that passes one org's triggers on one object; thread-safe.
 
     Until a chunk fails, full chunks go in parallel. Then `good` is the largest size that passed, `bad`
-    the smallest that failed on a governor limit; between them it bisects (one chunk at a time, so a wrong guess costs one call); once they touch, it uses
-    `good` in parallel, and after `grow_after` passing chunks it tries a size 1/8 larger, alone.
+    the smallest that failed on a governor limit; between them it bisects (one chunk at a time, so a
+    wrong guess costs one call); once they touch, it uses `good` in parallel, and after `grow_after`
+    passing chunks it tries a size 1/8 larger, alone.
     """
 
     def __init__(self, cap: int, grow_after: int = 100):

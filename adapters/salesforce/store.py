@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,8 @@ from core.record_types import RecordTypeInfo, record_types_from_layouts
 from core.write_headers import headers_for
 
 COLLECTION_LIMIT = 200
+# Calls a Bulk API job takes at least: create, upload, close, one poll, three result sets.
+BULK_JOB_CALLS = 7
 _MAX_PAGES = 100_000
 _IDS_IN_BRACKETS = re.compile(r"\[([A-Za-z0-9,\s]+)\]")
 # What a collection delete answers for a record that is already gone.
@@ -72,6 +75,12 @@ class SalesforceStore:
     @property
     def rotated_refresh_token(self) -> str:
         return self._session.rotated_refresh_token()
+
+    @property
+    def api_budget_left(self) -> int | None:
+        if self._session.budget.needs_limits():
+            self._session.learn_limits()
+        return self._session.budget.left()
 
     # Describe ------------------------------------------------------------------------------------
     def describe(self, object_name: str) -> ObjectDescribe:
@@ -232,7 +241,10 @@ class SalesforceStore:
             csv_rows = [n for n in open_rows if not _holds_hash_na(p.items[n])]
             # Bulk API 2.0 takes no duplicate-rule or assignment header: with write options, collections only.
             if self._bulk.wanted(len(csv_rows), self._session) and not self._session.write_headers:
-                for n, outcome in zip(csv_rows, self._send_bulk(p, [p.items[n] for n in csv_rows]), strict=True):
+                with self._session.budget.prepaid(BULK_JOB_CALLS) as refusal:
+                    done = ([WriteOutcome(False, error=refusal)] * len(csv_rows) if refusal
+                            else self._send_bulk(p, [p.items[n] for n in csv_rows]))
+                for n, outcome in zip(csv_rows, done, strict=True):
                     results[k][n] = outcome
                     tries[(k, n)] = self._attempts(used=1)  # the job was their first attempt
                 csv_set = set(csv_rows)
@@ -240,7 +252,16 @@ class SalesforceStore:
             pending += [(k, n) for n in open_rows]
         tries.update((row, self._attempts()) for row in pending)
         transient: set[tuple[int, int]] = set()  # rows of an idempotent subrequest refused whole, transiently
-        self._send_sized(object_name, plans, results, pending, tries, transient)
+        # Every call of the first sending is reserved before any is sent: past the budget, none is.
+        per_call = composite.MAX_COLLECTIONS_OR_QUERIES if self._composite else 1
+        size = self._chunk_sizes.of(self._session.base_url, object_name).next()[0]
+        chunks = sum(math.ceil(sum(1 for kk, _ in pending if kk == k) / size) for k in range(len(plans)))
+        with self._session.budget.prepaid(math.ceil(chunks / per_call)) as refusal:
+            if refusal is not None:
+                for k, n in pending:
+                    results[k][n] = WriteOutcome(False, error=refusal)
+            else:
+                self._send_sized(object_name, plans, results, pending, tries, transient)
         size = self._chunk_sizes.of(self._session.base_url, object_name).next()[0]
         # Rows refused for a row lock were not written: resend only those, at least lock_base_delay apart;
         # so are rows whose subrequest Salesforce could not serve this time (as the transport retries a call).

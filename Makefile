@@ -63,8 +63,8 @@ PORT ?= 8383
 emulator: $(GEN)
 	$(PY) -m tools.emulator --port $(PORT) $(if $(CONN),--conn $(CONN))
 
-# sfdest serve against the Salesforce emulator (50 ms per call) beside the per-event baseline; figures also
-# in bench-results.json. bench-quick: N = 1 and 200 at 10 ms.
+# sfdest serve against the Salesforce emulator (latency model, README) beside the per-event baseline; figures also
+# in bench-results.json. bench-quick: N = 1 (200 Applies) and 200, 10 ms base.
 bench: $(GEN)
 	$(PY) -m tests.bench --json bench-results.json
 

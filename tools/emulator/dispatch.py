@@ -117,5 +117,7 @@ def dispatch(emu: Emulator, req: Request) -> Reply:
         return Reply.dropped()
     if fault and fault.kind == "trickle":
         reply.trickle = fault.seconds
+    if emu.latency is not None:
+        pause(emu.latency.seconds(call.kind, reply), req.gone)
     reply.headers.update(limit_header)
     return reply

@@ -22,6 +22,7 @@ from tools.emulator import equality
 from tools.emulator.bulk import Jobs
 from tools.emulator.dispatch import dispatch, pause
 from tools.emulator.faults import Fault, FaultPlan
+from tools.emulator.latency import LatencyModel
 from tools.emulator.limits import Usage
 from tools.emulator.oauth import OAuth
 from tools.emulator.query import Cursors
@@ -175,7 +176,7 @@ class Emulator:
 
     def __init__(self, *, org: Org | None = None, host: str = "127.0.0.1", port: int = 0, api_limit: int = 100_000,
                  latency_ms: float = 0.0, bulk_polls_to_complete: int = 1, seed: int = 1234, defaults: bool = True,
-                 verbose: bool = False, locale: str = equality.DEFAULT_LOCALE):
+                 verbose: bool = False, locale: str = equality.DEFAULT_LOCALE, latency: LatencyModel | None = None):
         self.locale = locale  # the API user's locale: it decides SOQL's case rules
         self.org = org or Org()
         # The emulator's own equality, not core's: for queries, unique fields and upsert keys.
@@ -183,6 +184,8 @@ class Emulator:
                          functools.partial(equality.upsert_key, locale=locale))
         self.host, self.port, self.verbose = host, port, verbose
         self.latency_ms = latency_ms
+        # A per-call base plus per-record costs, and Bulk jobs that take time (None: latency_ms per call only).
+        self.latency: LatencyModel | None = latency
         self.usage = Usage(api_limit)
         self.faults = FaultPlan()
         # Set (e.g. TriggerLimit(37)) to make collection writes of more records fail as a whole.

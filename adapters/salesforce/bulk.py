@@ -56,8 +56,10 @@ def _eta(info: dict[str, Any], rows: int, elapsed: float, settings: BulkSettings
     """Seconds until the job should be done at the rate it has processed records so far (0: no estimate),
     at most `poll_eta_max_seconds`; the deadline still bounds every wait."""
     done = info.get("numberRecordsProcessed")
-    if not isinstance(done, int) or done <= 0 or done >= rows or elapsed <= 0:
+    if not isinstance(done, int) or done <= 0 or elapsed <= 0:
         return 0.0
+    if done >= rows:  # every record processed, the job still finishing: a quarter of the time it took
+        return min(elapsed / 4, settings.poll_eta_max_seconds)
     return min((rows - done) * elapsed / done, settings.poll_eta_max_seconds)
 
 

@@ -38,6 +38,7 @@ class Job:
     polls_left: int = 1
     uploaded_at: float = 0.0  # time.monotonic() at UploadComplete
     progress: int = 0  # records processed so far, while InProgress under a latency model
+    processing: bool = False  # its rows are being applied (latency model)
     error: str = ""
     outcome: bulk_csv.Outcome | None = None
 
@@ -132,6 +133,14 @@ def upload(emu: Emulator, call: Call) -> Reply:
     return Reply.empty(201)
 
 
+def _process_later(emu: Emulator, job: Job) -> None:
+    outcome = bulk_csv.process(emu.org, job, random.Random(f"{emu.bulk.seed}:{job.id}"))
+    with emu.bulk.lock:
+        if job.state == "InProgress":
+            job.outcome, job.error = outcome, outcome.error
+            job.state = "Failed" if outcome.error else "JobComplete"
+
+
 def _process(emu: Emulator, job: Job) -> None:
     job.outcome = bulk_csv.process(emu.org, job, random.Random(f"{emu.bulk.seed}:{job.id}"))
     job.error = job.outcome.error
@@ -167,9 +176,12 @@ def info(emu: Emulator, call: Call) -> Reply:
             total = _rows(job)
             if emu.latency is not None:  # the job takes time in proportion to its records
                 job.progress = emu.latency.bulk_processed(total, time.monotonic() - job.uploaded_at)
-            if job.polls_left <= 0 and (emu.latency is None or job.progress >= total):
+            if job.polls_left <= 0 and emu.latency is None:
                 _process(emu, job)
             else:
+                if emu.latency is not None and job.polls_left <= 0 and job.progress >= total and not job.processing:
+                    job.processing = True  # applied in the background: polls keep answering InProgress meanwhile
+                    threading.Thread(target=_process_later, args=(emu, job), daemon=True).start()
                 job.state = "InProgress"
         return Reply.json(200, job.info())
 

@@ -59,6 +59,11 @@ class ChunkSize:
                 return min(self.cap, self._good + max(1, self._good // 8)), False
             return max(1, self._good), True
 
+    @property
+    def good(self) -> int:
+        with self._lock:
+            return self._good
+
     def passed(self, size: int) -> None:
         with self._lock:
             if size > self._good:
@@ -109,7 +114,9 @@ def send_sized(items: list[Any], send_many: SendMany, tuner: ChunkSize, width: i
     cap = tuner.cap
     while queue:
         size, proven = tuner.next()
-        size = max(1, min(size, cap))
+        if size > cap:  # a probe above what already failed in this call: the largest size not known to fail
+            size, proven = cap, cap <= tuner.good
+        size = max(1, size)
         chunks: list[list[int]] = []
         for _ in range(width if proven else 1):
             if not queue:

@@ -68,3 +68,20 @@ def test_a_record_that_fails_alone_on_a_limit_is_reported_not_resent_forever(emu
         report = h.apply(subscription_upsert(), [track(f"e{i}", sub_id=f"S-{i}", plan="p") for i in range(5)])
     assert [r.status for r in report.results] == [201] * 5
     assert writes(emulator) <= 5 + 3  # 5 singles plus the failed chunks of 5, 2 (and at most one more)
+
+
+def test_through_composite_the_split_chunks_share_calls_five_at_a_time(emulator):
+    emulator.trigger_limit = TriggerLimit(37)  # each collection subrequest is its own chunk for the trigger
+    events = [track(f"e{i}", sub_id=f"S-{i}", plan="new") for i in range(10_000)]
+    with harness(emulator, use_composite=True) as h:
+        h.warm(SUB)
+        report = h.apply(subscription_upsert(), events)
+    assert Counter(r.status for r in report.results) == {201: 10_000}
+    keys = Counter(r["External_Id__c"] for r in emulator.org.records(SUB))
+    assert len(keys) == 10_000 and max(keys.values()) == 1
+    chunks = emulator.usage.subrequests["collection_upsert"]
+    ideal = math.ceil(10_000 / 37)
+    # the first wave of full chunks (all 50 of them, 10 calls) fails before the size is learnt
+    assert chunks <= ideal * 1.1 + 50, chunks
+    assert emulator.calls["composite"] <= math.ceil(ideal / 5) * 1.1 + 10 + 10, emulator.calls["composite"]
+    print(f"10,000 upserts, trigger limit 37, Composite: {emulator.calls['composite']} calls, {chunks} collections")

@@ -34,13 +34,13 @@ def trigger(k: int, sent: list[int]):
     return send
 
 
-def serial(chunks, fn):
-    return [fn(c) for c in chunks]
+def many(send):
+    return lambda chunks: [send(c) for c in chunks]
 
 
 def test_a_failed_chunk_is_bisected_to_the_largest_size_that_passes_and_every_record_is_written_once():
     tuner, sent = ChunkSize(200), []
-    outcomes = send_sized(list(range(1000)), trigger(37, sent), tuner, serial, width=10)
+    outcomes = send_sized(list(range(1000)), many(trigger(37, sent)), tuner, width=10)
     assert [o.id for o in outcomes] == [f"id{p}" for p in range(1000)]
     assert tuner.next() == (37, True)
     assert sum(1 for n in sent if n > 37) <= 10 + 8  # the first wave, then one failed probe per halving
@@ -48,7 +48,7 @@ def test_a_failed_chunk_is_bisected_to_the_largest_size_that_passes_and_every_re
 
 def test_a_record_failing_alone_is_reported_with_salesforces_error():
     tuner, sent = ChunkSize(200), []
-    outcomes = send_sized([1, 2, 3], trigger(0, sent), tuner, serial, width=10)
+    outcomes = send_sized([1, 2, 3], many(trigger(0, sent)), tuner, width=10)
     assert [o.error for o in outcomes] == [LIMIT] * 3
     assert sent.count(1) == 3 and len(sent) <= 3 + 3
 

@@ -339,7 +339,7 @@ def _budget_left(store: RecordStore) -> list[Diagnostic]:
     if left is None:
         return []
     return [Diagnostic(Severity.INFO, "API_BUDGET_LEFT", f"sfdest's API budget for this org has {left} call(s) left "
-                       "today (SFDEST_API_BUDGET_SHARE, SFDEST_API_BUDGET_RESERVE)", "connection")]
+                       "today (SFDEST_API_BUDGET_SHARE, SFDEST_API_BUDGET_RESERVE)", CONNECTION)]
 
 
 class ValidateService:

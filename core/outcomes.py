@@ -42,6 +42,7 @@ _TABLE: dict[str, tuple[int, Outcome, bool]] = {
     # Locks, limits and transient faults.
     "UNABLE_TO_LOCK_ROW": (423, Outcome.ROW_LOCKED, True),
     "REQUEST_LIMIT_EXCEEDED": (429, Outcome.RATE_LIMITED, True),
+    "API_BUDGET_EXHAUSTED": (429, Outcome.RATE_LIMITED, True),  # sfdest's own budget for the org: nothing sent
     "SERVER_UNAVAILABLE": (503, Outcome.TRANSIENT_FAILURE, True),
     "UNKNOWN_EXCEPTION": (500, Outcome.TRANSIENT_FAILURE, True),
     "CONNECTION_ERROR": (503, Outcome.TRANSIENT_FAILURE, True),

@@ -133,6 +133,11 @@ class RecordStore(Protocol):
         """The refresh token Salesforce rotated this connection's to ('' if none, or not an OAuth refresh)."""
         ...
 
+    @property
+    def api_budget_left(self) -> int | None:
+        """Calls the API budget governor still lets sfdest make to the org; None without a governor."""
+        ...
+
 
 class StoreFactory(Protocol):
     """Opens a RecordStore for a connection. `deadline` is a time.monotonic() instant or None; once `stop()`

@@ -360,6 +360,14 @@ class _Batch:
         self.results.update(sequencer.run(prepared))
 
 
+def _budget_left(store: RecordStore) -> list[Diagnostic]:
+    left = store.api_budget_left
+    if left is None:
+        return []
+    return [Diagnostic(Severity.INFO, "API_BUDGET_LEFT", f"sfdest's API budget for this org has {left} call(s) left "
+                       "today (SFDEST_API_BUDGET_SHARE, SFDEST_API_BUDGET_RESERVE)", CONNECTION)]
+
+
 class ValidateService:
     def __init__(self, stores: StoreFactory):
         self._stores = stores
@@ -384,6 +392,7 @@ class ValidateService:
                                                         parent_keys)
                     record_type, found = _Describe.record_type(store, action, describe)
                     diagnostics += found
+                diagnostics += _budget_left(store)
             except BackendError as exc:
                 diagnostics.append(Diagnostic(Severity.ERROR, exc.error.code, exc.error.message, CONNECTION))
         mappings = effective_mappings(action.preset, action.field_mappings)

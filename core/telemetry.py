@@ -25,6 +25,11 @@ class Telemetry(Protocol):
         """The org's daily API usage as Salesforce last reported it; `org` comes from org_label()."""
         ...
 
+    def api_budget(self, org: str, used: int, reserved: int, refused: int) -> None:
+        """The API budget governor's counters of the org: calls sfdest used in the window, reserved now, and
+        refused so far."""
+        ...
+
 
 class NullTelemetry:
     """Telemetry that goes nowhere: the default of every backend."""
@@ -36,6 +41,9 @@ class NullTelemetry:
         pass
 
     def api_usage(self, org: str, used: int, limit: int) -> None:
+        pass
+
+    def api_budget(self, org: str, used: int, reserved: int, refused: int) -> None:
         pass
 
 

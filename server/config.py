@@ -78,6 +78,16 @@ def _fraction(raw: str) -> float:
     return value
 
 
+def _share(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError("must be a number above 0 and at most 1") from None
+    if not 0 < value <= 1:
+        raise ValueError("must be above 0 and at most 1")
+    return value
+
+
 def _path(raw: str) -> str:
     return raw.strip()
 
@@ -234,6 +244,12 @@ SETTINGS: tuple[Setting, ...] = (
             "HTTP timeout of one Salesforce request (salesforce backend)"),
     Setting("SFDEST_SALESFORCE_ALLOW_LOOPBACK_HTTP", "salesforce_allow_loopback_http", "false", _bool,
             "Accept http://127.0.0.1 instance URLs, for the Salesforce emulator only (salesforce backend)"),
+    Setting("SFDEST_API_BUDGET_SHARE", "api_budget_share", "1", _share,
+            "Share of each org's daily API allowance sfdest may spend (salesforce backend); past it, events get "
+            "429 RATE_LIMITED, retryable after retry_after, before any call is made"),
+    Setting("SFDEST_API_BUDGET_RESERVE", "api_budget_reserve", "0", _fraction,
+            "Share of each org's daily API allowance sfdest never reaches into, counting every integration's "
+            "calls as Salesforce reports them (salesforce backend); with a share of 1, 0 = no governor"),
 )
 
 
@@ -280,6 +296,8 @@ class Settings:
     salesforce_api_version: str = "v62.0"
     salesforce_timeout_seconds: float = 30.0
     salesforce_allow_loopback_http: bool = False
+    api_budget_share: float = 1.0
+    api_budget_reserve: float = 0.0
 
     @property
     def max_message_bytes(self) -> int:

@@ -9,8 +9,10 @@ from typing import Any
 
 from dependency_injector import containers, providers
 
+from adapters.coordination.budget import InProcessBudgetCounters
 from adapters.coordination.local import LocalKeyLeases, LocalNewestEvents
 from adapters.memory.store import MemoryBackend
+from core.budget import ApiGovernor
 from core.coordination import EventLedger, KeyLeases, SharedTokens
 from core.ordering import NewestEvents
 from core.ports import StoreFactory
@@ -38,9 +40,12 @@ def salesforce_backend(settings: Settings, telemetry: Telemetry | None = None,
                           "use SFDEST_BACKEND=memory") from None
     except AttributeError:
         raise ConfigError(f"SFDEST_BACKEND=salesforce, but {_SALESFORCE_MODULE} has no SalesforceBackend") from None
-    kwargs = {"api_version": settings.salesforce_api_version,
+    kwargs: dict[str, object] = {"api_version": settings.salesforce_api_version,
               "request_timeout_seconds": settings.salesforce_timeout_seconds,
               "allow_loopback_http": settings.salesforce_allow_loopback_http}
+    if settings.api_budget_share < 1 or settings.api_budget_reserve > 0:
+        kwargs["budget"] = ApiGovernor(InProcessBudgetCounters(), settings.api_budget_share,
+                                       settings.api_budget_reserve)
     if telemetry is not None and "telemetry" in inspect.signature(backend).parameters:
         kwargs["telemetry"] = telemetry  # calls, retries and API usage, once the adapter reports them
     if tokens is not None:

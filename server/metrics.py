@@ -30,6 +30,12 @@ class Metrics:
                               ["org"], registry=r)
         self.api_limit = Gauge("sfdest_salesforce_api_limit", "Daily API request limit, as the org last reported",
                                ["org"], registry=r)
+        self.budget_used = Gauge("sfdest_api_budget_used", "Calls sfdest made to the org in the last 24 hours, "
+                                 "as its API budget governor counts them", ["org"], registry=r)
+        self.budget_reserved = Gauge("sfdest_api_budget_reserved", "Calls reserved by the API budget governor and "
+                                     "not yet sent", ["org"], registry=r)
+        self.budget_refused = Gauge("sfdest_api_budget_refused", "Calls the API budget governor refused since the "
+                                    "server started", ["org"], registry=r)
         self.apply_seconds = Histogram("sfdest_apply_duration_seconds", "Time to answer an Apply, in seconds",
                                        buckets=APPLY_BUCKETS, registry=r)
         self._lock = threading.Lock()
@@ -54,6 +60,12 @@ class Metrics:
         with self._lock:  # the pair moves together
             self.api_used.labels(org).set(used)
             self.api_limit.labels(org).set(limit)
+
+    def api_budget(self, org: str, used: int, reserved: int, refused: int) -> None:
+        with self._lock:
+            self.budget_used.labels(org).set(used)
+            self.budget_reserved.labels(org).set(reserved)
+            self.budget_refused.labels(org).set(refused)
 
 
 class MetricsEndpoint:

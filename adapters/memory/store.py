@@ -148,6 +148,10 @@ class MemoryStore:
         # Like the Sforce-Limit-Info header: known once this store has made a call.
         return ApiUsage(self._tenant.used, self._tenant.daily_limit) if self._calls else None
 
+    @property
+    def api_budget_left(self) -> int | None:
+        return None  # no API budget governor in front of an in-memory org
+
     def describe(self, object_name: str) -> ObjectDescribe:
         cached = self._tenant.cached_describe(object_name)
         if cached is not None:

@@ -12,7 +12,9 @@ import httpx
 from adapters.salesforce import soql
 from adapters.salesforce.allowance import Allowances, CoolOff
 from adapters.salesforce.auth import TokenManager, build_grant
+from adapters.salesforce.budget_gate import BudgetGate
 from adapters.salesforce.bulk import BulkSettings
+from adapters.salesforce.chunking import ChunkSizes
 from adapters.salesforce.describe_cache import DescribeCache
 from adapters.salesforce.instance_url import token_base_url, validate_instance_url
 from adapters.salesforce.retry import RetryPolicy, Timing
@@ -20,10 +22,11 @@ from adapters.salesforce.store import COLLECTION_LIMIT, SalesforceStore
 from adapters.salesforce.transport import DEFAULT_API_VERSION, OrgState, Session
 from adapters.salesforce.transport import api_version as _api_version
 from adapters.salesforce.watchdog import Watchdog
+from core.budget import ApiGovernor
 from core.coordination import SharedSlots, SharedTokens, org_key
 from core.model import Connection
 from core.ports import BackendError
-from core.telemetry import NullTelemetry, Telemetry
+from core.telemetry import NullTelemetry, Telemetry, org_label
 
 MAX_ORG_STATES = 10_000
 
@@ -61,6 +64,7 @@ class SalesforceBackend:
         shared_slots: SharedSlots | None = None,  # with shared_calls_per_org: a cap per org across replicas
         shared_calls_per_org: int = 0,
         use_composite: bool = True,
+        budget: ApiGovernor | None = None,
     ):
         try:
             self.api_version = _api_version("", api_version or DEFAULT_API_VERSION)
@@ -87,10 +91,13 @@ class SalesforceBackend:
         self.tokens = TokenManager(self._client, self._timing, self._policy, negative_auth_ttl_seconds,
                                    request_timeout_seconds)
         self._describes = DescribeCache(describe_ttl_seconds, clock)
+        # The collection chunk size each org's triggers let through, per object (shrunk on governor limits).
+        self.chunk_sizes = ChunkSizes(max(1, min(batch_size, COLLECTION_LIMIT)))
         self._orgs: dict[str, OrgState] = {}
         # Each org's daily API allowance, by instance URL: shared by every credential of the org.
         self._allowances = Allowances(lambda: CoolOff(clock))
         self.telemetry: Telemetry = telemetry or NullTelemetry()
+        self.budget = budget  # the API budget governor (None: spend up to Salesforce's own limit)
         self.tokens.telemetry = self.telemetry
         self.tokens.shared = shared_tokens
         self._shared_slots = shared_slots if shared_calls_per_org > 0 else None
@@ -119,11 +126,12 @@ class SalesforceBackend:
         grant = build_grant(connection, base, token_base, self._timing)
         session = Session(self._client, base, version, self.tokens, grant, self._org(base.lower()), self._timing,
                           self._policy, deadline, self._timeout, self._min_write, self.telemetry,
-                          self._allowances.of(base))
+                          self._allowances.of(base), budget=BudgetGate(self.budget, base, org_label(base),
+                                                                       self.telemetry))
         session.stop = stop
         identity = (version, grant.key)
         return SalesforceStore(session, self._describes, identity, self._max_in_flight, self._max_url_bytes,
-                               self._batch_size, self._bulk, self._composite)
+                               self._batch_size, self._bulk, self._composite, self.chunk_sizes)
 
     def close(self) -> None:
         if self._owns_client:

@@ -36,6 +36,8 @@ class BulkSettings:
     threshold: int = 2000  # records in one write from which a job is used instead of collections
     poll_initial_seconds: float = 0.5
     poll_max_seconds: float = 10.0
+    # A job reporting progress is next polled when it should be done, up to this long.
+    poll_eta_max_seconds: float = 120.0
     # Time kept back from the deadline to abort a job and read its results.
     reserve_seconds: float = 2.0
     # How long to wait for a job when the call has no deadline.
@@ -48,6 +50,17 @@ class BulkSettings:
             return False
         remaining = session.timing.remaining(session.deadline)
         return remaining is None or remaining > self.reserve_seconds + self.poll_initial_seconds
+
+
+def _eta(info: dict[str, Any], rows: int, elapsed: float, settings: BulkSettings) -> float:
+    """Seconds until the job should be done at the rate it has processed records so far (0: no estimate),
+    at most `poll_eta_max_seconds`; the deadline still bounds every wait."""
+    done = info.get("numberRecordsProcessed")
+    if not isinstance(done, int) or done <= 0 or elapsed <= 0:
+        return 0.0
+    if done >= rows:  # every record processed, the job still finishing: a quarter of the time it took
+        return min(elapsed / 4, settings.poll_eta_max_seconds)
+    return min((rows - done) * elapsed / done, settings.poll_eta_max_seconds)
 
 
 def bulk_row(payload: Any) -> dict[str, Any]:
@@ -103,7 +116,7 @@ class BulkJob:
                 error = ResultError("UNKNOWN_EXCEPTION", f"uploading the data of Bulk API job {self.job_id} failed "
                                     f"({error.message[:200]}); the job was aborted, nothing was written")
             return [WriteOutcome(False, error=error)] * len(records)
-        info = self._wait(self._close())
+        info = self._wait(self._close(), len(table.rows))
         return self._collect(info, table)
 
     def _create(self) -> None:
@@ -142,12 +155,14 @@ class BulkJob:
             info = self._abort() or info
         return info or {"state": "Unknown"}
 
-    def _wait(self, info: dict[str, Any]) -> dict[str, Any]:
-        """Poll with exponential backoff until the job ends; abort it when the deadline comes near."""
+    def _wait(self, info: dict[str, Any], rows: int) -> dict[str, Any]:
+        """Poll with exponential backoff until the job ends, or at the time its progress says it will end
+        (a large job costs a handful of polls); abort it when the deadline comes near."""
         timing, s = self._session.timing, self._settings
+        started = timing.clock()
         deadline = self._session.deadline
         if deadline is None:
-            deadline = timing.clock() + s.max_wait_seconds
+            deadline = started + s.max_wait_seconds
         delay, failures = s.poll_initial_seconds, 0
         while info.get("state") not in TERMINAL:
             remaining = timing.remaining(deadline) or 0.0
@@ -158,7 +173,7 @@ class BulkJob:
             polled = self._info()
             failures = 0 if polled is not None else failures + 1
             info = polled or info
-            delay = min(delay * 2, s.poll_max_seconds)
+            delay = max(min(delay * 2, s.poll_max_seconds), _eta(info, rows, timing.clock() - started, s))
         return info
 
     # Results --------------------------------------------------------------------------------------

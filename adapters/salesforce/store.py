@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -10,6 +11,7 @@ from typing import Any, TypeVar
 
 from adapters.salesforce import composite, soql, write_plan
 from adapters.salesforce.bulk import BulkJob, BulkSettings, bulk_row
+from adapters.salesforce.chunking import ChunkSizes, send_sized
 from adapters.salesforce.describe_cache import DescribeCache
 from adapters.salesforce.record_errors import may_be_a_lost_race, missing_record, with_duplicate_field
 from adapters.salesforce.retry import Attempts
@@ -25,6 +27,8 @@ from core.record_types import RecordTypeInfo, record_types_from_layouts
 from core.write_headers import headers_for
 
 COLLECTION_LIMIT = 200
+# Calls a Bulk API job takes at least: create, upload, close, one poll, three result sets.
+BULK_JOB_CALLS = 7
 _MAX_PAGES = 100_000
 _IDS_IN_BRACKETS = re.compile(r"\[([A-Za-z0-9,\s]+)\]")
 # What a collection delete answers for a record that is already gone.
@@ -46,13 +50,15 @@ class SalesforceStore:
 
     def __init__(self, session: Session, describes: DescribeCache, identity: Any, max_in_flight: int = 10,
                  max_url_bytes: int = soql.DEFAULT_MAX_URL_BYTES, batch_size: int = COLLECTION_LIMIT,
-                 bulk: BulkSettings | None = None, use_composite: bool = True):
+                 bulk: BulkSettings | None = None, use_composite: bool = True,
+                 chunk_sizes: ChunkSizes | None = None):
         self._session, self._describes, self._identity = session, describes, identity
         self._composite = use_composite
         self._bulk = bulk or BulkSettings()
         self._max_in_flight = max(1, max_in_flight)
         self._max_url_bytes = min(max_url_bytes, soql.URI_LIMIT_BYTES)
         self._batch = max(1, min(batch_size, COLLECTION_LIMIT))
+        self._chunk_sizes = chunk_sizes or ChunkSizes(self._batch)
 
     @property
     def api_calls(self) -> int:
@@ -69,6 +75,12 @@ class SalesforceStore:
     @property
     def rotated_refresh_token(self) -> str:
         return self._session.rotated_refresh_token()
+
+    @property
+    def api_budget_left(self) -> int | None:
+        if self._session.budget.needs_limits():
+            self._session.learn_limits()
+        return self._session.budget.left()
 
     # Describe ------------------------------------------------------------------------------------
     def describe(self, object_name: str) -> ObjectDescribe:
@@ -229,7 +241,10 @@ class SalesforceStore:
             csv_rows = [n for n in open_rows if not _holds_hash_na(p.items[n])]
             # Bulk API 2.0 takes no duplicate-rule or assignment header: with write options, collections only.
             if self._bulk.wanted(len(csv_rows), self._session) and not self._session.write_headers:
-                for n, outcome in zip(csv_rows, self._send_bulk(p, [p.items[n] for n in csv_rows]), strict=True):
+                with self._session.budget.prepaid(BULK_JOB_CALLS) as refusal:
+                    done = ([WriteOutcome(False, error=refusal)] * len(csv_rows) if refusal
+                            else self._send_bulk(p, [p.items[n] for n in csv_rows]))
+                for n, outcome in zip(csv_rows, done, strict=True):
                     results[k][n] = outcome
                     tries[(k, n)] = self._attempts(used=1)  # the job was their first attempt
                 csv_set = set(csv_rows)
@@ -237,7 +252,17 @@ class SalesforceStore:
             pending += [(k, n) for n in open_rows]
         tries.update((row, self._attempts()) for row in pending)
         transient: set[tuple[int, int]] = set()  # rows of an idempotent subrequest refused whole, transiently
-        self._send_rows(plans, results, pending, tries, transient)
+        # Every call of the first sending is reserved before any is sent: past the budget, none is.
+        per_call = composite.MAX_COLLECTIONS_OR_QUERIES if self._composite else 1
+        size = self._chunk_sizes.of(self._session.base_url, object_name).next()[0]
+        chunks = sum(math.ceil(sum(1 for kk, _ in pending if kk == k) / size) for k in range(len(plans)))
+        with self._session.budget.prepaid(math.ceil(chunks / per_call)) as refusal:
+            if refusal is not None:
+                for k, n in pending:
+                    results[k][n] = WriteOutcome(False, error=refusal)
+            else:
+                self._send_sized(object_name, plans, results, pending, tries, transient)
+        size = self._chunk_sizes.of(self._session.base_url, object_name).next()[0]
         # Rows refused for a row lock were not written: resend only those, at least lock_base_delay apart;
         # so are rows whose subrequest Salesforce could not serve this time (as the transport retries a call).
         policy, timing, deadline = self._session.policy, self._session.timing, self._session.deadline
@@ -252,7 +277,7 @@ class SalesforceStore:
             for k, n, error in failed:
                 if (k, n) in again:
                     self._session.telemetry.salesforce_retry("write", error.code)
-            self._send_rows(plans, results, again, tries, transient)
+            self._send_rows(plans, results, again, tries, transient, size)
         # Two writers upserting one new key at once: the loser gets DUPLICATE_VALUE on the key (named in
         # the message, "fields": []), and sending it again (upserts are idempotent) updates the record
         # the winner created.
@@ -260,7 +285,7 @@ class SalesforceStore:
                  and may_be_a_lost_race(error, plans[k].external_id_field)]
         if raced:
             self._session.telemetry.salesforce_retry("upsert", "DUPLICATE_VALUE")
-            self._send_rows(plans, results, raced, {row: self._attempts() for row in raced}, set())
+            self._send_rows(plans, results, raced, {row: self._attempts() for row in raced}, set(), size)
         flat = [r for rows in results for r in rows]
         if any(r is not None and r.error is not None and r.error.code == "INVALID_FIELD" for r in flat):
             self._describes.drop(self._identity, object_name)  # the org changed: describe afresh next time
@@ -269,13 +294,33 @@ class SalesforceStore:
 
     def _send_rows(self, plans: list[write_plan.Plan], results: list[list[WriteOutcome | None]],
                    rows: list[tuple[int, int]], tries: dict[tuple[int, int], Attempts],
-                   transient: set[tuple[int, int]]) -> None:
-        """Send these rows (plan, position) in collection-sized chunks of one kind, five chunks to a Composite
-        call (or one a call); store each outcome, and the attempt budget that carried it."""
+                   transient: set[tuple[int, int]], size: int = 0) -> None:
+        """Send these rows (plan, position) in collection-sized chunks of one kind (at most `size` records),
+        five chunks to a Composite call (or one a call); store each outcome, and the attempt budget that
+        carried it."""
+        size = size or self._batch
         chunks: list[tuple[int, list[int]]] = []
         for k in range(len(plans)):
             mine = [n for kk, n in rows if kk == k]
-            chunks += [(k, mine[i:i + self._batch]) for i in range(0, len(mine), self._batch)]
+            chunks += [(k, mine[i:i + size]) for i in range(0, len(mine), size)]
+        self._send_chunked(plans, results, chunks, tries, transient)
+
+    def _send_sized(self, object_name: str, plans: list[write_plan.Plan], results: list[list[WriteOutcome | None]],
+                    rows: list[tuple[int, int]], tries: dict[tuple[int, int], Attempts],
+                    transient: set[tuple[int, int]]) -> None:
+        """`_send_rows` in chunks the org's triggers let through (see chunking): chunks refused on a governor
+        limit are split and only their refused rows resent."""
+        def send_many(chunks: list[list[tuple[int, int]]]) -> list[list[WriteOutcome]]:
+            self._send_chunked(plans, results, [(c[0][0], [n for _, n in c]) for c in chunks], tries, transient)
+            return [[results[k][n] or write_plan.fail("UNKNOWN_EXCEPTION", "no result") for k, n in c] for c in chunks]
+
+        per_call = composite.MAX_COLLECTIONS_OR_QUERIES if self._composite else 1
+        send_sized(rows, send_many, self._chunk_sizes.of(self._session.base_url, object_name),
+                   self._max_in_flight * per_call, group=lambda row: row[0])
+
+    def _send_chunked(self, plans: list[write_plan.Plan], results: list[list[WriteOutcome | None]],
+                      chunks: list[tuple[int, list[int]]], tries: dict[tuple[int, int], Attempts],
+                      transient: set[tuple[int, int]]) -> None:
         if not chunks:
             return
 

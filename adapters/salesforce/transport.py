@@ -18,6 +18,7 @@ import httpx
 
 from adapters.salesforce.allowance import Allowance, CoolOff, is_daily_limit
 from adapters.salesforce.auth import Grant, TokenManager
+from adapters.salesforce.budget_gate import BudgetGate
 from adapters.salesforce.retry import Attempts, RetryPolicy, Timing
 from adapters.salesforce.shared_slots import release_shared_slot, take_shared_slot
 from adapters.salesforce.watchdog import Watchdog
@@ -181,7 +182,8 @@ class Session:
     def __init__(self, client: httpx.Client, base_url: str, version: str, tokens: TokenManager, grant: Grant,
                  org: OrgState, timing: Timing, policy: RetryPolicy, deadline: float | None,
                  request_timeout_seconds: float = 30.0, min_write_seconds: float = 0.5,
-                 telemetry: Telemetry | None = None, allowance: Allowance | None = None):
+                 telemetry: Telemetry | None = None, allowance: Allowance | None = None,
+                 budget: BudgetGate | None = None):
         self.base_url, self.version = base_url, version
         self.telemetry = telemetry or NullTelemetry()
         self._org_label = org_label(base_url)
@@ -190,6 +192,7 @@ class Session:
         self.timing, self.policy, self.deadline = timing, policy, deadline
         self._timeout, self._min_write = request_timeout_seconds, min_write_seconds
         self._allowance = allowance or CoolOff(timing.clock)
+        self.budget = budget or BudgetGate(None, base_url, self._org_label, self.telemetry)
         self._lock = threading.Lock()
         self._calls = 0
         self._describes = 0
@@ -264,8 +267,18 @@ class Session:
                 content = body if isinstance(body, bytes) else json.dumps(
                     body, allow_nan=False, ensure_ascii=False, separators=(",", ":")).encode()
             request = self._client.build_request(method, url, headers=headers, content=content, timeout=timeout)
-            return send_within(self._client, request, None if remaining is None else self.timing.clock() + timeout,
-                               self.timing.clock, self._org.watchdog)
+            self.budget.spend()  # reserved before it is sent (raises, sending nothing, past the budget)
+            try:
+                response = send_within(self._client, request, None if remaining is None else
+                                       self.timing.clock() + timeout, self.timing.clock, self._org.watchdog)
+            except _NOT_SENT:
+                self.budget.unsent()
+                raise
+            except httpx.TransportError:
+                self.budget.sent(None)
+                raise
+            self.budget.sent(parse_usage(response.headers.get("Sforce-Limit-Info")))
+            return response
         finally:
             if shared is not None:
                 release_shared_slot(self._org.shared, shared)
@@ -300,6 +313,8 @@ class Session:
         `attempts` is the budget of the logical write this request belongs to (shared with the row-lock
         resends of the same records); without one, the request gets its own `policy.max_attempts`.
         """
+        if self.budget.needs_limits():
+            self.learn_limits()
         try:
             return self._request(method, url, body, idempotent, content_type, accept,
                                  attempts or Attempts(self.policy.max_attempts), retry_locks=attempts is None)
@@ -379,6 +394,16 @@ class Session:
                     self.timing.backoff(attempts.used, self.deadline, self.policy.base_delay, self.policy.max_delay)):
                 raise BackendError(last)
             self.telemetry.salesforce_retry(kind, last.code)
+
+    def learn_limits(self) -> None:
+        """The org's daily allowance from /limits, for a governor that knows nothing of it yet (one call)."""
+        try:
+            _, body = self.json("GET", f"{self.data_url}/limits")
+        except BackendError:
+            return  # the next answer's Sforce-Limit-Info will tell
+        daily = body.get("DailyApiRequests") if isinstance(body, dict) else None
+        if isinstance(daily, dict) and isinstance(daily.get("Max"), int) and isinstance(daily.get("Remaining"), int):
+            self.budget.observe(ApiUsage(daily["Max"] - daily["Remaining"], daily["Max"]))
 
     def _admit(self) -> None:
         """Refuse, sending nothing, while the org's daily API allowance is spent."""

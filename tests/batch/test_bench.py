@@ -10,19 +10,24 @@ from tests.bench.workload import OPS
 
 def test_the_bench_writes_its_figures_and_needs_fewer_calls_than_the_baseline(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    assert main(["--sizes", "1,20", "--latency-ms", "0", "--baseline-sample", "10", "--json", str(out)]) == 0
+    assert main(["--sizes", "1,20", "--latency-ms", "0", "--baseline-sample", "10", "--applies", "200",
+                 "--applies-max-n", "1", "--json", str(out)]) == 0
     result = json.loads(out.read_text())
-    assert set(result) == {"plan", "seconds", "counting", "cells"}
+    assert set(result) == {"plan", "seconds", "counting", "latency", "cells"}
     cells = {(c["op"], c["n"]): c for c in result["cells"]}
     assert set(cells) == {(op, n) for op in OPS for n in (1, 20)}
     for (op, n), c in cells.items():
         assert c["ours"]["failed"] == c["baseline"]["failed"] == 0, (op, n)
-        assert c["applies"] >= 1 and c["ours"]["records"] == n * c["applies"]
-        assert c["p50_ms"] <= c["p99_ms"] and c["ours"]["records_per_second"] > 0
+        assert c["ours"]["records"] == n * c["applies"] and c["ours"]["records_per_second"] > 0
+        if n == 1:  # p99 from 200 Applies; a cell of fewer Applies reports none (it would be their maximum)
+            assert c["applies"] == 200 and c["p50_ms"] <= c["p99_ms"]
+        else:
+            assert 1 <= c["applies"] < 200 and c["p99_ms"] is None
         assert c["baseline_sampled"] == (n == 20) and c["baseline"]["records"] == (10 if n == 20 else c["applies"])
         assert c["peak_rss_mb"] is None or c["peak_rss_mb"] > 0
         ours, theirs = c["ours"]["calls_per_record"], c["baseline"]["calls_per_record"]
         assert ours < theirs if n == 20 else ours <= theirs, (op, n, ours, theirs)
     assert cells[("upsert ext id", 1)]["ours"]["calls_per_record"] == 1  # native upsert: no lookup
+    assert cells[("upsert ext id", 20)]["baseline"]["calls_per_record"] == 1  # the baseline's native upsert too
     assert cells[("create", 20)]["ours"]["calls_per_record"] == 1 / 20
     assert "rec/s ours/base" in capsys.readouterr().out

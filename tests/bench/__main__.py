@@ -1,4 +1,4 @@
-"""python -m tests.bench [--quick] [--latency-ms 50] [--sizes 1,200] [--ops ...] [--json bench-results.json]."""
+"""python -m tests.bench [--quick] [--latency-ms 60] [--applies 200] [--sizes 1,200] [--ops ...] [--json bench-results.json]."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from tests.bench.report import table
 from tests.bench.runner import Plan, run
 from tests.bench.workload import OPS
 
-QUICK = {"sizes": (1, 200), "latency_ms": 10.0, "baseline_sample": 50, "budget_events": 1000, "max_reps": 5}
+QUICK = {"sizes": (1, 200), "latency_ms": 10.0, "baseline_sample": 50, "applies": 200, "applies_max_n": 1,
+         "budget_events": 2000, "max_reps": 10}
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -19,8 +20,10 @@ def _sizes(text: str) -> tuple[int, ...]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="N = 1 and 200, 10 ms latency, fewer Applies")
-    parser.add_argument("--latency-ms", type=float, help="round trip added to every Salesforce call (default 50)")
+    parser.add_argument("--quick", action="store_true", help="N = 1 (200 Applies) and 200 (10 Applies), 10 ms base")
+    parser.add_argument("--latency-ms", type=float, help="the latency model's base per Salesforce call (default 60)")
+    parser.add_argument("--applies", type=int, help="Applies per cell up to --applies-max-n events (default 200)")
+    parser.add_argument("--applies-max-n", type=int, help="larger cells run a few Applies, no p99 (default 1000)")
     parser.add_argument("--sizes", type=_sizes, help="comma-separated N (default 1,200,1000,10000)")
     parser.add_argument("--ops", help=f"comma-separated, from: {', '.join(OPS)}")
     parser.add_argument("--baseline-sample", type=int, help="events the baseline runs in a larger cell (default 100)")
@@ -37,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"unknown ops {unknown}; choose from {list(OPS)}")
         settings["ops"] = names
+    if args.applies:
+        settings["applies"] = args.applies
+    if args.applies_max_n is not None:
+        settings["applies_max_n"] = args.applies_max_n
     if args.baseline_sample:
         settings["baseline_sample"] = args.baseline_sample
     result = run(Plan(**settings))

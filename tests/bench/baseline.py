@@ -21,8 +21,8 @@ def _soql_literal(value: Any) -> str:
 
 
 class Baseline:
-    """create: POST; update/upsert: query, then PATCH the one match (upsert: POST when none); delete by Id:
-    DELETE. One event after another, no batching, no concurrency (cdp-compatibility §3.3-3.9)."""
+    """create: POST; update/upsert: query, then PATCH the one match (upsert: POST when none); upsert on an
+    external id: PATCH /sobjects/{object}/{field}/{value} (Salesforce's native upsert); delete by Id: DELETE. One event after another, no batching, no concurrency (cdp-compatibility §3.3-3.9)."""
 
     def __init__(self, base_url: str, access_token: str, version: str = "v53.0"):
         self._data = f"{base_url}/services/data/{version}"
@@ -42,6 +42,9 @@ class Baseline:
             return self._client.post(sobjects, json=mapped_fields(op, payload)).status_code
         if op.kind == "delete_by_id":
             return self._client.delete(f"{sobjects}/{matcher_value(op, payload)}").status_code
+        if op.native_upsert:  # a careful user of the old system: Salesforce's own upsert, one call per record
+            key = quote(str(matcher_value(op, payload)), safe="")
+            return self._client.patch(f"{sobjects}/{op.match_field}/{key}", json=mapped_fields(op, payload)).status_code
         # Deliberately the replaced system's query building (quote escaping only), for a like-for-like baseline.
         value = _soql_literal(matcher_value(op, payload))
         soql = f"SELECT Id FROM {op.object_name} WHERE {op.match_field} = {value}"  # noqa: S608

@@ -36,12 +36,16 @@ def table(result: dict[str, Any]) -> str:
     plan = result["plan"]
     sampled = {c["baseline"]["records"] for c in result["cells"] if c["baseline_sampled"]}
     lines += ["",
-              f"Salesforce emulator with {plan['latency_ms']:g} ms per API call; sfdest serve (salesforce backend) "
-              f"over gRPC; {result['seconds']:.0f} s in all.",
+              f"Salesforce emulator latency model: {plan['latency_ms']:g} ms per API call, plus "
+              f"{plan['write_record_ms']:g} ms per record written and {plan['query_record_ms']:g} ms per record "
+              f"read; Bulk jobs at {plan['bulk_records_per_second']:g} records/s. sfdest serve (salesforce backend) "
+              f"over gRPC, {plan['streams']} Applies in flight; {result['seconds']:.0f} s in all.",
               f"calls/rec: {result['counting']}.",
               "base: the replaced system, per event in turn: one query and one single-record write "
-              "(create: the write only; delete by Id: the DELETE only).",
-              "p50/p99: of the Applies in the cell (applies column); peak RSS: the server process, reset per cell."]
+              "(create: the write only; delete by Id: the DELETE only; upsert ext id: Salesforce's native "
+              "single-record upsert).",
+              f"p50/p99: of the Applies in the cell (applies column; p99 only from {200} Applies up); "
+              "rec/s: records over the cell's wall time; peak RSS: the server process, reset per cell."]
     if sampled:
         lines.append(f"* baseline ran the first {', '.join(map(str, sorted(sampled)))} events of the cell; "
                      "its rate is extrapolated.")

@@ -6,6 +6,7 @@ import itertools
 import math
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -13,8 +14,10 @@ from tests.bench.baseline import Baseline
 from tests.bench.server import ServerProcess
 from tests.bench.workload import OPS, Op
 from tools.emulator import Emulator
+from tools.emulator.latency import LatencyModel
 
 APPLY_TIMEOUT = 900.0
+P99_APPLIES = 200  # fewer Applies make p99 a maximum: below this a cell reports no p99
 _tags = itertools.count(1)
 
 
@@ -22,10 +25,19 @@ _tags = itertools.count(1)
 class Plan:
     sizes: tuple[int, ...] = (1, 200, 1000, 10_000)
     ops: tuple[str, ...] = tuple(OPS)
-    latency_ms: float = 50.0
+    latency_ms: float = LatencyModel.base_ms  # the model's base per call
+    write_record_ms: float = LatencyModel.write_record_ms
+    query_record_ms: float = LatencyModel.query_record_ms
+    bulk_records_per_second: float = LatencyModel.bulk_records_per_second
     baseline_sample: int = 100  # events the baseline runs for a cell with more; its rate is extrapolated
-    budget_events: int = 5000  # events per cell for our side, as several Applies when N is small
-    max_reps: int = 20
+    applies: int = P99_APPLIES  # Applies per cell up to `applies_max_n` events (p99 needs 200)
+    applies_max_n: int = 1000
+    budget_events: int = 20_000  # larger cells: events per cell, as several Applies
+    max_reps: int = 5
+    streams: int = 4  # Applies in flight at once (a host sends batches concurrently)
+
+    def latency(self) -> LatencyModel:
+        return LatencyModel(self.latency_ms, self.write_record_ms, self.query_record_ms, self.bulk_records_per_second)
 
 
 @dataclass
@@ -43,7 +55,7 @@ class Cell:
     applies: int
     ours: Side
     p50_ms: float
-    p99_ms: float
+    p99_ms: float | None
     peak_rss_mb: float | None
     baseline: Side
     baseline_sampled: bool
@@ -59,6 +71,8 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def reps_for(plan: Plan, n: int) -> int:
+    if n <= plan.applies_max_n:
+        return plan.applies
     return max(1, min(plan.max_reps, plan.budget_events // n))
 
 
@@ -69,8 +83,8 @@ def _tag(op: Op, n: int) -> str:
 class _Org:
     """A fresh emulator (one org) for one cell, and the baseline's client to it."""
 
-    def __init__(self, latency_ms: float):
-        self.emulator = Emulator(latency_ms=latency_ms, api_limit=10**9).start()
+    def __init__(self, latency: LatencyModel):
+        self.emulator = Emulator(latency=latency, api_limit=10**9).start()
         self.connection = self.emulator.connection()
         self.baseline = Baseline(self.emulator.base_url, self.emulator.issue_token())
 
@@ -111,13 +125,17 @@ class Bench:
     def ours(self, org: _Org, op: Op, n: int) -> tuple[Side, list[float], float | None]:
         self._apply(org, op, 1)  # warm-up: token and describe cached, as for any connection in steady use
         self.server.reset_peak_rss()
-        times, calls, failed, reps = [], 0, 0, reps_for(self.plan, n)
-        for _ in range(reps):
-            seconds, c, f = self._apply(org, op, n)
-            times.append(seconds)
-            calls, failed = calls + c, failed + f
+        reps = reps_for(self.plan, n)
+        before = org.emulator.api_calls
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max(1, self.plan.streams)) as pool:
+            done = list(pool.map(lambda _: self._apply(org, op, n), range(reps)))
+        wall = time.perf_counter() - started
+        times = [seconds for seconds, _, _ in done]
+        failed = sum(f for _, _, f in done)
         records = n * reps
-        return Side(calls / records, records / sum(times), failed, records), times, self.server.peak_rss_mb()
+        calls = org.emulator.api_calls - before
+        return Side(calls / records, records / wall, failed, records), times, self.server.peak_rss_mb()
 
     def theirs(self, org: _Org, op: Op, n: int) -> tuple[Side, bool]:
         count = n * reps_for(self.plan, n) if n == 1 else min(n, self.plan.baseline_sample)
@@ -129,7 +147,7 @@ class Bench:
         return Side((org.emulator.api_calls - before) / count, count / seconds, failed, count), count < n
 
     def cell(self, op: Op, n: int) -> Cell:
-        org = _Org(self.plan.latency_ms)
+        org = _Org(self.plan.latency())
         try:
             theirs, sampled = self.theirs(org, op, n)  # first: its lookups scan a small table
             ours, times, rss = self.ours(org, op, n)
@@ -138,7 +156,10 @@ class Bench:
         notes = [f"baseline ran the first {theirs.records} of {n} events; its rate is extrapolated"] if sampled else []
         if not self.rss_resettable:
             notes.append("peak RSS is the server's since start (clear_refs not allowed)")
-        return Cell(op.name, n, len(times), ours, 1000 * percentile(times, 50), 1000 * percentile(times, 99), rss,
+        if len(times) < P99_APPLIES:
+            notes.append(f"p99 needs {P99_APPLIES} Applies; this cell ran {len(times)}")
+        p99 = 1000 * percentile(times, 99) if len(times) >= P99_APPLIES else None
+        return Cell(op.name, n, len(times), ours, 1000 * percentile(times, 50), p99, rss,
                     theirs, sampled, ours.records_per_second / theirs.records_per_second,
                     ours.calls_per_record / theirs.calls_per_record, notes)
 
@@ -162,4 +183,5 @@ def run(plan: Plan, progress: bool = True) -> dict[str, Any]:
     return {"plan": asdict(plan), "seconds": round(time.perf_counter() - started, 1),
             "counting": "Salesforce API calls counted at the emulator, after one warm-up Apply per cell (token and "
                         "describe cached); token requests are not API calls",
+            "latency": asdict(plan.latency()),
             "cells": [asdict(c) for c in cells]}

@@ -28,6 +28,7 @@ class Op:
     match_field: str = ""  # the matcher's field (the baseline's WHERE)
     seeded: float = 0.0  # share of the events whose record exists before the run
     mappings: list[dict[str, Any]] = field(default_factory=list)
+    native_upsert: bool = False  # the baseline upserts on the external id itself, one call per record
 
     def event(self, tag: str, i: int, record_id: str = "") -> dict[str, Any]:
         if self.object_name == "Subscription__c":
@@ -79,7 +80,7 @@ SUBSCRIPTION_UPSERT = {"object": "Subscription__c", "operation": "OPERATION_UPSE
 OPS = {op.name: op for op in (
     Op("create", "create", "Lead", _lead("OPERATION_CREATE"), mappings=LEAD_MAPPINGS),
     Op("upsert ext id", "upsert", "Subscription__c", SUBSCRIPTION_UPSERT, "External_Id__c", 0.5,
-       SUBSCRIPTION_UPSERT["field_mappings"]),
+       SUBSCRIPTION_UPSERT["field_mappings"], native_upsert=True),
     Op("upsert Email", "upsert", "Lead", _lead("OPERATION_UPSERT", "Email", "traits.email"), "Email", 0.5,
        LEAD_MAPPINGS),
     Op("update Email", "update", "Lead", _lead("OPERATION_UPDATE", "Email", "traits.email"), "Email", 1.0,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,9 @@ class Job:
     state: str = "Open"
     uploads: list[str] = field(default_factory=list)
     polls_left: int = 1
+    uploaded_at: float = 0.0  # time.monotonic() at UploadComplete
+    progress: int = 0  # records processed so far, while InProgress under a latency model
+    processing: bool = False  # its rows are being applied (latency model)
     error: str = ""
     outcome: bulk_csv.Outcome | None = None
 
@@ -58,7 +62,7 @@ class Job:
 
     def info(self) -> dict[str, Any]:
         """GET of the job: the head, the format and the processing figures (errorMessage when Failed)."""
-        processed = self.outcome.processed if self.outcome else 0
+        processed = self.outcome.processed if self.outcome else self.progress
         failed = len(self.outcome.failed) if self.outcome else 0
         out: dict[str, Any] = {
             **self._head(), "jobType": "V2Ingest", "lineEnding": self.line_ending, "columnDelimiter": self.delimiter,
@@ -129,6 +133,14 @@ def upload(emu: Emulator, call: Call) -> Reply:
     return Reply.empty(201)
 
 
+def _process_later(emu: Emulator, job: Job) -> None:
+    outcome = bulk_csv.process(emu.org, job, random.Random(f"{emu.bulk.seed}:{job.id}"))
+    with emu.bulk.lock:
+        if job.state == "InProgress":
+            job.outcome, job.error = outcome, outcome.error
+            job.state = "Failed" if outcome.error else "JobComplete"
+
+
 def _process(emu: Emulator, job: Job) -> None:
     job.outcome = bulk_csv.process(emu.org, job, random.Random(f"{emu.bulk.seed}:{job.id}"))
     job.error = job.outcome.error
@@ -143,6 +155,7 @@ def set_state(emu: Emulator, call: Call) -> Reply:
         if wanted == "UploadComplete" and job.state == "Open":
             job.state = "UploadComplete"
             job.polls_left = emu.bulk.polls_to_complete
+            job.uploaded_at = time.monotonic()
             reply = Reply.json(200, job.changed_info())
             if job.polls_left <= 0:
                 _process(emu, job)
@@ -160,11 +173,22 @@ def info(emu: Emulator, call: Call) -> Reply:
         job = emu.bulk.get(call.params["job"])
         if job.state in ("UploadComplete", "InProgress"):
             job.polls_left -= 1
-            if job.polls_left <= 0:
+            total = _rows(job)
+            if emu.latency is not None:  # the job takes time in proportion to its records
+                job.progress = emu.latency.bulk_processed(total, time.monotonic() - job.uploaded_at)
+            if job.polls_left <= 0 and emu.latency is None:
                 _process(emu, job)
             else:
+                if emu.latency is not None and job.polls_left <= 0 and job.progress >= total and not job.processing:
+                    job.processing = True  # applied in the background: polls keep answering InProgress meanwhile
+                    threading.Thread(target=_process_later, args=(emu, job), daemon=True).start()
                 job.state = "InProgress"
         return Reply.json(200, job.info())
+
+
+def _rows(job: Job) -> int:
+    """The data rows uploaded (a header line per upload; a quoted line break may count one more)."""
+    return sum(max(0, u.count("\n") - 1 + (0 if u.endswith("\n") else 1)) for u in job.uploads)
 
 
 def list_jobs(emu: Emulator, call: Call) -> Reply:

@@ -10,6 +10,7 @@ from core.model import ResultError
 from tools.emulator.faults import LOCK_MESSAGE, fault_reply
 from tools.emulator.rollback import Snapshot, org_lock
 from tools.emulator.save_results import in_collection
+from tools.emulator.triggers import CODE
 from tools.emulator.wire import ApiError, Reply
 
 if TYPE_CHECKING:
@@ -176,13 +177,41 @@ def retrieve(emu: Emulator, call: Call) -> Reply:
 def locked(call: Call) -> Reply:
     """Every record of a collection write refused with UNABLE_TO_LOCK_ROW (nothing written)."""
     try:
-        if call.kind == "collection_delete":
-            ids: list[Any] = [i for i in (call.req.param("ids") or "").split(",") if i]
-        else:
-            ids = [_id(r) if call.kind == "collection_update" else None for r in _payload(call)[1]]
+        return refused(call, _ids(call), "UNABLE_TO_LOCK_ROW", LOCK_MESSAGE)
     except ApiError:
         return fault_reply("row_lock")
-    error = [{"statusCode": "UNABLE_TO_LOCK_ROW", "message": LOCK_MESSAGE, "fields": []}]
+
+
+def _ids(call: Call) -> list[Any]:
+    """The record ids of a collection write (None where a record names none)."""
+    if call.kind == "collection_delete":
+        return [i for i in (call.req.param("ids") or "").split(",") if i]
+    return [_id(r) if call.kind == "collection_update" else None for r in _payload(call)[1]]
+
+
+def trigger_limited(emu: Emulator, call: Call) -> Reply | None:
+    """The answer of a write whose chunk is too large for the org's trigger (emu.trigger_limit), or None."""
+    limit = emu.trigger_limit
+    if limit is None or call.kind not in WRITE_KINDS:
+        return None
+    try:
+        ids = _ids(call)
+        if call.kind == "collection_delete":
+            objects = [o for o in (emu.org.object_of_id(i) for i in ids) if o]
+        elif call.kind == "collection_upsert":
+            objects = [call.params["obj"]]
+        else:
+            objects = [_type(r) for r in _payload(call)[1]]
+    except ApiError:
+        return None
+    if not limit.fires(call.kind, objects, len(ids)):
+        return None
+    return refused(call, ids, CODE, limit.message(call.kind))
+
+
+def refused(call: Call, ids: list[Any], code: str, message: str) -> Reply:
+    """Every record of a collection write failed with `code` (nothing written)."""
+    error = [{"statusCode": code, "message": message, "fields": []}]
     out = []
     for rid in ids:
         entry: dict[str, Any] = {"id": rid} if rid else {}

@@ -38,6 +38,9 @@ def versions() -> list[dict[str, str]]:
 
 def run_call(emu: Emulator, call: routes.Call) -> Reply:
     """Run a routed call's handler; errors become Salesforce-shaped replies."""
+    limited = composite.trigger_limited(emu, call)  # a chunk too large for the org's trigger (emu.trigger_limit)
+    if limited is not None:
+        return limited
     try:
         with emu.org.request_headers(call.req.header("sforce-duplicate-rule-header"),
                                      call.req.header("sforce-auto-assign")):
@@ -114,5 +117,7 @@ def dispatch(emu: Emulator, req: Request) -> Reply:
         return Reply.dropped()
     if fault and fault.kind == "trickle":
         reply.trickle = fault.seconds
+    if emu.latency is not None:
+        pause(emu.latency.seconds(call.kind, reply), req.gone)
     reply.headers.update(limit_header)
     return reply

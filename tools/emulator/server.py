@@ -22,11 +22,13 @@ from tools.emulator import equality
 from tools.emulator.bulk import Jobs
 from tools.emulator.dispatch import dispatch, pause
 from tools.emulator.faults import Fault, FaultPlan
+from tools.emulator.latency import LatencyModel
 from tools.emulator.limits import Usage
 from tools.emulator.oauth import OAuth
 from tools.emulator.query import Cursors
 from tools.emulator.soql import Query
 from tools.emulator.soql_parser import parse
+from tools.emulator.triggers import TriggerLimit
 from tools.emulator.wire import Request
 
 CLIENT_ID = "sfdest-emulator-client"
@@ -163,7 +165,7 @@ class Emulator:
     Credentials: add_client, add_user, add_refresh_token, register_jwt_key / new_jwt_key,
     revoke_refresh_token, deactivate_user, issue_token, expire_all_tokens / expire_token, concurrent_refresh_conflicts,
     login_domain, rotate_refresh_tokens. Faults: fail_next, drop_connection_next, clear_faults,
-    latency_ms. Counters: token_requests, api_calls,
+    trigger_limit, latency_ms. Counters: token_requests, api_calls,
     calls (by kind), bulk_calls, api_usage, set_api_usage, reset_counters, requests (logged requests),
     last_queries (parsed SOQL), open_requests and peak_open_requests (requests being served whose client is still
     connected, now and at most).
@@ -174,7 +176,7 @@ class Emulator:
 
     def __init__(self, *, org: Org | None = None, host: str = "127.0.0.1", port: int = 0, api_limit: int = 100_000,
                  latency_ms: float = 0.0, bulk_polls_to_complete: int = 1, seed: int = 1234, defaults: bool = True,
-                 verbose: bool = False, locale: str = equality.DEFAULT_LOCALE):
+                 verbose: bool = False, locale: str = equality.DEFAULT_LOCALE, latency: LatencyModel | None = None):
         self.locale = locale  # the API user's locale: it decides SOQL's case rules
         self.org = org or Org()
         # The emulator's own equality, not core's: for queries, unique fields and upsert keys.
@@ -182,8 +184,12 @@ class Emulator:
                          functools.partial(equality.upsert_key, locale=locale))
         self.host, self.port, self.verbose = host, port, verbose
         self.latency_ms = latency_ms
+        # A per-call base plus per-record costs, and Bulk jobs that take time (None: latency_ms per call only).
+        self.latency: LatencyModel | None = latency
         self.usage = Usage(api_limit)
         self.faults = FaultPlan()
+        # Set (e.g. TriggerLimit(37)) to make collection writes of more records fail as a whole.
+        self.trigger_limit: TriggerLimit | None = None
         self.cursors = Cursors()
         self.bulk = Jobs(bulk_polls_to_complete, seed)
         self._user_ids = IdFactory()

@@ -1,0 +1,89 @@
+"""BudgetCounters in this process's memory (one replica); sfdest's own calls counted in hourly buckets over a
+rolling 24 hours."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from core.budget import WINDOW_SECONDS, BudgetState
+
+BUCKET_SECONDS = 3600.0
+MAX_ORGS = 10_000
+
+
+@dataclass
+class _Org:
+    state: BudgetState = BudgetState()
+    buckets: deque[tuple[float, int]] = field(default_factory=deque)  # (bucket start, own calls)
+    aged_at: float = 0.0  # org_used has been aged up to this instant
+
+
+class InProcessBudgetCounters:
+    """Thread-safe counters per org; the least recently used org is forgotten past `max_orgs`."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, max_orgs: int = MAX_ORGS):
+        self._clock, self._max = clock, max_orgs
+        self._lock = threading.Lock()
+        self._orgs: dict[str, _Org] = {}
+
+    def _org(self, org: str) -> _Org:
+        entry = self._orgs.pop(org, None) or _Org()
+        self._orgs[org] = entry
+        while len(self._orgs) > self._max:
+            del self._orgs[next(iter(self._orgs))]
+        now = self._clock()
+        while entry.buckets and entry.buckets[0][0] <= now - WINDOW_SECONDS:
+            _, calls = entry.buckets.popleft()
+            entry.state = replace(entry.state, own_used=max(0, entry.state.own_used - calls))
+        s = entry.state
+        if s.limit > 0:  # calls age out of the org's window at its average rate
+            aged = int((now - entry.aged_at) * s.limit / WINDOW_SECONDS)
+            if aged > 0:
+                entry.state = replace(s, org_used=max(0, s.org_used - aged))
+                entry.aged_at += aged * WINDOW_SECONDS / s.limit
+        return entry
+
+    def reserve(self, org: str, calls: int, own_ceiling: int, org_ceiling: int) -> bool:
+        with self._lock:
+            entry = self._org(org)
+            s = entry.state
+            if s.own_used + s.reserved + calls > own_ceiling or s.org_used + s.reserved + calls > org_ceiling:
+                entry.state = replace(s, refused=s.refused + calls)
+                return False
+            entry.state = replace(s, reserved=s.reserved + calls)
+            return True
+
+    def commit(self, org: str, calls: int) -> None:
+        with self._lock:
+            entry = self._org(org)
+            s = entry.state
+            entry.state = replace(s, reserved=max(0, s.reserved - calls), own_used=s.own_used + calls,
+                                  org_used=s.org_used + calls)
+            start = self._clock() // BUCKET_SECONDS * BUCKET_SECONDS
+            if entry.buckets and entry.buckets[-1][0] == start:
+                entry.buckets[-1] = (start, entry.buckets[-1][1] + calls)
+            else:
+                entry.buckets.append((start, calls))
+
+    def release(self, org: str, calls: int) -> None:
+        with self._lock:
+            entry = self._org(org)
+            entry.state = replace(entry.state, reserved=max(0, entry.state.reserved - calls))
+
+    def observe(self, org: str, used: int, limit: int) -> None:
+        with self._lock:
+            entry = self._org(org)
+            # With calls in flight, answers may arrive out of order: keep the larger count then. Otherwise
+            # (or when the allowance changed) take what Salesforce says: calls age out of its window.
+            s = entry.state
+            keep = s.limit == limit and s.reserved > 0
+            entry.state = replace(s, limit=limit, org_used=max(s.org_used, used) if keep else used)
+            entry.aged_at = self._clock()
+
+    def state(self, org: str) -> BudgetState:
+        with self._lock:
+            return self._org(org).state

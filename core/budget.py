@@ -1,0 +1,100 @@
+"""The API budget governor: how much of an org's daily API allowance sfdest may spend, and the port of the
+counters it keeps (shared by every replica: in-process for one, a shared store for many).
+
+Per org, sfdest may use `share` of the daily allowance, and the org as a whole (every integration's
+calls, as Salesforce reports them in Sforce-Limit-Info) must never reach into the last `reserve`
+of it. Calls are reserved before they are sent, committed when sent and released when not, so
+concurrent Applies (and replicas) never promise the same call twice.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+WINDOW_SECONDS = 24 * 3600.0  # Salesforce counts API requests over a rolling 24 hours
+MIN_RETRY_AFTER = 60.0
+
+
+@dataclass(frozen=True)
+class BudgetState:
+    """One org's counters: `org_used`/`limit` as Salesforce last reported them (limit 0: unknown);
+    `own_used` calls sfdest made in the window, `reserved` calls promised and not yet sent,
+    `refused` calls refused so far (a running total). `org_used` is the usage now as far as sfdest can
+    tell: the last report plus sfdest's calls since, less the calls that aged out of the rolling window
+    since, at its average rate of `limit` a day (the next report corrects it)."""
+
+    limit: int = 0
+    org_used: int = 0
+    own_used: int = 0
+    reserved: int = 0
+    refused: int = 0
+
+
+class BudgetCounters(Protocol):
+    """The counters of every org's budget. Each method is atomic for one org."""
+
+    def reserve(self, org: str, calls: int, own_ceiling: int, org_ceiling: int) -> bool:
+        """Reserve `calls` if own_used + reserved + calls <= own_ceiling and org_used + reserved + calls <=
+        org_ceiling; else count them refused. False when refused."""
+        ...
+
+    def commit(self, org: str, calls: int) -> None:
+        """`calls` reserved calls were sent: they leave `reserved` and count in own_used and org_used."""
+        ...
+
+    def release(self, org: str, calls: int) -> None:
+        """`calls` reserved calls were not sent."""
+        ...
+
+    def observe(self, org: str, used: int, limit: int) -> None:
+        """Salesforce reported the org's usage (Sforce-Limit-Info or /limits)."""
+        ...
+
+    def state(self, org: str) -> BudgetState: ...
+
+
+@dataclass(frozen=True)
+class Decision:
+    granted: bool
+    retry_after_seconds: float = 0.0
+
+
+class ApiGovernor:
+    """The policy over the counters: ceilings from the share and the reserve, and when to try again."""
+
+    def __init__(self, counters: BudgetCounters, share: float = 1.0, reserve: float = 0.0):
+        if not (0 < share <= 1 and 0 <= reserve < 1):
+            raise ValueError("share must be in (0, 1] and reserve in [0, 1)")
+        self.counters, self.share, self.reserve_fraction = counters, share, reserve
+
+    def knows(self, org: str) -> bool:
+        return self.counters.state(org).limit > 0
+
+    def ceilings(self, state: BudgetState) -> tuple[int, int]:
+        """(sfdest's own ceiling, the org-wide ceiling) in calls."""
+        return math.floor(state.limit * self.share), math.floor(state.limit * (1 - self.reserve_fraction))
+
+    def reserve(self, org: str, calls: int) -> Decision:
+        state = self.counters.state(org)
+        if state.limit <= 0:  # nothing known yet: the first answer's header will tell
+            return Decision(self.counters.reserve(org, calls, 1 << 62, 1 << 62))
+        own, whole = self.ceilings(state)
+        if self.counters.reserve(org, calls, own, whole):
+            return Decision(True)
+        return Decision(False, self.retry_after(self.counters.state(org), calls))
+
+    def retry_after(self, state: BudgetState, calls: int) -> float:
+        """Seconds until `calls` more can fit, as calls age out of the rolling window at its average rate."""
+        own, whole = self.ceilings(state)
+        excess = max(state.own_used + state.reserved + calls - own, state.org_used + state.reserved + calls - whole, 1)
+        return max(MIN_RETRY_AFTER, math.ceil(excess * WINDOW_SECONDS / max(state.limit, 1)))
+
+    def left(self, org: str) -> int | None:
+        """Calls sfdest may still make to the org now, None when its allowance is not known yet."""
+        state = self.counters.state(org)
+        if state.limit <= 0:
+            return None
+        own, whole = self.ceilings(state)
+        return max(0, min(own - state.own_used, whole - state.org_used) - state.reserved)

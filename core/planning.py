@@ -14,14 +14,14 @@ from core.ports import FieldIn, Lookup, Record
 
 def build_lookup(
     object_name: str, matcher_sets: Iterable[Mapping[str, Any]], operator: MatcherOperator,
-    describe: ObjectDescribe | None
+    describe: ObjectDescribe | None, also_select: Iterable[str] = ()
 ) -> Lookup | None:
     """One lookup whose result holds every candidate of every event (grouped IN conditions)."""
     events = [m for m in matcher_sets if m]
     if not events:
         return None
     fields = list(dict.fromkeys(name for e in events for name in e))
-    select = tuple(dict.fromkeys(["Id", *fields]))
+    select = tuple(dict.fromkeys(["Id", *fields, *also_select]))
     described = {name: describe.field(name) if describe else None for name in fields}
 
     def distinct(values: Iterable[Any], name: str) -> tuple[Any, ...]:
@@ -49,13 +49,51 @@ def build_lookup(
 
 
 class CandidatePool:
-    """Records that may match, indexed by matcher field, kept current as the batch is planned."""
+    """Records that may match, indexed by matcher field, kept current as the batch is planned.
 
-    def __init__(self, matcher_fields: Iterable[str], describe: ObjectDescribe | None):
+    `attributes` are kept per record but not indexed (CreatedDate, LastModifiedDate...). Records the
+    batch creates or updates get a batch stamp instead of a date: later than every date read.
+    """
+
+    def __init__(self, matcher_fields: Iterable[str], describe: ObjectDescribe | None,
+                 attributes: Iterable[str] = ()):
         self._describe = describe
         self._fields = {name: (describe.field(name) if describe else None) for name in matcher_fields}
         self._index: dict[str, dict[Any, set[str]]] = {name: defaultdict(set) for name in self._fields}
         self._values: dict[str, dict[str, Any]] = {}
+        self._attributes = tuple(a for a in attributes if a not in self._fields)
+        self._stamps: dict[str, dict[str, int]] = defaultdict(dict)  # rid -> attribute -> batch stamp
+        self._clock = 0
+        self.removed: set[str] = set()
+
+    def __contains__(self, rid: str) -> bool:
+        return rid in self._values
+
+    def values(self, rid: str) -> dict[str, Any]:
+        return self._values.get(rid, {})
+
+    def attribute(self, rid: str, name: str) -> Any:
+        values = self._values.get(rid, {})
+        return values.get(name)
+
+    def recency(self, rid: str, name: str) -> tuple:
+        """An ordering key for a date attribute: dates read, then the batch's own writes in order."""
+        stamp = self._stamps[rid].get(name)
+        if stamp is not None:
+            return (2, stamp)
+        value = self.attribute(rid, name)
+        return (0, "") if value is None else (1, str(value))
+
+    def stamp(self, rid: str, *names: str) -> None:
+        self._clock += 1
+        for name in names:
+            self._stamps[rid][name] = self._clock
+
+    def merge(self, records: Iterable[Record]) -> None:
+        """Records read after the batch began: the pool's own view of a record it holds (or removed) wins."""
+        for r in records:
+            if str(r["Id"]) not in self._values and str(r["Id"]) not in self.removed:
+                self.add(r)
 
     def _key(self, name: str, value: Any) -> Any:
         return match_key(value, self._fields[name])
@@ -63,7 +101,7 @@ class CandidatePool:
     def add(self, record: Mapping[str, Any]) -> str:
         rid = str(record["Id"])
         values = {name: (rid if name == "Id" else _get(record, name)) for name in self._fields}
-        self._values[rid] = values
+        self._values[rid] = {**values, **{a: _get(record, a) for a in self._attributes}}
         for name, value in values.items():
             if value is not None:
                 self._index[name][self._key(name, value)].add(rid)
@@ -73,14 +111,18 @@ class CandidatePool:
         return name in self._fields
 
     def remove(self, rid: str) -> None:
+        self.removed.add(rid)
         for name, value in self._values.pop(rid, {}).items():
-            if value is not None:
+            if value is not None and name in self._fields:
                 self._index[name][self._key(name, value)].discard(rid)
 
     def update(self, rid: str, changes: Mapping[str, Any]) -> None:
         values = self._values.get(rid)
         if values is None:
             return
+        for name in self._attributes:
+            if name in changes:
+                values[name] = changes[name]
         for name in self._fields:
             if name == "Id" or name not in changes:
                 continue
@@ -120,9 +162,9 @@ def _get(record: Mapping[str, Any], name: str) -> Any:
     return next((v for k, v in record.items() if k.lower() == lowered), None)
 
 
-def fetched_pool(records: Iterable[Record], matcher_fields: Iterable[str], describe: ObjectDescribe | None
-                 ) -> CandidatePool:
-    pool = CandidatePool(matcher_fields, describe)
+def fetched_pool(records: Iterable[Record], matcher_fields: Iterable[str], describe: ObjectDescribe | None,
+                 attributes: Iterable[str] = ()) -> CandidatePool:
+    pool = CandidatePool(matcher_fields, describe, attributes)
     for r in records:
         pool.add(r)
     return pool

@@ -198,6 +198,13 @@ class MemoryStore:
                records: Sequence[Mapping[str, Any]]) -> list[WriteOutcome]:
         return self.write(object_name, [WriteBatch("upsert", records, external_id_field)])[0]
 
+    def merged_into(self, object_name: str, ids: Sequence[str]) -> dict[str, str]:
+        self._call("query")  # queryAll
+        try:
+            return self._org.merged_into(object_name, ids)
+        except OrgError as exc:
+            raise BackendError(exc.error) from None
+
     def delete(self, object_name: str, ids: Sequence[str]) -> list[WriteOutcome]:
         return self.write(object_name, [WriteBatch("delete", ids)])[0]
 

@@ -20,7 +20,7 @@ from core.describe_rest import describe_from_rest
 from core.model import ApiUsage, ResultError
 from core.names import normalize_id
 from core.paths import ACTION
-from core.ports import BackendError, Lookup, Record, WriteBatch, WriteOptions, WriteOutcome
+from core.ports import BackendError, FieldIn, Lookup, Record, WriteBatch, WriteOptions, WriteOutcome
 from core.record_types import RecordTypeInfo, record_types_from_layouts
 from core.write_headers import headers_for
 
@@ -131,8 +131,24 @@ class SalesforceStore:
                                            f"{', '.join(missing)} (or this user cannot see it)", missing))
         return self._run_lookup(lookup, describe)
 
-    def _run_lookup(self, lookup: Lookup, describe: ObjectDescribe) -> list[Record]:
-        prefix = f"{self._session.data_url}/query?q="
+    def merged_into(self, object_name: str, ids: Sequence[str]) -> dict[str, str]:
+        """queryAll reads the recycle bin, where merged-away records keep their MasterRecordId."""
+        soql.check_name(object_name, "object")
+        valid = tuple(dict.fromkeys(c for i in ids if isinstance(i, str) and (c := normalize_id(i))))
+        if not valid:
+            return {}
+        lookup = Lookup(object_name, ("Id", "MasterRecordId"), ((FieldIn("Id", valid),),))
+        records = self._run_lookup(lookup, self.describe(object_name), "queryAll")
+        masters = {str(r["Id"]): str(r["MasterRecordId"]) for r in records if r.get("MasterRecordId")}
+        found = {}
+        for i in ids:
+            canonical = normalize_id(i) if isinstance(i, str) else None
+            if canonical in masters:
+                found[i] = masters[canonical]
+        return found
+
+    def _run_lookup(self, lookup: Lookup, describe: ObjectDescribe, resource: str = "query") -> list[Record]:
+        prefix = f"{self._session.data_url}/{resource}?q="
         urls = [soql.query_url(prefix, q) for q in soql.lookup_queries(lookup, describe, prefix, self._max_url_bytes)]
         pages = (self._composite_queries(urls) if self._composite and len(urls) > 1
                  else self._parallel(urls, self._query_all))

@@ -141,18 +141,16 @@ class EraseService:
 
     @staticmethod
     def _delete(store: RecordStore, found: dict[str, tuple[str, str]], hard_delete: bool) -> EraseReport:
-        by_object: dict[str, list[str]] = {}
-        for rid, (obj, _) in found.items():
-            by_object.setdefault(obj, []).append(rid)
         records = []
-        for obj, ids in by_object.items():
-            for rid, outcome in zip(ids, store.delete(obj, ids), strict=True):
-                if outcome.success:
-                    records.append(ErasedRecord(obj, rid, 204, Outcome.DELETED, found[rid][1], in_recycle_bin=True))
-                else:
-                    error = outcome.error or ResultError("UNKNOWN_EXCEPTION", "Salesforce gave no details")
-                    status, kind, _ = classify(error)
-                    records.append(ErasedRecord(obj, rid, status, kind, found[rid][1], error=error))
+        ids = list(found)
+        for rid, outcome in zip(ids, store.delete_anywhere(ids) if ids else [], strict=True):
+            obj, found_by = found[rid]
+            if outcome.success:
+                records.append(ErasedRecord(obj, rid, 204, Outcome.DELETED, found_by, in_recycle_bin=True))
+            else:
+                error = outcome.error or ResultError("UNKNOWN_EXCEPTION", "Salesforce gave no details")
+                status, kind, _ = classify(error)
+                records.append(ErasedRecord(obj, rid, status, kind, found_by, error=error))
         refused = ("this backend cannot empty the recycle bin (hardDelete needs the Bulk API and the org's "
                    "'Bulk API Hard Delete' permission): the records are in the recycle bin for 15 days"
                    if hard_delete and records else "")

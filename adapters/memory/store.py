@@ -198,6 +198,13 @@ class MemoryStore:
                records: Sequence[Mapping[str, Any]]) -> list[WriteOutcome]:
         return self.write(object_name, [WriteBatch("upsert", records, external_id_field)])[0]
 
+    def delete_anywhere(self, ids: Sequence[str]) -> list[WriteOutcome]:
+        def one(rid: str) -> SaveResult:
+            obj = self._org.object_of_id(rid)
+            return self._org.delete(obj, rid) if obj else SaveResult(False, rid, errors=(
+                ResultError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id"),))
+        return self._write("delete", ids, lambda chunk: [one(rid) for rid in chunk])
+
     def merged_into(self, object_name: str, ids: Sequence[str]) -> dict[str, str]:
         self._call("query")  # queryAll
         try:

@@ -131,6 +131,17 @@ class SalesforceStore:
                                            f"{', '.join(missing)} (or this user cannot see it)", missing))
         return self._run_lookup(lookup, describe)
 
+    def delete_anywhere(self, ids: Sequence[str]) -> list[WriteOutcome]:
+        """Collections delete takes ids of several objects at once (no Bulk job: one job is one object)."""
+        items = [normalize_id(i) if isinstance(i, str) else None for i in ids]
+        pending = [n for n, i in enumerate(items) if i]
+        outcomes = self._send_chunks([items[n] for n in pending], lambda c: self._with_lock_retries(
+            c, lambda chunk, tries: self._send_delete("record", chunk, tries)))
+        results = [_fail("MALFORMED_ID", "id value of incorrect type", ("Id",))] * len(items)
+        for n, outcome in zip(pending, outcomes, strict=True):
+            results[n] = self._scrubbed(outcome)
+        return results
+
     def merged_into(self, object_name: str, ids: Sequence[str]) -> dict[str, str]:
         """queryAll reads the recycle bin, where merged-away records keep their MasterRecordId."""
         soql.check_name(object_name, "object")

@@ -32,10 +32,11 @@ def test_erase_deletes_every_record_of_the_person_and_a_second_request_finds_not
     assert {r.found_by for r in first.records if r.object_name == "Subscription__c"} == {
         "identifiers[2] (Subscription__c.External_Id__c)"}
     assert [r["Email"] for r in org.records("Lead")] == ["bo@x.com"]
-    calls = first.api_calls
+    # a describe (cached afterwards) and a query per object, and one delete for all five records
+    assert first.api_calls <= 7
     again = service.erase(conn, PERSON)
-    assert again.records == () and again.api_calls - calls <= 3  # lookups only: nothing written
-    print(f"erase: {len(first.records)} records in {calls} calls")
+    assert again.records == () and again.api_calls <= 3  # the queries only: nothing written
+    print(f"erase: {len(first.records)} records in {first.api_calls} calls, the repeat {again.api_calls}")
 
 
 def test_a_converted_lead_is_followed_to_its_contact(backend):

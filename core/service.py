@@ -302,6 +302,8 @@ class _Batch:
         """Lead actions: the action's converted-lead policy, REPORT unless it says otherwise."""
         if self.describe.name != "Lead" or self.describe.field("IsConverted") is None:
             return None
+        if self._by_id_only() and self.operation is Operation.DELETE:
+            return None  # without the option a delete by Id goes straight to Salesforce, which deletes it
         return self.action.converted_leads or ConvertedLeadPolicy.REPORT
 
     def _interaction_fields(self) -> tuple[frozenset[str], tuple[tuple[str, ...], ...]]:

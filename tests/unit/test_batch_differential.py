@@ -18,7 +18,7 @@ import pytest
 from adapters.memory.ids import IdFactory
 from adapters.memory.org import Org
 from adapters.memory.store import MemoryBackend
-from core.model import Action, MatcherGroup, MatcherOperator, MatchPolicy, Operation
+from core.model import Action, ConvertedLeadPolicy, MatcherGroup, MatcherOperator, MatchPolicy, Operation
 from core.service import ApplyService
 from tests.unit.test_batch_regressions import CONN, URL, F, M, ev
 
@@ -35,7 +35,7 @@ def ticking_clock():
     return lambda: (start + timedelta(milliseconds=next(ticks))).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
 
 
-def org_for(seed: int) -> tuple[MemoryBackend, list[str]]:
+def org_for(seed: int, options: bool = False) -> tuple[MemoryBackend, list[str]]:
     rnd = random.Random(seed)
     backend = MemoryBackend()
     backend.tenant(URL).org = Org(ids=IdFactory(start=1000), clock=ticking_clock())
@@ -46,12 +46,17 @@ def org_for(seed: int) -> tuple[MemoryBackend, list[str]]:
         org.seed("Subscription__c", {"External_Id__c": key, "Plan__c": "p"})
     if ids and rnd.random() < 0.5:
         org.delete("Lead", ids[-1])
+    if options and len(ids) > 1:  # a converted Lead (its Contact holds the same email)
+        org.convert_lead(ids[0])
     return backend, ids
 
 
 def with_options(seed: int, action: Action) -> Action:
-    """A cascade (Email; Phone AND LastName; Id) for some Lead actions, and a random match policy."""
+    """A cascade (Email; Phone AND LastName; Id) for some Lead actions, a random match policy and converted-lead
+    policy."""
     rnd = random.Random(seed * 13 + 5)
+    if action.object_name == "Lead":
+        action = replace(action, converted_leads=rnd.choice([None, *ConvertedLeadPolicy]))
     if action.object_name == "Lead" and rnd.random() < 0.5:
         action = replace(action, record_matchers=(M("Email", "traits.email"),), matcher_operator=None,
                          fallback_matchers=(MatcherGroup((M("Phone", "traits.phone"), M("LastName", "traits.last")),
@@ -108,11 +113,11 @@ def scenario(seed: int, ids: list[str], refusals: bool = True, options: bool = F
 def records_of(backend: MemoryBackend) -> dict[str, tuple]:
     org = backend.org(URL)
     return {r["Id"]: tuple(r.get(k) for k in FIELDS if k in r)
-            for obj in ("Lead", "Subscription__c") for r in org.records(obj)}
+            for obj in ("Lead", "Contact", "Subscription__c") for r in org.records(obj)}
 
 
 def observe(seed: int, mode: str, refusals: bool = True, options: bool = False) -> tuple[list, list, dict]:
-    backend, ids = org_for(seed)
+    backend, ids = org_for(seed, options)
     action, events = scenario(seed, ids, refusals, options)
     service = ApplyService(backend)
     if mode == "one":
@@ -164,4 +169,4 @@ def test_with_cascades_and_policies_a_dry_run_predicts_the_real_run(block):
         planned, _, after_dry_run = observe(seed, "dry", refusals=False, options=True)
         done, _, _ = observe(seed, "batch", refusals=False, options=True)
         assert [r[:2] for r in planned] == [r[:2] for r in done], f"seed {seed}"
-        assert after_dry_run == records_of(org_for(seed)[0]), f"seed {seed}: the dry run wrote"
+        assert after_dry_run == records_of(org_for(seed, True)[0]), f"seed {seed}: the dry run wrote"

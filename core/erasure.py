@@ -44,6 +44,7 @@ class EraseReport:
     api_calls: int
     # Why a hard delete was not done, when one was asked for and the records went to the recycle bin.
     hard_delete_refused: str = ""
+    describe_calls: int = 0  # of api_calls, those that fetched describe metadata (the rest: queries and deletes)
 
 
 class EraseRefused(Exception):
@@ -79,8 +80,9 @@ class EraseService:
 
     def erase(self, connection: Connection, identifiers: Sequence[PersonIdentifier], hard_delete: bool = False,
               deadline: float | None = None) -> EraseReport:
-        """Refuse the whole request when any part is invalid (EraseRefused); else one lookup per object,
-        converted Leads followed to their Contacts, then the deletes. A second identical call finds nothing."""
+        """Refuse the whole request when any part is invalid (EraseRefused); else one lookup per object (all
+        sent together), converted Leads followed to their Contacts, then one delete of every record found
+        whatever its object. A second identical call finds nothing."""
         problems = _static_problems(identifiers)
         if problems:
             raise EraseRefused(problems)
@@ -91,8 +93,8 @@ class EraseService:
         lookups = self._lookups(store, objects)
         found: dict[str, tuple[str, str]] = {}  # id -> (object, found by)
         contacts: dict[str, str] = {}
-        for lookup, labels in lookups:
-            for record in store.find(lookup):
+        for (lookup, labels), records in zip(lookups, store.find_many([lk for lk, _ in lookups]), strict=True):
+            for record in records:
                 rid = str(record["Id"])
                 found.setdefault(rid, (lookup.object_name, labels[_which(record, lookup)]))
                 if record.get("IsConverted") is True and record.get("ConvertedContactId"):
@@ -154,7 +156,7 @@ class EraseService:
         refused = ("this backend cannot empty the recycle bin (hardDelete needs the Bulk API and the org's "
                    "'Bulk API Hard Delete' permission): the records are in the recycle bin for 15 days"
                    if hard_delete and records else "")
-        return EraseReport(tuple(records), store.api_calls, refused)
+        return EraseReport(tuple(records), store.api_calls, refused, store.describe_calls)
 
 
 def _which(record: Any, lookup: Lookup) -> str:

@@ -92,6 +92,11 @@ class RecordStore(Protocol):
 
     def find(self, lookup: Lookup) -> list[Record]: ...
 
+    def find_many(self, lookups: Sequence[Lookup]) -> list[list[Record]]:
+        """Several lookups at once, one record list each (Salesforce: their queries go together, five to a
+        Composite call)."""
+        ...
+
     def set_write_options(self, options: WriteOptions) -> None:
         """Send these headers with every later write of this store (collections only: no Bulk API job)."""
         ...

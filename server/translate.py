@@ -264,7 +264,8 @@ def severity_name(value: int) -> str:
 
 
 def erase_response(report: erasure.EraseReport) -> pb.EraseResponse:
-    out = pb.EraseResponse(salesforce_api_calls=report.api_calls, hard_delete_refused=report.hard_delete_refused)
+    out = pb.EraseResponse(salesforce_api_calls=report.api_calls, salesforce_describe_calls=report.describe_calls,
+                           hard_delete_refused=report.hard_delete_refused)
     for r in report.records:
         record = out.records.add(object=r.object_name, record_id=r.record_id, status=r.status,
                                  outcome=_OUTCOMES[r.outcome], found_by=r.found_by, in_recycle_bin=r.in_recycle_bin)

@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from core.describe import ID_TYPES, NUMERIC_TYPES, FieldDescribe
+from core.describe import ID_TYPES, NUMERIC_TYPES, TEXT_TYPES, FieldDescribe
 from core.names import normalize_id
 from core.picklists import joined
 from core.typed_values import (
@@ -25,6 +25,8 @@ __all__ = ["MAX_STRING_LITERAL", "CoercionError", "check_scalar", "coerce", "mat
 
 MAX_DIGITS = 18  # Salesforce numbers hold at most 18 digits
 MAX_TIME_ZONE_NAME = 64
+# Salesforce saves text (TEXT_TYPES) without leading or trailing whitespace: Java's String.trim() rule.
+_TRIMMED = "".join(chr(c) for c in range(0x21))
 
 
 def _kind(value: Any) -> str:
@@ -106,7 +108,13 @@ def coerce(value: Any, field: FieldDescribe | None, naive_time_zone: tzinfo | No
         return parse_id(value)
     if isinstance(value, bool):
         return "true" if value else "false"
-    return value if isinstance(value, str) else str(value)
+    text = value if isinstance(value, str) else str(value)
+    return text.strip(_TRIMMED) if kind in TEXT_TYPES else text
+
+
+def fold_case(text: str) -> str:
+    """Text as SOQL compares it on a case-insensitive field: full case mapping, upper then lower (ß = SS = ss)."""
+    return text.upper().lower()
 
 
 def match_key(value: Any, field: FieldDescribe | None) -> Any:
@@ -135,5 +143,5 @@ def match_key(value: Any, field: FieldDescribe | None) -> Any:
         return ("d", str(value)[:10])
     if isinstance(value, bool):
         value = "true" if value else "false"
-    text = str(value)
-    return ("s", text if field is not None and field.case_sensitive else text.lower())
+    text = str(value).strip(_TRIMMED) if kind in TEXT_TYPES else str(value)
+    return ("s", text if field is not None and field.case_sensitive else fold_case(text))

@@ -19,9 +19,12 @@ from core.names import normalize_id
 
 # Salesforce's answer when no parent has the key: INVALID_FIELD, "Foreign key external ID: <value> not found
 # for field <key> in entity <object>"; the emulator answers several parents alike ("matched more than one
-# record ... : [ids]").
+# record ... : [ids]"). No public recording shows Salesforce's answer for several parents; the recorded answer
+# for an external id matching several records is DUPLICATE_EXTERNAL_ID "<field label>: more than one record
+# found for external id field: [ids]", so that is read as about a parent too (tools/emulator/ORG_NEEDS_FACTS.md).
 _FOREIGN_KEY = re.compile(r"Foreign key external ID: .* (not found|matched more than one record) for field "
                           r"(\w+) in entity (\w+)", re.DOTALL)
+_SEVERAL_BY_KEY = re.compile(r"^\s*(.+?): more than one record found for external id field", re.IGNORECASE)
 _IDS = re.compile(r"\[([A-Za-z0-9,\s]+)\]\s*$")
 
 
@@ -110,18 +113,41 @@ def explain(error: ResultError, record: Mapping[str, Any], sources: Mapping[str,
     and its key field. None when the error is about something else."""
     found = _FOREIGN_KEY.search(error.message)
     if found is None:
-        return None
+        return _several_by_key(error, record, sources)
     missing, key_field, object_name = found.group(1) == "not found", found.group(2), found.group(3)
     for name, value in record.items():
         if (isinstance(value, ParentRef) and value.key_field.lower() == key_field.lower()
                 and value.object_name.lower() == object_name.lower()):
-            where = sources.get(name, name)
             if missing:
-                return ResultError("PARENT_NOT_FOUND", f"field mapping {where}: no {value.object_name} has this "
-                                   f"event's {value.key_field}", (name,)), ()
-            ids = _IDS.search(error.message)
-            candidates = tuple(i for part in ids.group(1).split(",") if (i := normalize_id(part.strip()))) if ids \
-                else ()
-            return ResultError("PARENT_AMBIGUOUS", f"field mapping {where}: several {value.object_name} records "
-                               f"have this event's {value.key_field}", (name,)), candidates
+                return ResultError("PARENT_NOT_FOUND", f"field mapping {sources.get(name, name)}: no "
+                                   f"{value.object_name} has this event's {value.key_field}", (name,)), ()
+            return _ambiguous(error, name, value, sources)
     return None
+
+
+def _ambiguous(error: ResultError, name: str, ref: ParentRef, sources: Mapping[str, str]
+               ) -> tuple[ResultError, tuple[str, ...]]:
+    ids = _IDS.search(error.message)
+    candidates = tuple(i for part in ids.group(1).split(",") if (i := normalize_id(part.strip()))) if ids else ()
+    return ResultError("PARENT_AMBIGUOUS", f"field mapping {sources.get(name, name)}: several {ref.object_name} "
+                       f"records have this event's {ref.key_field}", (name,)), candidates
+
+
+def _words(field_name_or_label: str) -> str:
+    """External_Id__c and its default label External Id alike: lower case words."""
+    text = re.sub(r"__c$", "", field_name_or_label.strip(), flags=re.IGNORECASE)
+    return " ".join(text.replace("_", " ").lower().split())
+
+
+def _several_by_key(error: ResultError, record: Mapping[str, Any], sources: Mapping[str, str]
+                    ) -> tuple[ResultError, tuple[str, ...]] | None:
+    """DUPLICATE_EXTERNAL_ID "<label>: more than one record found for external id field: [ids]" on a write
+    carrying relationship references: about the reference whose key field has that name or label, or the only
+    one. (An upsert's own key matching several records reaches core as MULTIPLE_MATCHES, never this.)"""
+    found = _SEVERAL_BY_KEY.search(error.message) if error.code == "DUPLICATE_EXTERNAL_ID" else None
+    refs = [(name, value) for name, value in record.items() if isinstance(value, ParentRef)]
+    if found is None or not refs:
+        return None
+    named = [(n, v) for n, v in refs if _words(v.key_field) == _words(found.group(1))]
+    chosen = named[0] if len(named) == 1 else refs[0] if len(refs) == 1 and not named else None
+    return _ambiguous(error, *chosen, sources) if chosen else None

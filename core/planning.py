@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from core.coercion import match_key
-from core.describe import ObjectDescribe
+from core.describe import TEXT_TYPES, ObjectDescribe
 from core.model import MatcherOperator
 from core.ports import FieldIn, Lookup, Record
 
@@ -51,6 +52,16 @@ def build_lookup(
 class CandidatePool:
     """Records that may match, indexed by matcher field, kept current as the batch is planned.
 
+    Salesforce returned every fetched record because it equals some event's value under SOQL's
+    rules, which follow the org user's locale and may differ from match_key. A fetched record that
+    match_key gives to no event (an orphan) is never ignored, as ignoring it would let an upsert
+    create its duplicate: it is given to the events whose values resemble its own (ignoring case,
+    accents, compatibility forms and whitespace), or to every event of the lookup when none does.
+    An orphan given to events with different values is ambiguous: none of them writes it. Likewise a
+    record this batch created is looked up again before an event whose value merely resembles it
+    creates another (`created_resembling`). Orphans are those of the lookup the pool starts from (a
+    cascade's first group); records a later group's lookup reads (`merge`) are given by match_key only.
+
     `attributes` are kept per record but not indexed (CreatedDate, LastModifiedDate...). Records the
     batch creates or updates get a batch stamp instead of a date: later than every date read.
     """
@@ -65,6 +76,13 @@ class CandidatePool:
         self._stamps: dict[str, dict[str, int]] = defaultdict(dict)  # rid -> attribute -> batch stamp
         self._clock = 0
         self.removed: set[str] = set()
+        self._orphans: dict[str, set[tuple]] = {}  # orphan id -> the matcher signatures it is given to
+        self._created: set[str] = set()  # records this batch created
+
+    @property
+    def selected(self) -> tuple[str, ...]:
+        """Every field and attribute the pool keeps: what a lookup that adds to it reads."""
+        return (*self._fields, *self._attributes)
 
     def __contains__(self, rid: str) -> bool:
         return rid in self._values
@@ -98,8 +116,10 @@ class CandidatePool:
     def _key(self, name: str, value: Any) -> Any:
         return match_key(value, self._fields[name])
 
-    def add(self, record: Mapping[str, Any]) -> str:
+    def add(self, record: Mapping[str, Any], created: bool = False) -> str:
         rid = str(record["Id"])
+        if created:
+            self._created.add(rid)
         values = {name: (rid if name == "Id" else _get(record, name)) for name in self._fields}
         self._values[rid] = {**values, **{a: _get(record, a) for a in self._attributes}}
         for name, value in values.items():
@@ -110,8 +130,47 @@ class CandidatePool:
     def has_field(self, name: str) -> bool:
         return name in self._fields
 
+    def claim_orphans(self, matcher_sets: Sequence[Mapping[str, Any]], operator: MatcherOperator) -> None:
+        """Give each fetched record no event matches to the events it may belong to (see the class)."""
+        events = [m for m in matcher_sets if m]
+        claimed = {rid for m in events for rid in self.match(m, _operator(m, operator))}
+        every = {self._signature(m) for m in events}
+        for rid, values in self._values.items():
+            if rid not in claimed:
+                owners = {self._signature(m) for m in events if self._resembles(m, _operator(m, operator), values)}
+                self._orphans[rid] = owners or every
+
+    def created_resembling(self, matchers: Mapping[str, Any], operator: MatcherOperator) -> bool:
+        """True when a record this batch created resembles these values (Salesforce may call them equal)."""
+        return any(self._resembles(matchers, operator, self._values[rid]) for rid in self._created
+                   if rid in self._values)
+
+    def loose_key(self, name: str, value: Any) -> Any:
+        """A key that ignores case, accents, compatibility forms and whitespace: equal for resembling values."""
+        return self._loose(name, value)
+
+    def ambiguous(self, rid: str) -> bool:
+        """True for a fetched record that may be any of several events' record."""
+        return len(self._orphans.get(rid, ())) > 1
+
+    def _signature(self, matchers: Mapping[str, Any]) -> tuple:
+        return tuple(sorted((name, self._key(name, value)) for name, value in matchers.items()))
+
+    def _resembles(self, matchers: Mapping[str, Any], operator: MatcherOperator, values: Mapping[str, Any]) -> bool:
+        same = [values.get(name) is not None and self._loose(name, value) == self._loose(name, values[name])
+                for name, value in matchers.items()]
+        return all(same) if operator is MatcherOperator.AND else any(same)
+
+    def _loose(self, name: str, value: Any) -> Any:
+        f = self._fields.get(name)
+        if not isinstance(value, str) or (f is not None and f.type not in TEXT_TYPES):
+            return self._key(name, value)
+        bare = "".join(c for c in unicodedata.normalize("NFKD", value) if not unicodedata.combining(c))
+        return "".join(bare.casefold().replace("\u0131", "i").split())
+
     def remove(self, rid: str) -> None:
         self.removed.add(rid)
+        self._orphans.pop(rid, None)
         for name, value in self._values.pop(rid, {}).items():
             if value is not None and name in self._fields:
                 self._index[name][self._key(name, value)].discard(rid)
@@ -152,6 +211,9 @@ class CandidatePool:
         if not sets:
             return []
         found = set.intersection(*sets) if operator is MatcherOperator.AND else set.union(*sets)
+        if self._orphans:
+            signature = self._signature(matchers)
+            found |= {rid for rid, owners in self._orphans.items() if signature in owners}
         return sorted(found)
 
 
@@ -162,9 +224,16 @@ def _get(record: Mapping[str, Any], name: str) -> Any:
     return next((v for k, v in record.items() if k.lower() == lowered), None)
 
 
+def _operator(matchers: Mapping[str, Any], operator: MatcherOperator) -> MatcherOperator:
+    return MatcherOperator.OR if len(matchers) == 1 else operator
+
+
 def fetched_pool(records: Iterable[Record], matcher_fields: Iterable[str], describe: ObjectDescribe | None,
-                 attributes: Iterable[str] = ()) -> CandidatePool:
+                 attributes: Iterable[str] = (), matcher_sets: Sequence[Mapping[str, Any]] = (),
+                 operator: MatcherOperator = MatcherOperator.OR) -> CandidatePool:
+    """The pool of a lookup's records, each given to the events (matcher sets) it may belong to."""
     pool = CandidatePool(matcher_fields, describe, attributes)
     for r in records:
         pool.add(r)
+    pool.claim_orphans(matcher_sets, operator)
     return pool

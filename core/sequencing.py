@@ -1,10 +1,11 @@
 """Matched writes in rounds decided against confirmed state: a batch gives what one event at a time gives.
 
 Each round takes, in event order, every event that does not interact with an earlier event still
-waiting; interacting events (same candidate record, or a value one writes that another matches on)
-wait for the next round. A round's writes go out together; only confirmed writes change the
-candidate pool, so a refused write never misleads a later event, and an event that depends on a
-write whose outcome is unknown is not attempted rather than guessed.
+waiting; interacting events (same candidate record, or a value one writes that another matches on,
+or merely resembles: the org's own rules may call them equal) wait for the next round. A round's
+writes go out together; only confirmed writes change the candidate pool, so a refused write never
+misleads a later event, and an event that depends on a write whose outcome is unknown is not
+attempted rather than guessed.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from core.model import (
     group_path,
 )
 from core.outcomes import failure
-from core.planning import CandidatePool
+from core.planning import CandidatePool, build_lookup
 from core.policies import choose
 from core.ports import BackendError, Record, RecordStore, WriteOutcome
 from core.preparation import Prepared
@@ -85,28 +86,36 @@ class Sequencer:
             return ("rec", value)
         return ("val", name.lower(), match_key(value, self.describe.field(name)))
 
-    def _and_key(self, values: dict[str, Any]) -> tuple:
-        """Several fields joined by AND: only a record holding all the values interacts."""
-        return ("and", frozenset((n.lower(), match_key(v, self.describe.field(n))) for n, v in values.items()))
+    def _value_keys(self, name: str, value: Any) -> set:
+        # Values that merely resemble may be equal under the org's own rules: they interact too.
+        if name == "Id":
+            return {self._key(name, value)}
+        return {self._key(name, value), ("like", name.lower(), self.pool.loose_key(name, value))}
+
+    def _and_keys(self, values: dict[str, Any]) -> set:
+        """Several fields joined by AND: only a record holding all the values (or resembling ones) interacts."""
+        return {("and", frozenset((n.lower(), match_key(v, self.describe.field(n))) for n, v in values.items())),
+                ("andlike", frozenset((n.lower(), self.pool.loose_key(n, v)) for n, v in values.items()))}
 
     def _keys(self, groups: Groups, candidates: list[str]) -> set:
         """What an event reads: its candidates and the values of the groups it consulted."""
         keys = {("rec", c) for c in candidates}
         for matchers, operator in filter(None, groups):
             if operator is MatcherOperator.AND and len(matchers) > 1:
-                keys.add(self._and_key(matchers))
+                keys |= self._and_keys(matchers)
             else:
-                keys |= {self._key(n, v) for n, v in matchers.items()}
+                keys |= {k for n, v in matchers.items() for k in self._value_keys(n, v)}
         return keys
 
     def _written_keys(self, record: dict[str, Any], target: str = "") -> set:
         """What a write may make match: values of fields matched alone, and whole AND groups it completes."""
-        keys = {self._key(n, v) for n, v in record.items() if v is not None and n in self.single_fields}
+        keys = {k for n, v in record.items() if v is not None and n in self.single_fields
+                for k in self._value_keys(n, v)}
         for fields in self.and_groups:
             if any(f in record for f in fields):
                 after = {**self.pool.values(target), **record}
                 if all(after.get(f) is not None for f in fields):
-                    keys.add(self._and_key({f: after[f] for f in fields}))
+                    keys |= self._and_keys({f: after[f] for f in fields})
         return keys
 
     def _may_write(self, p: Prepared, candidates: list[str]) -> set:
@@ -115,7 +124,8 @@ class Sequencer:
     def _value_parts(self, values: dict[str, Any]) -> set:
         """Values of AND groups' fields one by one: how an event whose target is not known yet interacts."""
         joined = {f for fields in self.and_groups for f in fields}
-        return {("part", *self._key(n, v)) for n, v in values.items() if v is not None and n in joined}
+        return {("part", *k) for n, v in values.items() if v is not None and n in joined
+                for k in self._value_keys(n, v)}
 
     def _read_parts(self, groups: Groups) -> set:
         return set().union(set(), *(self._value_parts(matchers) for matchers, _ in filter(None, groups)))
@@ -266,6 +276,12 @@ class Sequencer:
                 "MULTIPLE_MATCHES", f"{len(candidates)} {self.object_name} records match this event; nothing was "
                 "written (use matchers that identify one record)"), matched_ids=tuple(candidates))
             return []
+        if candidates and self.pool.ambiguous(candidates[0]):
+            self.results[p.index] = failure(p.event_id, ResultError(
+                "MULTIPLE_MATCHES", f"Salesforce's lookup returned {self.object_name} record {candidates[0]} for "
+                "this batch, but whether it matches this event or another one of the batch is unclear (Salesforce "
+                "compares text by the org user's locale); nothing was written"), matched_ids=tuple(candidates))
+            return []
         if candidates:
             rid = candidates[0]
             if chosen_by:
@@ -282,6 +298,14 @@ class Sequencer:
             self.results[p.index] = failure(p.event_id, ResultError(
                 "NOT_FOUND", f"no {self.object_name} record matches this event"))
             return []
+        first = self.groups_of(p)[0]
+        if first is not None and not self.dry_run:
+            matchers, operator = first
+            operator = MatcherOperator.OR if len(matchers) == 1 else operator
+            if self.pool.created_resembling(matchers, operator):
+                found = self._look_again(p, matchers, operator)
+                if found is None or found:
+                    return [] if found is None else self._decide(p, found)
         record = self.create_record(p)
         problem = self.check_create(p, record)
         if problem is not None:
@@ -322,6 +346,17 @@ class Sequencer:
             return result
         leads, lacking = self._followed.pop(index)
         return replace(result, matched_ids=leads, fields_not_written=lacking)
+
+    def _look_again(self, p: Prepared, matchers: dict[str, Any], operator: MatcherOperator) -> list[str] | None:
+        """Ask Salesforce which records match this event now (its own lookup returns only its matches)."""
+        lookup = build_lookup(self.object_name, [matchers], operator, self.describe, self.pool.selected)
+        try:
+            records = self.store.find(lookup) if lookup is not None else []
+        except BackendError as exc:
+            self.results[p.index] = failure(p.event_id, exc.error)
+            return None
+        self.pool.merge(records)  # the pool's own view of a record it holds wins, as for a later group
+        return sorted({rid for r in records if (rid := str(r["Id"])) in self.pool})
 
     def _execute(self, planned: list[tuple[Write, set]]) -> list[Prepared]:
         """Send a round; the events of merged writes refused for a value, to plan again (split)."""
@@ -383,7 +418,7 @@ class Sequencer:
             self.pool.update(w.target, w.record)
             self.pool.stamp(w.target, "LastModifiedDate")
         else:
-            self.pool.add({**w.record, "Id": outcome.id})
+            self.pool.add({**w.record, "Id": outcome.id}, created=True)
             self.pool.stamp(outcome.id, "CreatedDate", "LastModifiedDate")
 
     def _dry(self, w: Write) -> EventResult:

@@ -39,6 +39,7 @@ from core.record_types import RecordTypeInfo
 from core.sequencing import Groups, Sequencer
 from core.validation import (
     count_problems,
+    native_upsert_key,
     record_type_problem,
     validate_against_describe,
     validate_parent_keys,
@@ -231,7 +232,7 @@ class _Batch:
                 or self.action.converted_leads is not None):
             return ""
         f = self.describe.field(matchers[0].field)
-        return f.name if f is not None and f.external_id and f.id_lookup else ""
+        return f.name if f is not None and native_upsert_key(f) else ""
 
     def _native(self) -> FieldDescribe | None:
         return self.describe.field(self.native_field)
@@ -378,7 +379,9 @@ class _Batch:
         single, joined = self._interaction_fields()
         sequencer = Sequencer(
             store=self.store, object_name=self.action.object_name, operation=self.operation,
-            describe=self.describe, pool=fetched_pool(records, fields, self.describe, attributes),
+            describe=self.describe,
+            pool=fetched_pool(records, fields, self.describe, attributes,
+                              [self._matchers_of(p) for p in prepared if p.groups[0]], self.action.operator),
             groups_of=self._groups_of, create_record=self._create_record, check_create=self._check_create,
             fetch_group=lambda g, events: self._fetch_group(g, events, also_select),
             fetched={(p.index, 0) for p in prepared}, policy=self.action.match_policy,

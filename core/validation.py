@@ -39,6 +39,17 @@ _OPERATION = ACTION.field("operation")
 _RECORD_TYPE = ACTION.field("record_type")
 
 
+def native_upsert_key(f: FieldDescribe) -> bool:
+    """Salesforce's own upsert matches on `f` as a SOQL lookup would, so sfdest may send it.
+
+    An external-id, idLookup field, standard or unique: custom field matching in an upsert is
+    case-insensitive only when the field is Unique and case-insensitive (Apex Developer Guide,
+    "Upserting Records"), so on a non-unique custom external id `abc` would not find `ABC` where SOQL
+    does, and the upsert would create a duplicate. Such a field goes through the lookup instead.
+    """
+    return f.external_id and f.id_lookup and (f.unique or not f.name.endswith("__c"))
+
+
 def _error(code: str, message: str, path: Path) -> Diagnostic:
     return Diagnostic(Severity.ERROR, code, message, path)
 
@@ -305,7 +316,7 @@ def validate_against_describe(action: Action, describe: ObjectDescribe) -> list[
                                 f"{CURRENCY_FIELD} is not mapped: Salesforce will read it in the record's currency "
                                 "(for a new record, the running user's)", field_path))
     key = describe.field(action.record_matchers[0].field) if len(action.record_matchers) == 1 else None
-    if op is Operation.UPSERT and key is not None and key.external_id and key.id_lookup:
+    if op is Operation.UPSERT and key is not None and native_upsert_key(key):
         for i, mapping in enumerate(action.field_mappings):
             if mapping.field.lower() == key.name.lower():
                 out.append(_warning("KEY_MAPPING_IGNORED", f"{key.name} is the upsert key: its value comes from the "

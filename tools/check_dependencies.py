@@ -1,7 +1,9 @@
 """Enforce the hexagon's dependency rule: core is standard-library only; adapters know no server or grpc.
 
 Production code (core, adapters, server) never imports tests/ or tools/, and the two adapters never
-import each other: each stands alone behind core's ports.
+import each other: each stands alone behind core's ports. The emulator's SOQL evaluation and value
+comparison are its own: they never import core's or the memory org's matching, so a wrong equality in
+core cannot pass on both legs of the contract suite.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ RULES = {
 }
 # Adapter packages that must not import one another (adapters/<name>/...).
 ADAPTERS = ("coordination", "memory", "salesforce")
+# The emulator's comparison modules, and the matching they must not borrow (module or module prefix).
+EMULATOR_EQUALITY = ("tools/emulator/equality.py", "tools/emulator/query.py", "tools/emulator/soql.py",
+                     "tools/emulator/soql_parser.py")
+BORROWED_MATCHING = ("core.coercion", "core.planning", "core.sequencing", "core.names", "adapters.memory.query",
+                     "adapters.memory.table", "adapters.memory.org_reads", "adapters.memory.record_rules")
 
 
 def imported_modules(path: Path) -> list[tuple[int, str]]:
@@ -47,6 +54,18 @@ def adapter_violations(root: Path) -> list[str]:
     return found
 
 
+def emulator_violations(root: Path) -> list[str]:
+    found = []
+    for name in (n for n in EMULATOR_EQUALITY if (root / n).exists()):
+        path = root / name
+        for line, module in imported_modules(path):
+            borrowed = next((m for m in BORROWED_MATCHING if module == m or module.startswith(m + ".")), None)
+            if borrowed:
+                found.append(f"{name}:{line}: the emulator's SOQL evaluation must not import {borrowed} "
+                             "(its equality is written from Salesforce's documentation)")
+    return found
+
+
 def imported_roots(path: Path) -> list[tuple[int, str]]:
     return [(line, module.split(".")[0]) for line, module in imported_modules(path)]
 
@@ -65,7 +84,7 @@ def violations(root: Path) -> list[str]:
                     found.append(f"{where}: {layer}/ may use the standard library only, not {name}")
                 elif name in rule["forbidden"]:
                     found.append(f"{where}: {layer}/ must not import {name}")
-    return found + adapter_violations(root)
+    return found + adapter_violations(root) + emulator_violations(root)
 
 
 def main(argv: list[str]) -> int:

@@ -21,6 +21,8 @@ from adapters.memory.record_rules import (
     derive,
     fill_defaults,
     malformed_id,
+    saved_form,
+    upsert_match_key,
     writable_fields,
 )
 from adapters.memory.record_type_registry import RecordTypes
@@ -32,7 +34,7 @@ from adapters.memory.results import (
     failed,
     no_such_external_id_field,
 )
-from adapters.memory.table import Table
+from adapters.memory.table import KeyFunction, Table
 from adapters.memory.write_rules import DuplicatesDetected, WriteRules
 from core.coercion import match_key
 from core.describe import FieldDescribe, ObjectDescribe
@@ -41,17 +43,17 @@ from core.names import normalize_id, to_18
 
 
 def salesforce_now() -> str:
-    """The current time as Salesforce writes datetimes: 2024-05-20T20:49:32.000+0000."""
-    now = datetime.now(UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}+0000"
+    """The current time as Salesforce writes datetimes: 2024-05-20T20:49:32.000+0000 (whole seconds, as stored)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 
 
 class Org(RecordTypes, WriteRules, OrgReads):
     """One org's records and rules. Every method is thread-safe (one lock per org).
 
     Object and field names are accepted in any letter case and answered in the describe's case.
-    Ids are accepted in 15- or 18-character form and answered in 18. Matching everywhere uses
-    `core.coercion.match_key`, so strings compare case-insensitively as SOQL `=` does.
+    Ids are accepted in 15- or 18-character form and answered in 18. Matching everywhere (queries,
+    upsert keys, unique fields) uses `key`: `core.coercion.match_key` unless the caller brings its
+    own equality (the emulator does, see use_key), so strings compare case-insensitively as SOQL `=` does.
 
     Whole-request failures raise OrgError (with the HTTP status Salesforce uses); per-record
     write failures come back as a SaveResult with success=False and never raise.
@@ -63,13 +65,15 @@ class Org(RecordTypes, WriteRules, OrgReads):
     """
 
     def __init__(self, catalog: Mapping[str, ObjectDescribe] | None = None, *, ids: IdFactory | None = None,
-                 clock: Callable[[], str] = salesforce_now, max_records: int | None = None):
+                 clock: Callable[[], str] = salesforce_now, max_records: int | None = None,
+                 key: KeyFunction = match_key, upsert_key: KeyFunction = upsert_match_key):
         self._max_records = max_records
         self._records = 0
         self._lock = threading.RLock()
+        self._key, self._upsert_key = key, upsert_key
         self._ids = ids or IdFactory()
         self._clock = clock
-        self._tables = {o.name.lower(): Table(o) for o in (catalog or STANDARD_CATALOG).values()}
+        self._tables = {o.name.lower(): Table(o, key) for o in (catalog or STANDARD_CATALOG).values()}
         self._deleted: dict[str, str] = {}  # id -> object name: the recycle bin
         self._record_type_picklists: dict[str, dict[str, tuple[str, ...]]] = {}
         self.person_record_types: set[str] = set()
@@ -132,10 +136,11 @@ class Org(RecordTypes, WriteRules, OrgReads):
             table = self._write_table(object_name)
             key = self._key_field(table, key_field)
             values = [_value_of(r, key.name) for r in records]
-            keys = [match_key(v, key) for v in values]
+            saved = [saved_form(v, key) for v in values]
+            keys = [None if v in (None, "") else self._upsert_key(v, key) for v in saved]
             counts: dict[Any, int] = {}
             for k in keys:
-                if k is not None and k != ("s", ""):
+                if k is not None:
                     counts[k] = counts.get(k, 0) + 1
             results = []
             for record, value, k in zip(records, values, keys, strict=True):
@@ -208,6 +213,14 @@ class Org(RecordTypes, WriteRules, OrgReads):
             raise OrgError(e.code, e.message, e.fields)
         return result.id
 
+    def use_key(self, key: KeyFunction, upsert_key: KeyFunction) -> None:
+        """Decide equality with `key` (queries, unique fields) and `upsert_key` (which records an upsert key
+        value matches: never more than `key` finds) from now on, re-indexing every table."""
+        with self._lock:
+            self._key, self._upsert_key = key, upsert_key
+            for table in self._tables.values():
+                table.rekey(key)
+
     # Internals -----------------------------------------------------------------------------------
     def _add_api_user(self) -> None:
         """The API user is a User record, so lookups to it (OwnerId...) point at a live record."""
@@ -277,11 +290,14 @@ class Org(RecordTypes, WriteRules, OrgReads):
 
     def _upsert(self, table: Table, key: FieldDescribe, value: Any, body: Mapping[str, Any]) -> SaveResult:
         fields = {k: v for k, v in body.items() if k.lower() != key.name.lower()}
+        value = saved_form(value, key)
         if value is None or value == "":
             return self.create(table.describe.name, fields)
         if key.name == "Id":
             return self.update(table.describe.name, str(value), fields)
-        matches = table.in_order(table.ids_with(key, value))
+        wanted = self._upsert_key(value, key)  # never matches more than SOQL equality: narrow its candidates
+        matches = [r for r in table.in_order(table.ids_with(key, value))
+                   if self._upsert_key(r.get(key.name), key) == wanted]
         if len(matches) > 1:
             ids = tuple(r["Id"] for r in matches)
             error = ResultError("DUPLICATE_EXTERNAL_ID", f"{key.label or key.name}: more than one record found for "

@@ -34,6 +34,9 @@ class OrgOptions:
     duplicate_rules: tuple[tuple[str, str], ...] = ()
     # A default Lead and Case assignment rule routing records to a queue (Org.assignment_rules has its ids).
     assignment_rule: bool = False
+    # Further Lead and Case assignment rules, not the default, with these ids (01Q...), each routing to its own
+    # queue: what an action's assignment_rule names.
+    assignment_rule_ids: tuple[str, ...] = ()
     # Multi-currency: the enabled currencies, the corporate one first; every catalog object but User and
     # RecordType gets CurrencyIsoCode. Empty: a single-currency org (no CurrencyIsoCode field).
     currencies: tuple[str, ...] = ()
@@ -97,4 +100,6 @@ def new_org(options: OrgOptions) -> Org:
         org.add_duplicate_rule(object_name, field_name)
     if options.assignment_rule:
         org.add_assignment_rule()
+    for rule_id in options.assignment_rule_ids:
+        org.add_assignment_rule(default=False, rule_id=rule_id)
     return org

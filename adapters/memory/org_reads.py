@@ -10,8 +10,7 @@ from typing import Any
 from adapters.memory.query import column, matching_rows, project, select_names
 from adapters.memory.record_rules import Refusal, id_label, malformed_id
 from adapters.memory.results import DELETED_MESSAGE, NOT_FOUND_MESSAGE, OrgError, unknown_object_in_query
-from adapters.memory.table import Table
-from core.coercion import match_key
+from adapters.memory.table import KeyFunction, Table
 from core.describe import FieldDescribe, ObjectDescribe
 from core.names import normalize_id
 from core.ports import Conjunction, Lookup
@@ -24,6 +23,7 @@ class OrgReads:
     _tables: dict[str, Table]
     _deleted: dict[str, str]
     _recycled: dict[str, dict[str, Any]]
+    _key: KeyFunction
     schema_version: int
 
     # Describe ------------------------------------------------------------------------------------
@@ -41,7 +41,7 @@ class OrgReads:
     def add_object(self, describe: ObjectDescribe) -> None:
         """Add (or replace, dropping its records) an object, e.g. a test's own custom object."""
         with self._lock:
-            self._tables[describe.name.lower()] = Table(describe)
+            self._tables[describe.name.lower()] = Table(describe, self._key)
             self.schema_version += 1
 
     def object_of_id(self, record_id: str) -> str | None:
@@ -58,7 +58,7 @@ class OrgReads:
 
     def match_key(self, object_name: str, field_name: str, value: Any) -> Any:
         """The SOQL equality key of `value` in that field (equal keys = equal in a WHERE clause)."""
-        return match_key(value, self.query_field(object_name, field_name))
+        return self._query_table(object_name).key(value, self.query_field(object_name, field_name))
 
     def find(self, lookup: Lookup) -> list[dict[str, Any]]:
         """The records satisfying a port Lookup, with its select fields and Id."""
@@ -81,7 +81,7 @@ class OrgReads:
         """Records for which `predicate` (given a read-only view of the whole record) is true.
 
         For the emulator's own SOQL evaluation: check WHERE fields first with query_field(...,
-        filtering=True) and compare with match_key(...) so matching agrees with `query`.
+        filtering=True); the emulator compares values with its own equality.
         """
         with self._lock:
             table = self._query_table(object_name)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from adapters.memory.field_facts import TEXT_TYPES
+from adapters.memory.record_rules import saved_form
 from adapters.memory.results import OrgError, not_filterable, unknown_column_in_query
 from adapters.memory.table import Table
-from core.coercion import match_key
 from core.describe import FieldDescribe, ObjectDescribe
 from core.names import normalize_id
 from core.ports import Conjunction
@@ -40,18 +41,24 @@ def project(row: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
     return {name: row.get(name) for name in names}
 
 
-def filter_key(f: FieldDescribe, value: Any) -> Any:
-    """The match key of a WHERE value; a malformed id against an id field is a query error, as in SOQL."""
+def filter_key(table: Table, f: FieldDescribe, value: Any) -> Any:
+    """The match key of a WHERE value; a malformed id against an id field is a query error, as in SOQL.
+
+    A text literal is compared as written: with leading or trailing whitespace it equals no stored
+    value, since Salesforce saves text trimmed.
+    """
     if f.type in ("id", "reference") and value not in (None, "") and normalize_id(str(value)) is None:
         raise OrgError("INVALID_QUERY_FILTER_OPERATOR", f"invalid ID field: {value}")
-    return match_key(value, f)
+    if isinstance(value, str) and f.type in TEXT_TYPES and saved_form(value, f) != value:
+        return ("untrimmed literal", value)
+    return table.key(value, f)
 
 
 def matching_rows(table: Table, where: Sequence[Conjunction]) -> list[dict[str, Any]]:
     """Rows satisfying any conjunction, in creation order; every row when `where` is empty."""
     obj = table.describe
     resolved: list[_Terms] = [
-        [(f, {filter_key(f, v) for v in term.values}) for term in conj for f in (column(obj, term.field, True),)]
+        [(f, {filter_key(table, f, v) for v in term.values}) for term in conj for f in (column(obj, term.field, True),)]
         for conj in where
     ]
     if not resolved:
@@ -71,4 +78,4 @@ def _conjunction_ids(table: Table, terms: _Terms) -> set[str]:
     else:
         candidates = table.rows()
     return {row["Id"] for row in candidates
-            if row and all(match_key(row.get(f.name), f) in keys for f, keys in terms)}
+            if row and all(table.key(row.get(f.name), f) in keys for f, keys in terms)}

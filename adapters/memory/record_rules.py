@@ -8,7 +8,7 @@ from datetime import UTC
 from typing import Any
 
 from adapters.memory.field_facts import STAGE_PROBABILITY
-from core.coercion import CoercionError, coerce
+from core.coercion import CoercionError, coerce, match_key
 from core.describe import TEXT_TYPES, FieldDescribe, ObjectDescribe
 from core.model import ResultError
 from core.names import normalize_id
@@ -19,6 +19,8 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 _SHOWN_VALUE = 255  # longest value quoted back in an error message
 # Keys a REST body may carry besides fields.
 IGNORED_KEYS = frozenset({"attributes"})
+# Text is saved without leading or trailing whitespace, by Java's String.trim() rule (code points <= U+0020).
+_TRIMMED = "".join(chr(c) for c in range(0x21))
 
 
 class Refusal(Exception):
@@ -66,10 +68,25 @@ def writable_fields(obj: ObjectDescribe, body: Mapping[str, Any], creating: bool
     return found
 
 
+def saved_form(value: Any, key: FieldDescribe) -> Any:
+    """The value as a text field would save it (trimmed): what an upsert key matches on."""
+    return value.strip(_TRIMMED) if isinstance(value, str) and key.type in TEXT_TYPES else value
+
+
+def upsert_match_key(value: Any, key: FieldDescribe) -> Any:
+    """What an upsert compares: SOQL's key, but text of a custom field exactly unless the field is unique and
+    case-insensitive (Apex Developer Guide, "Upserting Records")."""
+    if isinstance(value, str) and key.type in TEXT_TYPES and key.name.endswith("__c") and not key.unique:
+        return ("exact", value)
+    return match_key(value, key)
+
+
 def stored_value(f: FieldDescribe, value: Any, allowed: tuple[str, ...] | None = None) -> Any:
     """The value as the org stores it; Refusal with Salesforce's error when it cannot go in the field.
 
     `allowed`: the values the record's record type allows in this picklist, when it has one."""
+    if isinstance(value, str) and f.type in TEXT_TYPES:
+        value = value.strip(_TRIMMED)
     if value is None or value == "":
         # Salesforce stores an empty string as null; a checkbox cannot be null and reads as false.
         return False if f.type == "boolean" else None
@@ -87,7 +104,8 @@ def stored_value(f: FieldDescribe, value: Any, allowed: tuple[str, ...] | None =
         raise Refusal("INVALID_TYPE_ON_FIELD_IN_RECORD", f"{f.label or f.name}: value not of required type: "
                       f"{_shown(value)}", (f.name,)) from None
     if f.type == "datetime":
-        return converted[:-1] + "+0000"  # Salesforce writes the offset as +0000, not Z
+        # Datetime fields keep whole seconds (milliseconds are dropped on save); the offset reads +0000, not Z.
+        return converted[:19] + ".000+0000"
     if f.type in TEXT_TYPES:
         if f.length and len(converted) > f.length:
             raise Refusal("STRING_TOO_LONG", f"{f.label or f.name}: data value too large: {_shown(converted)} "

@@ -71,9 +71,10 @@ class WriteRules:
         self.duplicate_rules.setdefault(obj.name.lower(), []).append((name, f.name))
         return name
 
-    def add_assignment_rule(self, default: bool = True) -> tuple[str, str]:
-        """A Lead and Case assignment rule routing records to a new queue: (rule id, queue id)."""
-        rule_id, queue_id = self._ids.new_id("01Q"), self._ids.new_id("00G")
+    def add_assignment_rule(self, default: bool = True, rule_id: str = "") -> tuple[str, str]:
+        """A Lead and Case assignment rule (`rule_id`, else a new id) routing records to a new queue:
+        (rule id, queue id)."""
+        rule_id, queue_id = rule_id or self._ids.new_id("01Q"), self._ids.new_id("00G")
         self.assignment_rules[rule_id] = queue_id
         if default:
             self.default_assignment_rule = rule_id

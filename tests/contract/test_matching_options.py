@@ -29,10 +29,15 @@ def cascade(operation: Operation) -> Action:
     return replace(lead_action(operation), fallback_matchers=(BY_NAME,))
 
 
+def next_second() -> None:
+    """Dates are stored in whole seconds, as Salesforce stores them: wait for the next one."""
+    time.sleep(1.02 - time.time() % 1)
+
+
 def create(service, conn, *people: dict) -> list[str]:
     ids = []
     for i, traits in enumerate(people):
-        time.sleep(0.002)  # distinct CreatedDate (milliseconds) for the policies to tell apart
+        next_second()  # distinct CreatedDate for the policies to tell apart
         [r] = service.apply(conn, lead_action(Operation.CREATE), [identify(f"seed-{i}", **traits)]).results
         assert r.status == 201
         ids.append(r.record_id)
@@ -85,7 +90,7 @@ def test_update_with_a_cascade_and_no_match_in_any_group_is_not_found(backend):
 def test_a_policy_picks_one_of_several_matches_and_lists_every_candidate(backend, policy, chosen):
     service, conn = ApplyService(backend.factory), backend.connection_for("acme")
     ids = create(service, conn, *[{"email": "ann@x.com", "last_name": f"L{i}"} for i in range(3)])
-    time.sleep(0.002)
+    next_second()
     touch = lead_action(Operation.UPDATE, matchers=(matcher("Id", "traits.id"),),
                         mappings=(FieldMapping("Title", ValueSource.of_literal("touched")),))
     assert service.apply(conn, touch, [identify("t", id=ids[1])]).results[0].status == 200

@@ -74,14 +74,15 @@ def test_any_string_matcher_value_updates_exactly_the_record_holding_it(org, val
     # A serial prefix per example: SOQL `=` ignores case, so two generated values may otherwise collide.
     company = f"{next(_serial):05d}|{value}"
     rid = org.emulator.org.seed("Lead", {"LastName": "Prop", "Company": company})
+    stored = org.emulator.org.get("Lead", rid, ["Company"])["Company"]  # saved text loses outer whitespace
     report = ApplyService(org.backend).apply(refresh_connection(org.emulator), UPDATE_BY_COMPANY, [
         Event("e1", {"traits": {"company": company, "title": "matched"}})])
     [result] = report.results
     assert (result.status, result.outcome, result.record_id) == (200, Outcome.UPDATED, rid)
     query = org.emulator.last_queries[-1]
     assert query.condition_count == org.plain_conditions == 1
-    assert query.values == [company]
-    assert org.emulator.org.get("Lead", rid, ["Company", "Title"]) == {"Id": rid, "Company": company,
+    assert query.values == [stored] and stored == company.strip("".join(map(chr, range(0x21))))
+    assert org.emulator.org.get("Lead", rid, ["Company", "Title"]) == {"Id": rid, "Company": stored,
                                                                        "Title": "matched"}
 
 

@@ -74,3 +74,14 @@ def test_one_adapter_importing_the_other_fails(tmp_path):
     assert result.returncode == 1
     assert "adapters/salesforce must not import adapters.memory" in result.stderr
     assert "adapters/memory must not import adapters.salesforce" in result.stderr
+
+
+def test_the_emulators_soql_borrowing_cores_or_the_memory_orgs_matching_fails(tmp_path):
+    write(tmp_path, "tools/emulator/query.py", "from core.coercion import match_key\nfrom core.describe import X\n")
+    write(tmp_path, "tools/emulator/equality.py", "import adapters.memory.table\nfrom adapters.memory.ids import I\n")
+    result = run_checker(tmp_path)
+    assert result.returncode == 1
+    assert "tools/emulator/query.py:1: the emulator's SOQL evaluation must not import core.coercion" in result.stderr
+    assert "tools/emulator/equality.py:1: the emulator's SOQL evaluation must not import adapters.memory.table" \
+        in result.stderr
+    assert "core.describe" not in result.stderr and "adapters.memory.ids" not in result.stderr

@@ -398,3 +398,17 @@ def test_concurrent_upserts_of_one_key_create_exactly_one_record(org):
     for t in threads:
         t.join()
     assert len(org.records("Subscription__c")) == 1
+
+
+def test_upsert_on_a_non_unique_custom_external_id_matches_case_exactly_and_trims_the_key():
+    org = Org()
+    org.add_object(ObjectDescribe("Device__c", "a0D", fields=(
+        FieldDescribe("Id", "id", nillable=False, createable=False, updateable=False, defaulted_on_create=True,
+                      id_lookup=True),
+        FieldDescribe("Serial__c", "string", length=40, external_id=True, id_lookup=True))))
+    rid = org.seed("Device__c", {"Serial__c": "  ABC-1\t"})
+    assert org.get("Device__c", rid, ["Serial__c"])["Serial__c"] == "ABC-1"  # text is saved trimmed
+    assert org.ids_matching("Device__c", "Serial__c", "abc-1") == [rid]  # SOQL ignores case
+    assert org.upsert("Device__c", "Serial__c", " ABC-1 ", {}).id == rid  # the upsert key is trimmed
+    created = org.upsert("Device__c", "Serial__c", "abc-1", {})  # ... and matched case-exactly
+    assert created.success and created.created and created.id != rid

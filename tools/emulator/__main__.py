@@ -20,11 +20,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bulk-polls", type=int, default=1, help="job polls until a closed Bulk job completes")
     parser.add_argument("--seed-leads", type=int, default=0, help="create this many Leads at start")
     parser.add_argument("--conn", metavar="FILE", help="also write the connection JSON (refresh-token grant) here")
+    parser.add_argument("--locale", default="en_US", help="the API user's locale: SOQL's letter-case rules (tr_TR...)")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     add_flags(parser)
     args = parser.parse_args(argv)
-    emulator = Emulator(org=org_from(args), host=args.host, port=args.port, api_limit=args.api_limit, latency_ms=args.latency_ms,
-                        bulk_polls_to_complete=args.bulk_polls, verbose=args.verbose)
+    emulator = Emulator(org=org_from(args), host=args.host, port=args.port, api_limit=args.api_limit,
+                        latency_ms=args.latency_ms, bulk_polls_to_complete=args.bulk_polls, verbose=args.verbose,
+                        locale=args.locale)
     for n in range(args.seed_leads):
         emulator.org.seed("Lead", {"LastName": f"Lead {n}", "Company": f"Company {n % 50}",
                                    "Email": f"lead{n}@example.com"})

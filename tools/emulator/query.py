@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 from adapters.memory.field_facts import TEXT_TYPES
 from adapters.memory.ids import IdFactory
 from adapters.memory.results import OrgError, unknown_object_in_query
-from core.coercion import match_key
-from core.describe import ID_TYPES, NUMERIC_TYPES, FieldDescribe
-from core.names import normalize_id
-from tools.emulator.soql import BoolOp, Comparison, Literal, Not, Query, SoqlError
+from core.describe import FieldDescribe
+from tools.emulator import equality
+from tools.emulator.equality import ID_FIELD_TYPES, NUMBER_TYPES
+from tools.emulator.soql import BoolOp, Comparison, Not, Query, SoqlError
 from tools.emulator.soql_parser import parse
 from tools.emulator.wire import ApiError, Reply
 
@@ -28,7 +28,7 @@ _NUMBER_NAMES = {"int": "integer", "long": "long"}
 
 
 def _accepts(f: FieldDescribe) -> tuple[set[str], str, bool]:
-    if f.type in NUMERIC_TYPES:
+    if f.type in NUMBER_TYPES:
         return {"number"}, _NUMBER_NAMES.get(f.type, "double"), False
     if f.type == "boolean":
         return {"boolean"}, "boolean", False
@@ -36,7 +36,7 @@ def _accepts(f: FieldDescribe) -> tuple[set[str], str, bool]:
         return {"date"}, "date", False
     if f.type == "datetime":
         return {"datetime"}, "dateTime", False
-    return {"string"}, "id" if f.type in ID_TYPES else "string", True
+    return {"string"}, "id" if f.type in ID_FIELD_TYPES else "string", True
 
 
 class Cursors:
@@ -50,21 +50,21 @@ class Cursors:
     def open(self, records: list[dict[str, Any]], page: int) -> str:
         locator = self._ids.new_id("01g")
         with self._lock:
-            self._results[locator] = (records, page)
+            self._results[equality.record_id(locator) or locator] = (records, page)
             while len(self._results) > MAX_CURSORS:
                 self._results.popitem(last=False)
         return locator
 
     def get(self, locator: str) -> tuple[list[dict[str, Any]], int] | None:
         with self._lock:
-            return self._results.get(normalize_id(locator) or locator)
+            return self._results.get(equality.record_id(locator) or locator)
 
 
 class _Evaluator:
     def __init__(self, emu: Emulator, q: Query):
-        self.org, self.q = emu.org, q
+        self.org, self.q, self.locale = emu.org, q, emu.locale
         self.fields: dict[int, FieldDescribe] = {}
-        self.keys: dict[int, frozenset[Any]] = {}  # the match keys of each =/IN list, computed once per query
+        self.keys: dict[int, frozenset[Any]] = {}  # the equality keys of each =/IN list, computed once per query
 
     def fail(self, code: str, pos: int, text: str) -> SoqlError:
         return SoqlError(code, self.q.soql, pos, text)
@@ -93,9 +93,9 @@ class _Evaluator:
                     should = "should be" if quoted else "should not be"
                     raise self.fail("INVALID_FIELD", lit.pos, f"value of filter criterion for field '{f.name}' must "
                                     f"be of type {type_name} and {should} enclosed in quotes")
-                if f.type in ID_TYPES and lit.kind == "string" and normalize_id(lit.value) is None:
+                if f.type in ID_FIELD_TYPES and lit.kind == "string" and equality.record_id(lit.value) is None:
                     raise self.fail("INVALID_QUERY_FILTER_OPERATOR", lit.pos, f"invalid ID field: {lit.value}")
-            self.keys[id(node)] = frozenset(match_key(lit.value, f) for lit in node.values)
+            self.keys[id(node)] = frozenset(equality.key(lit.value, f, self.locale) for lit in node.values)
 
     def matches(self, node: Any, row: Any) -> bool:
         if isinstance(node, BoolOp):
@@ -106,31 +106,18 @@ class _Evaluator:
         f = self.fields[id(node)]
         value = row.get(f.name)
         if node.op in ("=", "!=", "IN", "NOT IN"):
-            key = match_key(value, f)
-            hit = key in self.keys[id(node)]
+            hit = equality.key(value, f, self.locale) in self.keys[id(node)]
             return hit if node.op in ("=", "IN") else not hit
         if node.op == "LIKE":
-            return value is not None and _like(node.values[0]).fullmatch(str(value)) is not None
-        return _ordered(node.op, match_key(value, f), match_key(node.values[0].value, f))
+            return equality.like(node.values[0].like, value, self.locale)
+        return equality.ordered(node.op, value, node.values[0].value, f, self.locale)
 
 
-def _like(lit: Literal) -> re.Pattern[str]:
-    parts = {"any": ".*", "one": "."}
-    return re.compile("".join(parts.get(kind, "") or re.escape(text) for kind, text in lit.like),
-                      re.IGNORECASE | re.DOTALL)
-
-
-def _ordered(op: str, left: Any, right: Any) -> bool:
-    if left is None or right is None or left[0] != right[0]:
-        return False
-    return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
-
-
-def _sort(rows: list[dict[str, Any]], order: list[tuple[FieldDescribe, bool, bool]]) -> None:
+def _sort(rows: list[dict[str, Any]], order: list[tuple[FieldDescribe, bool, bool]], locale: str) -> None:
     for f, desc, nulls_last in reversed(order):
         present = [r for r in rows if r.get(f.name) is not None]
         absent = [r for r in rows if r.get(f.name) is None]
-        present.sort(key=lambda r, f=f: match_key(r.get(f.name), f), reverse=desc)
+        present.sort(key=lambda r, f=f: equality.key(r.get(f.name), f, locale), reverse=desc)
         rows[:] = present + absent if nulls_last else absent + present
 
 
@@ -148,7 +135,7 @@ def evaluate(emu: Emulator, q: Query, version: str, include_deleted: bool = Fals
     wanted = list(dict.fromkeys(selected + [f.name for f, _, _ in order]))
     rows = emu.org.select(obj.name, lambda row: q.where is None or ev.matches(q.where, row), wanted,
                           include_deleted=include_deleted)
-    _sort(rows, order)
+    _sort(rows, order, emu.locale)
     rows = rows[q.offset:]
     if q.limit is not None:
         rows = rows[:q.limit]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import select
 import socket
 import sys
@@ -17,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from adapters.memory.ids import IdFactory
 from adapters.memory.org import Org
 from core.names import to_18
+from tools.emulator import equality
 from tools.emulator.bulk import Jobs
 from tools.emulator.dispatch import dispatch, pause
 from tools.emulator.faults import Fault, FaultPlan
@@ -172,8 +174,12 @@ class Emulator:
 
     def __init__(self, *, org: Org | None = None, host: str = "127.0.0.1", port: int = 0, api_limit: int = 100_000,
                  latency_ms: float = 0.0, bulk_polls_to_complete: int = 1, seed: int = 1234, defaults: bool = True,
-                 verbose: bool = False):
+                 verbose: bool = False, locale: str = equality.DEFAULT_LOCALE):
+        self.locale = locale  # the API user's locale: it decides SOQL's case rules
         self.org = org or Org()
+        # The emulator's own equality, not core's: for queries, unique fields and upsert keys.
+        self.org.use_key(functools.partial(equality.key, locale=locale),
+                         functools.partial(equality.upsert_key, locale=locale))
         self.host, self.port, self.verbose = host, port, verbose
         self.latency_ms = latency_ms
         self.usage = Usage(api_limit)

@@ -9,7 +9,7 @@ from adapters.memory.describe_json import layouts_json
 from adapters.memory.results import SaveResult, no_such_external_id_field
 from core.describe import ObjectDescribe
 from core.model import ResultError
-from core.names import normalize_id
+from tools.emulator.equality import record_id
 from tools.emulator.save_results import as_sent
 from tools.emulator.wire import ApiError, Reply, error_body, not_found
 
@@ -61,7 +61,7 @@ def _body(call: Call) -> dict[str, Any]:
 def _one_id(call: Call) -> str:
     """The record id of the path; a segment that is no id reads as an unknown external-id field."""
     segment = call.params["id"]
-    if normalize_id(segment) is None:
+    if record_id(segment) is None:
         raise no_such_external_id_field(segment)
     return segment
 

@@ -1,0 +1,51 @@
+"""A record the lookup returned is never ignored, even when the org's equality is one core does not know."""
+
+from __future__ import annotations
+
+from core.coercion import match_key
+from core.model import Connection, FieldMapping, Operation, Outcome, ValueSource
+from core.service import ApplyService
+from tests.unit.helpers import identify, lead_action, matcher
+
+CONN = Connection("https://orphans.my.salesforce.com")
+UPSERT_BY_COMPANY = lead_action(Operation.UPSERT, matchers=(matcher("Company", "traits.company"),),
+                                mappings=(FieldMapping("LastName", ValueSource.of_literal("Ng")),))
+
+
+def digits_blind(value, field):
+    """An org whose Company equality ignores trailing digits: nothing core could guess."""
+    key = match_key(value, field)
+    if field.name == "Company" and key is not None:
+        return ("company", key[1].rstrip("0123456789"))
+    return key
+
+
+def backend_with(key):
+    from adapters.memory.store import MemoryBackend
+
+    backend = MemoryBackend()
+    backend.org(CONN.instance_url).use_key(key, key)
+    return backend
+
+
+def apply(backend, *companies):
+    events = [identify(f"e{i}", company=c) for i, c in enumerate(companies)]
+    return ApplyService(backend).apply(CONN, UPSERT_BY_COMPANY, events).results
+
+
+def test_a_returned_record_resembling_no_event_goes_to_the_only_event():
+    backend = backend_with(digits_blind)
+    rid = backend.org(CONN.instance_url).seed("Lead", {"LastName": "Seed", "Company": "Acme7"})
+    [result] = apply(backend, "Acme1")
+    assert (result.status, result.record_id) == (200, rid)
+    assert len(backend.org(CONN.instance_url).records("Lead")) == 1
+
+
+def test_a_returned_record_no_event_can_claim_blocks_every_create_of_the_lookup():
+    backend = backend_with(digits_blind)
+    rid = backend.org(CONN.instance_url).seed("Lead", {"LastName": "Seed", "Company": "Acme7"})
+    results = apply(backend, "Acme1", "Zeta")
+    assert [(r.status, r.outcome) for r in results] == [(300, Outcome.AMBIGUOUS)] * 2
+    assert all(r.matched_ids == (rid,) for r in results)
+    assert len(backend.org(CONN.instance_url).records("Lead")) == 1
+

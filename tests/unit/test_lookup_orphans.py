@@ -49,3 +49,19 @@ def test_a_returned_record_no_event_can_claim_blocks_every_create_of_the_lookup(
     assert all(r.matched_ids == (rid,) for r in results)
     assert len(backend.org(CONN.instance_url).records("Lead")) == 1
 
+
+
+def test_in_a_cascade_the_first_group_s_returned_record_is_claimed_before_any_fallback():
+    from dataclasses import replace
+
+    from core.model import MatcherGroup, group_path
+
+    backend = backend_with(digits_blind)
+    org = backend.org(CONN.instance_url)
+    rid = org.seed("Lead", {"LastName": "Seed", "Company": "Acme7"})
+    other = org.seed("Lead", {"LastName": "Other", "Company": "Elsewhere", "Email": "ann@x.com"})
+    action = replace(UPSERT_BY_COMPANY, fallback_matchers=(MatcherGroup((matcher("Email", "traits.email"),)),))
+    [result] = ApplyService(backend).apply(CONN, action, [identify("e1", company="Acme1", email="ann@x.com")]).results
+    assert (result.status, result.record_id, result.matched_group) == (200, rid, group_path(0))
+    assert org.get("Lead", other)["LastName"] == "Other"
+    assert len(org.records("Lead")) == 2

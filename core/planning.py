@@ -60,7 +60,8 @@ class CandidatePool:
     An orphan given to events with different values is ambiguous: none of them writes it. Likewise a
     record this batch created is looked up again before an event whose value merely resembles it
     creates another (`created_resembling`). Orphans are those of the lookup the pool starts from (a
-    cascade's first group); records a later group's lookup reads (`merge`) are given by match_key only.
+    cascade's first group); records a later group's lookup reads (`merge`) are given by match_key only,
+    but the look-again before a create runs for every group of the cascade, in order.
 
     `attributes` are kept per record but not indexed (CreatedDate, LastModifiedDate...). Records the
     batch creates or updates get a batch stamp instead of a date: later than every date read.

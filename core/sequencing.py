@@ -298,14 +298,17 @@ class Sequencer:
             self.results[p.index] = failure(p.event_id, ResultError(
                 "NOT_FOUND", f"no {self.object_name} record matches this event"))
             return []
-        first = self.groups_of(p)[0]
-        if first is not None and not self.dry_run:
-            matchers, operator = first
-            operator = MatcherOperator.OR if len(matchers) == 1 else operator
-            if self.pool.created_resembling(matchers, operator):
+        for g, entry in enumerate([] if self.dry_run else self.groups_of(p)):
+            if entry is None:
+                continue
+            matchers, operator = entry[0], MatcherOperator.OR if len(entry[0]) == 1 else entry[1]
+            if self.pool.created_resembling(matchers, operator):  # in the cascade's order, group by group
                 found = self._look_again(p, matchers, operator)
-                if found is None or found:
-                    return [] if found is None else self._decide(p, found)
+                if found is None:
+                    return []
+                if found:
+                    self._group[p.index] = g
+                    return self._decide(p, found)
         record = self.create_record(p)
         problem = self.check_create(p, record)
         if problem is not None:

@@ -59,9 +59,10 @@ class CandidatePool:
     accents, compatibility forms and whitespace), or to every event of the lookup when none does.
     An orphan given to events with different values is ambiguous: none of them writes it. Likewise a
     record this batch created is looked up again before an event whose value merely resembles it
-    creates another (`created_resembling`). Orphans are those of the lookup the pool starts from (a
-    cascade's first group); records a later group's lookup reads (`merge`) are given by match_key only,
-    but the look-again before a create runs for every group of the cascade, in order.
+    creates another (`created_resembling`). In a cascade, the first group's lookup gives its orphans
+    as above; a later group's lookup gives its own orphans to the events that reached that group
+    (`merge`, then `claim_orphans` among the records added); the look-again before a create runs for
+    every group of the cascade, in order.
 
     `attributes` are kept per record but not indexed (CreatedDate, LastModifiedDate...). Records the
     batch creates or updates get a batch stamp instead of a date: later than every date read.
@@ -108,11 +109,10 @@ class CandidatePool:
         for name in names:
             self._stamps[rid][name] = self._clock
 
-    def merge(self, records: Iterable[Record]) -> None:
-        """Records read after the batch began: the pool's own view of a record it holds (or removed) wins."""
-        for r in records:
-            if str(r["Id"]) not in self._values and str(r["Id"]) not in self.removed:
-                self.add(r)
+    def merge(self, records: Iterable[Record]) -> list[str]:
+        """Records read after the batch began: the pool's own view of a record it holds (or removed) wins.
+        The ids of the records added."""
+        return [self.add(r) for r in records if str(r["Id"]) not in self._values and str(r["Id"]) not in self.removed]
 
     def _key(self, name: str, value: Any) -> Any:
         return match_key(value, self._fields[name])
@@ -131,12 +131,17 @@ class CandidatePool:
     def has_field(self, name: str) -> bool:
         return name in self._fields
 
-    def claim_orphans(self, matcher_sets: Sequence[Mapping[str, Any]], operator: MatcherOperator) -> None:
-        """Give each fetched record no event matches to the events it may belong to (see the class)."""
+    def claim_orphans(self, matcher_sets: Sequence[Mapping[str, Any]], operator: MatcherOperator,
+                      among: Iterable[str] | None = None) -> None:
+        """Give each fetched record (of `among`, else every one) no event matches to the events it may belong
+        to (see the class)."""
         events = [m for m in matcher_sets if m]
+        if not events:
+            return
         claimed = {rid for m in events for rid in self.match(m, _operator(m, operator))}
         every = {self._signature(m) for m in events}
-        for rid, values in self._values.items():
+        for rid in self._values if among is None else among:
+            values = self._values[rid]
             if rid not in claimed:
                 owners = {self._signature(m) for m in events if self._resembles(m, _operator(m, operator), values)}
                 self._orphans[rid] = owners or every

@@ -176,7 +176,10 @@ class Sequencer:
         for g, events in needs.items():
             self.fetched |= {(p.index, g) for p in events}
             try:
-                self.pool.merge(self.fetch_group(g, events) if self.fetch_group else [])
+                added = self.pool.merge(self.fetch_group(g, events) if self.fetch_group else [])
+                entries = [entry for p in events if (entry := self.groups_of(p)[g]) is not None]
+                if entries:  # what this group's lookup returned and no event's value matches: its orphans
+                    self.pool.claim_orphans([m for m, _ in entries], entries[0][1], among=added)
             except BackendError as exc:
                 for p in events:
                     self.results[p.index] = failure(p.event_id, exc.error)

@@ -90,3 +90,18 @@ def test_a_fallback_group_looks_again_before_creating_beside_a_resembling_record
     assert first.outcome is Outcome.CREATED
     assert (second.status, second.record_id, second.matched_group) == (200, first.record_id, group_path(1))
     assert len(backend.org(CONN.instance_url).records("Lead")) == 1
+
+
+def test_a_fallback_group_s_returned_record_goes_to_the_event_that_reached_the_group():
+    from dataclasses import replace
+
+    from core.model import MatcherGroup, group_path
+
+    backend = backend_with(digits_blind)
+    rid = backend.org(CONN.instance_url).seed("Lead", {"LastName": "Seed", "Company": "Acme7"})
+    action = replace(lead_action(Operation.UPSERT, matchers=(matcher("Email", "traits.email"),),
+                                 mappings=(FieldMapping("LastName", ValueSource.of_literal("Ng")),)),
+                     fallback_matchers=(MatcherGroup((matcher("Company", "traits.company"),)),))
+    [result] = ApplyService(backend).apply(CONN, action, [identify("e0", email="a@x.com", company="Acme1")]).results
+    assert (result.status, result.record_id, result.matched_group) == (200, rid, group_path(1))
+    assert len(backend.org(CONN.instance_url).records("Lead")) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -39,6 +40,7 @@ class Write:
     round: int = 0
     no_change: bool = False  # an update sent only to learn whether the record exists
     adopt: bool = False  # a create that, on DUPLICATES_DETECTED naming one duplicate, updates it instead
+    object_name: str = ""  # another object than the batch's (a converted Lead's Contact)
     # Later events of the same record folded into this write (core.merging), each with its no_change.
     merged: list[tuple[Prepared, bool]] = field(default_factory=list)
     originals: dict[int, dict[str, Any]] = field(default_factory=dict)  # each event's own record, to split
@@ -71,22 +73,34 @@ def success(w: Write, outcome: WriteOutcome) -> EventResult:
 
 def send_round(store: RecordStore, object_name: str, writes: list[Write], external_id_field: str = ""
                ) -> list[WriteOutcome]:
-    """One store write per round: a batch per kind (the kinds touch different records)."""
+    """One store write per object and round: a batch per kind (the kinds touch different records); a round
+    with writes to another object (a converted Lead's Contact) sends that object's writes at the same time."""
     items = {
         "create": lambda w: w.record, "update": lambda w: (w.target, w.record), "delete": lambda w: w.target,
         "upsert": lambda w: w.record,
     }
-    by_kind: dict[str, list[int]] = {}
+    by_kind: dict[tuple[str, str], list[int]] = {}
     for n, w in enumerate(writes):
-        by_kind.setdefault(w.kind, []).append(n)
-    batches = [WriteBatch(kind, [items[kind](writes[n]) for n in positions],
-                          external_id_field if kind == "upsert" else "") for kind, positions in by_kind.items()]
-    try:
-        answers = store.write(object_name, batches)
-    except BackendError as exc:
-        answers = [[WriteOutcome(False, error=exc.error)] * len(b.items) for b in batches]
+        by_kind.setdefault((w.object_name or object_name, w.kind), []).append(n)
+    objects = list(dict.fromkeys(obj for obj, _ in by_kind))
+
+    def run(obj: str) -> list[list[WriteOutcome]]:
+        kinds = [(kind, positions) for (o, kind), positions in by_kind.items() if o == obj]
+        batches = [WriteBatch(kind, [items[kind](writes[n]) for n in positions],
+                              external_id_field if kind == "upsert" else "") for kind, positions in kinds]
+        try:
+            return store.write(obj, batches)
+        except BackendError as exc:
+            return [[WriteOutcome(False, error=exc.error)] * len(b.items) for b in batches]
+
+    if len(objects) > 1:
+        with ThreadPoolExecutor(max_workers=len(objects)) as pool:
+            answers = [a for per_object in pool.map(run, objects) for a in per_object]
+    else:
+        answers = [a for obj in objects for a in run(obj)]
     ordered: list[WriteOutcome] = [WriteOutcome(False)] * len(writes)
-    for positions, outcomes in zip(by_kind.values(), answers, strict=True):
+    positions_in_order = [positions for obj in objects for (o, _), positions in by_kind.items() if o == obj]
+    for positions, outcomes in zip(positions_in_order, answers, strict=True):
         if len(outcomes) != len(positions):
             raise RuntimeError(f"store returned {len(outcomes)} results for {len(positions)} records")
         for n, outcome in zip(positions, outcomes, strict=True):

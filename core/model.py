@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.paths import NOWHERE, Path
+from core.paths import ACTION, NOWHERE, RECORD_MATCHERS, Path
 
 # A scalar a matcher or a mapping may carry. Dates and datetimes travel as ISO strings.
 Scalar = str | int | float | bool | None
@@ -72,6 +72,35 @@ class ParentKey:
 
 
 @dataclass(frozen=True)
+class MatcherGroup:
+    """Matchers tried together (one operator); a fallback group is tried when the groups before it find nothing."""
+
+    matchers: tuple[RecordMatcher, ...]
+    operator: MatcherOperator | None = None
+
+    @property
+    def effective_operator(self) -> MatcherOperator:
+        return self.operator or MatcherOperator.OR
+
+
+class MatchPolicy(enum.Enum):
+    """What several matching records mean: a 300 (default), or the one record (or all) a rule picks."""
+
+    OLDEST = "OLDEST"  # smallest CreatedDate
+    NEWEST = "NEWEST"  # greatest CreatedDate
+    LAST_MODIFIED = "LAST_MODIFIED"  # greatest LastModifiedDate
+    ALL = "ALL"  # every match (update and delete only)
+
+
+class ConvertedLeadPolicy(enum.Enum):
+    """What a match on converted Leads only means (converted Leads cannot be updated)."""
+
+    REPORT = "REPORT"  # no write; 409 CONVERTED naming the Contact (the default for Lead actions)
+    FOLLOW = "FOLLOW"  # write the mapped fields Contact has to the converted Contact (update, upsert)
+    IGNORE = "IGNORE"  # converted Leads do not match
+
+
+@dataclass(frozen=True)
 class FieldMapping:
     field: str
     value: ValueSource
@@ -114,10 +143,31 @@ class Action:
     naive_datetime_time_zone: str = ""
     # Newest event wins (core.ordering): per record key, an event older than the newest applied is skipped.
     newest_event_wins: bool = False
+    # Matcher groups tried in order after record_matchers find nothing (a cascade).
+    fallback_matchers: tuple[MatcherGroup, ...] = ()
+    match_policy: MatchPolicy | None = None
+    converted_leads: ConvertedLeadPolicy | None = None  # Lead actions only; None means REPORT
+    # Update by Id follows a record merged away to the one it was merged into; delete names that one.
+    follow_merges: bool = False
 
     @property
     def operator(self) -> MatcherOperator:
         return self.matcher_operator or MatcherOperator.OR
+
+    @property
+    def matcher_groups(self) -> tuple[MatcherGroup, ...]:
+        """The record matchers as the first group, then the fallbacks."""
+        return (MatcherGroup(self.record_matchers, self.matcher_operator), *self.fallback_matchers)
+
+
+def group_location(index: int) -> Path:
+    """Where a matcher group sits in the action: 0 is action.record_matchers."""
+    return RECORD_MATCHERS if index == 0 else ACTION.field("fallback_matchers").index(index - 1)
+
+
+def group_path(index: int) -> str:
+    """A matcher group's location as results name it (`matched_group`)."""
+    return str(group_location(index))
 
 
 @dataclass(frozen=True)
@@ -162,6 +212,7 @@ class Outcome(enum.Enum):
     WOULD_UPDATE = "would_update"
     WOULD_DELETE = "would_delete"
     STALE_SKIPPED = "stale_skipped"
+    CONVERTED = "converted"
 
 
 @dataclass(frozen=True)
@@ -201,6 +252,12 @@ class EventResult:
     retry_after_seconds: float = 0.0
     # STALE_SKIPPED: the id of the newer event that was applied to the record instead.
     winning_event_id: str = ""
+    # With fallback matchers: the group whose matchers found matched_ids/record_id (group_path).
+    matched_group: str = ""
+    # When a match policy chose among several matches: its name (OLDEST, NEWEST, LAST_MODIFIED, ALL).
+    chosen_by: str = ""
+    # Written to a converted Lead's Contact (FOLLOW): the mapped fields Contact does not have.
+    fields_not_written: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

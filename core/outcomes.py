@@ -39,6 +39,9 @@ _TABLE: dict[str, tuple[int, Outcome, bool]] = {
     "DUPLICATE_VALUE": (409, Outcome.DUPLICATE, False),
     "DUPLICATES_DETECTED": (409, Outcome.DUPLICATE, False),
     "DUPLICATE_EXTERNAL_ID": (409, Outcome.DUPLICATE, False),
+    # A converted Lead: Salesforce refuses its updates, and sfdest does not write it.
+    "CANNOT_UPDATE_CONVERTED_LEAD": (409, Outcome.CONVERTED, False),
+    "CONVERTED_LEAD": (409, Outcome.CONVERTED, False),
     # Locks, limits and transient faults.
     "UNABLE_TO_LOCK_ROW": (423, Outcome.ROW_LOCKED, True),
     "REQUEST_LIMIT_EXCEEDED": (429, Outcome.RATE_LIMITED, True),

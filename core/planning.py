@@ -15,14 +15,14 @@ from core.ports import FieldIn, Lookup, Record
 
 def build_lookup(
     object_name: str, matcher_sets: Iterable[Mapping[str, Any]], operator: MatcherOperator,
-    describe: ObjectDescribe | None
+    describe: ObjectDescribe | None, also_select: Iterable[str] = ()
 ) -> Lookup | None:
     """One lookup whose result holds every candidate of every event (grouped IN conditions)."""
     events = [m for m in matcher_sets if m]
     if not events:
         return None
     fields = list(dict.fromkeys(name for e in events for name in e))
-    select = tuple(dict.fromkeys(["Id", *fields]))
+    select = tuple(dict.fromkeys(["Id", *fields, *also_select]))
     described = {name: describe.field(name) if describe else None for name in fields}
 
     def distinct(values: Iterable[Any], name: str) -> tuple[Any, ...]:
@@ -59,16 +59,60 @@ class CandidatePool:
     accents, compatibility forms and whitespace), or to every event of the lookup when none does.
     An orphan given to events with different values is ambiguous: none of them writes it. Likewise a
     record this batch created is looked up again before an event whose value merely resembles it
-    creates another (`created_resembling`).
+    creates another (`created_resembling`). In a cascade, the first group's lookup gives its orphans
+    as above; a later group's lookup gives its own orphans to the events that reached that group
+    (`merge`, then `claim_orphans` among the records added); the look-again before a create runs for
+    every group of the cascade, in order.
+
+    `attributes` are kept per record but not indexed (CreatedDate, LastModifiedDate...). Records the
+    batch creates or updates get a batch stamp instead of a date: later than every date read.
     """
 
-    def __init__(self, matcher_fields: Iterable[str], describe: ObjectDescribe | None):
+    def __init__(self, matcher_fields: Iterable[str], describe: ObjectDescribe | None,
+                 attributes: Iterable[str] = ()):
         self._describe = describe
         self._fields = {name: (describe.field(name) if describe else None) for name in matcher_fields}
         self._index: dict[str, dict[Any, set[str]]] = {name: defaultdict(set) for name in self._fields}
         self._values: dict[str, dict[str, Any]] = {}
+        self._attributes = tuple(a for a in attributes if a not in self._fields)
+        self._stamps: dict[str, dict[str, int]] = defaultdict(dict)  # rid -> attribute -> batch stamp
+        self._clock = 0
+        self.removed: set[str] = set()
         self._orphans: dict[str, set[tuple]] = {}  # orphan id -> the matcher signatures it is given to
         self._created: set[str] = set()  # records this batch created
+
+    @property
+    def selected(self) -> tuple[str, ...]:
+        """Every field and attribute the pool keeps: what a lookup that adds to it reads."""
+        return (*self._fields, *self._attributes)
+
+    def __contains__(self, rid: str) -> bool:
+        return rid in self._values
+
+    def values(self, rid: str) -> dict[str, Any]:
+        return self._values.get(rid, {})
+
+    def attribute(self, rid: str, name: str) -> Any:
+        values = self._values.get(rid, {})
+        return values.get(name)
+
+    def recency(self, rid: str, name: str) -> tuple:
+        """An ordering key for a date attribute: dates read, then the batch's own writes in order."""
+        stamp = self._stamps[rid].get(name)
+        if stamp is not None:
+            return (2, stamp)
+        value = self.attribute(rid, name)
+        return (0, "") if value is None else (1, str(value))
+
+    def stamp(self, rid: str, *names: str) -> None:
+        self._clock += 1
+        for name in names:
+            self._stamps[rid][name] = self._clock
+
+    def merge(self, records: Iterable[Record]) -> list[str]:
+        """Records read after the batch began: the pool's own view of a record it holds (or removed) wins.
+        The ids of the records added."""
+        return [self.add(r) for r in records if str(r["Id"]) not in self._values and str(r["Id"]) not in self.removed]
 
     def _key(self, name: str, value: Any) -> Any:
         return match_key(value, self._fields[name])
@@ -78,7 +122,7 @@ class CandidatePool:
         if created:
             self._created.add(rid)
         values = {name: (rid if name == "Id" else _get(record, name)) for name in self._fields}
-        self._values[rid] = values
+        self._values[rid] = {**values, **{a: _get(record, a) for a in self._attributes}}
         for name, value in values.items():
             if value is not None:
                 self._index[name][self._key(name, value)].add(rid)
@@ -87,12 +131,17 @@ class CandidatePool:
     def has_field(self, name: str) -> bool:
         return name in self._fields
 
-    def claim_orphans(self, matcher_sets: Sequence[Mapping[str, Any]], operator: MatcherOperator) -> None:
-        """Give each fetched record no event matches to the events it may belong to (see the class)."""
+    def claim_orphans(self, matcher_sets: Sequence[Mapping[str, Any]], operator: MatcherOperator,
+                      among: Iterable[str] | None = None) -> None:
+        """Give each fetched record (of `among`, else every one) no event matches to the events it may belong
+        to (see the class)."""
         events = [m for m in matcher_sets if m]
+        if not events:
+            return
         claimed = {rid for m in events for rid in self.match(m, _operator(m, operator))}
         every = {self._signature(m) for m in events}
-        for rid, values in self._values.items():
+        for rid in self._values if among is None else among:
+            values = self._values[rid]
             if rid not in claimed:
                 owners = {self._signature(m) for m in events if self._resembles(m, _operator(m, operator), values)}
                 self._orphans[rid] = owners or every
@@ -126,15 +175,19 @@ class CandidatePool:
         return "".join(bare.casefold().replace("\u0131", "i").split())
 
     def remove(self, rid: str) -> None:
+        self.removed.add(rid)
         self._orphans.pop(rid, None)
         for name, value in self._values.pop(rid, {}).items():
-            if value is not None:
+            if value is not None and name in self._fields:
                 self._index[name][self._key(name, value)].discard(rid)
 
     def update(self, rid: str, changes: Mapping[str, Any]) -> None:
         values = self._values.get(rid)
         if values is None:
             return
+        for name in self._attributes:
+            if name in changes:
+                values[name] = changes[name]
         for name in self._fields:
             if name == "Id" or name not in changes:
                 continue
@@ -182,10 +235,10 @@ def _operator(matchers: Mapping[str, Any], operator: MatcherOperator) -> Matcher
 
 
 def fetched_pool(records: Iterable[Record], matcher_fields: Iterable[str], describe: ObjectDescribe | None,
-                 matcher_sets: Sequence[Mapping[str, Any]] = (),
+                 attributes: Iterable[str] = (), matcher_sets: Sequence[Mapping[str, Any]] = (),
                  operator: MatcherOperator = MatcherOperator.OR) -> CandidatePool:
     """The pool of a lookup's records, each given to the events (matcher sets) it may belong to."""
-    pool = CandidatePool(matcher_fields, describe)
+    pool = CandidatePool(matcher_fields, describe, attributes)
     for r in records:
         pool.add(r)
     pool.claim_orphans(matcher_sets, operator)

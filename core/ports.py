@@ -92,8 +92,23 @@ class RecordStore(Protocol):
 
     def find(self, lookup: Lookup) -> list[Record]: ...
 
+    def find_many(self, lookups: Sequence[Lookup]) -> list[list[Record]]:
+        """Several lookups at once, one record list each (Salesforce: their queries go together, five to a
+        Composite call)."""
+        ...
+
     def set_write_options(self, options: WriteOptions) -> None:
         """Send these headers with every later write of this store (collections only: no Bulk API job)."""
+        ...
+
+    def delete_anywhere(self, ids: Sequence[str]) -> list[WriteOutcome]:
+        """Delete records of any objects by id, in request order (Salesforce's collections delete takes
+        several types at once: one call per 200 ids, never a Bulk API job)."""
+        ...
+
+    def merged_into(self, object_name: str, ids: Sequence[str]) -> dict[str, str]:
+        """For the ids among `ids` that were merged away: the record each was merged into (its
+        MasterRecordId, read from the recycle bin: Salesforce's queryAll). Ids not merged are absent."""
         ...
 
     def create(self, object_name: str, records: Sequence[Mapping[str, Any]]) -> list[WriteOutcome]: ...

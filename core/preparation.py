@@ -10,7 +10,17 @@ from typing import Any
 from core.coercion import MAX_STRING_LITERAL, CoercionError, coerce, time_zone
 from core.describe import FieldDescribe, ObjectDescribe
 from core.field_problems import with_field_problems
-from core.model import Action, Event, EventResult, FieldMapping, MatcherOperator, Operation, ResultError
+from core.model import (
+    Action,
+    Event,
+    EventResult,
+    FieldMapping,
+    MatcherOperator,
+    Operation,
+    RecordMatcher,
+    ResultError,
+    group_location,
+)
 from core.outcomes import failure, invalid
 from core.parents import reference
 from core.paths import RECORD_MATCHERS, Path
@@ -29,6 +39,8 @@ class Prepared:
     field_paths: dict[str, Path] = field(default_factory=dict)
     describe: ObjectDescribe | None = None  # the object's describe the values were typed by
     error: EventResult | None = None
+    # Matcher values per matcher group (the record matchers, then the fallbacks); None where skipped.
+    groups: list[dict[str, Any] | None] = field(default_factory=list)
 
     @property
     def direct_id(self) -> str | None:
@@ -63,16 +75,16 @@ def _naive_zone(action: Action) -> tzinfo | None:
         return None
 
 
-def _matcher_values(action: Action, event: Event, describe: ObjectDescribe | None, zone: tzinfo | None
-                    ) -> dict[str, Any]:
+def _group_values(matchers: tuple[RecordMatcher, ...], operator: MatcherOperator, path: Path, event: Event,
+                  describe: ObjectDescribe | None, zone: tzinfo | None) -> dict[str, Any]:
     values: dict[str, Any] = {}
     skipped = []
-    for i, m in enumerate(action.record_matchers):
+    for i, m in enumerate(matchers):
         name, f = _canonical(describe, m.field)
-        label = f"record matcher {RECORD_MATCHERS.index(i)} ({name})"
+        label = f"record matcher {path.index(i)} ({name})"
         raw = resolve(m.value, event.payload)
         if raw is MISSING or raw is None:
-            if action.operator is MatcherOperator.AND:
+            if operator is MatcherOperator.AND:
                 what = "is null" if raw is None else "is missing"
                 raise _Invalid("MATCHER_VALUE_MISSING",
                                f"{label}: value from {m.value.describe()} {what} in this event; "
@@ -91,7 +103,7 @@ def _matcher_values(action: Action, event: Event, describe: ObjectDescribe | Non
             raise _Invalid("INVALID_ID", f"{label}: {value} is not a {describe.name} id "
                            f"({describe.name} ids start with {describe.key_prefix})", (name,))
         values[name] = value
-    if action.record_matchers and not values:
+    if matchers and not values:
         raise _Invalid("MATCHER_VALUE_MISSING",
                        "no record matcher has a value in this event: " + ", ".join(skipped),
                        tuple(s.split(" ")[0] for s in skipped))
@@ -111,6 +123,28 @@ def _parent_value(mapping: FieldMapping, lookup: FieldDescribe, raw: Any, path: 
                        (lookup.name,)) from None
     assert mapping.parent is not None
     return reference(lookup, mapping.parent.object_name, mapping.parent.key_field, value)
+
+
+def _cascade_values(action: Action, event: Event, describe: ObjectDescribe | None, zone: tzinfo | None
+                    ) -> list[dict[str, Any] | None]:
+    """Each group's matcher values, None for a group this event skips; a 400 when it skips every group."""
+    groups: list[dict[str, Any] | None] = []
+    skipped = []
+    for g, group in enumerate(action.matcher_groups):
+        path = group_location(g)
+        try:
+            groups.append(_group_values(group.matchers, group.effective_operator,
+                                        path if g == 0 else path.field("record_matchers"), event, describe, zone))
+        except _Invalid as bad:
+            if bad.code != "MATCHER_VALUE_MISSING":
+                raise
+            groups.append(None)
+            skipped.append((path, bad.fields))
+    if all(values is None for values in groups):
+        raise _Invalid("MATCHER_VALUE_MISSING", "every matcher group lacks values in this event: "
+                       + ", ".join(str(path) for path, _ in skipped),
+                       tuple(dict.fromkeys(name for _, names in skipped for name in names)))
+    return groups
 
 
 def prepare(
@@ -135,7 +169,13 @@ def prepare(
         if action.operation is not Operation.CREATE:
             for i, m in enumerate(action.record_matchers):  # an upsert writes its matcher values too
                 p.field_paths.setdefault(_canonical(describe, m.field)[0], RECORD_MATCHERS.index(i))
-            p.matchers = _matcher_values(action, event, describe, zone)
+        if action.operation is not Operation.CREATE and action.fallback_matchers:
+            p.groups = _cascade_values(action, event, describe, zone)
+            p.matchers = p.groups[0] or {}
+        elif action.operation is not Operation.CREATE:
+            p.matchers = _group_values(action.record_matchers, action.operator, RECORD_MATCHERS, event, describe,
+                                       zone)
+            p.groups = [p.matchers]
         if action.operation is not Operation.DELETE:
             for mapping, path in mappings:
                 name, f = _canonical(describe, mapping.field)

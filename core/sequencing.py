@@ -18,11 +18,24 @@ from core.coercion import match_key
 from core.describe import ObjectDescribe
 from core.execution import Write, halted, merged_results, send_round, success
 from core.merging import fold, splits
-from core.model import EventResult, MatcherOperator, Operation, Outcome, ResultError
+from core.model import (
+    ConvertedLeadPolicy,
+    EventResult,
+    MatcherOperator,
+    MatchPolicy,
+    Operation,
+    Outcome,
+    ResultError,
+    group_path,
+)
 from core.outcomes import failure
 from core.planning import CandidatePool, build_lookup
-from core.ports import BackendError, RecordStore, WriteOutcome
+from core.policies import choose
+from core.ports import BackendError, Record, RecordStore, WriteOutcome
 from core.preparation import Prepared
+
+# An event's matcher groups, in order: the matcher values and operator of each, None for a skipped group.
+Groups = list[tuple[dict[str, Any], MatcherOperator] | None]
 
 # Errors after which a write may or may not have happened.
 UNCERTAIN = frozenset({"OUTCOME_UNKNOWN", "TIMEOUT", "CONNECTION_ERROR", "UNKNOWN_EXCEPTION"})
@@ -39,12 +52,22 @@ class Sequencer:
     store: RecordStore
     object_name: str
     operation: Operation
-    operator: MatcherOperator
     describe: ObjectDescribe
     pool: CandidatePool
-    matchers_of: Callable[[Prepared], dict[str, Any]]  # the matchers that decide an event's candidates
+    groups_of: Callable[[Prepared], Groups]  # the matchers that decide an event's candidates, group by group
     create_record: Callable[[Prepared], dict[str, Any]]
     check_create: Callable[[Prepared, dict[str, Any]], EventResult | None]
+    # Reads the candidates of a group for some events (a cascade's later groups, looked up when reached).
+    fetch_group: Callable[[int, list[Prepared]], list[Record]] | None = None
+    fetched: set[tuple[int, int]] = field(default_factory=set)  # (event index, group) looked up
+    policy: MatchPolicy | None = None
+    # Fields matched alone (OR groups, single matchers) and the field sets of AND groups: what writes interact on.
+    single_fields: frozenset[str] = frozenset()
+    # Lead actions: what a match on converted Leads only means, and Contact's describe for FOLLOW.
+    converted: ConvertedLeadPolicy | None = None
+    contact_describe: Callable[[], ObjectDescribe] | None = None
+    and_groups: tuple[tuple[str, ...], ...] = ()
+    name_groups: bool = False  # results say which group matched (an action with fallback matchers)
     dry_run: bool = False
     upsert_always_writes: bool = False  # native upserts send even an empty update: so must the plan
     deadline: float | None = None
@@ -52,23 +75,63 @@ class Sequencer:
     stop: Callable[[], bool] | None = None  # True once the call is cancelled or the server is stopping
     results: dict[int, EventResult] = field(default_factory=dict)
     _tainted: set = field(default_factory=set)
+    _group: dict[int, int] = field(default_factory=dict)  # event index -> the group that decided it
+    _by_record: dict[int, list[EventResult]] = field(default_factory=dict)  # policies: results per record written
+    _chosen: dict[int, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # index -> (rule, candidates)
+    _followed: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)  # (leads, lacking)
     _cap: dict = field(default_factory=dict)  # the most events a merged write starting with an event may hold
 
     def _key(self, name: str, value: Any) -> tuple:
+        if name == "Id":  # an Id value names a record, as a candidate does
+            return ("rec", value)
         return ("val", name.lower(), match_key(value, self.describe.field(name)))
 
     def _value_keys(self, name: str, value: Any) -> set:
         # Values that merely resemble may be equal under the org's own rules: they interact too.
+        if name == "Id":
+            return {self._key(name, value)}
         return {self._key(name, value), ("like", name.lower(), self.pool.loose_key(name, value))}
 
-    def _keys(self, matchers: dict[str, Any], candidates: list[str]) -> set:
-        return {("rec", c) for c in candidates} | {k for n, v in matchers.items() for k in self._value_keys(n, v)}
+    def _and_keys(self, values: dict[str, Any]) -> set:
+        """Several fields joined by AND: only a record holding all the values (or resembling ones) interacts."""
+        return {("and", frozenset((n.lower(), match_key(v, self.describe.field(n))) for n, v in values.items())),
+                ("andlike", frozenset((n.lower(), self.pool.loose_key(n, v)) for n, v in values.items()))}
 
-    def _written_keys(self, record: dict[str, Any]) -> set:
-        return {k for n, v in record.items() if v is not None and self.pool.has_field(n)
+    def _keys(self, groups: Groups, candidates: list[str]) -> set:
+        """What an event reads: its candidates and the values of the groups it consulted."""
+        keys = {("rec", c) for c in candidates}
+        for matchers, operator in filter(None, groups):
+            if operator is MatcherOperator.AND and len(matchers) > 1:
+                keys |= self._and_keys(matchers)
+            else:
+                keys |= {k for n, v in matchers.items() for k in self._value_keys(n, v)}
+        return keys
+
+    def _written_keys(self, record: dict[str, Any], target: str = "") -> set:
+        """What a write may make match: values of fields matched alone, and whole AND groups it completes."""
+        keys = {k for n, v in record.items() if v is not None and n in self.single_fields
+                for k in self._value_keys(n, v)}
+        for fields in self.and_groups:
+            if any(f in record for f in fields):
+                after = {**self.pool.values(target), **record}
+                if all(after.get(f) is not None for f in fields):
+                    keys |= self._and_keys({f: after[f] for f in fields})
+        return keys
+
+    def _may_write(self, p: Prepared, candidates: list[str]) -> set:
+        return set().union(*(self._written_keys(p.fields, c) for c in candidates or [""]))
+
+    def _value_parts(self, values: dict[str, Any]) -> set:
+        """Values of AND groups' fields one by one: how an event whose target is not known yet interacts."""
+        joined = {f for fields in self.and_groups for f in fields}
+        return {("part", *k) for n, v in values.items() if v is not None and n in joined
                 for k in self._value_keys(n, v)}
 
+    def _read_parts(self, groups: Groups) -> set:
+        return set().union(set(), *(self._value_parts(matchers) for matchers, _ in filter(None, groups)))
+
     def run(self, events: list[Prepared]) -> dict[int, EventResult]:
+        self._prefetch(events)
         pending = events
         while pending:
             reason = halted(self.deadline, self.stop)
@@ -76,103 +139,230 @@ class Sequencer:
                 for p in pending:
                     self.results[p.index] = failure(p.event_id, reason)
                 break
-            writes, pending = self._plan_round(pending)
-            pending = sorted(pending + self._execute(writes), key=lambda p: p.index)
+            writes, pending, needs = self._plan_round(pending)
+            again = self._execute(writes)
+            self._fetch(needs)
+            pending = sorted(pending + again, key=lambda p: p.index)
+        if self.name_groups:
+            self.results = {i: replace(r, matched_group=group_path(self._group[i])) if i in self._group else r
+                            for i, r in self.results.items()}
         return self.results
 
-    def _plan_round(self, pending: list[Prepared]) -> tuple[list[tuple[Write, set]], list[Prepared]]:
+    def _cascade(self, p: Prepared) -> tuple[int, list[str], Groups, bool]:
+        """The first group with candidates (else the last group with values): (group, candidates, the groups
+        consulted, whether that group still has to be looked up for this event)."""
+        consulted: Groups = []
+        found: tuple[int, list[str]] = (0, [])
+        for g, entry in enumerate(self.groups_of(p)):
+            if entry is None:
+                continue
+            matchers, operator = entry
+            consulted.append(entry)
+            if (p.index, g) not in self.fetched:
+                return g, [], consulted, True
+            found = (g, self.pool.match(matchers, MatcherOperator.OR if len(matchers) == 1 else operator))
+            if found[1]:
+                break
+        return *found, consulted, False
+
+    def _prefetch(self, events: list[Prepared]) -> None:
+        """A cascade's later groups, one group at a time: one lookup serves every event that reaches the group."""
+        for g in range(1, max((len(p.groups) for p in events), default=0)):
+            reach = [p for p in events if p.index not in self.results and self._cascade(p)[::3] == (g, True)]
+            if reach:
+                self._fetch({g: reach})
+
+    def _fetch(self, needs: dict[int, list[Prepared]]) -> None:
+        for g, events in needs.items():
+            self.fetched |= {(p.index, g) for p in events}
+            try:
+                added = self.pool.merge(self.fetch_group(g, events) if self.fetch_group else [])
+                entries = [entry for p in events if (entry := self.groups_of(p)[g]) is not None]
+                if entries:  # what this group's lookup returned and no event's value matches: its orphans
+                    self.pool.claim_orphans([m for m, _ in entries], entries[0][1], among=added)
+            except BackendError as exc:
+                for p in events:
+                    self.results[p.index] = failure(p.event_id, exc.error)
+
+    def _plan_round(self, pending: list[Prepared]) -> tuple[list[tuple[Write, set]], list[Prepared],
+                                                            dict[int, list[Prepared]]]:
         writes: list[tuple[Write, set]] = []
         waiting: list[Prepared] = []
         owner: dict[Any, int] = {}  # a key some planned write (its index) or a waiting event (WAIT) touches
+        needs: dict[int, list[Prepared]] = {}
+        stalled = False
         for p in pending:
-            matchers = self.matchers_of(p)
-            operator = MatcherOperator.OR if len(matchers) == 1 else self.operator
-            candidates = self.pool.match(matchers, operator)
+            if p.index in self.results:  # its lookup failed
+                continue
+            group, candidates, matchers, unread = self._cascade(p)
+            if unread:  # an earlier write moved it to a group not looked up yet: read it before going on
+                needs.setdefault(group, []).append(p)
+            if unread or stalled:  # what it will find is unknown, so every later event waits too
+                stalled = True
+                waiting.append(p)
+                continue
             keys = self._keys(matchers, candidates)
             if keys & self._tainted:
                 self.results[p.index] = failure(p.event_id, ResultError(
                     "DEPENDS_ON_UNCERTAIN_WRITE", "an earlier event of this batch wrote a record this event "
                     "matches, and whether Salesforce applied it is unknown; nothing was written for this event"))
                 continue
-            touched = keys | self._written_keys(p.fields)  # what it reads, and what it may write
+            # what it reads, and what it may write; field by field for AND groups, for events still waiting
+            touched = keys | self._read_parts(matchers) | self._may_write(p, candidates)
             hit = {owner[k] for k in touched if k in owner}
             if hit:
-                g = hit.pop() if len(hit) == 1 else _WAIT
-                if g != _WAIT and self._fold(writes[g][0], p, matchers, operator, candidates):
-                    writes[g][1].update(touched)
-                    owner.update(dict.fromkeys(touched, g))
-                else:
-                    waiting.append(p)
-                    owner.update(dict.fromkeys(touched, _WAIT))
+                w = hit.pop() if len(hit) == 1 else _WAIT
+                if w != _WAIT and self._fold(writes[w][0], p, matchers, candidates):
+                    writes[w][1].update(touched)
+                    owner.update(dict.fromkeys(touched, w))
+                    continue
+                waiting.append(p)
+                # once an earlier write lands it may fall through to any later group, or find another target
+                everything = self.groups_of(p)
+                owner.update(dict.fromkeys(touched | self._keys(everything, []) | self._read_parts(everything)
+                                           | self._value_parts(p.fields), _WAIT))
                 continue
-            write = self._decide(p, candidates)
-            if write is not None:
-                written = keys | self._written_keys(write.record)
+            if candidates:
+                self._group[p.index] = group
+            for write in self._decide(p, candidates):
+                written = keys | self._written_keys(write.record, write.target)
                 owner.update(dict.fromkeys(written, len(writes)))
                 writes.append((write, written))
-        return writes, waiting
+        return writes, waiting, needs
 
-    def _fold(self, w: Write, p: Prepared, matchers: dict[str, Any], operator: MatcherOperator,
-              candidates: list[str]) -> bool:
-        """Fold p into the planned write w when p would, after w, update exactly w's record (core.merging)."""
+    def _fold(self, w: Write, p: Prepared, consulted: Groups, candidates: list[str]) -> bool:
+        """Fold p into the planned write w when p would, after w, update exactly w's record (core.merging): the
+        first group it consulted that w's record would match holds no other candidate."""
         if w.kind not in ("create", "update") or w.adopt or self.operation is Operation.DELETE:
             return False  # a create that may adopt a duplicate may end up writing another record
+        if w.object_name or w.event.index in self._by_record:  # a converted Lead's Contact; a policy's choice
+            return False
         if len(w.merged) + 1 >= self._cap.get(w.event.index, len(w.merged) + 2):
             return False
         rid = w.target if w.kind == "update" else f"{PLACEHOLDER}{w.event.event_id}"
-        if any(c != rid for c in candidates) or not self.pool.would_match(rid, w.record, matchers, operator):
+        if any(c != rid for c in candidates):
+            return False
+        groups = list(self.groups_of(p))
+        decided = next((g for g, entry in enumerate(groups) if entry is not None and self.pool.would_match(
+            rid, w.record, entry[0], MatcherOperator.OR if len(entry[0]) == 1 else entry[1])), None)
+        if decided is None or groups[decided] not in consulted:
             return False
         if not fold(w.record, p.fields, self.describe):
             return False
         w.merged.append((p, not p.fields and not self.upsert_always_writes))
+        if self.name_groups:
+            self._group[p.index] = decided
         return True
 
-    def _decide(self, p: Prepared, candidates: list[str]) -> Write | None:
+    def _decide(self, p: Prepared, candidates: list[str]) -> list[Write]:
+        if self.converted is not None and candidates:
+            candidates, handled = self._converted_leads(p, candidates)
+            if handled is not None:
+                return handled
+        chosen_by = ""
+        if len(candidates) > 1 and self.policy is MatchPolicy.ALL and self.operation is not Operation.UPSERT:
+            if self.operation is Operation.DELETE:
+                writes = [Write("delete", p, rid) for rid in candidates]
+            elif not p.fields:
+                self.results[p.index] = EventResult(p.event_id, 204, Outcome.NO_CHANGE, record_id=candidates[0],
+                    matched_ids=tuple(candidates), chosen_by=MatchPolicy.ALL.value)
+                return []
+            else:
+                writes = [Write("update", p, rid, dict(p.fields)) for rid in candidates]
+            self._by_record[p.index] = []
+            return writes
+        if len(candidates) > 1 and self.policy not in (None, MatchPolicy.ALL):
+            chosen_by, matched = self.policy.value, tuple(candidates)
+            candidates = [choose(self.policy, candidates, self.pool)]
         if len(candidates) > 1:
             self.results[p.index] = failure(p.event_id, ResultError(
                 "MULTIPLE_MATCHES", f"{len(candidates)} {self.object_name} records match this event; nothing was "
                 "written (use matchers that identify one record)"), matched_ids=tuple(candidates))
-            return None
+            return []
         if candidates and self.pool.ambiguous(candidates[0]):
             self.results[p.index] = failure(p.event_id, ResultError(
                 "MULTIPLE_MATCHES", f"Salesforce's lookup returned {self.object_name} record {candidates[0]} for "
                 "this batch, but whether it matches this event or another one of the batch is unclear (Salesforce "
                 "compares text by the org user's locale); nothing was written"), matched_ids=tuple(candidates))
-            return None
+            return []
         if candidates:
             rid = candidates[0]
+            if chosen_by:
+                self._by_record[p.index] = []  # reported with every candidate and the rule
+                self._chosen[p.index] = (chosen_by, matched)
             if self.operation is Operation.DELETE:
-                return Write("delete", p, rid)
+                return [Write("delete", p, rid)]
             if not p.fields and not self.upsert_always_writes:
-                self.results[p.index] = EventResult(p.event_id, 204, Outcome.NO_CHANGE, record_id=rid)
-                return None
-            return Write("update", p, rid, dict(p.fields))
+                self.results[p.index] = self._with_choice(p.index, EventResult(
+                    p.event_id, 204, Outcome.NO_CHANGE, record_id=rid))
+                return []
+            return [Write("update", p, rid, dict(p.fields))]
         if self.operation is not Operation.UPSERT:
             self.results[p.index] = failure(p.event_id, ResultError(
                 "NOT_FOUND", f"no {self.object_name} record matches this event"))
-            return None
-        matchers = self.matchers_of(p)
-        operator = MatcherOperator.OR if len(matchers) == 1 else self.operator
-        if not self.dry_run and self.pool.created_resembling(matchers, operator):
-            found = self._look_again(p, matchers)
-            if found is None or found:
-                return None if found is None else self._decide(p, found)
+            return []
+        for g, entry in enumerate([] if self.dry_run else self.groups_of(p)):
+            if entry is None:
+                continue
+            matchers, operator = entry[0], MatcherOperator.OR if len(entry[0]) == 1 else entry[1]
+            if self.pool.created_resembling(matchers, operator):  # in the cascade's order, group by group
+                found = self._look_again(p, matchers, operator)
+                if found is None:
+                    return []
+                if found:
+                    self._group[p.index] = g
+                    return self._decide(p, found)
         record = self.create_record(p)
         problem = self.check_create(p, record)
         if problem is not None:
             self.results[p.index] = problem
-            return None
-        return Write("create", p, "", record, adopt=self.adopt_duplicates)
+            return []
+        return [Write("create", p, "", record, adopt=self.adopt_duplicates)]
 
-    def _look_again(self, p: Prepared, matchers: dict[str, Any]) -> list[str] | None:
+    def _converted_leads(self, p: Prepared, candidates: list[str]) -> tuple[list[str], list[Write] | None]:
+        """Converted Leads drop out when open ones match too; when only converted ones match, the policy decides:
+        (the candidates to go on with, or the writes that settle the event)."""
+        converted = [c for c in candidates if self.pool.attribute(c, "IsConverted") is True]
+        if len(converted) < len(candidates) or self.converted is ConvertedLeadPolicy.IGNORE:
+            return [c for c in candidates if c not in converted], None
+        lead = converted[0] if len(converted) == 1 else ""
+        if not lead and self.policy not in (None, MatchPolicy.ALL):
+            lead = choose(self.policy, converted, self.pool)
+        contact = str(self.pool.attribute(lead, "ConvertedContactId") or "") if lead else ""
+        if self.converted is ConvertedLeadPolicy.FOLLOW and self.operation is not Operation.DELETE and contact:
+            names = self.contact_describe() if self.contact_describe else None
+            fields = {n: v for n, v in p.fields.items() if names and (f := names.field(n)) and f.updateable}
+            self._followed[p.index] = (tuple(converted), tuple(n for n in p.fields if n not in fields))
+            if not fields:
+                self.results[p.index] = self._annotate(p.index, EventResult(
+                    p.event_id, 204, Outcome.NO_CHANGE, record_id=contact))
+                return [], []
+            return [], [Write("update", p, contact, fields, object_name="Contact")]
+        if self.converted is ConvertedLeadPolicy.FOLLOW and not lead and self.operation is not Operation.DELETE:
+            return converted, None  # several converted Leads and no rule to choose: the usual 300
+        contacts = ", ".join(dict.fromkeys(str(self.pool.attribute(c, "ConvertedContactId") or "?") for c in converted))
+        self.results[p.index] = failure(p.event_id, ResultError(
+            "CONVERTED_LEAD", f"the matching Lead{'s were' if len(converted) > 1 else ' was'} converted to Contact "
+            f"{contacts}; nothing was written", ("ConvertedContactId",)), tuple(converted), lead)
+        return [], []
+
+    def _annotate(self, index: int, result: EventResult) -> EventResult:
+        """A write that followed a converted Lead to its Contact: the Lead, and the fields Contact lacks."""
+        if index not in self._followed:
+            return result
+        leads, lacking = self._followed.pop(index)
+        return replace(result, matched_ids=leads, fields_not_written=lacking)
+
+    def _look_again(self, p: Prepared, matchers: dict[str, Any], operator: MatcherOperator) -> list[str] | None:
         """Ask Salesforce which records match this event now (its own lookup returns only its matches)."""
-        lookup = build_lookup(self.object_name, [matchers], self.operator, self.describe)
+        lookup = build_lookup(self.object_name, [matchers], operator, self.describe, self.pool.selected)
         try:
             records = self.store.find(lookup) if lookup is not None else []
         except BackendError as exc:
             self.results[p.index] = failure(p.event_id, exc.error)
             return None
-        return sorted({self.pool.add(r) for r in records})
+        self.pool.merge(records)  # the pool's own view of a record it holds wins, as for a later group
+        return sorted({rid for r in records if (rid := str(r["Id"])) in self.pool})
 
     def _execute(self, planned: list[tuple[Write, set]]) -> list[Prepared]:
         """Send a round; the events of merged writes refused for a value, to plan again (split)."""
@@ -187,29 +377,55 @@ class Sequencer:
             target = w.target if w.kind != "create" else ""
             if outcome.success:
                 self._confirm(w, outcome)
-                self.results[w.event.index] = self._dry(w) if self.dry_run else success(w, outcome)
+                result = self._dry(w) if self.dry_run else success(w, outcome)
                 merged = merged_results(w, outcome, record_id=outcome.id or w.target)
             else:
                 error = outcome.error or ResultError("UNKNOWN_EXCEPTION", "Salesforce gave no details")
                 if w.merged and splits(error):
                     self._cap[w.event.index] = (len(w.merged) + 1) // 2
                     again += w.events
+                    for p in w.events:  # planned again, each deciding its own group
+                        self._group.pop(p.index, None)
                     continue
                 if error.code in UNCERTAIN:
                     self._tainted |= keys
-                self.results[w.event.index] = failure(w.event.event_id, error, outcome.matched_ids, target)
+                result = failure(w.event.event_id, error, outcome.matched_ids, target)
                 merged = merged_results(w, outcome, error, target)
-            for (p, _), result in zip(w.merged, merged, strict=True):
-                self.results[p.index] = _dry_merged(result) if self.dry_run and outcome.success else result
+            result = self._annotate(w.event.index, result)
+            if w.event.index in self._by_record:
+                self._by_record[w.event.index].append(result)
+            else:
+                self.results[w.event.index] = result
+            for (p, _), folded in zip(w.merged, merged, strict=True):
+                self.results[p.index] = _dry_merged(folded) if self.dry_run and outcome.success else folded
+        for index in {w.event.index for w, _ in planned} & self._by_record.keys():
+            self.results[index] = self._combined(index, self._by_record.pop(index))
         return again
+
+    def _with_choice(self, index: int, result: EventResult) -> EventResult:
+        chosen_by, matched = self._chosen.pop(index, ("", ()))
+        self._by_record.pop(index, None)
+        return replace(result, chosen_by=chosen_by, matched_ids=matched) if chosen_by else result
+
+    def _combined(self, index: int, parts: list[EventResult]) -> EventResult:
+        """One event's result from its writes: a policy's choice, or every record ALL wrote."""
+        if index in self._chosen:
+            return self._with_choice(index, parts[0])
+        done = tuple(r.record_id for r in parts if r.error is None)
+        failed = next((r for r in parts if r.error is not None), None)
+        if failed is not None:
+            return replace(failed, matched_ids=done, chosen_by=MatchPolicy.ALL.value)
+        return replace(parts[0], matched_ids=done, chosen_by=MatchPolicy.ALL.value)
 
     def _confirm(self, w: Write, outcome: WriteOutcome) -> None:
         if w.kind == "delete":
             self.pool.remove(w.target)
         elif w.kind == "update":
             self.pool.update(w.target, w.record)
+            self.pool.stamp(w.target, "LastModifiedDate")
         else:
             self.pool.add({**w.record, "Id": outcome.id}, created=True)
+            self.pool.stamp(outcome.id, "CreatedDate", "LastModifiedDate")
 
     def _dry(self, w: Write) -> EventResult:
         """A dry run's result; a record an earlier event would create is named `pending:<its event id>`."""

@@ -11,10 +11,12 @@ from core.coordination import CoordinationUnavailable, EventLedger, KeyLeases, h
 from core.describe import FieldDescribe, ObjectDescribe
 from core.execution import Write, halted, run_keyed_rounds
 from core.idempotency import EventClaims
+from core.merges import follow_merges
 from core.model import (
     Action,
     ApplyReport,
     Connection,
+    ConvertedLeadPolicy,
     Diagnostic,
     Event,
     EventResult,
@@ -30,11 +32,12 @@ from core.outcomes import failure
 from core.paths import ACTION, CONNECTION, Path
 from core.person_accounts import exempt_from_required
 from core.planning import build_lookup, fetched_pool
+from core.policies import policy_attributes
 from core.ports import BackendError, RecordStore, StoreFactory, WriteOptions
 from core.preparation import Prepared, missing_required, picklist_problem, prepare
 from core.presets import effective_mappings
 from core.record_types import RecordTypeInfo
-from core.sequencing import Sequencer
+from core.sequencing import Groups, Sequencer
 from core.validation import (
     count_problems,
     native_upsert_key,
@@ -45,6 +48,8 @@ from core.validation import (
 )
 
 _OBJECT_MISSING_CODES = ("NOT_FOUND", "INVALID_TYPE")
+# A Lead lookup reads these too: a converted Lead cannot be updated, and its Contact is where it went.
+CONVERSION_FIELDS = ("IsConverted", "ConvertedContactId")
 # An Apply lists at most this many action diagnostics (each result may point to all of them).
 MAX_REPORTED_DIAGNOSTICS = 100
 
@@ -225,8 +230,11 @@ class _Batch:
                                {**self._create_record(p), self.native_field: p.matchers[self.native_field]})
                          for p in prepared], self.native_field)
         elif self._by_id_only():
-            self._keyed([Write(op.value, p, p.matchers["Id"], dict(p.fields), no_change=not p.fields
-                               and op is Operation.UPDATE) for p in prepared])
+            writes = [Write(op.value, p, p.matchers["Id"], dict(p.fields), no_change=not p.fields
+                            and op is Operation.UPDATE) for p in prepared]
+            self._keyed(writes)
+            if self.action.follow_merges:
+                follow_merges(self.store, self.action.object_name, writes, self.results, self.deadline)
         else:
             self._sequence(prepared)
 
@@ -234,7 +242,9 @@ class _Batch:
     def _native_upsert_field(self) -> str:
         """The external-id field when the action can use Salesforce's own upsert."""
         matchers = self.action.record_matchers
-        if self.action.operation is not Operation.UPSERT or len(matchers) != 1 or self.record_type:
+        if (self.action.operation is not Operation.UPSERT or len(matchers) != 1 or self.record_type
+                or self.action.fallback_matchers or self.action.match_policy is not None
+                or self.action.converted_leads is not None):
             return ""
         f = self.describe.field(matchers[0].field)
         return f.name if f is not None and native_upsert_key(f) else ""
@@ -246,7 +256,8 @@ class _Batch:
         """Update or delete whose only matcher is Id: every event addresses its record directly."""
         matchers = self.action.record_matchers
         return (self.action.operation in (Operation.UPDATE, Operation.DELETE) and len(matchers) == 1
-                and matchers[0].field.lower() == "id")
+                and matchers[0].field.lower() == "id" and not self.action.fallback_matchers
+                and self.action.converted_leads is None)
 
     def _is_direct(self, p: Prepared) -> bool:
         return (self.action.operation in (Operation.UPDATE, Operation.DELETE)
@@ -256,10 +267,11 @@ class _Batch:
     def _create_record(self, p: Prepared) -> dict[str, Any]:
         """Fields for a record an upsert creates: its mappings plus its (createable) matcher values."""
         record = self._typed(p.fields)
-        for name, value in p.matchers.items():
-            f = self.describe.field(name)
-            if name != "Id" and f is not None and f.createable and name not in record:
-                record[name] = value
+        for values in p.groups:
+            for name, value in (values or {}).items():
+                f = self.describe.field(name)
+                if name != "Id" and f is not None and f.createable and name not in record:
+                    record[name] = value
         return record
 
     def _typed(self, fields: dict[str, Any]) -> dict[str, Any]:
@@ -305,6 +317,41 @@ class _Batch:
         creates = self.operation is Operation.UPSERT
         return (record_key(org, self.action.object_name, self._match_pairs(p)),
                 self._creation_keys(p, org) if creates else set())
+    def _groups_of(self, p: Prepared) -> Groups:
+        groups = self.action.matcher_groups
+        return [None if values is None else
+                (self._matchers_of(p) if g == 0 else values, groups[g].effective_operator)
+                for g, values in enumerate(p.groups)]
+
+    def _converted_policy(self) -> ConvertedLeadPolicy | None:
+        """Lead actions: the action's converted-lead policy, REPORT unless it says otherwise."""
+        if self.describe.name != "Lead" or self.describe.field("IsConverted") is None:
+            return None
+        if self._by_id_only() and self.operation is Operation.DELETE:
+            return None  # without the option a delete by Id goes straight to Salesforce, which deletes it
+        return self.action.converted_leads or ConvertedLeadPolicy.REPORT
+
+    def _interaction_fields(self) -> tuple[frozenset[str], tuple[tuple[str, ...], ...]]:
+        """Fields matched alone, and the field sets of AND groups (see Sequencer)."""
+        single, joined = {"Id"}, []
+        for group in self.action.matcher_groups:
+            names = tuple(f.name if (f := self.describe.field(m.field)) else m.field for m in group.matchers)
+            if group.effective_operator is MatcherOperator.AND and len(names) > 1:
+                joined.append(names)
+            else:
+                single |= set(names)
+        return frozenset(single), tuple(joined)
+
+    def _pool_fields(self) -> tuple[str, ...]:
+        """What every lookup of a cascade or a policy reads: each group's fields (the pool indexes them all)."""
+        names = [(f.name if (f := self.describe.field(m.field)) else m.field)
+                 for group in self.action.matcher_groups for m in group.matchers]
+        return tuple(dict.fromkeys(["Id", *names]))
+
+    def _fetch_group(self, g: int, events: list[Prepared], also_select: tuple[str, ...]) -> list:
+        lookup = build_lookup(self.action.object_name, (entry[0] for p in events if (entry := self._groups_of(p)[g])),
+                              self.action.matcher_groups[g].effective_operator, self.describe, also_select)
+        return self.store.find(lookup) if lookup is not None else []
 
     def _creation_keys(self, p: Prepared, org: str) -> set[str]:
         """The lease keys of the records an upsert event may create: one per matcher value when any one
@@ -333,9 +380,13 @@ class _Batch:
             self._looked_up([p for p in prepared if keys[p.index] <= held])
 
     def _looked_up(self, prepared: list[Prepared]) -> None:
-        lookup = build_lookup(self.action.object_name, (self._matchers_of(p) for p in prepared),
-                              self.action.operator, self.describe)
-        if lookup is None:
+        options = bool(self.action.fallback_matchers or self.action.match_policy)
+        converted = self._converted_policy()
+        attributes = (*policy_attributes(self.action.match_policy), *(CONVERSION_FIELDS if converted else ()))
+        also_select = (*(self._pool_fields() if options else ()), *attributes)
+        lookup = build_lookup(self.action.object_name, (self._matchers_of(p) for p in prepared if p.groups[0]),
+                              self.action.operator, self.describe, also_select)
+        if lookup is None and not self.action.fallback_matchers:
             return
         reason = halted(self.deadline, self.stop, "looked up")
         if reason is not None:
@@ -343,18 +394,25 @@ class _Batch:
                 self.results[p.index] = failure(p.event_id, reason)
             return
         try:
-            records = self.store.find(lookup)
+            records = self.store.find(lookup) if lookup is not None else []
         except BackendError as exc:
             for p in prepared:
                 self.results[p.index] = failure(p.event_id, exc.error)
             return
+        fields = (self._pool_fields() if options or lookup is None
+                  else tuple(f for f in lookup.select if f not in attributes))
+        single, joined = self._interaction_fields()
         sequencer = Sequencer(
             store=self.store, object_name=self.action.object_name, operation=self.operation,
-            operator=self.action.operator, describe=self.describe,
-            pool=fetched_pool(records, lookup.select, self.describe, [self._matchers_of(p) for p in prepared],
-                              self.action.operator),
-            matchers_of=self._matchers_of,
-            create_record=self._create_record, check_create=self._check_create, dry_run=self.dry_run,
+            describe=self.describe,
+            pool=fetched_pool(records, fields, self.describe, attributes,
+                              [self._matchers_of(p) for p in prepared if p.groups[0]], self.action.operator),
+            groups_of=self._groups_of, create_record=self._create_record, check_create=self._check_create,
+            fetch_group=lambda g, events: self._fetch_group(g, events, also_select),
+            fetched={(p.index, 0) for p in prepared}, policy=self.action.match_policy,
+            single_fields=single, and_groups=joined, converted=converted,
+            contact_describe=lambda: self.store.describe("Contact"),
+            name_groups=bool(self.action.fallback_matchers), dry_run=self.dry_run,
             upsert_always_writes=bool(self.native_field), deadline=self.deadline,
             adopt_duplicates=self.action.adopt_duplicate, stop=self.stop)
         self.results.update(sequencer.run(prepared))

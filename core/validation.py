@@ -11,23 +11,28 @@ from core.model import (
     ASSIGNMENT_DEFAULT,
     ASSIGNMENT_NONE,
     Action,
+    ConvertedLeadPolicy,
     Diagnostic,
     FieldMapping,
     MatcherOperator,
+    MatchPolicy,
     Operation,
     RecordMatcher,
     Severity,
     ValueSource,
+    group_location,
 )
 from core.names import api_name_problem, normalize_id
 from core.parents import mapping_problem, parent_object
 from core.paths import ACTION, FIELD_MAPPINGS, RECORD_MATCHERS, Path
 from core.picklists import CURRENCY_FIELD, PicklistError, check_value
+from core.policies import policy_attributes
 from core.presets import effective_mappings
 from core.record_types import RecordTypeInfo, find_record_type
 from core.values import path_problem
 
 MAX_MATCHERS = 10
+MAX_FALLBACK_GROUPS = 5  # each group an event reaches may cost a lookup
 MAX_MAPPINGS = 1000
 MAX_PATHS = 10  # event paths in one first_of: each event tries them in turn
 _OPERATION = ACTION.field("operation")
@@ -73,15 +78,20 @@ def count_problems(action: Action) -> list[Diagnostic]:
     """More matchers, mappings or first_of paths than allowed: checked first, so no other rule (and no event)
     runs over a huge action."""
     out = []
+    if len(action.fallback_matchers) > MAX_FALLBACK_GROUPS:
+        return [_error("TOO_MANY_GROUPS", f"at most {MAX_FALLBACK_GROUPS} fallback matcher groups are allowed; got "
+                       f"{len(action.fallback_matchers)}", ACTION.field("fallback_matchers"))]
     for items, limit, code, path, noun in (
-            (action.record_matchers, MAX_MATCHERS, "TOO_MANY_MATCHERS", RECORD_MATCHERS, "record matchers"),
+            *((g.matchers, MAX_MATCHERS, "TOO_MANY_MATCHERS", _matchers_path(i), "record matchers")
+              for i, g in enumerate(action.matcher_groups)),
             (action.field_mappings, MAX_MAPPINGS, "TOO_MANY_MAPPINGS", FIELD_MAPPINGS, "field mappings")):
         if len(items) > limit:
             out.append(_error(code, f"at most {limit} {noun} are allowed; got {len(items)}", path))
     if out:
         return out
     sources: tuple[tuple[Path, Sequence[RecordMatcher | FieldMapping]], ...] = (
-        (RECORD_MATCHERS, action.record_matchers), (FIELD_MAPPINGS, action.field_mappings))
+        *((_matchers_path(i), g.matchers) for i, g in enumerate(action.matcher_groups)),
+        (FIELD_MAPPINGS, action.field_mappings))
     for where, entries in sources:
         for i, entry in enumerate(entries):
             if entry.value is not None and len(entry.value.paths) > MAX_PATHS:
@@ -89,6 +99,11 @@ def count_problems(action: Action) -> list[Diagnostic]:
                                   f"{len(entry.value.paths)}",
                                   where.index(i).field("value").field("first_of").field("paths")))
     return out
+
+
+def _matchers_path(group: int) -> Path:
+    """The path of a matcher group's list of matchers."""
+    return group_location(group) if group == 0 else group_location(group).field("record_matchers")
 
 
 def _duplicates(items: Sequence[RecordMatcher | FieldMapping], path: Path, code: str, verb: str) -> list[Diagnostic]:
@@ -137,13 +152,18 @@ def validate_static(action: Action) -> list[Diagnostic]:
         out.append(_error("OPERATION_REQUIRED", "choose an operation: create, update, upsert or delete",
                           _OPERATION))
     matchers = action.record_matchers
-    for i, m in enumerate(matchers):
-        path = RECORD_MATCHERS.index(i)
-        problem = api_name_problem(m.field)
-        if problem:
-            out.append(_error("INVALID_NAME", f"field name {m.field!r} {problem}", path.field("field")))
-        out.extend(_source_problems(m.value, path.field("value")))
-    out.extend(_duplicates(matchers, RECORD_MATCHERS, "DUPLICATE_MATCHER", "matched"))
+    for g, group in enumerate(action.matcher_groups):
+        group_at = _matchers_path(g)
+        for i, m in enumerate(group.matchers):
+            problem = api_name_problem(m.field)
+            if problem:
+                out.append(_error("INVALID_NAME", f"field name {m.field!r} {problem}",
+                                  group_at.index(i).field("field")))
+            out.extend(_source_problems(m.value, group_at.index(i).field("value")))
+        out.extend(_duplicates(group.matchers, group_at, "DUPLICATE_MATCHER", "matched"))
+        if g and not group.matchers:
+            out.append(_error("MATCHER_REQUIRED", "a fallback group needs at least one record matcher", group_at))
+    out.extend(_option_problems(action))
     if op in (Operation.UPDATE, Operation.UPSERT, Operation.DELETE) and not matchers:
         out.append(_error("MATCHER_REQUIRED", f"{op.value} needs at least one record matcher",
                           RECORD_MATCHERS))
@@ -210,6 +230,36 @@ def _literal_problems(mapping: FieldMapping, f: FieldDescribe, path: Path) -> li
     return []
 
 
+def _option_problems(action: Action) -> list[Diagnostic]:
+    """Fallback groups and match policies: where the operation can use them."""
+    op, out = action.operation, []
+    if action.fallback_matchers and not action.record_matchers:
+        out.append(_error("MATCHER_REQUIRED", "fallback matchers follow the record matchers; give those first",
+                          RECORD_MATCHERS))
+    if op is Operation.CREATE and action.fallback_matchers:
+        out.append(_warning("MATCHERS_IGNORED", "create never matches; fallback matchers are ignored",
+                            ACTION.field("fallback_matchers")))
+    if op is Operation.CREATE and action.match_policy is not None:
+        out.append(_warning("POLICY_IGNORED", "create never matches; the match policy is ignored",
+                            ACTION.field("match_policy")))
+    if action.converted_leads is not None and action.object_name.lower() != "lead":
+        out.append(_error("CONVERTED_POLICY_NOT_ALLOWED", "a converted-lead policy is for Lead actions only",
+                          ACTION.field("converted_lead_policy")))
+    elif action.converted_leads is ConvertedLeadPolicy.FOLLOW and op in (Operation.DELETE, Operation.CREATE):
+        out.append(_warning("CONVERTED_POLICY_IGNORED", f"FOLLOW applies to update and upsert; {op.value} "
+                            + ("never matches" if op is Operation.CREATE else "reports a converted Lead (409)"),
+                            ACTION.field("converted_lead_policy")))
+    by_id = len(action.record_matchers) == 1 and action.record_matchers[0].field.lower() == "id"
+    if action.follow_merges and not (by_id and op in (Operation.UPDATE, Operation.DELETE)
+                                     and not action.fallback_matchers and action.converted_leads is None):
+        out.append(_warning("FOLLOW_MERGES_IGNORED", "merges are followed by update and delete actions whose only "
+                            "matcher is Id", ACTION.field("follow_merges")))
+    if action.match_policy is MatchPolicy.ALL and op is Operation.UPSERT:
+        out.append(_error("POLICY_NOT_ALLOWED", "ALL writes every match: it is for update and delete, not upsert "
+                          "(choose OLDEST, NEWEST or LAST_MODIFIED)", ACTION.field("match_policy")))
+    return out
+
+
 def validate_against_describe(action: Action, describe: ObjectDescribe) -> list[Diagnostic]:
     """Rules from the org's metadata: operation allowed, fields exist and are usable, required fields."""
     out: list[Diagnostic] = []
@@ -222,17 +272,23 @@ def validate_against_describe(action: Action, describe: ObjectDescribe) -> list[
     }
     if op in allowed and not allowed[op][1]:
         out.append(_error("OPERATION_NOT_ALLOWED", f"{describe.name} is not {allowed[op][0]}", _OPERATION))
-    for i, m in enumerate(action.record_matchers):
-        path = RECORD_MATCHERS.index(i).field("field")
-        if api_name_problem(m.field):
-            continue
-        f = describe.field(m.field)
-        if f is None:
-            out.append(_error("UNKNOWN_FIELD", f"{describe.name} has no field {m.field}", path))
-        elif not f.filterable and f.name != "Id":
-            out.append(_error("FIELD_NOT_FILTERABLE",
-                              f"{describe.name}.{f.name} cannot be filtered in a query, so it cannot match records",
-                              path))
+    for g, group in enumerate(action.matcher_groups):
+        for i, m in enumerate(group.matchers):
+            path = _matchers_path(g).index(i).field("field")
+            if api_name_problem(m.field):
+                continue
+            f = describe.field(m.field)
+            if f is None:
+                out.append(_error("UNKNOWN_FIELD", f"{describe.name} has no field {m.field}", path))
+            elif not f.filterable and f.name != "Id":
+                out.append(_error("FIELD_NOT_FILTERABLE",
+                                  f"{describe.name}.{f.name} cannot be filtered in a query, so it cannot match "
+                                  "records", path))
+    policy = action.match_policy
+    for name in policy_attributes(policy):
+        if policy is not None and describe.field(name) is None:
+            out.append(_error("POLICY_NOT_ALLOWED", f"{describe.name} has no {name}, which {policy.value} compares",
+                              ACTION.field("match_policy")))
     writes = op in (Operation.CREATE, Operation.UPDATE, Operation.UPSERT)
     mapped = set()
     for mapping, path in effective_mappings(action.preset, action.field_mappings) if writes else ():
@@ -272,7 +328,8 @@ def validate_against_describe(action: Action, describe: ObjectDescribe) -> list[
                                     FIELD_MAPPINGS.index(i).field("field")))
     if op in (Operation.CREATE, Operation.UPSERT):
         if op is Operation.UPSERT:  # an upsert that creates writes its matcher values too
-            mapped |= {f.name for m in action.record_matchers if (f := describe.field(m.field)) and f.createable}
+            mapped |= {f.name for g in action.matcher_groups for m in g.matchers
+                       if (f := describe.field(m.field)) and f.createable}
         exempt = person_accounts.exempt_from_required(action)
         missing = [f.name for f in describe.fields if f.required_on_create and f.name not in mapped | exempt]
         if missing:

@@ -14,6 +14,7 @@ from adapters.coordination.local import LocalKeyLeases, LocalNewestEvents
 from adapters.memory.store import MemoryBackend
 from core.budget import ApiGovernor
 from core.coordination import EventLedger, KeyLeases, SharedTokens
+from core.erasure import EraseService
 from core.ordering import NewestEvents
 from core.ports import StoreFactory
 from core.service import ApplyService, ValidateService
@@ -122,12 +123,14 @@ class Container(containers.DeclarativeContainer):
     apply_service = providers.Factory(ApplyService, stores=backend, leases=leases, ledger=ledger, newest=newest,
                                       idempotency_window_seconds=config.idempotency_window_seconds)
     validate_service = providers.Factory(ValidateService, stores=backend)
+    erase_service = providers.Factory(EraseService, stores=backend)
     org_limiter = providers.Singleton(OrgLimiter, config.max_applies_per_org, config.max_workers)
     shutdown = providers.Singleton(ShutdownClock)
     servicer = providers.Factory(
         DestinationServicer,
         apply_service=apply_service,
         validate_service=validate_service,
+        erase_service=erase_service,
         max_events=config.max_events,
         deadline_margin=config.deadline_margin_seconds,
         deadline_fraction=config.deadline_margin_fraction,

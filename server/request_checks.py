@@ -46,6 +46,10 @@ def _connection_problems(request: Any, required: bool) -> list[Violation]:
     return []
 
 
+def erase_violations(request: pb.EraseRequest) -> list[Violation]:
+    return _connection_problems(request, required=True)
+
+
 def apply_violations(request: pb.ApplyRequest, max_events: int) -> list[Violation]:
     out = _connection_problems(request, required=True)
     if not request.HasField("action"):

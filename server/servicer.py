@@ -12,6 +12,8 @@ import grpc
 from sfdest.v1 import destination_pb2 as pb
 from sfdest.v1 import destination_pb2_grpc
 
+from core.erasure import EraseRefused, EraseService
+from core.ports import BackendError
 from core.service import ApplyService, ValidateService
 from core.telemetry import org_label
 from server import errors, request_checks, translate
@@ -50,8 +52,10 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
     def __init__(self, apply_service: ApplyService, validate_service: ValidateService, max_events: int = 10_000,
                  deadline_margin: float = 0.25, deadline_fraction: float = 0.1, metrics: Metrics | None = None,
                  org_limiter: OrgLimiter | None = None, max_call_seconds: float = 0.0, backend_name: str = "memory",
-                 memory_accepts_credentials: bool = False, shutdown: ShutdownClock | None = None):
+                 memory_accepts_credentials: bool = False, shutdown: ShutdownClock | None = None,
+                 erase_service: EraseService | None = None):
         self._apply = apply_service
+        self._erase = erase_service
         self._validate = validate_service
         self._max_events = max_events
         self._margin = deadline_margin
@@ -135,6 +139,35 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
             return translate.validate_response(report)
 
         return self._call("Validate", context, pb.ValidateResponse(), run)
+
+    def Erase(self, request: pb.EraseRequest, context: grpc.ServicerContext) -> pb.EraseResponse:
+        def run(line: dict[str, Any]) -> pb.EraseResponse:
+            line.update(identifiers=len(request.identifiers), hard_delete=request.hard_delete)
+            violations = request_checks.erase_violations(request)
+            if violations:
+                raise errors.malformed("EraseRequest", violations)
+            if self._erase is None:
+                raise errors.RequestFault("BACKEND_UNAVAILABLE", "this server has no erase service")
+            self._check_backend(request.connection)
+            org = org_label(request.connection.instance_url)
+            with self._org_limiter.slot(org, self._turn_wait(context), context.is_active) as refusal:
+                if refusal is not None:
+                    raise errors.RequestFault(refusal.reason, refusal.message)
+                try:
+                    report = self._erase.erase(translate.connection(request.connection),
+                                               translate.person_identifiers(request.identifiers), request.hard_delete,
+                                               core_deadline(context, self._margin, self._fraction, self._max_call))
+                except EraseRefused as refused:
+                    raise errors.malformed("EraseRequest", [errors.Violation(path, message)
+                                                            for path, message in refused.problems]) from None
+                except BackendError as exc:  # nothing could be found: the person is not erased
+                    raise errors.RequestFault("BACKEND_UNAVAILABLE", f"{exc.error.code}: {exc.error.message}") from None
+            response = translate.erase_response(report)
+            response.backend = self._backend
+            line.update(api_calls=report.api_calls, records=len(report.records))
+            return response
+
+        return self._call("Erase", context, pb.EraseResponse(), run)
 
     def _call(self, method: str, context: grpc.ServicerContext, empty: Any,
               run: Callable[[dict[str, Any]], Any]) -> Any:

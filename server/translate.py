@@ -11,7 +11,7 @@ from google.protobuf import struct_pb2
 from sfdest.v1 import destination_pb2 as pb
 
 from core import credentials as creds
-from core import model
+from core import erasure, model
 from core.paths import ACTION, Path
 
 _OPERATIONS = {
@@ -32,6 +32,8 @@ _PRESETS = {
     pb.PRESET_CASE: model.Preset.CASE,
     pb.PRESET_PERSON_ACCOUNT: model.Preset.PERSON_ACCOUNT,
 }
+_POLICIES = {pb.MatchPolicy.Value(f"MATCH_POLICY_{p.name}"): p for p in model.MatchPolicy}
+_CONVERTED = {pb.ConvertedLeadPolicy.Value(f"CONVERTED_LEAD_POLICY_{p.name}"): p for p in model.ConvertedLeadPolicy}
 _OUTCOMES = {o: pb.Outcome.Value(f"OUTCOME_{o.name}") for o in model.Outcome}
 _SEVERITIES = {
     model.Severity.ERROR: pb.SEVERITY_ERROR,
@@ -112,6 +114,14 @@ def action(message: pb.Action) -> model.Action:
     operator = _enum(message.matcher_operator, _OPERATORS, ACTION.field("matcher_operator"), unknown,
                      pb.MatcherOperator)
     preset = _enum(message.preset, _PRESETS, ACTION.field("preset"), unknown, pb.Preset)
+    policy = _enum(message.match_policy, _POLICIES, ACTION.field("match_policy"), unknown, pb.MatchPolicy)
+    converted = _enum(message.converted_lead_policy, _CONVERTED, ACTION.field("converted_lead_policy"), unknown,
+                      pb.ConvertedLeadPolicy)
+    fallbacks = tuple(model.MatcherGroup(
+        tuple(model.RecordMatcher(m.field, value_source(m.value)) for m in group.record_matchers),
+        _enum(group.matcher_operator, _OPERATORS, model.group_location(g + 1).field("matcher_operator"), unknown,
+              pb.MatcherOperator))
+        for g, group in enumerate(message.fallback_matchers))
     return model.Action(
         object_name=message.object,
         operation=operation,
@@ -127,6 +137,10 @@ def action(message: pb.Action) -> model.Action:
         unknown_enum_values=tuple(unknown),
         naive_datetime_time_zone=message.naive_datetime_time_zone,
         newest_event_wins=message.newest_event_wins,
+        fallback_matchers=fallbacks,
+        match_policy=policy,
+        converted_leads=converted,
+        follow_merges=message.follow_merges,
     )
 
 
@@ -193,6 +207,10 @@ def connection(message: pb.Connection) -> model.Connection:
     )
 
 
+def person_identifiers(messages: Sequence[pb.PersonIdentifier]) -> tuple[erasure.PersonIdentifier, ...]:
+    return tuple(erasure.PersonIdentifier(m.object, m.field, tuple(plain(v) for v in m.values)) for m in messages)
+
+
 # core -> proto ---------------------------------------------------------------------------------
 def event_result(result: model.EventResult) -> pb.EventResult:
     out = pb.EventResult(
@@ -204,6 +222,9 @@ def event_result(result: model.EventResult) -> pb.EventResult:
         retryable=result.retryable,
         diagnostic_indexes=list(result.diagnostic_indexes),
         winning_event_id=result.winning_event_id,
+        matched_group=result.matched_group,
+        chosen_by=result.chosen_by,
+        fields_not_written=list(result.fields_not_written),
     )
     if result.error is not None:
         out.error.CopyFrom(pb.ResultError(code=result.error.code, message=result.error.message,
@@ -243,3 +264,15 @@ def outcome_name(value: int) -> str:
 
 def severity_name(value: int) -> str:
     return pb.Severity.Name(value).removeprefix("SEVERITY_") if value in pb.Severity.values() else str(value)
+
+
+def erase_response(report: erasure.EraseReport) -> pb.EraseResponse:
+    out = pb.EraseResponse(salesforce_api_calls=report.api_calls, salesforce_describe_calls=report.describe_calls,
+                           hard_delete_refused=report.hard_delete_refused)
+    for r in report.records:
+        record = out.records.add(object=r.object_name, record_id=r.record_id, status=r.status,
+                                 outcome=_OUTCOMES[r.outcome], found_by=r.found_by, in_recycle_bin=r.in_recycle_bin)
+        if r.error is not None:
+            record.error.CopyFrom(pb.ResultError(code=r.error.code, message=r.error.message,
+                                                 fields=list(r.error.fields)))
+    return out

@@ -39,7 +39,7 @@ from adapters.memory.write_rules import DuplicatesDetected, WriteRules
 from core.coercion import match_key
 from core.describe import FieldDescribe, ObjectDescribe
 from core.model import ResultError
-from core.names import to_18
+from core.names import normalize_id, to_18
 
 
 def salesforce_now() -> str:
@@ -81,6 +81,7 @@ class Org(RecordTypes, WriteRules, OrgReads):
         self.duplicate_rules: dict[str, list[tuple[str, str]]] = {}
         self.assignment_rules: dict[str, str] = {}
         self.default_assignment_rule = ""
+        self._recycled: dict[str, dict[str, Any]] = {}  # id -> the record as deleted (queryAll sees it)
         self._numbers = iter(range(1001, 10**8))  # auto-numbers (CaseNumber)
         self.owner_id = self._ids.new_id("005")  # the API user every record defaults to
         self._add_api_user()
@@ -159,12 +160,50 @@ class Org(RecordTypes, WriteRules, OrgReads):
                 self._check_fault(rid, {})
             except Refusal as refusal:
                 return SaveResult(False, record_id, errors=(refusal.error,))
-            table.remove(rid)
+            row = table.remove(rid)
             self._records -= 1
             self._deleted[rid] = table.describe.name
+            self._recycled[rid] = {**row, "IsDeleted": True}
             if self._max_records is not None and len(self._deleted) > self._max_records:
-                del self._deleted[next(iter(self._deleted))]  # the oldest id leaves the recycle bin
+                oldest = next(iter(self._deleted))  # the oldest id leaves the recycle bin
+                del self._deleted[oldest]
+                self._recycled.pop(oldest, None)
             return SaveResult(True, rid)
+
+    def merge(self, object_name: str, master_id: str, merged_ids: Sequence[str]) -> None:
+        """Merge records into a master as Salesforce's merge does: the others go to the recycle bin with
+        MasterRecordId naming the master (queryAll reads it); writes to them answer ENTITY_IS_DELETED."""
+        with self._lock:
+            table = self._write_table(object_name)
+            master = self._live_id(table, master_id)
+            for merged in merged_ids:
+                result = self.delete(object_name, merged)
+                if not result.success:
+                    raise OrgError(result.errors[0].code, result.errors[0].message)
+                self._recycled[result.id]["MasterRecordId"] = master
+
+    def convert_lead(self, lead_id: str, contact_id: str | None = None) -> str:
+        """Convert a Lead as Lead Convert does: into `contact_id`, or a new Account and Contact made from it.
+
+        The Lead stays, with IsConverted, ConvertedDate, ConvertedContactId and ConvertedAccountId set;
+        from then on an update of it answers CANNOT_UPDATE_CONVERTED_LEAD. Returns the Contact's id.
+        """
+        with self._lock:
+            leads = self._write_table("Lead")
+            lead = leads.get(self._live_id(leads, lead_id)) or {}
+            if lead.get("IsConverted"):
+                raise OrgError("CANNOT_UPDATE_CONVERTED_LEAD", CONVERTED_MESSAGE)
+            if contact_id is None:
+                account = self.seed("Account", {"Name": lead.get("Company") or lead.get("LastName")})
+                contact_id = self.seed("Contact", {"AccountId": account, **{
+                    name: lead.get(name) for name in ("FirstName", "LastName", "Email", "Phone", "Title")}})
+            contact = self._write_table("Contact").get(normalize_id(contact_id) or "") or {}
+            now = self._clock()
+            leads.replace(lead["Id"], {**lead, "IsConverted": True, "ConvertedDate": now[:10],
+                                       "ConvertedContactId": contact.get("Id"),
+                                       "ConvertedAccountId": contact.get("AccountId"),
+                                       "Status": "Closed - Converted", "LastModifiedDate": now, "SystemModstamp": now})
+            return str(contact.get("Id"))
 
     def seed(self, object_name: str, fields: Mapping[str, Any]) -> str:
         """Create a record for a test under the same rules as create; OrgError when it is refused."""
@@ -237,6 +276,7 @@ class Org(RecordTypes, WriteRules, OrgReads):
         changes = converted_values(writable_fields(obj, body, creating=False), picklists)
         if (table.get(rid) or {}).get("IsPersonAccount"):
             person_values(body, changes, table.get(rid))
+        _check_not_converted(table, rid)
         check_required_on_update(obj, changes)
         self._check_references(obj, changes)
         _check_unique(table, changes, rid)
@@ -300,6 +340,16 @@ def _refused(refusal: Refusal, record_id: str = "") -> SaveResult:
     duplicates = refusal.duplicates if isinstance(refusal, DuplicatesDetected) else ()
     return SaveResult(False, record_id, errors=(refusal.error,), duplicates=duplicates,
                       duplicate_result=refusal.duplicate_result() if isinstance(refusal, DuplicatesDetected) else None)
+
+
+# Salesforce's answer to a write to a converted Lead (reported in grouparoo/grouparoo#1043, see
+# shared/reference/cdp-compatibility.md); the lead stays readable.
+CONVERTED_MESSAGE = "cannot reference converted lead"
+
+
+def _check_not_converted(table: Table, rid: str) -> None:
+    if table.describe.name == "Lead" and (table.get(rid) or {}).get("IsConverted"):
+        raise Refusal("CANNOT_UPDATE_CONVERTED_LEAD", CONVERTED_MESSAGE)
 
 
 def _check_unique(table: Table, values: dict[str, Any], own_id: str) -> None:

@@ -22,6 +22,7 @@ class OrgReads:
     _lock: threading.RLock
     _tables: dict[str, Table]
     _deleted: dict[str, str]
+    _recycled: dict[str, dict[str, Any]]
     _key: KeyFunction
     schema_version: int
 
@@ -76,7 +77,7 @@ class OrgReads:
             return [project(row, names) for row in matching_rows(table, where)]
 
     def select(self, object_name: str, predicate: Callable[[Mapping[str, Any]], bool],
-               fields: Iterable[str] = ("Id",)) -> list[dict[str, Any]]:
+               fields: Iterable[str] = ("Id",), include_deleted: bool = False) -> list[dict[str, Any]]:
         """Records for which `predicate` (given a read-only view of the whole record) is true.
 
         For the emulator's own SOQL evaluation: check WHERE fields first with query_field(...,
@@ -85,7 +86,21 @@ class OrgReads:
         with self._lock:
             table = self._query_table(object_name)
             names = select_names(table.describe, fields)
-            return [project(row, names) for row in table.rows() if predicate(MappingProxyType(row))]
+            rows = list(table.rows())
+            if include_deleted:  # queryAll: the recycle bin too
+                rows += [row for rid, row in self._recycled.items() if self._deleted.get(rid) == table.describe.name]
+            return [project(row, names) for row in rows if predicate(MappingProxyType(row))]
+
+    def merged_into(self, object_name: str, ids: Iterable[str]) -> dict[str, str]:
+        """For ids merged away (in the recycle bin with a MasterRecordId): the record each was merged into."""
+        with self._lock:
+            found = {}
+            for rid in ids:
+                row = self._recycled.get(normalize_id(rid) or "") if isinstance(rid, str) else None
+                if row is not None and row.get("MasterRecordId") and self._deleted.get(row["Id"]) == \
+                        self._query_table(object_name).describe.name:
+                    found[rid] = row["MasterRecordId"]
+            return found
 
     def get(self, object_name: str, record_id: str, fields: Iterable[str] | None = None) -> dict[str, Any]:
         """One record (all fields, or `fields` and Id). OrgError: NOT_FOUND (404) for an unknown object or a

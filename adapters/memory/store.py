@@ -184,6 +184,15 @@ class MemoryStore:
 
     def find(self, lookup: Lookup) -> list[Record]:
         self._call("query")
+        return self._found(lookup)
+
+    def find_many(self, lookups: Sequence[Lookup]) -> list[list[Record]]:
+        """Five lookups to a call, as Salesforce's Composite carries five queries."""
+        for start in range(0, len(lookups), CHUNKS_PER_CALL):
+            self._call("query" if len(lookups) - start == 1 else "composite")
+        return [self._found(lookup) for lookup in lookups]
+
+    def _found(self, lookup: Lookup) -> list[Record]:
         try:
             records: list[Record] = list(self._org.find(lookup))
         except OrgError as exc:
@@ -202,19 +211,38 @@ class MemoryStore:
                records: Sequence[Mapping[str, Any]]) -> list[WriteOutcome]:
         return self.write(object_name, [WriteBatch("upsert", records, external_id_field)])[0]
 
+    def delete_anywhere(self, ids: Sequence[str]) -> list[WriteOutcome]:
+        return self._write("", [WriteBatch("delete", ids)])[0]
+
+    def merged_into(self, object_name: str, ids: Sequence[str]) -> dict[str, str]:
+        self._call("query")  # queryAll
+        try:
+            return self._org.merged_into(object_name, ids)
+        except OrgError as exc:
+            raise BackendError(exc.error) from None
+
     def delete(self, object_name: str, ids: Sequence[str]) -> list[WriteOutcome]:
         return self.write(object_name, [WriteBatch("delete", ids)])[0]
 
     def write(self, object_name: str, batches: Sequence[WriteBatch]) -> list[list[WriteOutcome]]:
         """Chunks of 200 records, five chunks to a call (as Salesforce's Composite carries five collections);
         a call that fails as a whole fails only its own records."""
+        return self._write(object_name, batches)
+
+    def _delete(self, object_name: str, rid: str) -> SaveResult:
+        """Delete one record; without an object, of whatever object the id names (collections delete)."""
+        obj = object_name or self._org.object_of_id(rid)
+        return self._org.delete(obj, rid) if obj else SaveResult(False, rid, errors=(
+            ResultError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id"),))
+
+    def _write(self, object_name: str, batches: Sequence[WriteBatch]) -> list[list[WriteOutcome]]:
         org = self._org
         sends: dict[str, Callable[[WriteBatch, Sequence[Any]], list[SaveResult]]] = {
             "create": lambda b, chunk: [org.create(object_name, rest_fields(r)) for r in chunk],
             "update": lambda b, chunk: [org.update(object_name, rid, rest_fields(r)) for rid, r in chunk],
             "upsert": lambda b, chunk: org.upsert_many(object_name, b.external_id_field,
                                                        [rest_fields(r) for r in chunk]),
-            "delete": lambda b, chunk: [org.delete(object_name, rid) for rid in chunk],
+            "delete": lambda b, chunk: [self._delete(object_name, rid) for rid in chunk],
         }
         chunks = [(b, chunk) for b in batches for chunk in _chunks(b.items, COLLECTION_SIZE)]
         outcomes: dict[int, list[WriteOutcome]] = {id(b): [] for b in batches}

@@ -22,7 +22,7 @@ from core.describe_rest import describe_from_rest
 from core.model import ApiUsage, ResultError
 from core.names import normalize_id
 from core.paths import ACTION
-from core.ports import BackendError, Lookup, Record, WriteBatch, WriteOptions, WriteOutcome
+from core.ports import BackendError, FieldIn, Lookup, Record, WriteBatch, WriteOptions, WriteOutcome
 from core.record_types import RecordTypeInfo, record_types_from_layouts
 from core.write_headers import headers_for
 
@@ -124,10 +124,7 @@ class SalesforceStore:
 
     # Find ----------------------------------------------------------------------------------------
     def find(self, lookup: Lookup) -> list[Record]:
-        soql.check_name(lookup.object_name, "object")
-        names = [*lookup.select, *(t.field for c in lookup.where for t in c)]
-        for name in names:
-            soql.check_name(name)
+        names = _checked_names(lookup)
         describe = self.describe(lookup.object_name)
         try:
             return self._run_lookup(lookup, describe)
@@ -143,21 +140,65 @@ class SalesforceStore:
                                            f"{', '.join(missing)} (or this user cannot see it)", missing))
         return self._run_lookup(lookup, describe)
 
-    def _run_lookup(self, lookup: Lookup, describe: ObjectDescribe) -> list[Record]:
-        prefix = f"{self._session.data_url}/query?q="
-        urls = [soql.query_url(prefix, q) for q in soql.lookup_queries(lookup, describe, prefix, self._max_url_bytes)]
+    def find_many(self, lookups: Sequence[Lookup]) -> list[list[Record]]:
+        """Several lookups at once: with Composite, all their queries go five to a call."""
+        if len(lookups) <= 1 or not self._composite:
+            return [self.find(lookup) for lookup in lookups]
+        for lookup in lookups:
+            _checked_names(lookup)
+        describes = [self.describe(lookup.object_name) for lookup in lookups]
+        try:
+            return self._run_lookups(lookups, describes)
+        except BackendError as exc:
+            if exc.error.code != "INVALID_FIELD":
+                raise
+        return [self.find(lookup) for lookup in lookups]  # each refreshes a stale describe once
+
+    def delete_anywhere(self, ids: Sequence[str]) -> list[WriteOutcome]:
+        """Collections delete takes ids of several objects at once (no Bulk job: one job is one object)."""
+        return self._write("record", [WriteBatch("delete", ids)], bulk=False)[0]
+
+    def merged_into(self, object_name: str, ids: Sequence[str]) -> dict[str, str]:
+        """queryAll reads the recycle bin, where merged-away records keep their MasterRecordId."""
+        soql.check_name(object_name, "object")
+        valid = tuple(dict.fromkeys(c for i in ids if isinstance(i, str) and (c := normalize_id(i))))
+        if not valid:
+            return {}
+        lookup = Lookup(object_name, ("Id", "MasterRecordId"), ((FieldIn("Id", valid),),))
+        records = self._run_lookup(lookup, self.describe(object_name), "queryAll")
+        masters = {str(r["Id"]): str(r["MasterRecordId"]) for r in records if r.get("MasterRecordId")}
+        found = {}
+        for i in ids:
+            canonical = normalize_id(i) if isinstance(i, str) else None
+            if canonical in masters:
+                found[i] = masters[canonical]
+        return found
+
+    def _run_lookup(self, lookup: Lookup, describe: ObjectDescribe, resource: str = "query") -> list[Record]:
+        return self._run_lookups([lookup], [describe], resource)[0]
+
+    def _run_lookups(self, lookups: Sequence[Lookup], describes: Sequence[ObjectDescribe], resource: str = "query"
+                     ) -> list[list[Record]]:
+        """Each lookup's records (split into as few queries as the URI limit allows), every query at once."""
+        prefix = f"{self._session.data_url}/{resource}?q="
+        owners: list[int] = []
+        urls: list[str] = []
+        for n, (lookup, describe) in enumerate(zip(lookups, describes, strict=True)):
+            for q in soql.lookup_queries(lookup, describe, prefix, self._max_url_bytes):
+                owners.append(n)
+                urls.append(soql.query_url(prefix, q))
         pages = (self._composite_queries(urls) if self._composite and len(urls) > 1
                  else self._parallel(urls, self._query_all))
-        found: dict[str, Record] = {}
-        anonymous: list[Record] = []
-        for records in pages:
+        found: list[dict[str, Record]] = [{} for _ in lookups]
+        anonymous: list[list[Record]] = [[] for _ in lookups]
+        for owner, records in zip(owners, pages, strict=True):
             for record in records:
                 rid = record.get("Id") if isinstance(record, dict) else None
                 if isinstance(rid, str):
-                    found.setdefault(rid, record)
+                    found[owner].setdefault(rid, record)
                 else:
-                    anonymous.append(record)
-        return [*found.values(), *anonymous]
+                    anonymous[owner].append(record)
+        return [[*f.values(), *a] for f, a in zip(found, anonymous, strict=True)]
 
     def _page(self, body: Any, into: list[Record], seen: set[str]) -> str | None:
         """Add a query result page's records; the URL of the next page, if any."""
@@ -227,6 +268,9 @@ class SalesforceStore:
         for b in batches:
             if b.kind == "upsert":
                 soql.check_name(b.external_id_field)
+        return self._write(object_name, batches)
+
+    def _write(self, object_name: str, batches: Sequence[WriteBatch], bulk: bool = True) -> list[list[WriteOutcome]]:
         plans = [write_plan.plan(self._session.data_url, object_name, b.kind, b.items, b.external_id_field)
                  for b in batches]
         results: list[list[WriteOutcome | None]] = [[i if isinstance(i, WriteOutcome) else None for i in p.items]
@@ -240,7 +284,7 @@ class SalesforceStore:
             # A CSV cell cannot say the literal text #N/A (Bulk reads it as null): such records go as JSON.
             csv_rows = [n for n in open_rows if not _holds_hash_na(p.items[n])]
             # Bulk API 2.0 takes no duplicate-rule or assignment header: with write options, collections only.
-            if self._bulk.wanted(len(csv_rows), self._session) and not self._session.write_headers:
+            if bulk and self._bulk.wanted(len(csv_rows), self._session) and not self._session.write_headers:
                 with self._session.budget.prepaid(BULK_JOB_CALLS) as refusal:
                     done = ([WriteOutcome(False, error=refusal)] * len(csv_rows) if refusal
                             else self._send_bulk(p, [p.items[n] for n in csv_rows]))
@@ -448,3 +492,12 @@ def _failed(results: list[list[WriteOutcome | None]]) -> list[tuple[int, int, Re
 
 def _holds_hash_na(payload: Any) -> bool:
     return isinstance(payload, dict) and any(isinstance(v, str) and v.strip() == "#N/A" for v in payload.values())
+
+
+def _checked_names(lookup: Lookup) -> list[str]:
+    """The lookup's field names, each checked to be a plain API name (never sent otherwise)."""
+    soql.check_name(lookup.object_name, "object")
+    names = [*lookup.select, *(t.field for c in lookup.where for t in c)]
+    for name in names:
+        soql.check_name(name)
+    return names

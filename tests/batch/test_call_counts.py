@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
 from adapters.salesforce import soql
-from core.model import FieldMapping, MatcherOperator, Operation
+from core.model import FieldMapping, MatcherGroup, MatcherOperator, Operation
 from tests.batch.helpers import (
     LEAD_FIELDS,
     SUB,
@@ -235,3 +236,53 @@ def test_rows_locked_inside_a_composite_call_are_resent_alone(emulator):
     assert {emulator.org.get("Lead", rid)["Title"] for rid in ids} == {"CEO"}
     # one call for the three collections; one more for the 200 locked rows only
     assert emulator.api_calls == 2 and emulator.subrequests["collection_update"] == 3 + 1
+
+
+def _cascade(emulator, **backend):
+    """Email first; then FirstName AND LastName AND Company for the 500 events Email did not find; then create."""
+    by_email = seed_leads(emulator, 500, prefix="someone.with.a.long.address.")
+    by_name = [emulator.org.seed("Lead", {"FirstName": f"F{i}", "LastName": f"L{i}", "Company": "Acme"})
+               for i in range(500, 800)]
+    action = replace(lead(Operation.UPSERT), fallback_matchers=(MatcherGroup((
+        matcher("FirstName", "traits.first_name"), matcher("LastName", "traits.last_name"),
+        matcher("Company", "traits.company")), MatcherOperator.AND),))
+    events = [person(f"e{i}", f"someone.with.a.long.address.{i}@example.com", first_name=f"F{i}", last_name=f"L{i}",
+                     title="VP") for i in range(1000)]
+    with harness(emulator, **backend) as h:
+        h.warm("Lead")
+        report = h.apply(action, events)
+    assert [r.record_id for r in report.results[:800]] == by_email + by_name
+    assert [r.matched_group for r in report.results] == (
+        ["action.record_matchers"] * 500 + ["action.fallback_matchers[0]"] * 300 + [""] * 200)
+    assert [r.status for r in report.results] == [200] * 800 + [201] * 200
+    return report
+
+
+def test_a_cascade_over_a_thousand_events_costs_as_few_lookups_per_group_as_the_uri_allows(emulator):
+    _cascade(emulator)
+    assert emulator.calls["collection_update"] == 4 and emulator.calls["collection_create"] == 1
+    queries = [r.query["q"][0] for r in emulator.requests if r.path.endswith("/query")]
+    urls = _query_urls(emulator)
+    groups: dict[str, list[str]] = {"Email": [], "FirstName": []}
+    by_name_where = ""
+    for q, url in zip(queries, urls, strict=True):
+        where = q.split(" WHERE ", 1)[1]
+        groups["FirstName" if "FirstName" in where else "Email"].append(url)
+        by_name_where += where if "FirstName" in where else ""
+    # only the 500 events that reached the group
+    assert "Email" not in by_name_where and by_name_where.count("LastName = ") == 500
+    assert "'L499'" not in by_name_where and "'L500'" in by_name_where and "'L999'" in by_name_where
+    for group_urls in groups.values():  # split only to stay under the URI limit
+        assert group_urls and all(len(u.encode()) <= soql.DEFAULT_MAX_URL_BYTES for u in group_urls)
+        assert sum(len(u.encode()) for u in group_urls) > (len(group_urls) - 1) * soql.DEFAULT_MAX_URL_BYTES / 2
+    assert emulator.api_calls == len(urls) + 5 <= 12
+
+
+def test_a_cascade_over_a_thousand_events_costs_three_calls_over_composite(emulator):
+    report = _cascade(emulator, use_composite=True)
+    # each group's lookups (split for the URI limit) in one call, the second only for the events that reached
+    # it; then the 800 updates and 200 creates: five collections, one call
+    assert emulator.api_calls == report.api_calls == 3 and emulator.calls["composite"] == 3
+    assert emulator.subrequests["query"] >= 3 and report.describe_calls == 0
+    print(f"cascade: {report.api_calls} calls, {emulator.subrequests['query']} queries")
+    assert (emulator.subrequests["collection_update"], emulator.subrequests["collection_create"]) == (4, 1)

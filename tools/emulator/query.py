@@ -121,7 +121,7 @@ def _sort(rows: list[dict[str, Any]], order: list[tuple[FieldDescribe, bool, boo
         rows[:] = present + absent if nulls_last else absent + present
 
 
-def evaluate(emu: Emulator, q: Query, version: str) -> list[dict[str, Any]]:
+def evaluate(emu: Emulator, q: Query, version: str, include_deleted: bool = False) -> list[dict[str, Any]]:
     """The query's records in the REST shape (attributes first, then the selected fields)."""
     ev = _Evaluator(emu, q)
     try:
@@ -133,7 +133,8 @@ def evaluate(emu: Emulator, q: Query, version: str) -> list[dict[str, Any]]:
     if q.where is not None:
         ev.check(q.where)
     wanted = list(dict.fromkeys(selected + [f.name for f, _, _ in order]))
-    rows = emu.org.select(obj.name, lambda row: q.where is None or ev.matches(q.where, row), wanted)
+    rows = emu.org.select(obj.name, lambda row: q.where is None or ev.matches(q.where, row), wanted,
+                          include_deleted=include_deleted)
     _sort(rows, order, emu.locale)
     rows = rows[q.offset:]
     if q.limit is not None:
@@ -164,7 +165,8 @@ def run(emu: Emulator, call: Call) -> Reply:
         raise ApiError(400, "MALFORMED_QUERY", "A query string has to be specified")
     q = parse(soql)
     emu.record_query(q)
-    records = evaluate(emu, q, call.version)
+    # queryAll also returns the recycle bin (deleted and merged-away records, with IsDeleted true)
+    records = evaluate(emu, q, call.version, include_deleted=call.local_path.startswith("/queryAll"))
     if q.count_only:
         return Reply.json(200, {"totalSize": len(records), "done": True, "records": []})
     size = _batch_size(call)

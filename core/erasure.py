@@ -1,0 +1,167 @@
+"""Erasing a person: find every record that holds their identifiers, delete them, answer per record."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from core.coercion import CoercionError, coerce
+from core.describe import ObjectDescribe
+from core.model import Connection, Outcome, ResultError
+from core.names import api_name_problem
+from core.outcomes import classify
+from core.ports import BackendError, FieldIn, Lookup, RecordStore, StoreFactory
+
+MAX_IDENTIFIERS = 20
+MAX_VALUES = 100  # per identifier
+_CONVERTED = ("IsConverted", "ConvertedContactId")
+
+
+@dataclass(frozen=True)
+class PersonIdentifier:
+    """Records of `object_name` whose `field` equals one of `values` hold the person."""
+
+    object_name: str
+    field: str
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class ErasedRecord:
+    object_name: str
+    record_id: str
+    status: int  # 204 deleted; otherwise the failure's status
+    outcome: Outcome
+    found_by: str  # e.g. "identifiers[0] (Lead.Email)" or "Lead 00Q... was converted to it"
+    in_recycle_bin: bool = False
+    error: ResultError | None = None
+
+
+@dataclass(frozen=True)
+class EraseReport:
+    records: tuple[ErasedRecord, ...]
+    api_calls: int
+    # Why a hard delete was not done, when one was asked for and the records went to the recycle bin.
+    hard_delete_refused: str = ""
+    describe_calls: int = 0  # of api_calls, those that fetched describe metadata (the rest: queries and deletes)
+
+
+class EraseRefused(Exception):
+    """The request has invalid parts: nothing was looked up or deleted. problems: (path, message)."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        super().__init__(f"{len(problems)} problem(s)")
+        self.problems = problems
+
+
+def _static_problems(identifiers: Sequence[PersonIdentifier]) -> list[tuple[str, str]]:
+    if not identifiers:
+        return [("identifiers", "at least one (object, field, values) identifier is required")]
+    if len(identifiers) > MAX_IDENTIFIERS:
+        return [("identifiers", f"at most {MAX_IDENTIFIERS} identifiers; got {len(identifiers)}")]
+    out = []
+    for i, ident in enumerate(identifiers):
+        for what, name in (("object", ident.object_name), ("field", ident.field)):
+            problem = api_name_problem(name) if name else "must not be empty"
+            if problem:
+                out.append((f"identifiers[{i}].{what}", f"{what} name {name!r} {problem}"))
+        if not ident.values or len(ident.values) > MAX_VALUES:
+            out.append((f"identifiers[{i}].values", f"give 1 to {MAX_VALUES} values; got {len(ident.values)}"))
+        for j, v in enumerate(ident.values):
+            if v is None or v == "" or isinstance(v, (dict, list)):
+                out.append((f"identifiers[{i}].values[{j}]", "a value must be a non-empty string, number or boolean"))
+    return out
+
+
+class EraseService:
+    def __init__(self, stores: StoreFactory):
+        self._stores = stores
+
+    def erase(self, connection: Connection, identifiers: Sequence[PersonIdentifier], hard_delete: bool = False,
+              deadline: float | None = None) -> EraseReport:
+        """Refuse the whole request when any part is invalid (EraseRefused); else one lookup per object (all
+        sent together), converted Leads followed to their Contacts, then one delete of every record found
+        whatever its object. A second identical call finds nothing."""
+        problems = _static_problems(identifiers)
+        if problems:
+            raise EraseRefused(problems)
+        store = self._stores.open(connection, deadline)
+        objects: dict[str, list[tuple[int, PersonIdentifier]]] = {}
+        for i, ident in enumerate(identifiers):
+            objects.setdefault(ident.object_name.lower(), []).append((i, ident))
+        lookups = self._lookups(store, objects)
+        found: dict[str, tuple[str, str]] = {}  # id -> (object, found by)
+        contacts: dict[str, str] = {}
+        for (lookup, labels), records in zip(lookups, store.find_many([lk for lk, _ in lookups]), strict=True):
+            for record in records:
+                rid = str(record["Id"])
+                found.setdefault(rid, (lookup.object_name, labels[_which(record, lookup)]))
+                if record.get("IsConverted") is True and record.get("ConvertedContactId"):
+                    contacts.setdefault(str(record["ConvertedContactId"]), f"Lead {rid} was converted to it")
+        for rid, why in contacts.items():
+            found.setdefault(rid, ("Contact", why))
+        return self._delete(store, found, hard_delete)
+
+    @staticmethod
+    def _lookups(store: RecordStore, objects: dict[str, list[tuple[int, PersonIdentifier]]]
+                 ) -> list[tuple[Lookup, dict[str, str]]]:
+        problems: list[tuple[str, str]] = []
+        lookups = []
+        for group in objects.values():
+            first = group[0][0]
+            try:
+                describe: ObjectDescribe = store.describe(group[0][1].object_name)
+            except BackendError as exc:
+                if exc.error.code not in ("NOT_FOUND", "INVALID_TYPE"):
+                    raise
+                problems.append((f"identifiers[{first}].object", f"the org has no object {group[0][1].object_name}"))
+                continue
+            if not describe.deletable:
+                problems.append((f"identifiers[{first}].object", f"{describe.name} records cannot be deleted"))
+            where: list[tuple[FieldIn, ...]] = []
+            labels: dict[str, str] = {}
+            for i, ident in group:
+                f = describe.field(ident.field)
+                if f is None or not (f.filterable or f.name == "Id"):
+                    why = "has no field" if f is None else "cannot filter on"
+                    problems.append((f"identifiers[{i}].field", f"{describe.name} {why} {ident.field}"))
+                    continue
+                try:
+                    values = tuple(dict.fromkeys(coerce(v, f) for v in ident.values))
+                except CoercionError as exc:
+                    problems.append((f"identifiers[{i}].values", f"{describe.name}.{f.name}: value {exc}"))
+                    continue
+                where.append((FieldIn(f.name, values),))
+                labels.setdefault(f.name, f"identifiers[{i}] ({describe.name}.{f.name})")
+            extra = _CONVERTED if describe.name == "Lead" and describe.field("IsConverted") else ()
+            select = tuple(dict.fromkeys(["Id", *labels, *extra]))
+            lookups.append((Lookup(describe.name, select, tuple(where)), labels))
+        if problems:
+            raise EraseRefused(problems)
+        return lookups
+
+    @staticmethod
+    def _delete(store: RecordStore, found: dict[str, tuple[str, str]], hard_delete: bool) -> EraseReport:
+        records = []
+        ids = list(found)
+        for rid, outcome in zip(ids, store.delete_anywhere(ids) if ids else [], strict=True):
+            obj, found_by = found[rid]
+            if outcome.success:
+                records.append(ErasedRecord(obj, rid, 204, Outcome.DELETED, found_by, in_recycle_bin=True))
+            else:
+                error = outcome.error or ResultError("UNKNOWN_EXCEPTION", "Salesforce gave no details")
+                status, kind, _ = classify(error)
+                records.append(ErasedRecord(obj, rid, status, kind, found_by, error=error))
+        refused = ("this backend cannot empty the recycle bin (hardDelete needs the Bulk API and the org's "
+                   "'Bulk API Hard Delete' permission): the records are in the recycle bin for 15 days"
+                   if hard_delete and records else "")
+        return EraseReport(tuple(records), store.api_calls, refused, store.describe_calls)
+
+
+def _which(record: Any, lookup: Lookup) -> str:
+    """The first identifier whose values the record holds (for found_by)."""
+    for (term,) in lookup.where:
+        if str(record.get(term.field)).lower() in {str(v).lower() for v in term.values}:
+            return term.field
+    return lookup.where[0][0].field

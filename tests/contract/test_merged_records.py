@@ -1,0 +1,85 @@
+"""Records merged away, through ApplyService on every adapter: updates follow the merge, deletes name it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from core.model import FieldMapping, Operation, Outcome, ValueSource
+from core.service import ApplyService
+from tests.contract.test_converted_leads import org_of
+from tests.unit.helpers import identify, lead_action, matcher
+
+TITLE = (FieldMapping("Title", ValueSource.of_path("traits.title")),)
+
+
+def by_id(operation: Operation, follow: bool = True):
+    action = lead_action(operation, matchers=(matcher("Id", "traits.id"),),
+                         mappings=TITLE if operation is Operation.UPDATE else ())
+    return replace(action, follow_merges=follow)
+
+
+def leads(backend, n: int) -> list[str]:
+    return [org_of(backend).seed("Lead", {"LastName": f"L{i}", "Company": "Acme"}) for i in range(n)]
+
+
+def test_an_update_follows_merges_to_the_surviving_record(backend):
+    a, b, c = leads(backend, 3)
+    org = org_of(backend)
+    org.merge("Lead", b, [a])  # a -> b
+    org.merge("Lead", c, [b])  # b -> c: a reaches c in two hops
+    service, conn = ApplyService(backend.factory), backend.connection_for("acme")
+    results = service.apply(conn, by_id(Operation.UPDATE), [identify("e1", id=a, title="VP"),
+                                                           identify("e2", id=c, title="CEO")]).results
+    assert [(r.status, r.outcome, r.record_id, r.matched_ids) for r in results] == [
+        (200, Outcome.UPDATED, c, (a,)), (200, Outcome.UPDATED, c, ())]
+    assert org.get("Lead", c)["Title"] == "CEO"  # the events stay in order on the surviving record
+
+
+def test_a_delete_of_a_merged_record_is_not_found_naming_the_survivor(backend):
+    a, b = leads(backend, 2)
+    org_of(backend).merge("Lead", b, [a])
+    service, conn = ApplyService(backend.factory), backend.connection_for("acme")
+    [result] = service.apply(conn, by_id(Operation.DELETE), [identify("e1", id=a)]).results
+    assert (result.status, result.outcome, result.record_id, result.matched_ids) == (404, Outcome.NOT_FOUND, a, (b,))
+    assert b in result.error.message
+    assert org_of(backend).get("Lead", b)["Id"] == b  # the survivor is untouched
+
+
+@pytest.mark.parametrize("follow", [False, True])
+def test_without_the_option_or_for_a_plain_delete_nothing_is_followed(backend, follow):
+    a, b = leads(backend, 2)
+    org = org_of(backend)
+    if follow:
+        org.delete("Lead", a)  # deleted, not merged: nothing to follow
+    else:
+        org.merge("Lead", b, [a])
+    service, conn = ApplyService(backend.factory), backend.connection_for("acme")
+    report = service.apply(conn, by_id(Operation.UPDATE, follow), [identify("e1", id=a, title="VP")])
+    [result] = report.results
+    assert (result.status, result.error.code, result.matched_ids) == (404, "ENTITY_IS_DELETED", ())
+    assert org.get("Lead", b)["Title"] is None
+
+
+def test_merges_are_followed_at_most_five_times(backend):
+    ids = leads(backend, 7)
+    org = org_of(backend)
+    for loser, master in zip(ids, ids[1:], strict=False):
+        org.merge("Lead", master, [loser])
+    service, conn = ApplyService(backend.factory), backend.connection_for("acme")
+    [far, near] = service.apply(conn, by_id(Operation.UPDATE), [identify("e1", id=ids[0], title="VP"),
+                                                               identify("e2", id=ids[1], title="VP")]).results
+    assert (far.status, far.error.code) == (404, "ENTITY_IS_DELETED") and "5 times" in far.error.message
+    assert (near.status, near.record_id) == (200, ids[6])
+
+
+def test_validate_says_where_follow_merges_has_no_effect(backend):
+    from core.service import ValidateService
+
+    on_email = replace(lead_action(Operation.UPDATE), follow_merges=True)
+    report = ValidateService(backend.factory).validate(on_email, backend.connection_for("acme"))
+    assert [(d.code, str(d.field_path)) for d in report.diagnostics] == [("FOLLOW_MERGES_IGNORED", "action.follow_merges")]
+    assert report.valid
+    assert not ValidateService(backend.factory).validate(by_id(Operation.UPDATE), backend.connection_for("acme")
+                                                         ).diagnostics

@@ -225,19 +225,6 @@ def test_a_thousand_events_on_one_new_email_cost_at_most_three_calls(emulator):
     assert emulator.api_calls <= 3
 
 
-def test_rows_locked_inside_a_composite_call_are_resent_alone(emulator):
-    ids = seed_leads(emulator, 450)
-    emulator.fail_next(1, "row_lock", call="collection_update")  # the first of three update collections
-    with harness(emulator, use_composite=True, sleep=lambda s: None) as h:
-        h.warm("Lead")
-        report = h.apply(by_id(Operation.UPDATE), [identify(f"e{i}", lead_id=rid, title="CEO")
-                                                   for i, rid in enumerate(ids)])
-    assert {r.status for r in report.results} == {200}
-    assert {emulator.org.get("Lead", rid)["Title"] for rid in ids} == {"CEO"}
-    # one call for the three collections; one more for the 200 locked rows only
-    assert emulator.api_calls == 2 and emulator.subrequests["collection_update"] == 3 + 1
-
-
 def _cascade(emulator, **backend):
     """Email first; then FirstName AND LastName AND Company for the 500 events Email did not find; then create."""
     by_email = seed_leads(emulator, 500, prefix="someone.with.a.long.address.")

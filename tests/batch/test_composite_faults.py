@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import pytest
+
 from core.model import Operation, Outcome
 from tests.batch.helpers import by_id, harness, identify, lead, person, seed_leads
 
 
-def test_an_update_subrequest_the_org_could_not_serve_is_resent_alone(emulator):
-    ids = seed_leads(emulator, 300)
-    emulator.fail_next(1, "unavailable", call="collection_update")  # the first of two update collections
+@pytest.mark.parametrize(("fault", "seeded", "collections"), [
+    ("unavailable", 300, 2),  # the org could not serve the first of two update collections
+    ("row_lock", 450, 3),  # the first of three update collections found its rows locked
+])
+def test_an_update_subrequest_that_failed_is_resent_alone(emulator, fault, seeded, collections):
+    ids = seed_leads(emulator, seeded)
+    emulator.fail_next(1, fault, call="collection_update")
     with harness(emulator, use_composite=True, sleep=lambda s: None) as h:
         h.warm("Lead")
         report = h.apply(by_id(Operation.UPDATE), [identify(f"e{i}", lead_id=rid, title="CEO")
                                                    for i, rid in enumerate(ids)])
     assert {r.status for r in report.results} == {200}
     assert {emulator.org.get("Lead", rid)["Title"] for rid in ids} == {"CEO"}
-    assert emulator.api_calls == 2 and emulator.subrequests["collection_update"] == 2 + 1
+    # one call for every collection; one more for the failed collection's rows only
+    assert emulator.api_calls == 2 and emulator.subrequests["collection_update"] == collections + 1
 
 
 def test_a_create_subrequest_refused_whole_is_never_resent_and_fails_only_its_records(emulator):

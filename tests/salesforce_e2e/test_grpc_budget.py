@@ -13,7 +13,7 @@ import pytest
 from sfdest.v1 import destination_pb2 as pb
 
 from tests.salesforce_e2e.test_grpc_end_to_end import action, apply, connection
-from tests.server.serving import CALL_LIMIT, Served, start_server, stop_server
+from tests.server.serving import CALL_LIMIT, Served, serving_salesforce
 
 LIMIT, CEILING = 15_000, 12_000
 BATCH = 1000  # one Composite call an Apply (five collections of 200)
@@ -24,11 +24,8 @@ UPSERT_SUBSCRIPTION = action(object="Subscription__c", operation="OPERATION_UPSE
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
-    s = start_server({"SFDEST_BACKEND": "salesforce", "SFDEST_SALESFORCE_ALLOW_LOOPBACK_HTTP": "true",
-                      "SFDEST_GRACE_SECONDS": "1", "SFDEST_API_BUDGET_RESERVE": "0.2",
-                      "SFDEST_METRICS_LISTEN": "127.0.0.1:0"})
-    yield s
-    stop_server(s)
+    with serving_salesforce(SFDEST_API_BUDGET_RESERVE="0.2", SFDEST_METRICS_LISTEN="127.0.0.1:0") as s:
+        yield s
 
 
 def events(start: int) -> list[pb.Event]:

@@ -14,7 +14,7 @@ from google.protobuf import json_format
 from sfdest.v1 import destination_pb2 as pb
 
 from core.describe import FieldDescribe, ObjectDescribe
-from tests.server.serving import CALL_LIMIT, ROOT, Served, start_server, stop_server
+from tests.server.serving import CALL_LIMIT, ROOT, Served, serving_salesforce
 from tools.emulator.server import CLIENT_ID, CLIENT_SECRET, USERNAME, Emulator
 
 GRANTS = ("oauth_refresh_token", "client_credentials", "jwt_bearer", "username_password")
@@ -23,10 +23,8 @@ GRANTS = ("oauth_refresh_token", "client_credentials", "jwt_bearer", "username_p
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
     """`sfdest serve` on a free port with the Salesforce backend in emulator (loopback http) mode."""
-    s = start_server({"SFDEST_BACKEND": "salesforce", "SFDEST_SALESFORCE_ALLOW_LOOPBACK_HTTP": "true",
-                      "SFDEST_GRACE_SECONDS": "1"})
-    yield s
-    stop_server(s)
+    with serving_salesforce() as s:
+        yield s
 
 
 def connection(emu: Emulator, grant: str) -> pb.Connection:

@@ -17,7 +17,7 @@ from sfdest.v1 import destination_pb2 as pb
 from server import errors
 from tests.salesforce_e2e.test_faults import wait_until
 from tests.salesforce_e2e.test_grpc_end_to_end import action, connection, identify
-from tests.server.serving import CALL_LIMIT, Served, start_server, stop_server
+from tests.server.serving import CALL_LIMIT, Served, serving_salesforce
 
 WORKERS = 10  # RPC threads; 2 stay spare, so 8 Applies run at once
 NOISY_CALLERS = 24  # 3x the server's Apply capacity, all from one org
@@ -34,11 +34,8 @@ CREATE_LEAD = action(object="Lead", operation="OPERATION_CREATE",
 @pytest.fixture
 def served() -> Iterator[Served]:
     # The per-org cap is set as high as the thread count: one org could take every thread if let.
-    s = start_server({"SFDEST_BACKEND": "salesforce", "SFDEST_SALESFORCE_ALLOW_LOOPBACK_HTTP": "true",
-                      "SFDEST_GRACE_SECONDS": "1", "SFDEST_MAX_WORKERS": str(WORKERS),
-                      "SFDEST_MAX_APPLIES_PER_ORG": str(WORKERS)})
-    yield s
-    stop_server(s)
+    with serving_salesforce(SFDEST_MAX_WORKERS=str(WORKERS), SFDEST_MAX_APPLIES_PER_ORG=str(WORKERS)) as s:
+        yield s
 
 
 def refusal_of(exc: grpc.RpcError) -> tuple[str, str]:

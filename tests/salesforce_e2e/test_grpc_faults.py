@@ -10,7 +10,7 @@ from sfdest.v1 import destination_pb2 as pb
 
 from core.describe import FieldDescribe, ObjectDescribe
 from tests.salesforce_e2e.test_grpc_end_to_end import UPSERT_LEAD_ON_EMAIL, action, apply, connection, identify
-from tests.server.serving import CALL_LIMIT, Served, start_server, stop_server
+from tests.server.serving import CALL_LIMIT, Served, serving_salesforce
 from tools.emulator.server import Emulator
 
 DELETE_LEAD_BY_EMAIL = action(object="Lead", operation="OPERATION_DELETE",
@@ -19,10 +19,8 @@ DELETE_LEAD_BY_EMAIL = action(object="Lead", operation="OPERATION_DELETE",
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
-    s = start_server({"SFDEST_BACKEND": "salesforce", "SFDEST_SALESFORCE_ALLOW_LOOPBACK_HTTP": "true",
-                      "SFDEST_GRACE_SECONDS": "1"})
-    yield s
-    stop_server(s)
+    with serving_salesforce() as s:
+        yield s
 
 
 def seed_leads(emu: Emulator, *ns: int) -> list[str]:

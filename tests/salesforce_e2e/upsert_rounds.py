@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from sfdest.v1 import destination_pb2 as pb
 
 from tests.salesforce_e2e.test_grpc_end_to_end import UPSERT_LEAD_ON_EMAIL, connection, identify
-from tests.server.serving import Served, start_server, stop_server
+from tests.server.serving import SALESFORCE_ENV, Served, serving_salesforce
 from tools.emulator.server import Emulator
 
 # A safety net, never asserted: the racers of a round now run one after another, slowly on a loaded machine.
@@ -24,18 +24,14 @@ RACE_LIMIT = 120.0
 def salesforce_env(racers: int) -> dict[str, str]:
     """`sfdest serve` with the Salesforce backend in emulator mode, room for `racers` Applies of one org at once
     (one org may hold at most three quarters of the workers)."""
-    return {"SFDEST_BACKEND": "salesforce", "SFDEST_SALESFORCE_ALLOW_LOOPBACK_HTTP": "true",
-            "SFDEST_GRACE_SECONDS": "1", "SFDEST_MAX_APPLIES_PER_ORG": str(racers),
+    return {**SALESFORCE_ENV, "SFDEST_MAX_APPLIES_PER_ORG": str(racers),
             "SFDEST_MAX_WORKERS": str(2 * racers), "SFDEST_MAX_CONCURRENT_RPCS": str(2 * racers)}
 
 
 @contextmanager
 def serving(racers: int, **env: str) -> Iterator[Served]:
-    served = start_server({**salesforce_env(racers), **env})
-    try:
+    with serving_salesforce(**{**salesforce_env(racers), **env}) as served:
         yield served
-    finally:
-        stop_server(served)
 
 
 def race(served: Served, emu: Emulator, conn: pb.Connection, racers: int) -> int:

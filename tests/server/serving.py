@@ -8,6 +8,8 @@ import re
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,3 +84,18 @@ def stop_server(served: Served) -> None:
     if served.process.poll() is None:
         served.process.kill()
         served.process.wait()
+
+
+# `sfdest serve` with the Salesforce backend against the emulator (plain http on loopback).
+SALESFORCE_ENV = {"SFDEST_BACKEND": "salesforce", "SFDEST_SALESFORCE_ALLOW_LOOPBACK_HTTP": "true",
+                  "SFDEST_GRACE_SECONDS": "1"}
+
+
+@contextmanager
+def serving_salesforce(**env: str) -> Iterator[Served]:
+    """`sfdest serve` with the Salesforce backend in emulator mode (plus `env`), stopped after."""
+    served = start_server({**SALESFORCE_ENV, **env})
+    try:
+        yield served
+    finally:
+        stop_server(served)

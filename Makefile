@@ -45,7 +45,7 @@ stubs: $(GEN) node-deps
 # npm ci when npm exists (CI has it); without npm the Node interop test fails and says why.
 ifeq ($(shell command -v npm 2>/dev/null),)
 node-deps:
-	@echo "npm not found: $(NODE_DIR) dependencies not installed (tests/interop will fail)"
+	@echo "npm not found: $(NODE_DIR) dependencies not installed (tests/e2e/interop will fail)"
 else
 node-deps: $(NODE_STAMP)
 endif
@@ -86,9 +86,9 @@ test: $(GEN) node-deps redis-server
 # emulator; prints "N of 100 rounds end with one Lead" (about 2 minutes). Then newest event wins at the issue's
 # scale (20,000 events on 500 keys over 3 replicas and a real Redis; make test runs 2,000 on 100); prints the figure.
 soak: $(GEN) redis-server
-	$(PY) -m tests.salesforce_e2e.upsert_rounds --rounds 100 --racers 50
+	$(PY) -m tests.e2e.salesforce.upsert_rounds --rounds 100 --racers 50
 	NEWEST_EVENTS=20000 NEWEST_KEYS=500 NEWEST_PER_APPLY=200 $(PY) -m pytest -q -s -p no:randomly \
-	    tests/replicas/test_newest_event.py
+	    tests/e2e/replicas/test_newest_event.py
 
 lint: $(GEN)
 	$(PY) -m ruff check core adapters server tests tools

@@ -18,8 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 from sfdest.v1 import destination_pb2 as pb
 
-from tests.salesforce_e2e.test_grpc_end_to_end import connection, identify
-from tests.salesforce_e2e.test_grpc_fairness import CREATE_LEAD, refusal_of
+from tests.builders import grant_connection, identify_message
+from tests.e2e.salesforce.test_grpc_fairness import CREATE_LEAD, refusal_of
 from tests.server.serving import start_server, stop_server
 from tools.emulator.server import Emulator
 
@@ -54,11 +54,11 @@ def main(argv: list[str] | None = None) -> int:
 
     def noisy_sender(rate: float) -> None:
         """Open loop: `rate` Applies a second whatever the answers (a host replaying a backlog)."""
-        conn, n, due = connection(noisy, "oauth_refresh_token"), 0, time.perf_counter()
+        conn, n, due = grant_connection(noisy, "oauth_refresh_token"), 0, time.perf_counter()
         while not stop.is_set():
             n += 1
             request = pb.ApplyRequest(connection=conn, action=CREATE_LEAD,
-                                      events=[identify(f"n{n}", f"noisy{n}@example.com", "Noisy")])
+                                      events=[identify_message(f"n{n}", f"noisy{n}@example.com", "Noisy")])
             started = time.perf_counter()
             future = served.stub.Apply.future(request, timeout=60)
 
@@ -75,11 +75,11 @@ def main(argv: list[str] | None = None) -> int:
             stop.wait(max(0.0, due - time.perf_counter()))
 
     def quiet_caller(emu: Emulator) -> None:
-        conn, i = connection(emu, "oauth_refresh_token"), 0
+        conn, i = grant_connection(emu, "oauth_refresh_token"), 0
         while not stop.is_set():
             i += 1
             request = pb.ApplyRequest(connection=conn, action=CREATE_LEAD,
-                                      events=[identify(f"q{i}", f"quiet{i}@example.com", "Quiet")])
+                                      events=[identify_message(f"q{i}", f"quiet{i}@example.com", "Quiet")])
             try:
                 response = served.stub.Apply(request, timeout=args.quiet_deadline)
                 outcome = "OK" if [r.status for r in response.results] == [201] else "FAILED_EVENT"

@@ -6,8 +6,8 @@ import pytest
 
 from core.model import Action, FieldMapping, Operation, Outcome, ValueSource
 from core.service import ApplyService
-from tests.unit.helpers import identify, lead_action, matcher
-from tests.unit.test_apply_semantics import SEMANTICS
+from tests.builders import identify, lead_action, matcher
+from tests.contract.test_apply_semantics import SEMANTICS
 
 
 def seed(service, conn, *emails):

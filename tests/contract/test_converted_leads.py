@@ -8,7 +8,7 @@ import pytest
 
 from core.model import ConvertedLeadPolicy, FieldMapping, Operation, Outcome, ValueSource
 from core.service import ApplyService, ValidateService
-from tests.unit.helpers import LEAD_FIELDS, identify, lead_action, matcher
+from tests.builders import LEAD_FIELDS, identify, lead_action, matcher
 
 WITH_TITLE = (*LEAD_FIELDS, FieldMapping("Title", ValueSource.of_path("traits.title")))
 

@@ -13,7 +13,8 @@ from sfdest.v1 import destination_pb2_grpc
 
 from server.app import build_server
 from server.container import build_container
-from tests.server.builders import SAFETY_LIMIT, local_settings
+from tests.builders import local_settings
+from tests.server.calls import SAFETY_LIMIT
 
 
 @pytest.fixture

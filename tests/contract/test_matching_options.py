@@ -18,7 +18,7 @@ from core.model import (
     ValueSource,
 )
 from core.service import ApplyService, ValidateService
-from tests.unit.helpers import identify, lead_action, matcher
+from tests.builders import identify, lead_action, matcher
 
 BY_NAME = MatcherGroup((matcher("FirstName", "traits.first_name"), matcher("LastName", "traits.last_name"),
                         matcher("Company", "traits.company")), MatcherOperator.AND)

@@ -8,8 +8,8 @@ import pytest
 
 from core.model import FieldMapping, Operation, Outcome, ValueSource
 from core.service import ApplyService
+from tests.builders import identify, lead_action, matcher
 from tests.contract.test_converted_leads import org_of
-from tests.unit.helpers import identify, lead_action, matcher
 
 TITLE = (FieldMapping("Title", ValueSource.of_path("traits.title")),)
 

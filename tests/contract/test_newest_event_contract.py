@@ -16,7 +16,7 @@ from core.model import Event, Operation, Outcome
 from core.ordering import NewestEvents, stamp
 from core.ports import FieldIn, Lookup
 from core.service import ApplyService, ValidateService
-from tests.unit.helpers import identify, lead_action
+from tests.builders import identify, lead_action
 
 NS = 1_000_000_000
 UPSERT = replace(lead_action(Operation.UPSERT), newest_event_wins=True)

@@ -21,8 +21,8 @@ from core.names import to_18
 from core.outcomes import failure
 from core.ports import BackendError, FieldIn, Lookup, WriteOutcome
 from core.preparation import Prepared
+from tests.adapters.salesforce.fakes import INSTANCE, FakeClock, backend, respond
 from tests.fidelity.catalogue import Exchange, fill
-from tests.salesforce.fakes import INSTANCE, FakeClock, backend, respond
 from tools.emulator.server import rsa_key_pair
 
 DATA = "/services/data/v62.0"

@@ -15,7 +15,8 @@ from core.model import Connection
 from server.app import Running, build_server
 from server.config import Settings
 from server.container import Container, build_container
-from tests.server.builders import TestServer, lead_upsert_on_email, local_settings
+from tests.builders import lead_upsert_on_email, local_settings
+from tests.server.calls import TestServer
 from tests.server.certs import Certificates, make_certificates
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
+from sfdest.v1 import destination_pb2 as pb
 from sfdest.v1 import destination_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,3 +100,9 @@ def serving_salesforce(**env: str) -> Iterator[Served]:
         yield served
     finally:
         stop_server(served)
+
+
+def apply(served: Served, conn: pb.Connection, act: pb.Action, *events: pb.Event) -> pb.ApplyResponse:
+    """One Apply over the served channel (waiting for the server to be ready)."""
+    request = pb.ApplyRequest(action=act, events=list(events), connection=conn)
+    return served.stub.Apply(request, timeout=CALL_LIMIT, wait_for_ready=True)

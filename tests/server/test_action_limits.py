@@ -12,7 +12,8 @@ from sfdest.v1 import destination_pb2 as pb
 from sfdest.v1 import destination_pb2_grpc
 
 from core.validation import MAX_MAPPINGS, MAX_MATCHERS, MAX_PATHS
-from tests.server.builders import INSTANCE, SAFETY_LIMIT, action, apply_request, identify
+from tests.builders import INSTANCE, action, apply_request, identify_message
+from tests.server.calls import SAFETY_LIMIT
 
 ROOT = Path(__file__).resolve().parents[2]
 _OURS = tuple(str(ROOT / layer) for layer in ("core", "adapters", "server"))
@@ -81,7 +82,7 @@ def test_an_apply_over_the_mapping_cap_answers_400_naming_the_field_and_the_limi
     _, channel = start()
     act = action(object="Lead", operation="OPERATION_CREATE", field_mappings=_mappings(MAX_MAPPINGS + 1))
     response = destination_pb2_grpc.DestinationServiceStub(channel).Apply(
-        apply_request(act, identify("e1", "a@x.io")), timeout=SAFETY_LIMIT)
+        apply_request(act, identify_message("e1", "a@x.io")), timeout=SAFETY_LIMIT)
     result = response.results[0]
     assert (result.status, result.error.code) == (400, "INVALID_ACTION")
     problems = [response.diagnostics[i] for i in result.diagnostic_indexes]

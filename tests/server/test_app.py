@@ -10,7 +10,7 @@ from sfdest.v1 import destination_pb2 as pb
 
 from server.app import SERVICE_NAME, Running, build_server
 from server.config import ConfigError
-from tests.server.builders import local_settings
+from tests.builders import local_settings
 
 CALL_LIMIT = 30.0
 

@@ -12,7 +12,8 @@ from sfdest.v1 import destination_pb2 as pb
 from server import cli
 from server.app import build_server
 from server.container import build_container
-from tests.server.builders import local_settings, run_cli
+from tests.builders import local_settings
+from tests.server.calls import run_cli
 
 
 def test_events_as_a_json_array_of_envelopes():

@@ -10,7 +10,7 @@ from sfdest.v1 import destination_pb2 as pb
 
 from adapters.memory.store import MemoryBackend
 from server import cli
-from tests.server.builders import run_cli
+from tests.server.calls import run_cli
 from tests.server.conftest import SpyFactory
 
 

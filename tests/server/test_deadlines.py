@@ -15,7 +15,8 @@ from adapters.memory.store import MemoryBackend
 from core.ports import WriteOutcome
 from server.local import LocalContext
 from server.servicer import core_deadline
-from tests.server.builders import INSTANCE, TestServer, apply_request, identify, lead_create, local_settings
+from tests.builders import INSTANCE, apply_request, identify_message, lead_create, local_settings
+from tests.server.calls import TestServer
 
 CHUNK, DELAY = 5, 0.1  # the slow store: 5 records per call, 0.1 s a call
 EVENTS = 200  # 40 calls, 4 s: more than the deadline below allows
@@ -68,7 +69,7 @@ def test_an_apply_out_of_time_returns_what_it_wrote_and_marks_the_rest_retryable
     backend = SlowBackend()
     # A client deadline of 3 s; the server keeps back 0.5 s + 20 % = 1.1 s, so writes stop after about 1.9 s.
     _, channel = start(backend, deadline_margin_seconds=0.5, deadline_margin_fraction=0.2)
-    request = apply_request(lead_create(), *(identify(f"e{i}", f"p{i}@x.io") for i in range(EVENTS)))
+    request = apply_request(lead_create(), *(identify_message(f"e{i}", f"p{i}@x.io") for i in range(EVENTS)))
     response = destination_pb2_grpc.DestinationServiceStub(channel).Apply(request, timeout=3.0)  # no RpcError
 
     results = list(response.results)
@@ -85,7 +86,7 @@ def test_an_apply_out_of_time_returns_what_it_wrote_and_marks_the_rest_retryable
 
 
 def test_a_deadline_shorter_than_the_margin_writes_nothing_and_says_so(container, backend):
-    request = apply_request(lead_create(), identify("a", "a@x.io"), identify("b", "b@x.io"))
+    request = apply_request(lead_create(), identify_message("a", "a@x.io"), identify_message("b", "b@x.io"))
     t = TestServer(container.servicer()).apply(request, timeout=0.2)  # less than the 0.25 s margin
     assert t.code is grpc.StatusCode.OK
     assert [(r.status, r.outcome, r.retryable) for r in t.response.results] == [(504, pb.OUTCOME_NOT_ATTEMPTED,

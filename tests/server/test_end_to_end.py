@@ -11,7 +11,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 from sfdest.v1 import destination_pb2 as pb
 
-from tests.server.builders import INSTANCE, action, apply_request, identify, lead_create, lead_upsert_on_email
+from tests.builders import INSTANCE, action, apply_request, identify_message, lead_create, lead_upsert_on_email
 from tests.server.serving import CALL_LIMIT, GRACE, Served, start_server, stop_server
 
 
@@ -41,13 +41,13 @@ def test_apply_upserts_then_updates_then_finds_two_matches(served):
     def apply(act, *events):
         return served.stub.Apply(apply_request(act, *events), timeout=CALL_LIMIT, wait_for_ready=True)
 
-    first = apply(lead_upsert_on_email(), identify("e1", "ada@example.com")).results[0]
+    first = apply(lead_upsert_on_email(), identify_message("e1", "ada@example.com")).results[0]
     assert (first.event_id, first.status, first.outcome) == ("e1", 201, pb.OUTCOME_CREATED)
-    second = apply(lead_upsert_on_email(), identify("e2", "ada@example.com", "Byron")).results[0]
+    second = apply(lead_upsert_on_email(), identify_message("e2", "ada@example.com", "Byron")).results[0]
     assert (second.status, second.outcome, second.record_id) == (200, pb.OUTCOME_UPDATED, first.record_id)
-    seeded = apply(lead_create(), identify("e3", "ada@example.com", "King")).results[0]
+    seeded = apply(lead_create(), identify_message("e3", "ada@example.com", "King")).results[0]
     assert seeded.status == 201 and seeded.record_id != first.record_id
-    response = apply(lead_upsert_on_email(), identify("e4", "ada@example.com"))
+    response = apply(lead_upsert_on_email(), identify_message("e4", "ada@example.com"))
     third = response.results[0]
     assert (third.status, third.outcome) == (300, pb.OUTCOME_AMBIGUOUS)
     assert sorted(third.matched_ids) == sorted([first.record_id, seeded.record_id])
@@ -59,7 +59,7 @@ def test_a_malformed_apply_is_invalid_argument_with_details_over_the_wire(served
 
     from server import errors
 
-    request = apply_request(lead_upsert_on_email(), identify("same", "a@example.com"), identify("same", "b@x.io"))
+    request = apply_request(lead_upsert_on_email(), identify_message("same", "a@example.com"), identify_message("same", "b@x.io"))
     with pytest.raises(grpc.RpcError) as raised:
         served.stub.Apply(request, timeout=CALL_LIMIT, wait_for_ready=True)
     assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT

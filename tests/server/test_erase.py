@@ -6,7 +6,7 @@ import grpc
 from google.protobuf import struct_pb2
 from sfdest.v1 import destination_pb2 as pb
 
-from tests.server.builders import INSTANCE, apply_request, identify, lead_create
+from tests.builders import INSTANCE, apply_request, identify_message, lead_create
 
 
 def erase_request(*identifiers: tuple[str, str, str]) -> pb.EraseRequest:
@@ -15,7 +15,7 @@ def erase_request(*identifiers: tuple[str, str, str]) -> pb.EraseRequest:
 
 
 def test_erase_deletes_the_person_and_answers_per_record(server):
-    created = server.apply(apply_request(lead_create(), identify("c1", "ann@x.io"), identify("c2", "ANN@x.io")))
+    created = server.apply(apply_request(lead_create(), identify_message("c1", "ann@x.io"), identify_message("c2", "ANN@x.io")))
     ids = {r.record_id for r in created.response.results}
     t = server.call("Erase", erase_request(("Lead", "Email", "ann@x.io")))
     assert t.code is grpc.StatusCode.OK
@@ -27,7 +27,7 @@ def test_erase_deletes_the_person_and_answers_per_record(server):
 
 
 def test_an_invalid_identifier_refuses_the_request_whole(server):
-    server.apply(apply_request(lead_create(), identify("c1", "ann@x.io")))
+    server.apply(apply_request(lead_create(), identify_message("c1", "ann@x.io")))
     t = server.call("Erase", erase_request(("Lead", "Email", "ann@x.io"), ("Lead", "No_Such__c", "x")))
     assert t.code is grpc.StatusCode.INVALID_ARGUMENT and "identifiers[1].field" in t.details
     still = server.call("Erase", erase_request(("Lead", "Email", "ann@x.io")))

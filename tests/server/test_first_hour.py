@@ -16,13 +16,8 @@ from grpc_reflection.v1alpha import reflection_pb2
 from sfdest.v1 import destination_pb2 as pb
 from sfdest.v1 import destination_pb2_grpc
 
-from tests.server.builders import (
-    SAFETY_LIMIT,
-    action,
-    apply_request,
-    identify,
-    lead_upsert_on_email,
-)
+from tests.builders import action, apply_request, identify_message, lead_upsert_on_email
+from tests.server.calls import SAFETY_LIMIT
 from tests.server.serving import ROOT, start_server, stop_server
 
 
@@ -199,13 +194,13 @@ def test_help_and_argument_errors_show_the_commands_usage(argv, command):
 # Dry run: a record an earlier event would create --------------------------------------------------
 def test_a_dry_run_names_a_record_an_earlier_event_would_create_pending_event_id(start):
     _, channel = start()
-    upsert = apply_request(lead_upsert_on_email(), identify("e1", "new@example.com"),
-                           identify("e2", "new@example.com", "Byron"), dry_run=True)
+    upsert = apply_request(lead_upsert_on_email(), identify_message("e1", "new@example.com"),
+                           identify_message("e2", "new@example.com", "Byron"), dry_run=True)
     results = destination_pb2_grpc.DestinationServiceStub(channel).Apply(upsert, timeout=SAFETY_LIMIT).results
     assert [(r.event_id, r.status, r.outcome, r.record_id) for r in results] == [
         ("e1", 201, pb.OUTCOME_WOULD_CREATE, ""), ("e2", 200, pb.OUTCOME_WOULD_UPDATE, "pending:e1")]
     delete = apply_request(action(object="Lead", operation="OPERATION_DELETE",
                                   record_matchers=[{"field": "Email", "value": {"path": "traits.email"}}]),
-                           identify("d1", "new@example.com"), dry_run=True)
+                           identify_message("d1", "new@example.com"), dry_run=True)
     results = destination_pb2_grpc.DestinationServiceStub(channel).Apply(delete, timeout=SAFETY_LIMIT).results
     assert [(r.status, r.outcome) for r in results] == [(404, pb.OUTCOME_NOT_FOUND)]  # the dry run wrote nothing

@@ -19,14 +19,8 @@ from server.app import Running, build_server, server_options
 from server.config import Settings
 from server.container import build_container
 from server.org_limits import OrgLimiter
-from tests.server.builders import (
-    SAFETY_LIMIT,
-    BlockingBackend,
-    apply_request,
-    identify,
-    lead_create,
-    local_settings,
-)
+from tests.builders import apply_request, identify_message, lead_create, local_settings
+from tests.server.calls import SAFETY_LIMIT, BlockingBackend
 
 MIB = 1024 * 1024
 
@@ -36,7 +30,7 @@ def _stub(channel: grpc.Channel) -> destination_pb2_grpc.DestinationServiceStub:
 
 
 def _request(event_id: str) -> pb.ApplyRequest:
-    return apply_request(lead_create(), identify(event_id, f"{event_id}@x.io"))
+    return apply_request(lead_create(), identify_message(event_id, f"{event_id}@x.io"))
 
 
 def test_calls_beyond_the_concurrency_limit_are_refused_at_once(start):
@@ -80,7 +74,7 @@ def test_a_request_over_the_message_limit_is_resource_exhausted(start, size, ref
 
 def test_too_many_events_is_invalid_argument_naming_the_limit(start):
     _, channel = start(max_events=3)
-    request = apply_request(lead_create(), *(identify(f"e{i}", f"{i}@x.io") for i in range(4)))
+    request = apply_request(lead_create(), *(identify_message(f"e{i}", f"{i}@x.io") for i in range(4)))
     with pytest.raises(grpc.RpcError) as raised:
         _stub(channel).Apply(request, timeout=SAFETY_LIMIT)
     assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT

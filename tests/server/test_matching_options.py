@@ -5,7 +5,7 @@ from __future__ import annotations
 from sfdest.v1 import destination_pb2 as pb
 
 from server import translate
-from tests.server.builders import action, apply_request, identify, lead_create
+from tests.builders import action, apply_request, identify_message, lead_create
 
 BY_LAST_NAME = {"record_matchers": [{"field": "LastName", "value": {"path": "traits.last_name"}}]}
 
@@ -29,9 +29,9 @@ def test_the_action_options_translate_to_core():
 
 
 def test_results_name_the_group_and_the_rule(server):
-    created = server.apply(apply_request(lead_create(), identify("c1", "one@x.io", "Hopper"),
-                                         identify("c2", "two@x.io", "Hopper"))).response.results
-    request = apply_request(cascade(match_policy="MATCH_POLICY_OLDEST"), identify("u", "none@x.io", "Hopper"))
+    created = server.apply(apply_request(lead_create(), identify_message("c1", "one@x.io", "Hopper"),
+                                         identify_message("c2", "two@x.io", "Hopper"))).response.results
+    request = apply_request(cascade(match_policy="MATCH_POLICY_OLDEST"), identify_message("u", "none@x.io", "Hopper"))
     [result] = server.apply(request).response.results
     assert (result.status, result.matched_group, result.chosen_by) == (200, "action.fallback_matchers[0]", "OLDEST")
     assert sorted(result.matched_ids) == sorted(r.record_id for r in created)

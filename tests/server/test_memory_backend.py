@@ -13,7 +13,8 @@ from sfdest.v1 import destination_pb2_grpc
 
 from adapters.memory.store import MemoryBackend
 from server import errors
-from tests.server.builders import SAFETY_LIMIT, apply_request, identify, lead_create, lead_upsert_on_email
+from tests.builders import apply_request, identify_message, lead_create, lead_upsert_on_email
+from tests.server.calls import SAFETY_LIMIT
 
 
 def _stub(channel: grpc.Channel) -> destination_pb2_grpc.DestinationServiceStub:
@@ -28,7 +29,7 @@ def _with_credentials(request):
 def test_credentials_sent_to_the_memory_backend_are_refused_naming_sfdest_backend(start):
     backend = MemoryBackend()
     _, channel = start(backend)
-    apply = _with_credentials(apply_request(lead_create(), identify("e1", "a@x.io")))
+    apply = _with_credentials(apply_request(lead_create(), identify_message("e1", "a@x.io")))
     validate = _with_credentials(pb.ValidateRequest(action=lead_create(), connection=apply.connection))
     for method, request in (("Apply", apply), ("Validate", validate)):
         with pytest.raises(grpc.RpcError) as raised:
@@ -42,9 +43,9 @@ def test_credentials_sent_to_the_memory_backend_are_refused_naming_sfdest_backen
 
 def test_an_operator_who_opted_in_gets_memory_writes_and_every_response_names_the_backend(start):
     _, channel = start(memory_accept_credentials=True)
-    with_credentials = _stub(channel).Apply(_with_credentials(apply_request(lead_create(), identify("e1", "a@x.io"))),
+    with_credentials = _stub(channel).Apply(_with_credentials(apply_request(lead_create(), identify_message("e1", "a@x.io"))),
                                             timeout=SAFETY_LIMIT)
-    without = _stub(channel).Apply(apply_request(lead_create(), identify("e2", "b@x.io")), timeout=SAFETY_LIMIT)
+    without = _stub(channel).Apply(apply_request(lead_create(), identify_message("e2", "b@x.io")), timeout=SAFETY_LIMIT)
     assert [(r.results[0].status, r.backend) for r in (with_credentials, without)] == [(201, "memory")] * 2
 
 
@@ -52,7 +53,7 @@ def test_the_least_recently_used_org_is_forgotten_past_the_cap(start):
     running, channel = start(memory_max_orgs=3)
 
     def upsert(org: int) -> int:
-        request = apply_request(lead_upsert_on_email(), identify("e", "ada@x.io"),
+        request = apply_request(lead_upsert_on_email(), identify_message("e", "ada@x.io"),
                                 instance_url=f"https://org{org}.my.salesforce.com")
         return _stub(channel).Apply(request, timeout=SAFETY_LIMIT).results[0].status
 
@@ -65,7 +66,7 @@ def test_the_least_recently_used_org_is_forgotten_past_the_cap(start):
 
 def test_creates_past_the_record_cap_fail_per_event_naming_the_limit(start):
     _, channel = start(memory_max_records_per_org=5)
-    response = _stub(channel).Apply(apply_request(lead_create(), *(identify(f"e{i}", f"{i}@x.io") for i in range(7))),
+    response = _stub(channel).Apply(apply_request(lead_create(), *(identify_message(f"e{i}", f"{i}@x.io") for i in range(7))),
                                     timeout=SAFETY_LIMIT)
     assert [r.status for r in response.results] == [201] * 5 + [422] * 2
     refused = response.results[5]
@@ -82,7 +83,7 @@ def test_an_idle_connection_is_closed_by_the_server(start):
         if grpc.ChannelConnectivity.READY in states and state is grpc.ChannelConnectivity.IDLE:
             closed.set()
 
-    assert _stub(channel).Apply(apply_request(lead_create(), identify("e1", "a@x.io")),
+    assert _stub(channel).Apply(apply_request(lead_create(), identify_message("e1", "a@x.io")),
                                 timeout=SAFETY_LIMIT).results[0].status == 201
     channel.subscribe(watch)
     assert closed.wait(SAFETY_LIMIT), f"the idle connection stayed open: {states}"

@@ -14,15 +14,8 @@ from adapters.memory.store import MemoryBackend
 from core.model import Connection
 from core.ports import FieldIn, Lookup
 from server.app import build_server
-from tests.server.builders import (
-    INSTANCE,
-    SAFETY_LIMIT,
-    apply_request,
-    identify,
-    lead_create,
-    lead_upsert_on_email,
-    local_settings,
-)
+from tests.builders import INSTANCE, apply_request, identify_message, lead_create, lead_upsert_on_email, local_settings
+from tests.server.calls import SAFETY_LIMIT
 
 
 def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -36,9 +29,9 @@ def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 def test_metrics_count_events_calls_usage_and_latency_after_an_apply(start):
     running, channel = start(metrics_listen="127.0.0.1:0")
     stub = destination_pb2_grpc.DestinationServiceStub(channel)
-    stub.Apply(apply_request(lead_create(), identify("a", "a@x.io"), identify("b", "b@x.io"),
+    stub.Apply(apply_request(lead_create(), identify_message("a", "a@x.io"), identify_message("b", "b@x.io"),
                              pb.Event(id="bad", payload_json="[]")), timeout=SAFETY_LIMIT)
-    stub.Apply(apply_request(lead_upsert_on_email(), identify("c", "a@x.io")), timeout=SAFETY_LIMIT)
+    stub.Apply(apply_request(lead_upsert_on_email(), identify_message("c", "a@x.io")), timeout=SAFETY_LIMIT)
     m = scrape(running.metrics_endpoint.port)
 
     assert m[("sfdest_events_total", (("outcome", "created"), ("status", "201")))] == 2
@@ -67,7 +60,7 @@ def test_refused_calls_and_retries_are_counted_too(start):
 
 def test_an_org_is_known_to_metrics_by_its_host_only(start):
     running, channel = start(metrics_listen="127.0.0.1:0")
-    request = apply_request(lead_create(), identify("a", "a@x.io"),
+    request = apply_request(lead_create(), identify_message("a", "a@x.io"),
                             instance_url="https://user:pw-SECRET@Acme.my.salesforce.com/services?sid=SID-SECRET")
     destination_pb2_grpc.DestinationServiceStub(channel).Apply(request, timeout=SAFETY_LIMIT)
     with urllib.request.urlopen(f"http://127.0.0.1:{running.metrics_endpoint.port}/metrics", timeout=SAFETY_LIMIT) as r:  # noqa: S310

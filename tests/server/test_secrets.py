@@ -14,7 +14,7 @@ from grpc_status import rpc_status
 from sfdest.v1 import destination_pb2 as pb
 from sfdest.v1 import destination_pb2_grpc
 
-from tests.server.builders import action, apply_request, identify, lead_upsert_on_email
+from tests.builders import action, apply_request, identify_message, lead_upsert_on_email
 from tests.server.faulty_server import EXPLODE_ON_OPEN, EXPLODE_ON_QUERY
 from tests.server.serving import CALL_LIMIT, GRACE, start_server, stop_server
 
@@ -56,7 +56,7 @@ def _connection(instance_url: str, kind: str) -> pb.Connection:
 
 
 def _apply(act: pb.Action, instance_url: str, kind: str, events: list[pb.Event] | None = None) -> pb.ApplyRequest:
-    request = apply_request(act, *(events or [identify(f"e{i}", e) for i, e in enumerate(EMAILS)]))
+    request = apply_request(act, *(events or [identify_message(f"e{i}", e) for i, e in enumerate(EMAILS)]))
     request.connection.CopyFrom(_connection(instance_url, kind))
     return request
 
@@ -70,8 +70,8 @@ CALLS: dict[str, tuple[str, Any, Any, grpc.StatusCode]] = {
     "apply, jwt": ("Apply", _apply(lead_upsert_on_email(), ORG, "jwt"), AUTH, grpc.StatusCode.OK),
     "apply, password": ("Apply", _apply(lead_upsert_on_email(), ORG, "password"), AUTH, grpc.StatusCode.OK),
     "apply, ambiguous": ("Apply", _apply(lead_upsert_on_email(), ORG, "oauth"), AUTH, grpc.StatusCode.OK),
-    "malformed": ("Apply", _apply(lead_upsert_on_email(), ORG, "oauth", [identify("same", EMAILS[0]),
-                                                                         identify("same", EMAILS[1])]),
+    "malformed": ("Apply", _apply(lead_upsert_on_email(), ORG, "oauth", [identify_message("same", EMAILS[0]),
+                                                                         identify_message("same", EMAILS[1])]),
                   AUTH, grpc.StatusCode.INVALID_ARGUMENT),
     "invalid action": ("Apply", _apply(BAD_ACTION, ORG, "password"), AUTH, grpc.StatusCode.OK),
     "unreadable event": ("Apply", _apply(lead_upsert_on_email(), ORG, "jwt", [
@@ -86,7 +86,7 @@ CALLS: dict[str, tuple[str, Any, Any, grpc.StatusCode]] = {
     "backend fails querying": ("Apply", _apply(lead_upsert_on_email(), f"https://{EXPLODE_ON_QUERY}.example.com",
                                                "password"), AUTH, grpc.StatusCode.INTERNAL),
     "validate": ("Validate", pb.ValidateRequest(action=lead_upsert_on_email(), connection=_connection(ORG, "jwt"),
-                                                sample_events=[identify("s", EMAILS[0])]), AUTH, grpc.StatusCode.OK),
+                                                sample_events=[identify_message("s", EMAILS[0])]), AUTH, grpc.StatusCode.OK),
     "validate, backend fails": ("Validate", pb.ValidateRequest(
         action=lead_upsert_on_email(), connection=_connection(f"https://{EXPLODE_ON_OPEN}.x.com", "password")),
         AUTH, grpc.StatusCode.INTERNAL),

@@ -16,7 +16,7 @@ from adapters.memory.store import MemoryBackend
 from server import errors
 from server.app import build_server
 from server.config import ConfigError, Settings
-from tests.server.builders import apply_request, identify, lead_create, local_settings
+from tests.builders import apply_request, identify_message, lead_create, local_settings
 from tests.server.certs import Certificates, Pair
 from tests.server.conftest import SpyFactory
 
@@ -32,7 +32,7 @@ def _tls_channel(port: int, certs: Certificates, client: Pair | None = None) -> 
 
 def _apply(channel: grpc.Channel, metadata=None, event_id: str = "1"):
     stub = destination_pb2_grpc.DestinationServiceStub(channel)
-    return stub.Apply.with_call(apply_request(lead_create(), identify(event_id, f"{event_id}@x.io")),
+    return stub.Apply.with_call(apply_request(lead_create(), identify_message(event_id, f"{event_id}@x.io")),
                                 timeout=CALL_LIMIT, metadata=metadata)
 
 

@@ -15,15 +15,8 @@ from sfdest.v1 import destination_pb2_grpc
 from adapters.memory.store import MemoryBackend
 from server.app import SERVICE_NAME, Running, serve
 from server.container import build_container
-from tests.server.builders import (
-    INSTANCE,
-    SAFETY_LIMIT,
-    BlockingBackend,
-    apply_request,
-    identify,
-    lead_create,
-    local_settings,
-)
+from tests.builders import INSTANCE, apply_request, identify_message, lead_create, local_settings
+from tests.server.calls import SAFETY_LIMIT, BlockingBackend
 from tests.server.serving import CALL_LIMIT, start_server, stop_server
 
 # A call arriving once the server stopped taking calls: refused, or cancelled before it reaches sfdest.
@@ -37,7 +30,7 @@ def _health(running: Running) -> set[int]:
 
 
 def _request(event_id: str):
-    return apply_request(lead_create(), identify(event_id, f"{event_id}@x.io"))
+    return apply_request(lead_create(), identify_message(event_id, f"{event_id}@x.io"))
 
 
 def _serve_in_main_thread(backend: BlockingBackend, client: Callable[[Running, BlockingBackend], None],

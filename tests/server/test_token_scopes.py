@@ -17,7 +17,8 @@ from adapters.memory.store import MemoryBackend
 from server import errors
 from server.app import build_server
 from server.config import ConfigError, Secret
-from tests.server.builders import SAFETY_LIMIT, apply_request, identify, lead_create, local_settings
+from tests.builders import apply_request, identify_message, lead_create, local_settings
+from tests.server.calls import SAFETY_LIMIT
 
 EU_TOKEN, ADMIN_TOKEN, SHARED_TOKEN = "eu-token-0123456789abcdef", "admin-token-0123456789abc", "shared-0123456789abcdef"
 ACME, BETA = "https://acme.my.salesforce.com", "https://beta.my.salesforce.com"
@@ -37,7 +38,7 @@ def tokens_file(tmp_path):
 
 def _apply(channel, token: str, instance_url: str) -> pb.ApplyResponse:
     return destination_pb2_grpc.DestinationServiceStub(channel).Apply(
-        apply_request(lead_create(), identify("e1", "a@x.io"), instance_url=instance_url), timeout=SAFETY_LIMIT,
+        apply_request(lead_create(), identify_message("e1", "a@x.io"), instance_url=instance_url), timeout=SAFETY_LIMIT,
         metadata=(("authorization", f"Bearer {token}"),))
 
 

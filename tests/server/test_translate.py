@@ -12,7 +12,7 @@ from core import credentials as creds
 from core import model
 from core.paths import ACTION
 from server import translate
-from tests.server.builders import action
+from tests.builders import action
 
 
 @pytest.mark.parametrize(("name", "expected"), [

@@ -9,7 +9,8 @@ from grpc_status import rpc_status
 from sfdest.v1 import destination_pb2_grpc
 
 from server import errors
-from tests.server.builders import SAFETY_LIMIT, apply_request, identify, lead_create
+from tests.builders import apply_request, identify_message, lead_create
+from tests.server.calls import SAFETY_LIMIT
 
 APPLY = "/sfdest.v1.DestinationService/Apply"
 
@@ -39,13 +40,13 @@ def _raw_apply(channel: grpc.Channel):
 
 def _good_apply(channel: grpc.Channel, event_id: str) -> int:
     stub = destination_pb2_grpc.DestinationServiceStub(channel)
-    request = apply_request(lead_create(), identify(event_id, f"{event_id}@x.io"))
+    request = apply_request(lead_create(), identify_message(event_id, f"{event_id}@x.io"))
     return stub.Apply(request, timeout=SAFETY_LIMIT).results[0].status
 
 
 def test_a_payload_nested_too_deeply_is_invalid_argument_recommending_payload_json(start):
     _, channel = start()
-    request = apply_request(lead_create(), identify("e1", "a@x.io")).SerializeToString() + _deep_event(40)
+    request = apply_request(lead_create(), identify_message("e1", "a@x.io")).SerializeToString() + _deep_event(40)
     try:
         _raw_apply(channel)(request, timeout=SAFETY_LIMIT)
         raise AssertionError("a request nested 40 levels deep was accepted")

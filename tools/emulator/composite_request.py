@@ -3,7 +3,7 @@
 At most 5 subrequests may be sObject Collections or queries. `allOrNone: true` rolls every subrequest
 back when one fails (the others answer 400 PROCESSING_HALTED); with false, a failed subrequest fails
 alone and only subrequests that reference it are not run. Facts and their provenance:
-tests/emulator/composite_facts.md.
+tests/tools/emulator/composite_facts.md.
 """
 
 from __future__ import annotations

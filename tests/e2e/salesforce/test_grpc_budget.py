@@ -1,0 +1,87 @@
+"""The API budget governor through `sfdest serve` with the Salesforce backend and the emulator: an org with
+an allowance of 15,000 calls and a 20 % reserve (SFDEST_API_BUDGET_RESERVE=0.2)."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sfdest.v1 import destination_pb2 as pb
+
+from tests.builders import action, grant_connection
+from tests.server.serving import CALL_LIMIT, Served, apply, serving_salesforce
+
+LIMIT, CEILING = 15_000, 12_000
+BATCH = 1000  # one Composite call an Apply (five collections of 200)
+UPSERT_SUBSCRIPTION = action(object="Subscription__c", operation="OPERATION_UPSERT",
+                             record_matchers=[{"field": "External_Id__c", "value": {"path": "properties.sub_id"}}],
+                             field_mappings=[{"field": "Plan__c", "value": {"path": "properties.plan"}}])
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Served]:
+    with serving_salesforce(SFDEST_API_BUDGET_RESERVE="0.2", SFDEST_METRICS_LISTEN="127.0.0.1:0") as s:
+        yield s
+
+
+def events(start: int) -> list[pb.Event]:
+    out = []
+    for n in range(start, start + BATCH):
+        event = pb.Event(id=f"e{n}")
+        event.payload.update({"type": "track", "properties": {"sub_id": f"S-{n}", "plan": "gold"}})
+        out.append(event)
+    return out
+
+
+def metrics(served: Served) -> dict[str, float]:
+    port = next(json.loads(line)["metrics_port"] for line in served.log if '"metrics_port"' in line)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=CALL_LIMIT) as response:  # noqa: S310
+        text = response.read().decode()
+    return {line.split("{")[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+            if line.startswith("sfdest_api_budget_")}
+
+
+def test_sfdest_never_spends_past_the_reserve_and_every_refused_event_is_retryable(served, emulator):
+    emulator.set_api_usage(used=CEILING - 12, limit=LIMIT)  # room for 12 calls: /limits, describe, some Applies
+    conn = grant_connection(emulator, "oauth_refresh_token")
+    with ThreadPoolExecutor(4) as pool:  # Applies in flight at once, all for the same org
+        responses = list(pool.map(lambda k: apply(served, conn, UPSERT_SUBSCRIPTION, *events(k * BATCH)), range(16)))
+    results = [r for response in responses for r in response.results]
+    assert len(results) == 16 * BATCH
+    written = [r for r in results if r.status in (200, 201)]
+    refused = [r for r in results if r.status not in (200, 201)]
+    # every event is answered: written, or refused before any call for it with a retry_after to honour
+    assert {(r.status, r.outcome, r.retryable, r.error.code) for r in refused} == {
+        (429, pb.OUTCOME_RATE_LIMITED, True, "API_BUDGET_EXHAUSTED")}
+    assert all(r.retry_after.ToSeconds() >= 60 for r in refused)
+    assert written and refused
+    used, limit = emulator.api_usage
+    assert limit == LIMIT
+    print(f"allowance {LIMIT}, reserve 20 %: org used {used} (ceiling {CEILING}); {len(written)} events written, "
+          f"{len(refused)} refused 429 retryable")
+    # never past 12,000, save the /limits calls Applies made at once while nothing was known (one each)
+    assert used <= CEILING + 4
+    assert used >= CEILING - 1  # and what was left went to writes (an Apply needs 1)
+    # nothing lost: the org holds exactly the records of the written events
+    keys = Counter(row["External_Id__c"] for row in emulator.org.records("Subscription__c"))
+    assert set(keys.values()) == {1} and len(keys) == len(written)
+    refused_ids = {r.event_id for r in refused}
+    assert not any(f"e{k.removeprefix('S-')}" in refused_ids for k in keys)
+    budget = metrics(served)
+    assert budget["sfdest_api_budget_refused"] >= len(refused) // BATCH
+    assert budget["sfdest_api_budget_reserved"] == 0
+    assert budget["sfdest_api_budget_used"] == emulator.api_calls
+
+
+def test_validate_reports_the_budget_left(served, emulator):
+    emulator.set_api_usage(used=11_000, limit=LIMIT)
+    request = pb.ValidateRequest(action=UPSERT_SUBSCRIPTION, connection=grant_connection(emulator, "oauth_refresh_token"))
+    response = served.stub.Validate(request, timeout=CALL_LIMIT, wait_for_ready=True)
+    [info] = [d for d in response.diagnostics if d.code == "API_BUDGET_LEFT"]
+    assert info.severity == pb.SEVERITY_INFO
+    left = int(info.message.split(" has ")[1].split(" ")[0])
+    assert CEILING - 11_000 - 2 <= left <= CEILING - 11_000  # the describe (and /limits) spent since

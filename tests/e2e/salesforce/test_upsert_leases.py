@@ -1,0 +1,14 @@
+"""Racing upserts on a looked-up key: one `sfdest serve` serialises the events that may create one record."""
+
+from __future__ import annotations
+
+from tests.e2e.salesforce import upsert_rounds
+
+ROUNDS, RACERS = 10, 50  # `make soak` runs 100 rounds of 50
+
+
+def test_rounds_of_racing_upserts_of_one_new_email_each_end_with_one_lead(emulator_factory):
+    emulator = emulator_factory(latency_ms=5)
+    with upsert_rounds.serving(RACERS) as served:
+        leads = upsert_rounds.rounds(served, emulator, ROUNDS, RACERS)
+    assert leads == [1] * ROUNDS

@@ -41,8 +41,7 @@ def org_options() -> Any:
     return None
 
 
-@pytest.fixture
-def salesforce_backend(emulator_factory, org_options) -> Iterator[Backend]:
+def _salesforce_backend(name: str, emulator_factory: Any, org_options: Any, **options: Any) -> Iterator[Backend]:
     """The REST adapter over real HTTP on loopback, one emulator (one org) per tenant."""
     from adapters.memory.org_options import new_org
     from adapters.salesforce import SalesforceBackend
@@ -57,15 +56,29 @@ def salesforce_backend(emulator_factory, org_options) -> Iterator[Backend]:
         return Connection(emulators[tenant].base_url,
                           credentials=OAuthRefreshToken(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN))
 
-    factory = SalesforceBackend(allow_loopback_http=True)
-    backend = Backend("salesforce", factory, connection_for)
+    factory = SalesforceBackend(allow_loopback_http=True, **options)
+    backend = Backend(name, factory, connection_for)
     backend.emulators = emulators
     yield backend
     factory.close()
 
 
+@pytest.fixture
+def salesforce_backend(emulator_factory, org_options) -> Iterator[Backend]:
+    yield from _salesforce_backend("salesforce", emulator_factory, org_options)
+
+
+@pytest.fixture
+def salesforce_bulk_backend(emulator_factory, org_options) -> Iterator[Backend]:
+    """The REST adapter sending every write as a Bulk API 2.0 job (threshold 1), polling fast."""
+    yield from _salesforce_backend("salesforce_bulk", emulator_factory, org_options, bulk_threshold=1,
+                                   bulk_poll_seconds=(0.001, 0.01))
+
+
 @pytest.fixture(params=["memory", "salesforce"])
 def backend(request, org_options) -> Backend:
+    """Each backend in turn; a test may name others with @pytest.mark.parametrize("backend", [...], indirect=True)
+    (memory, salesforce, salesforce_bulk)."""
     if request.param == "memory":
         return _memory_backend(org_options)
-    return request.getfixturevalue("salesforce_backend")
+    return request.getfixturevalue(f"{request.param}_backend")

@@ -1,4 +1,4 @@
-"""The semantics table and batch rules through ApplyService, the same on every adapter."""
+"""Batch rules through ApplyService, the same on every adapter (the semantics table: test_apply_semantics.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import pytest
 from core.model import Action, FieldMapping, Operation, Outcome, ValueSource
 from core.service import ApplyService
 from tests.builders import identify, lead_action, matcher
-from tests.contract.test_apply_semantics import SEMANTICS
 
 
 def seed(service, conn, *emails):
@@ -15,16 +14,6 @@ def seed(service, conn, *emails):
     results = service.apply(conn, lead_action(Operation.CREATE), events).results
     assert [r.status for r in results] == [201] * len(emails)
     return [r.record_id for r in results]
-
-
-@pytest.mark.parametrize("operation,matching,status,outcome", SEMANTICS)
-def test_semantics_table(backend, operation, matching, status, outcome):
-    service, conn = ApplyService(backend.factory), backend.connection_for("acme")
-    seeded = seed(service, conn, *["ann@example.com"] * matching, "other@example.com")
-    [result] = service.apply(conn, lead_action(operation), [identify("e1", email="Ann@Example.com")]).results
-    assert (result.status, result.outcome) == (status, outcome)
-    if status == 300:
-        assert sorted(result.matched_ids) == sorted(seeded[:2])
 
 
 def test_hostile_matcher_values_find_exactly_their_record(backend):

@@ -1,30 +1,39 @@
-"""The semantics table: operation x number of matching records x matcher operator x missing values."""
+"""The semantics table on every backend: operation x number of matching records x matcher operator x missing values."""
 
 from __future__ import annotations
 
 import pytest
 
-from adapters.memory.store import MemoryBackend
 from core.model import FieldMapping, MatcherOperator, Operation, Outcome, ValueSource
 from core.service import ApplyService
-from tests.builders import CONN, LEAD_FIELDS, OTHER_TENANT, identify, lead_action, matcher
+from tests.builders import LEAD_FIELDS, identify, lead_action, matcher
+
+
+class Tenant:
+    """One tenant of a backend, applying through the ApplyService."""
+
+    def __init__(self, backend, name: str = "acme"):
+        self.backend, self.service, self.conn = backend, ApplyService(backend.factory), backend.connection_for(name)
+
+    def apply(self, action, events, **kw):
+        return self.service.apply(self.conn, action, events, **kw)
 
 
 @pytest.fixture
-def service():
-    return ApplyService(MemoryBackend())
+def service(backend) -> Tenant:
+    return Tenant(backend)
 
 
 def seed_leads(service, *emails: str) -> list[str]:
     """Create one Lead per email through the service itself; returns their ids."""
     events = [identify(f"seed-{i}", email=e, last_name=f"Seed{i}") for i, e in enumerate(emails)]
-    report = service.apply(CONN, lead_action(Operation.CREATE), events)
+    report = service.apply(lead_action(Operation.CREATE), events)
     assert [r.status for r in report.results] == [201] * len(emails)
     return [r.record_id for r in report.results]
 
 
 def apply_one(service, operation, event, **kw):
-    report = service.apply(CONN, lead_action(operation, **kw), [event])
+    report = service.apply(lead_action(operation, **kw), [event])
     assert len(report.results) == 1
     return report.results[0]
 
@@ -63,7 +72,7 @@ def test_semantics_table(service, operation, matching, status, outcome):
 def test_several_matches_write_nothing(service, operation):
     ids = seed_leads(service, "dup@example.com", "dup@example.com")
     apply_one(service, operation, identify("e1", email="dup@example.com", first_name="Changed"))
-    check = service.apply(CONN, lead_action(Operation.UPDATE, matchers=(matcher("Id", "traits.id"),),
+    check = service.apply(lead_action(Operation.UPDATE, matchers=(matcher("Id", "traits.id"),),
                                             mappings=()), [identify(f"c{i}", id=rid) for i, rid in enumerate(ids)])
     # Both records still exist (an update with nothing to write is a no-change on an existing record).
     assert [r.status for r in check.results] == [204, 204]
@@ -93,7 +102,7 @@ MISSING = [
 @pytest.mark.parametrize("operator,traits,status", MISSING)
 def test_missing_matcher_values(service, operator, traits, status):
     with_phone = LEAD_FIELDS + (FieldMapping("Phone", ValueSource.of_path("traits.phone")),)
-    seeded = service.apply(CONN, lead_action(Operation.CREATE, mappings=with_phone),
+    seeded = service.apply(lead_action(Operation.CREATE, mappings=with_phone),
                            [identify("s", email="ann@example.com", phone="555")])
     assert seeded.results[0].status == 201
     matchers = (matcher("Email", "traits.email"), matcher("Phone", "traits.phone"))
@@ -118,7 +127,7 @@ def test_object_or_array_matcher_value_is_a_400_naming_the_matcher(service, valu
 
 def test_id_matcher_updates_without_a_lookup(service):
     (rid,) = seed_leads(service, "ann@example.com")
-    report = service.apply(CONN, lead_action(Operation.UPDATE, matchers=(matcher("Id", "traits.id"),)),
+    report = service.apply(lead_action(Operation.UPDATE, matchers=(matcher("Id", "traits.id"),)),
                            [identify("e1", id=rid, first_name="Direct")])
     assert report.results[0].status == 200
     assert report.results[0].record_id == rid
@@ -155,7 +164,7 @@ def test_one_bad_event_never_fails_its_neighbours(service):
         identify("toolong", email="c@example.com", last_name="x" * 81),
         identify("new", email="d@example.com"),
     ]
-    report = service.apply(CONN, lead_action(Operation.UPSERT), events)
+    report = service.apply(lead_action(Operation.UPSERT), events)
     assert [r.event_id for r in report.results] == ["ok1", "bad", "ok2", "toolong", "new"]
     assert [r.status for r in report.results] == [200, 400, 200, 422, 201]
     assert report.results[3].error.code == "STRING_TOO_LONG"
@@ -176,15 +185,16 @@ def test_dry_run_plans_without_writing(service):
     seed_leads(service, "dup@example.com", "dup@example.com")
     events = [identify("u", email="ann@example.com", first_name="X"), identify("n", email="new@example.com"),
               identify("d", email="dup@example.com")]
-    report = service.apply(CONN, lead_action(Operation.UPSERT), events, dry_run=True)
+    report = service.apply(lead_action(Operation.UPSERT), events, dry_run=True)
     assert [(r.status, r.outcome) for r in report.results] == [
         (200, Outcome.WOULD_UPDATE), (201, Outcome.WOULD_CREATE), (300, Outcome.AMBIGUOUS)]
     assert report.results[0].record_id == rid
-    again = service.apply(CONN, lead_action(Operation.UPDATE), [identify("n2", email="new@example.com")])
+    again = service.apply(lead_action(Operation.UPDATE), [identify("n2", email="new@example.com")])
     assert again.results[0].status == 404  # the dry run created nothing
 
 
 def test_tenants_never_see_each_others_records(service):
     seed_leads(service, "ann@example.com")
-    result = service.apply(OTHER_TENANT, lead_action(Operation.UPDATE), [identify("e1", email="ann@example.com")])
+    other = Tenant(service.backend, "globex")
+    result = other.apply(lead_action(Operation.UPDATE), [identify("e1", email="ann@example.com")])
     assert result.results[0].status == 404

@@ -1,4 +1,5 @@
-"""Inside one batch over the REST adapter: candidates as one-event queries find them, order, one record per new key."""
+"""Inside one batch over the REST adapter: candidates as one-event queries find them (in one query), refused and
+locked rows alone. The behaviours every backend shares are in tests/contract/test_batch_semantics.py."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from adapters.memory.ids import IdFactory
 from adapters.memory.org import Org
 from core.model import MatcherOperator, Operation, ResultError
 from tests.adapters.salesforce.harness import harness, seed_leads
-from tests.builders import LEAD_FIELDS_WITH_PHONE_TITLE, SUB, lead, matcher, person, subscription_upsert, track
+from tests.builders import LEAD_FIELDS_WITH_PHONE_TITLE, lead, matcher, person
 from tools.emulator.faults import LOCK_MESSAGE
 
 LOCK = ResultError("UNABLE_TO_LOCK_ROW", LOCK_MESSAGE)
@@ -57,40 +58,6 @@ def test_batch_candidates_equal_the_one_event_query(emulator_factory, operator, 
     assert shown == [(r.status, r.outcome, r.record_id, sorted(r.matched_ids), r.error and r.error.code)
                      for r in singles]
     assert {r.status for r in batch} == {200, 300, 404}
-
-
-def test_events_for_the_same_record_apply_in_event_order(emulator):
-    rid = seed_leads(emulator, 1)[0]
-    events = [person("e1", "lead0@example.com", title="First", phone="1"),
-              person("e2", "LEAD0@example.com", title="Second"),
-              person("e3", "lead0@example.com", first_name="Ann")]
-    with harness(emulator) as h:
-        report = h.apply(lead(Operation.UPSERT), events)
-    assert [(r.status, r.record_id) for r in report.results] == [(200, rid)] * 3
-    record = emulator.org.get("Lead", rid)
-    assert (record["Title"], record["Phone"], record["FirstName"]) == ("Second", "1", "Ann")
-    assert emulator.calls["query"] == 1
-
-
-@pytest.mark.parametrize("bulk_threshold", [10**9, 1])
-def test_two_upserts_for_the_same_new_email_create_one_record(emulator, bulk_threshold):
-    events = [person("e1", "new@example.com", title="A"), person("e2", "NEW@example.com", phone="9")]
-    with harness(emulator, bulk_threshold) as h:
-        report = h.apply(lead(Operation.UPSERT), events)
-    assert [r.status for r in report.results] == [201, 200]
-    assert report.results[0].record_id == report.results[1].record_id
-    [record] = [r for r in emulator.org.records("Lead") if (r["Email"] or "").lower() == "new@example.com"]
-    assert (record["Title"], record["Phone"]) == ("A", "9")
-
-
-@pytest.mark.parametrize("bulk_threshold", [10**9, 1])
-def test_two_upserts_for_the_same_new_external_id_create_one_record(emulator, bulk_threshold):
-    events = [track("e1", sub_id="S-1", plan="a"), track("e2", sub_id="s-1", plan="b"), track("e3", sub_id="S-2")]
-    with harness(emulator, bulk_threshold) as h:
-        report = h.apply(subscription_upsert(), events)
-    assert [r.status for r in report.results] == [201, 200, 201]
-    assert report.results[0].record_id == report.results[1].record_id != report.results[2].record_id
-    assert emulator.org.get(SUB, report.results[0].record_id)["Plan__c"] == "b"
 
 
 def test_one_refused_record_never_fails_its_neighbours(emulator):

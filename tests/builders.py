@@ -45,6 +45,10 @@ LEAD_FIELDS_WITH_PHONE_TITLE = LEAD_FIELDS + (FieldMapping("Phone", path("traits
                                               FieldMapping("Title", path("traits.title")))
 
 
+def mapping(field: str, *paths: str) -> FieldMapping:
+    return FieldMapping(field, path(*paths))
+
+
 def lead_action(operation: Operation, matchers: tuple[RecordMatcher, ...] = (),
                 operator: MatcherOperator | None = None, mappings: tuple[FieldMapping, ...] = LEAD_FIELDS,
                 preset: Preset | None = None, object_name: str = "Lead") -> Action:
@@ -69,9 +73,9 @@ def subscription_upsert() -> Action:
                   (FieldMapping("Plan__c", path("properties.plan")), FieldMapping("Seats__c", path("properties.seats"))))
 
 
-def identify_only(event_id: str, **traits: Any) -> Event:
+def identify_only(event_id: str | int, **traits: Any) -> Event:
     """An identify carrying exactly `traits`."""
-    return Event(event_id, {"type": "identify", "userId": f"u-{event_id}", "traits": traits})
+    return Event(str(event_id), {"type": "identify", "userId": f"u-{event_id}", "traits": traits})
 
 
 def identify(event_id: str, **traits: Any) -> Event:

@@ -22,7 +22,8 @@ from adapters.memory.store import MemoryBackend
 from core.model import Action, ConvertedLeadPolicy, MatcherGroup, MatcherOperator, MatchPolicy, Operation
 from core.service import ApplyService
 from tests.adapters.salesforce.harness import harness
-from tests.contract.test_batch_regressions import CONN, URL, F, M, ev
+from tests.builders import identify_only, mapping, matcher
+from tests.contract.test_batch_regressions import CONN, URL
 from tools.emulator import Emulator
 
 FIELDS = ("Email", "Phone", "Title", "LastName", "Company", "External_Id__c", "Plan__c")
@@ -61,9 +62,9 @@ def with_options(seed: int, action: Action) -> Action:
     if action.object_name == "Lead":
         action = replace(action, converted_leads=rnd.choice([None, *ConvertedLeadPolicy]))
     if action.object_name == "Lead" and rnd.random() < 0.5:
-        action = replace(action, record_matchers=(M("Email", "traits.email"),), matcher_operator=None,
-                         fallback_matchers=(MatcherGroup((M("Phone", "traits.phone"), M("LastName", "traits.last")),
-                                                         MatcherOperator.AND), MatcherGroup((M("Id", "traits.id"),))))
+        action = replace(action, record_matchers=(matcher("Email", "traits.email"),), matcher_operator=None,
+                         fallback_matchers=(MatcherGroup((matcher("Phone", "traits.phone"), matcher("LastName", "traits.last")),
+                                                         MatcherOperator.AND), MatcherGroup((matcher("Id", "traits.id"),))))
     policies = [None, *MatchPolicy] if action.operation is not Operation.UPSERT else [None, *list(MatchPolicy)[:3]]
     return replace(action, match_policy=rnd.choice(policies))
 
@@ -72,17 +73,17 @@ def scenario(seed: int, ids: list[str], refusals: bool = True, options: bool = F
     rnd = random.Random(seed * 7 + 1)
     kind = rnd.choice(["email", "or2", "and2", "idor", "native", "idonly"])
     op = rnd.choice([Operation.UPDATE, Operation.UPSERT, Operation.DELETE])
-    maps = (F("Title", "traits.title"), F("Phone", "traits.new_phone"), F("Email", "traits.new_email"),
-            F("LastName", "traits.ln"), F("Company", "traits.co"))
+    maps = (mapping("Title", "traits.title"), mapping("Phone", "traits.new_phone"), mapping("Email", "traits.new_email"),
+            mapping("LastName", "traits.ln"), mapping("Company", "traits.co"))
     if kind == "native":
-        action = Action("Subscription__c", Operation.UPSERT, (M("External_Id__c", "traits.k"),), None,
-                        (F("Plan__c", "traits.title"),))
+        action = Action("Subscription__c", Operation.UPSERT, (matcher("External_Id__c", "traits.k"),), None,
+                        (mapping("Plan__c", "traits.title"),))
     else:
-        matchers = {"email": (M("Email", "traits.email"),),
-                    "or2": (M("Email", "traits.email"), M("Phone", "traits.phone")),
-                    "and2": (M("Email", "traits.email"), M("Phone", "traits.phone")),
-                    "idor": (M("Id", "traits.id"), M("Email", "traits.email")),
-                    "idonly": (M("Id", "traits.id"),)}[kind]
+        matchers = {"email": (matcher("Email", "traits.email"),),
+                    "or2": (matcher("Email", "traits.email"), matcher("Phone", "traits.phone")),
+                    "and2": (matcher("Email", "traits.email"), matcher("Phone", "traits.phone")),
+                    "idor": (matcher("Id", "traits.id"), matcher("Email", "traits.email")),
+                    "idonly": (matcher("Id", "traits.id"),)}[kind]
         if kind == "idonly" and op is Operation.UPSERT:
             op = Operation.UPDATE
         action = Action("Lead", op, matchers, MatcherOperator.AND if kind == "and2" else None,
@@ -109,7 +110,7 @@ def scenario(seed: int, ids: list[str], refusals: bool = True, options: bool = F
             t["ln"], t["co"] = "N", "Co"
         if options:
             t["last"] = random.Random(seed * 31 + i).choice(["N", "L0", "L1", "L2"])
-        events.append(ev(i, **t))
+        events.append(identify_only(i, **t))
     return (with_options(seed, action) if options else action), events
 
 

@@ -9,17 +9,18 @@ from adapters.memory.org import Org
 from adapters.memory.store import MemoryBackend
 from core.model import Action, Operation
 from core.service import ApplyService
-from tests.contract.test_batch_regressions import CONN, URL, F, M, ev
+from tests.builders import identify_only, mapping, matcher
+from tests.contract.test_batch_regressions import CONN, URL
 
-LEAD = (F("LastName", "traits.ln"), F("Company", "traits.co"), F("Email", "traits.email"),
-        F("Title", "traits.title"), F("Phone", "traits.phone"))
-UPSERT = Action("Lead", Operation.UPSERT, (M("Email", "traits.email"),), None, LEAD)
-BY_ID = Action("Lead", Operation.UPDATE, (M("Id", "traits.id"),), None, LEAD)
+LEAD = (mapping("LastName", "traits.ln"), mapping("Company", "traits.co"), mapping("Email", "traits.email"),
+        mapping("Title", "traits.title"), mapping("Phone", "traits.phone"))
+UPSERT = Action("Lead", Operation.UPSERT, (matcher("Email", "traits.email"),), None, LEAD)
+BY_ID = Action("Lead", Operation.UPDATE, (matcher("Id", "traits.id"),), None, LEAD)
 LONG = "x" * 200  # Lead.Title holds 128 characters: the org refuses it
 
 
 def person(i, **traits):
-    return ev(i, ln="Ng", co="Acme", email="ann@example.com", **traits)
+    return identify_only(i, ln="Ng", co="Acme", email="ann@example.com", **traits)
 
 
 def _backend(seed=()):
@@ -54,7 +55,7 @@ SEEDED_ID = _backend(SEED).org(URL).ids_matching("Lead", "Email", "ann@example.c
 
 
 def test_a_create_and_its_updates_are_one_create_with_the_last_values():
-    events = [person(0, title="A", phone="1"), person(1, title="B"), ev(2, email="ann@example.com", phone="3")]
+    events = [person(0, title="A", phone="1"), person(1, title="B"), identify_only(2, email="ann@example.com", phone="3")]
     shown, ids, records, calls = run(UPSERT, events)
     assert shown == [(201, "CREATED", ""), (200, "UPDATED", ""), (200, "UPDATED", "")]
     (lead,) = records
@@ -82,7 +83,7 @@ def test_a_merged_write_refused_for_a_value_is_split_until_each_event_has_its_ow
 @pytest.mark.parametrize("change", [{"email": "bob@example.com"}, {"co": None}])
 def test_an_overwritten_email_or_a_required_field_cleared_is_never_merged_away(change):
     rid = SEEDED_ID
-    events = [ev(0, id=rid, **change), ev(1, id=rid, email="carl@example.com", co="Beta")]
+    events = [identify_only(0, id=rid, **change), identify_only(1, id=rid, email="carl@example.com", co="Beta")]
     shown, _, records, _ = run(BY_ID, events, seed=SEED)
     assert shown == one_by_one(BY_ID, events, seed=SEED)[0]
     assert shown[0][0] == (200 if "email" in change else 422)
@@ -90,7 +91,7 @@ def test_an_overwritten_email_or_a_required_field_cleared_is_never_merged_away(c
 
 def test_updates_by_id_of_one_record_are_one_write():
     rid = SEEDED_ID
-    events = [ev(i, id=rid, title=f"T{i}", phone=str(i)) for i in range(500)] + [ev(500, id=rid)]
+    events = [identify_only(i, id=rid, title=f"T{i}", phone=str(i)) for i in range(500)] + [identify_only(500, id=rid)]
     shown, ids, records, calls = run(BY_ID, events, seed=SEED)
     assert shown == [(200, "UPDATED", "")] * 500 + [(204, "NO_CHANGE", "")]
     assert set(ids) == {rid} and (records[0]["Title"], records[0]["Phone"]) == ("T499", "499")
@@ -98,7 +99,7 @@ def test_updates_by_id_of_one_record_are_one_write():
 
 
 def test_a_dry_run_predicts_the_merged_run():
-    events = [person(0, title="A"), person(1, title="B"), ev(2, email="ann@example.com")]
+    events = [person(0, title="A"), person(1, title="B"), identify_only(2, email="ann@example.com")]
     planned, _, records, calls = run(UPSERT, events, dry_run=True)
     assert planned == [(201, "WOULD_CREATE", ""), (200, "WOULD_UPDATE", ""), (200, "WOULD_UPDATE", "")]
     assert records == [] and calls == 1

@@ -74,8 +74,3 @@ def harness(emu: Emulator, bulk_threshold: int = NEVER, **backend: Any) -> Itera
 def seed_leads(emu: Emulator, n: int, prefix: str = "lead", **fields: Any) -> list[str]:
     return [emu.org.seed("Lead", {"LastName": f"L{i}", "Company": "Acme", "Email": f"{prefix}{i}@example.com",
                                   **fields}) for i in range(n)]
-
-
-def summary(report) -> list[tuple[int, str, str]]:
-    """(status, outcome, error code) per event."""
-    return [(r.status, r.outcome.name, r.error.code if r.error else "") for r in report.results]

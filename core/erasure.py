@@ -11,7 +11,7 @@ from core.describe import ObjectDescribe
 from core.model import Connection, Outcome, ResultError
 from core.names import api_name_problem
 from core.outcomes import classify
-from core.ports import BackendError, FieldIn, Lookup, RecordStore, StoreFactory
+from core.ports import BackendError, FieldIn, Lookup, RecordStore, StoreFactory, WriteOutcome
 
 MAX_IDENTIFIERS = 20
 MAX_VALUES = 100  # per identifier
@@ -36,6 +36,7 @@ class ErasedRecord:
     found_by: str  # e.g. "identifiers[0] (Lead.Email)" or "Lead 00Q... was converted to it"
     in_recycle_bin: bool = False
     error: ResultError | None = None
+    note: str = ""  # e.g. that a hard delete was refused and the record went to the recycle bin instead
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,8 @@ class EraseService:
               deadline: float | None = None) -> EraseReport:
         """Refuse the whole request when any part is invalid (EraseRefused); else one lookup per object (all
         sent together), converted Leads followed to their Contacts, then one delete of every record found
-        whatever its object. A second identical call finds nothing."""
+        whatever its object (with hard_delete: one Bulk API hardDelete job per object, where the org allows
+        it). A second identical call finds nothing."""
         problems = _static_problems(identifiers)
         if problems:
             raise EraseRefused(problems)
@@ -143,20 +145,38 @@ class EraseService:
 
     @staticmethod
     def _delete(store: RecordStore, found: dict[str, tuple[str, str]], hard_delete: bool) -> EraseReport:
+        """Hard delete: one Bulk API job per object; once the org refuses one for want of the permission, every
+        record not yet deleted goes to the recycle bin instead (one collections delete, whatever its objects)."""
+        outcomes: dict[str, tuple[WriteOutcome, bool]] = {}  # id -> (outcome, in the recycle bin)
+        refused = ""
+        if hard_delete:
+            objects: dict[str, list[str]] = {}
+            for rid, (obj, _) in found.items():
+                objects.setdefault(obj, []).append(rid)
+            for obj, ids in objects.items():
+                try:
+                    outcomes.update((rid, (o, False)) for rid, o in zip(ids, store.hard_delete(obj, ids), strict=True))
+                except BackendError as exc:
+                    if exc.error.code != "FEATURENOTENABLED":
+                        raise
+                    refused = (f"Salesforce refused the hardDelete job ({exc.error.code}: {exc.error.message[:200]}): "
+                               "this user lacks the 'Bulk API Hard Delete' permission, so the records went to the "
+                               "recycle bin, where they stay for 15 days")
+                    break
+        rest = [rid for rid in found if rid not in outcomes]
+        outcomes.update((rid, (o, True)) for rid, o in zip(rest, store.delete_anywhere(rest) if rest else [],
+                                                            strict=True))
         records = []
-        ids = list(found)
-        for rid, outcome in zip(ids, store.delete_anywhere(ids) if ids else [], strict=True):
-            obj, found_by = found[rid]
+        for rid, (obj, found_by) in found.items():
+            outcome, in_bin = outcomes[rid]
+            note = "hard delete refused: deleted to the recycle bin" if hard_delete and in_bin else ""
             if outcome.success:
-                records.append(ErasedRecord(obj, rid, 204, Outcome.DELETED, found_by, in_recycle_bin=True))
+                records.append(ErasedRecord(obj, rid, 204, Outcome.DELETED, found_by, in_bin, note=note))
             else:
                 error = outcome.error or ResultError("UNKNOWN_EXCEPTION", "Salesforce gave no details")
                 status, kind, _ = classify(error)
-                records.append(ErasedRecord(obj, rid, status, kind, found_by, error=error))
-        refused = ("this backend cannot empty the recycle bin (hardDelete needs the Bulk API and the org's "
-                   "'Bulk API Hard Delete' permission): the records are in the recycle bin for 15 days"
-                   if hard_delete and records else "")
-        return EraseReport(tuple(records), store.api_calls, refused, store.describe_calls)
+                records.append(ErasedRecord(obj, rid, status, kind, found_by, error=error, note=note))
+        return EraseReport(tuple(records), store.api_calls, refused if records else "", store.describe_calls)
 
 
 def _which(record: Any, lookup: Lookup) -> str:

@@ -106,6 +106,12 @@ class RecordStore(Protocol):
         several types at once: one call per 200 ids, never a Bulk API job)."""
         ...
 
+    def hard_delete(self, object_name: str, ids: Sequence[str]) -> list[WriteOutcome]:
+        """Delete records of one object past the recycle bin, in request order: one Bulk API 2.0 `hardDelete`
+        job (a handful of calls whatever the count). Raises BackendError FEATURENOTENABLED, nothing deleted,
+        when the org does not let this user hard-delete (the "Bulk API Hard Delete" system permission)."""
+        ...
+
     def merged_into(self, object_name: str, ids: Sequence[str]) -> dict[str, str]:
         """For the ids among `ids` that were merged away: the record each was merged into (its
         MasterRecordId, read from the recycle bin: Salesforce's queryAll). Ids not merged are absent."""

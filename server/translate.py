@@ -271,7 +271,8 @@ def erase_response(report: erasure.EraseReport) -> pb.EraseResponse:
                            hard_delete_refused=report.hard_delete_refused)
     for r in report.records:
         record = out.records.add(object=r.object_name, record_id=r.record_id, status=r.status,
-                                 outcome=_OUTCOMES[r.outcome], found_by=r.found_by, in_recycle_bin=r.in_recycle_bin)
+                                 outcome=_OUTCOMES[r.outcome], found_by=r.found_by, in_recycle_bin=r.in_recycle_bin,
+                                 note=r.note)
         if r.error is not None:
             record.error.CopyFrom(pb.ResultError(code=r.error.code, message=r.error.message,
                                                  fields=list(r.error.fields)))

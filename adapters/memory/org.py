@@ -87,6 +87,8 @@ class Org(RecordTypes, WriteRules, OrgReads):
         self._add_api_user()
         self.faults = Faults()
         self.schema_version = 0  # bumped when objects change, so describe caches know to refresh
+        # The API user's "Bulk API Hard Delete" system permission (off by default, as in Salesforce).
+        self.hard_delete_allowed = False
 
     # Writes --------------------------------------------------------------------------------------
     def create(self, object_name: str, fields: Mapping[str, Any]) -> SaveResult:
@@ -168,6 +170,20 @@ class Org(RecordTypes, WriteRules, OrgReads):
                 oldest = next(iter(self._deleted))  # the oldest id leaves the recycle bin
                 del self._deleted[oldest]
                 self._recycled.pop(oldest, None)
+            return SaveResult(True, rid)
+
+    def hard_delete(self, object_name: str, record_id: str) -> SaveResult:
+        """Delete one record past the recycle bin (Bulk API hardDelete): queryAll no longer finds it, and later
+        writes to it answer NOT_FOUND. The caller checks `hard_delete_allowed` (the job is refused whole)."""
+        with self._lock:
+            table = self._write_table(object_name)
+            try:
+                rid = self._live_id(table, record_id)
+                self._check_fault(rid, {})
+            except Refusal as refusal:
+                return SaveResult(False, record_id, errors=(refusal.error,))
+            table.remove(rid)
+            self._records -= 1
             return SaveResult(True, rid)
 
     def merge(self, object_name: str, master_id: str, merged_ids: Sequence[str]) -> None:

@@ -43,6 +43,8 @@ class OrgOptions:
     # Person Accounts: Account gets FirstName, LastName, PersonEmail and IsPersonAccount, and the record types
     # PersonAccount (a person) and Business_Account.
     person_accounts: bool = False
+    # The API user holds the "Bulk API Hard Delete" system permission (Bulk API 2.0 hardDelete jobs allowed).
+    hard_delete: bool = False
 
 
 def _external_id() -> FieldDescribe:
@@ -100,6 +102,7 @@ def new_org(options: OrgOptions) -> Org:
         org.add_duplicate_rule(object_name, field_name)
     if options.assignment_rule:
         org.add_assignment_rule()
+    org.hard_delete_allowed = options.hard_delete
     for rule_id in options.assignment_rule_ids:
         org.add_assignment_rule(default=False, rule_id=rule_id)
     return org

@@ -87,3 +87,9 @@ def not_filterable(field: str) -> OrgError:
 def no_such_external_id_field(field: str) -> OrgError:
     return OrgError("NOT_FOUND", f"Provided external ID field does not exist or is not accessible: {field}",
                     status=404)
+
+
+# Salesforce's refusal of a Bulk API hardDelete job to a user without the "Bulk API Hard Delete" system permission
+# (errorCode FEATURENOTENABLED; see tools/emulator/BULK_FACTS.md for where this comes from).
+HARD_DELETE_REFUSED = ("hardDelete operation requires special user profile permission, please contact your system "
+                       "administrator")

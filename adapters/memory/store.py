@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from adapters.memory.org import Org
-from adapters.memory.results import OrgError, SaveResult
+from adapters.memory.results import HARD_DELETE_REFUSED, OrgError, SaveResult
 from core.describe import ObjectDescribe
 from core.model import ApiUsage, Connection, ResultError
 from core.parents import rest_fields
@@ -213,6 +213,21 @@ class MemoryStore:
 
     def delete_anywhere(self, ids: Sequence[str]) -> list[WriteOutcome]:
         return self._write("", [WriteBatch("delete", ids)])[0]
+
+    def hard_delete(self, object_name: str, ids: Sequence[str]) -> list[WriteOutcome]:
+        """Counted as a Bulk API job costs: create, upload, close, one poll, then each result set that holds rows."""
+        self._call("bulk")  # the job's creation, refused whole without the permission
+        if not self._org.hard_delete_allowed:
+            raise BackendError(ResultError("FEATURENOTENABLED", HARD_DELETE_REFUSED))
+        for _ in range(3):
+            self._call("bulk")
+        try:
+            outcomes = [_outcome(self._org.hard_delete(object_name, rid)) for rid in ids]
+        except OrgError as exc:
+            raise BackendError(exc.error) from None
+        for _set in {o.success for o in outcomes}:  # successfulResults, failedResults: those holding rows
+            self._call("bulk")
+        return outcomes
 
     def merged_into(self, object_name: str, ids: Sequence[str]) -> dict[str, str]:
         self._call("query")  # queryAll

@@ -23,7 +23,12 @@ from core.ports import BackendError, WriteOutcome
 # Absent versus null: one job per write, with the union of the records' fields as columns. A field a
 # record lacks is an empty cell (Bulk: leave it unchanged); None or "" is #N/A (set to null), as
 # null or "" clears a field over REST.
-OPERATIONS = {"create": "insert", "update": "update", "upsert": "upsert", "delete": "delete"}
+OPERATIONS = {"create": "insert", "update": "update", "upsert": "upsert", "delete": "delete",
+              "hardDelete": "hardDelete"}
+# A hardDelete job for a user without the "Bulk API Hard Delete" permission: refused at creation with this code;
+# a job failing for it later (its errorMessage naming it) is read the same way.
+NOT_PERMITTED = "FEATURENOTENABLED"
+_NOT_PERMITTED_TEXT = ("featurenotenabled", "requires special user profile permission")
 TERMINAL = ("JobComplete", "Failed", "Aborted")
 # A result element shaped like an sObject Collections one ({id, success, errors, created}), or a final outcome.
 Item = dict[str, Any] | WriteOutcome
@@ -98,7 +103,7 @@ class BulkJob:
 
     # The job's life -------------------------------------------------------------------------------
     def run(self, records: Sequence[Mapping[str, Any]]) -> list[Item]:
-        key = {"upsert": self._external, "update": "Id", "delete": "Id"}.get(self._op, "")
+        key = {"upsert": self._external, "update": "Id", "delete": "Id", "hardDelete": "Id"}.get(self._op, "")
         table = build_table(records, key)
         uploads = list(render(table.header, table.rows, self._settings.max_upload_bytes))
         try:
@@ -217,8 +222,9 @@ class BulkJob:
             return WriteOutcome(False, error=ResultError(
                 "DEADLINE_EXCEEDED", f"the call's deadline came before Bulk API job {self.job_id} processed this "
                 "record; the job was aborted and nothing was written for it"))
+        code = NOT_PERMITTED if any(t in said.lower() for t in _NOT_PERMITTED_TEXT) else "UNKNOWN_EXCEPTION"
         return WriteOutcome(False, error=ResultError(
-            "UNKNOWN_EXCEPTION", f"Bulk API job {self.job_id} ended {state} before processing this record"
+            code, f"Bulk API job {self.job_id} ended {state} before processing this record"
             f"{f' ({said})' if said else ''}; nothing was written for it"))
 
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from adapters.salesforce import composite, soql, write_plan
-from adapters.salesforce.bulk import BulkJob, BulkSettings, bulk_row
+from adapters.salesforce.bulk import NOT_PERMITTED, BulkJob, BulkSettings, bulk_row
 from adapters.salesforce.chunking import ChunkSizes, send_sized
 from adapters.salesforce.describe_cache import DescribeCache
 from adapters.salesforce.record_errors import may_be_a_lost_race, missing_record, with_duplicate_field
@@ -157,6 +157,28 @@ class SalesforceStore:
     def delete_anywhere(self, ids: Sequence[str]) -> list[WriteOutcome]:
         """Collections delete takes ids of several objects at once (no Bulk job: one job is one object)."""
         return self._write("record", [WriteBatch("delete", ids)], bulk=False)[0]
+
+    def hard_delete(self, object_name: str, ids: Sequence[str]) -> list[WriteOutcome]:
+        """One Bulk API 2.0 hardDelete job whatever the count (collections cannot empty the recycle bin)."""
+        soql.check_name(object_name, "object")
+        p = write_plan.plan(self._session.data_url, object_name, "delete", ids)
+        rows = [n for n, item in enumerate(p.items) if not isinstance(item, WriteOutcome)]
+        results: list[Any] = list(p.items)
+        if not rows:
+            return results
+        with self._session.budget.prepaid(BULK_JOB_CALLS) as refusal:
+            if refusal is not None:
+                done: list[Any] = [WriteOutcome(False, error=refusal)] * len(rows)
+            else:
+                job = BulkJob(self._session, self._bulk, object_name, "hardDelete")
+                done = job.run([{"Id": p.items[n]} for n in rows])
+        refused = [d.error for d in done if isinstance(d, WriteOutcome) and d.error is not None
+                   and d.error.code == NOT_PERMITTED]
+        if len(refused) == len(done):  # the job itself was refused (or failed) for want of the permission
+            raise BackendError(self._session.scrub(refused[0]))
+        for n, item in zip(rows, done, strict=True):
+            results[n] = item if isinstance(item, WriteOutcome) else _outcome(item, "delete", object_name, "")
+        return [self._scrubbed(r) for r in results]
 
     def merged_into(self, object_name: str, ids: Sequence[str]) -> dict[str, str]:
         """queryAll reads the recycle bin, where merged-away records keep their MasterRecordId."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.erasure import EraseRefused, EraseService, PersonIdentifier
-from core.model import Outcome
+from core.model import Outcome, ResultError
 from tests.contract.test_converted_leads import org_of
 
 PERSON = (PersonIdentifier("Lead", "Email", ("ann@x.com",)), PersonIdentifier("Contact", "Email", ("ann@x.com",)),
@@ -54,11 +54,61 @@ def test_a_converted_lead_is_followed_to_its_contact(backend):
     assert next(r.found_by for r in report.records if r.record_id == contact) == f"Lead {lead} was converted to it"
 
 
-def test_hard_delete_where_not_allowed_says_the_records_are_in_the_recycle_bin(backend):
-    hold_ann(org_of(backend))
+def in_recycle_bin(org, ids: set[str]) -> set[str]:
+    """Which of these ids queryAll finds deleted (in the recycle bin), whatever their objects."""
+    return {r["Id"] for obj in ("Lead", "Contact", "Subscription__c")
+            for r in org.select(obj, lambda row: row["Id"] in ids and row.get("IsDeleted"), include_deleted=True)}
+
+
+def test_hard_delete_where_allowed_leaves_nothing_in_the_recycle_bin(backend):
+    org = org_of(backend)
+    org.hard_delete_allowed = True  # the API user holds "Bulk API Hard Delete"
+    ids = hold_ann(org)
+    service, conn = EraseService(backend.factory), backend.connection_for("acme")
+    report = service.erase(conn, PERSON, hard_delete=True)
+    assert {r.record_id for r in report.records} == ids and report.hard_delete_refused == ""
+    assert {(r.status, r.outcome, r.in_recycle_bin, r.note) for r in report.records} == {
+        (204, Outcome.DELETED, False, "")}
+    assert in_recycle_bin(org, ids) == set()  # queryAll does not find them either
+    # the three queries in one Composite call; a hardDelete job per object: create, upload, close, one poll,
+    # the successful results
+    assert report.api_calls - report.describe_calls == 1 + 3 * 5
+    if backend.emulators:
+        emulator = backend.emulators["acme"]
+        assert (emulator.calls["bulk_create"], emulator.calls["bulk_results"]) == (3, 3)
+        assert emulator.subrequests["collection_delete"] == 0
+    assert service.erase(conn, PERSON, hard_delete=True).records == ()
+    print(f"erase with hard delete: {len(report.records)} records in {report.api_calls - report.describe_calls} "
+          f"calls (+{report.describe_calls} describes)")
+
+
+def test_hard_delete_where_not_allowed_goes_to_the_recycle_bin_and_says_so(backend):
+    org = org_of(backend)
+    ids = hold_ann(org)
     report = EraseService(backend.factory).erase(backend.connection_for("acme"), PERSON, hard_delete=True)
-    assert report.records and all(r.in_recycle_bin for r in report.records)
-    assert "recycle bin" in report.hard_delete_refused
+    assert {r.record_id for r in report.records} == ids
+    assert {(r.status, r.in_recycle_bin, r.note) for r in report.records} == {
+        (204, True, "hard delete refused: deleted to the recycle bin")}
+    assert "FEATURENOTENABLED" in report.hard_delete_refused and "recycle bin" in report.hard_delete_refused
+    assert in_recycle_bin(org, ids) == ids
+    # the queries, the refused job (its creation), one collections delete: the recycle-bin figure plus one
+    assert report.api_calls - report.describe_calls == 3
+    if backend.emulators:
+        assert backend.emulators["acme"].calls["bulk_create"] == 1
+
+
+def test_a_hard_delete_refused_for_one_record_reports_it_and_deletes_the_others(backend):
+    org = org_of(backend)
+    org.hard_delete_allowed = True
+    ids = hold_ann(org)
+    kept = sorted(i for i in ids if i.startswith(org.describe("Contact").key_prefix))[0]
+    org.faults.add(ResultError("DELETE_FAILED", "Your attempt to delete this record failed"), record_id=kept,
+                   times=None)
+    report = EraseService(backend.factory).erase(backend.connection_for("acme"), PERSON, hard_delete=True)
+    failed = [r for r in report.records if r.error is not None]
+    assert [(r.record_id, r.error.code, r.in_recycle_bin) for r in failed] == [(kept, "DELETE_FAILED", False)]
+    assert {r.record_id for r in report.records if r.status == 204} == ids - {kept}
+    assert report.hard_delete_refused == "" and in_recycle_bin(org, ids) == set()
 
 
 @pytest.mark.parametrize("bad,path", [

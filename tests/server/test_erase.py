@@ -32,3 +32,13 @@ def test_an_invalid_identifier_refuses_the_request_whole(server):
     assert t.code is grpc.StatusCode.INVALID_ARGUMENT and "identifiers[1].field" in t.details
     still = server.call("Erase", erase_request(("Lead", "Email", "ann@x.io")))
     assert len(still.response.records) == 1  # nothing was deleted by the refused request
+
+
+def test_a_refused_hard_delete_says_so_per_record_and_in_the_response(server):
+    server.apply(apply_request(lead_create(), identify("c1", "ann@x.io")))
+    request = erase_request(("Lead", "Email", "ann@x.io"))
+    request.hard_delete = True
+    t = server.call("Erase", request)
+    assert t.code is grpc.StatusCode.OK and "FEATURENOTENABLED" in t.response.hard_delete_refused
+    assert [(r.status, r.in_recycle_bin, r.note) for r in t.response.records] == [
+        (204, True, "hard delete refused: deleted to the recycle bin")]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.memory.ids import IdFactory
 from adapters.memory.org import salesforce_now
-from adapters.memory.results import OrgError
+from adapters.memory.results import HARD_DELETE_REFUSED, OrgError
 from tools.emulator import bulk_csv
 from tools.emulator.wire import ApiError, Reply, not_found
 
@@ -105,6 +105,8 @@ def create(emu: Emulator, call: Call) -> Reply:
         obj = emu.org.describe(str(body.get("object") or "")).name
     except OrgError:
         raise ApiError(400, "INVALIDJOB", f"InvalidJob : Unable to find object: {body.get('object')}") from None
+    if operation == "hardDelete" and not emu.org.hard_delete_allowed:
+        raise ApiError(400, "FEATURENOTENABLED", HARD_DELETE_REFUSED)
     external = str(body.get("externalIdFieldName") or "")
     if operation == "upsert" and not external:
         raise ApiError(400, "INVALIDJOB", "InvalidJob : External ID field is required for upsert")

@@ -100,6 +100,8 @@ def _apply(org: Org, job: Job, header: list[str], rows: list[list[str]]) -> list
                 out.append(failed("MISSING_ARGUMENT", "Id not specified in an update call", ("Id",)))
             elif job.operation == "update":
                 out.append(org.update(job.object, rid, {k: v for k, v in record.items() if k.lower() != "id"}))
+            elif job.operation == "hardDelete":
+                out.append(org.hard_delete(job.object, rid))
             else:
                 out.append(org.delete(job.object, rid))
         except OrgError as exc:

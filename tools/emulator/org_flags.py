@@ -20,6 +20,8 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     org.add_argument("--assignment-rule", action="store_true",
                      help="a default Lead and Case assignment rule routing to a queue")
     org.add_argument("--person-accounts", action="store_true", help="an org with Person Accounts")
+    org.add_argument("--bulk-api-hard-delete", action="store_true",
+                     help="the API user holds the Bulk API Hard Delete permission (hardDelete jobs allowed)")
 
 
 def org_from(args: argparse.Namespace) -> Org | None:
@@ -30,5 +32,5 @@ def org_from(args: argparse.Namespace) -> Org | None:
         duplicate_rules=tuple(tuple(rule.split(".", 1)) for rule in args.duplicate_rule),  # type: ignore[misc]
         assignment_rule=args.assignment_rule,
         currencies=tuple(c.strip() for c in (args.currencies or "").split(",") if c.strip()),
-        person_accounts=args.person_accounts)
+        person_accounts=args.person_accounts, hard_delete=args.bulk_api_hard_delete)
     return None if options == OrgOptions() else new_org(options)

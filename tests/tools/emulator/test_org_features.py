@@ -56,4 +56,7 @@ def test_emulator_flags_make_such_orgs():
     assert org.describe("Lead").field("CurrencyIsoCode") is not None
     assert org.describe("Account").field("IsPersonAccount") and org.describe("Account").field("External_Id__c")
     assert org.duplicate_rules and org.default_assignment_rule
+    assert not org.hard_delete_allowed  # "Bulk API Hard Delete" is off unless asked for
+    granted = org_from(parser.parse_args(["--bulk-api-hard-delete"]))
+    assert granted is not None and granted.hard_delete_allowed
     assert org_from(parser.parse_args([])) is None

@@ -354,12 +354,21 @@ class _Batch:
         return self.store.find(lookup) if lookup is not None else []
 
     def _creation_keys(self, p: Prepared, org: str) -> set[str]:
-        """The lease keys of the records an upsert event may create: one per matcher value when any one
-        matcher matches (OR), else one for all of them."""
-        pairs = self._match_pairs(p)
-        if len(pairs) == 1 or self.action.operator is MatcherOperator.OR:
-            return {record_key(org, self.action.object_name, [pair]) for pair in pairs}
-        return {record_key(org, self.action.object_name, pairs)}
+        """The lease keys of the records an upsert event may create, for every matcher group it has values for
+        (a cascade creates from whichever group it reached, with every group's values: a racing event may find
+        that record by any of them): one per matcher value in a group where any one matcher matches (OR),
+        else one for all of the group's values."""
+        keys = set()
+        for g, (group, values) in enumerate(zip(self.action.matcher_groups, p.groups, strict=False)):
+            if values is None:
+                continue
+            pairs = self._match_pairs(p) if g == 0 else [
+                (n, match_key(v, self.describe.field(n))) for n, v in values.items() if v is not None]
+            if len(pairs) == 1 or group.effective_operator is MatcherOperator.OR:
+                keys |= {record_key(org, self.action.object_name, [pair]) for pair in pairs}
+            elif pairs:
+                keys.add(record_key(org, self.action.object_name, pairs))
+        return keys
 
     def _sequence(self, prepared: list[Prepared]) -> None:
         """Look up, then write in rounds; an upsert holds the lease of every record it may create meanwhile."""

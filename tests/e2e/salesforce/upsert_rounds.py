@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 from sfdest.v1 import destination_pb2 as pb
 
-from tests.builders import UPSERT_LEAD_ON_EMAIL, grant_connection, identify_message
+from tests.builders import UPSERT_LEAD_ON_EMAIL, action, grant_connection, identify_message
 from tests.server.serving import SALESFORCE_ENV, Served, serving_salesforce
 from tools.emulator.server import Emulator
 
@@ -43,6 +43,44 @@ def race(served: Served, emu: Emulator, conn: pb.Connection, racers: int) -> int
     leads = sum(1 for r in emu.org.records("Lead") if str(r.get("Email", "")).lower() == email)
     if leads == 1:  # one racer created it, every other one updated that same Lead
         assert statuses == [200] * (racers - 1) + [201], statuses
+    return leads
+
+
+# Match on Email; without one, on FirstName AND LastName AND Company; else create.
+UPSERT_LEAD_CASCADE = action(
+    object="Lead", operation="OPERATION_UPSERT",
+    record_matchers=[{"field": "Email", "value": {"path": "traits.email"}}],
+    fallback_matchers=[{"matcher_operator": "MATCHER_OPERATOR_AND", "record_matchers": [
+        {"field": "FirstName", "value": {"path": "traits.first_name"}},
+        {"field": "LastName", "value": {"path": "traits.last_name"}},
+        {"field": "Company", "value": {"path": "traits.company"}}]}],
+    field_mappings=[{"field": "LastName", "value": {"path": "traits.last_name"}},
+                    {"field": "Title", "value": {"path": "traits.title"}}])
+
+
+def nameless(event_id: str, last_name: str, title: str) -> pb.Event:
+    """An identify event with no Email: a cascade upsert reaches its fallback group (the names and Company)."""
+    event = pb.Event(id=event_id)
+    event.payload.update({"type": "identify", "traits": {"first_name": "Ann", "last_name": last_name,
+                                                          "company": "Racing Co", "title": title}})
+    return event
+
+
+def leads_named(emu: Emulator, last_name: str) -> int:
+    return sum(1 for r in emu.org.records("Lead") if r.get("LastName") == last_name and r.get("FirstName") == "Ann"
+               and r.get("Company") == "Racing Co")
+
+
+def race_cascade(served: Served, emu: Emulator, conn: pb.Connection, racers: int) -> int:
+    """`racers` concurrent Applies, each one cascade upsert of the same new person (no Email); Leads after."""
+    last_name = f"Race{uuid.uuid4().hex[:10]}"
+    calls = [served.stub.Apply.future(pb.ApplyRequest(action=UPSERT_LEAD_CASCADE, connection=conn, events=[
+        nameless(f"e{n}", last_name, f"T{n}")]), timeout=RACE_LIMIT, wait_for_ready=True) for n in range(racers)]
+    results = [call.result().results[0] for call in calls]
+    leads = leads_named(emu, last_name)
+    if leads == 1:  # one racer created it from the fallback group, every other one updated it
+        assert sorted(r.status for r in results) == [200] * (racers - 1) + [201], results
+        assert {r.matched_group for r in results if r.status == 200} == {"action.fallback_matchers[0]"}
     return leads
 
 

@@ -1,12 +1,17 @@
-"""Writes by Id that met a merged-away record: follow the merge to the surviving record, or name it."""
+"""Records merged away: writes by Id follow the merge to the surviving record (or name it), and lookups whose
+Id matchers name such a record find the survivor instead."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 
 from core.execution import Write, run_keyed_rounds
 from core.model import EventResult, ResultError
-from core.ports import BackendError, RecordStore
+from core.names import normalize_id
+from core.outcomes import failure
+from core.ports import BackendError, FieldIn, Lookup, Record, RecordStore
+from core.preparation import Prepared
 
 MAX_HOPS = 5  # a record merged into one that was merged in turn, and so on
 
@@ -53,6 +58,65 @@ def follow_merges(store: RecordStore, object_name: str, writes: list[Write], res
         done += [w for w in moved if not _merged_away(results[w.event.index])]
     for w in pending:
         i = w.event.index
-        results[i] = replace(results[i], error=ResultError(
-            "ENTITY_IS_DELETED", f"{object_name} {origin[i]} was merged more than {MAX_HOPS} times; the last "
-            f"record reached, {w.target}, is deleted too; nothing was written"))
+        results[i] = replace(results[i], error=merged_too_often(object_name, origin[i], w.target))
+
+
+def _by_id(object_name: str, select: Sequence[str], ids: Collection[str], include_deleted: bool = False) -> Lookup:
+    return Lookup(object_name, tuple(select), ((FieldIn("Id", tuple(sorted(ids))),),), include_deleted)
+
+
+def lookup_following_merges(store: RecordStore, object_name: str, lookup: Lookup | None, read_ids: Collection[str],
+                            other_ids: Collection[str]) -> tuple[list[Record], dict[str, str], dict[str, str]]:
+    """`lookup`'s records, and where Id matchers name records merged away, the records their merges lead to.
+
+    The merges of every id (`read_ids`, values `lookup` reads; `other_ids`, a cascade's later groups) are read
+    from the recycle bin (queryAll) in the same call as `lookup` (one Composite); only when some id was merged
+    does each further hop cost one more call for the whole batch, reading the next merges and, for `read_ids`,
+    the records reached (with `lookup`'s fields). Ids are 18-character. Returns the records, {id merged away:
+    the live record reached}, and {id merged more than MAX_HOPS times: the last record reached}."""
+    records: list[Record] = []
+    reach = {i: i for i in (*read_ids, *other_ids)}
+    pending, reads = set(reach), [lookup] if lookup is not None else []
+    for hop in range(MAX_HOPS + 1):
+        answers = store.find_many([*reads, _by_id(object_name, ("Id", "MasterRecordId"), pending, True)])
+        for found in answers[:-1]:
+            records += found
+        masters = {str(r["Id"]): str(r["MasterRecordId"]) for r in answers[-1] if r.get("MasterRecordId")}
+        moved = {origin: masters[now] for origin, now in reach.items() if now in masters}
+        if not moved or hop == MAX_HOPS:
+            too_far = {origin: reach[origin] for origin in moved}
+            return records, {o: n for o, n in reach.items() if n != o and o not in too_far}, too_far
+        reach.update(moved)
+        pending = set(moved.values())
+        wanted = {now for origin, now in moved.items() if origin in read_ids} - {str(r["Id"]) for r in records}
+        reads = [_by_id(object_name, lookup.select, wanted)] if wanted and lookup is not None else []
+    return records, {}, {}  # not reached: the last hop returns
+
+
+def merged_too_often(object_name: str, given: str, last: str) -> ResultError:
+    return ResultError("ENTITY_IS_DELETED", f"{object_name} {given} was merged more than {MAX_HOPS} times; the last "
+                       f"record reached, {last}, is deleted too; nothing was written")
+
+
+def id_values(p: Prepared) -> list[tuple[int, str]]:
+    """(group, 18-character id) of each Id matcher value of the event."""
+    return [(g, rid) for g, values in enumerate(p.groups) if values
+            for name, value in values.items() if name.lower() == "id"
+            and isinstance(value, str) and (rid := normalize_id(value))]
+
+
+def turn_to_survivors(object_name: str, prepared: list[Prepared], survivors: dict[str, str], too_far: dict[str, str],
+                      followed: dict[int, str]) -> dict[int, EventResult]:
+    """Each Id matcher value naming a merged-away record becomes the survivor's id (the value given is kept in
+    `followed`, for the result's matched_ids); the failures of events whose record was merged too often."""
+    failed: dict[int, EventResult] = {}
+    for p in prepared:
+        for g, rid in id_values(p):
+            values = p.groups[g] or {}
+            name = next(n for n in values if n.lower() == "id" and normalize_id(str(values[n])) == rid)
+            if rid in too_far:
+                failed[p.index] = failure(p.event_id, merged_too_often(object_name, values[name], too_far[rid]))
+            elif rid in survivors:
+                followed.setdefault(p.index, str(values[name]))
+                values[name] = survivors[rid]
+    return failed

@@ -36,6 +36,8 @@ class Lookup:
     object_name: str
     select: tuple[str, ...]
     where: tuple[Conjunction, ...]
+    # The recycle bin too (Salesforce's queryAll): deleted and merged-away records, with IsDeleted true.
+    include_deleted: bool = False
 
 
 @dataclass(frozen=True)

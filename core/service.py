@@ -11,7 +11,7 @@ from core.coordination import CoordinationUnavailable, EventLedger, KeyLeases, h
 from core.describe import FieldDescribe, ObjectDescribe
 from core.execution import Write, halted, run_keyed_rounds
 from core.idempotency import EventClaims
-from core.merges import follow_merges
+from core.merges import follow_merges, id_values, lookup_following_merges, turn_to_survivors
 from core.model import (
     Action,
     ApplyReport,
@@ -33,7 +33,7 @@ from core.paths import ACTION, CONNECTION, Path
 from core.person_accounts import exempt_from_required
 from core.planning import build_lookup, fetched_pool
 from core.policies import policy_attributes
-from core.ports import BackendError, RecordStore, StoreFactory, WriteOptions
+from core.ports import BackendError, Lookup, Record, RecordStore, StoreFactory, WriteOptions
 from core.preparation import Prepared, missing_required, picklist_problem, prepare
 from core.presets import effective_mappings
 from core.record_types import RecordTypeInfo
@@ -194,6 +194,7 @@ class _Batch:
         self.dry_run, self.deadline, self.stop = dry_run, deadline, stop
         self.leases = leases
         self.results: dict[int, EventResult] = {}
+        self._followed: dict[int, str] = {}  # event index -> the merged-away id its Id matcher gave
         self.native_field = self._native_upsert_field()
 
     def run(self, events: Sequence[Event]) -> tuple[EventResult, ...]:
@@ -403,7 +404,11 @@ class _Batch:
                 self.results[p.index] = failure(p.event_id, reason)
             return
         try:
-            records = self.store.find(lookup) if lookup is not None else []
+            merged = self._merged_ids(prepared)
+            if merged:
+                records, prepared = self._find_following_merges(lookup, prepared, *merged)
+            else:
+                records = self.store.find(lookup) if lookup is not None else []
         except BackendError as exc:
             for p in prepared:
                 self.results[p.index] = failure(p.event_id, exc.error)
@@ -425,6 +430,30 @@ class _Batch:
             upsert_always_writes=bool(self.native_field), deadline=self.deadline,
             adopt_duplicates=self.action.adopt_duplicate, stop=self.stop)
         self.results.update(sequencer.run(prepared))
+        for p in prepared:
+            given = self._followed.get(p.index)
+            result = self.results.get(p.index)
+            if given and result is not None and result.error is None and not result.matched_ids:
+                self.results[p.index] = replace(result, matched_ids=(given,))
+
+    def _merged_ids(self, prepared: list[Prepared]) -> tuple[set[str], set[str]] | None:
+        """With follow_merges, for an update or upsert that looks records up: the ids its Id matchers name, those
+        the first lookup reads and those of later groups; None when there is nothing to follow."""
+        if not (self.action.follow_merges and self.operation in (Operation.UPDATE, Operation.UPSERT)
+                and self.describe.field("MasterRecordId") is not None):
+            return None
+        pairs = [pair for p in prepared for pair in id_values(p)]
+        if not pairs:
+            return None
+        return {rid for g, rid in pairs if g == 0}, {rid for g, rid in pairs if g > 0}
+
+    def _find_following_merges(self, lookup: Lookup | None, prepared: list[Prepared], read_ids: set[str],
+                               other_ids: set[str]) -> tuple[list[Record], list[Prepared]]:
+        records, survivors, too_far = lookup_following_merges(self.store, self.action.object_name, lookup,
+                                                              read_ids, other_ids)
+        failed = turn_to_survivors(self.action.object_name, prepared, survivors, too_far, self._followed)
+        self.results.update(failed)
+        return records, [p for p in prepared if p.index not in failed]
 
 
 def _budget_left(store: RecordStore) -> list[Diagnostic]:

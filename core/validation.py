@@ -250,10 +250,13 @@ def _option_problems(action: Action) -> list[Diagnostic]:
                             + ("never matches" if op is Operation.CREATE else "reports a converted Lead (409)"),
                             ACTION.field("converted_lead_policy")))
     by_id = len(action.record_matchers) == 1 and action.record_matchers[0].field.lower() == "id"
-    if action.follow_merges and not (by_id and op in (Operation.UPDATE, Operation.DELETE)
-                                     and not action.fallback_matchers and action.converted_leads is None):
-        out.append(_warning("FOLLOW_MERGES_IGNORED", "merges are followed by update and delete actions whose only "
-                            "matcher is Id", ACTION.field("follow_merges")))
+    any_id = any(m.field.lower() == "id" for group in action.matcher_groups for m in group.matchers)
+    if action.follow_merges and not ((by_id and op in (Operation.UPDATE, Operation.DELETE)
+                                      and not action.fallback_matchers and action.converted_leads is None)
+                                     or (any_id and op in (Operation.UPDATE, Operation.UPSERT))):
+        out.append(_warning("FOLLOW_MERGES_IGNORED", "merges are followed by update and upsert actions with an Id "
+                            "matcher (in any matcher group), and named by delete actions whose only matcher is Id",
+                            ACTION.field("follow_merges")))
     if action.match_policy is MatchPolicy.ALL and op is Operation.UPSERT:
         out.append(_error("POLICY_NOT_ALLOWED", "ALL writes every match: it is for update and delete, not upsert "
                           "(choose OLDEST, NEWEST or LAST_MODIFIED)", ACTION.field("match_policy")))

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from adapters.memory.query import column, matching_rows, project, select_names
+from adapters.memory.query import column, matching_among, matching_rows, project, select_names
 from adapters.memory.record_rules import Refusal, id_label, malformed_id
 from adapters.memory.results import DELETED_MESSAGE, NOT_FOUND_MESSAGE, OrgError, unknown_object_in_query
 from adapters.memory.table import KeyFunction, Table
@@ -61,8 +61,16 @@ class OrgReads:
         return self._query_table(object_name).key(value, self.query_field(object_name, field_name))
 
     def find(self, lookup: Lookup) -> list[dict[str, Any]]:
-        """The records satisfying a port Lookup, with its select fields and Id."""
-        return self.query(lookup.object_name, lookup.where, lookup.select)
+        """The records satisfying a port Lookup, with its select fields and Id (and the recycle bin's, after the
+        live ones, when it includes deleted records)."""
+        records = self.query(lookup.object_name, lookup.where, lookup.select)
+        if not lookup.include_deleted:
+            return records
+        with self._lock:
+            table = self._query_table(lookup.object_name)
+            names = select_names(table.describe, lookup.select)
+            binned = [row for rid, row in self._recycled.items() if self._deleted.get(rid) == table.describe.name]
+            return records + [project(row, names) for row in matching_among(table, lookup.where, binned)]
 
     def query(self, object_name: str, where: Sequence[Conjunction], select: Iterable[str]) -> list[dict[str, Any]]:
         """Records matching an OR of ANDs of `field IN values` (no conjunctions: every record), in creation order.

@@ -54,19 +54,29 @@ def filter_key(table: Table, f: FieldDescribe, value: Any) -> Any:
     return table.key(value, f)
 
 
+def _resolved(table: Table, where: Sequence[Conjunction]) -> list[_Terms]:
+    obj = table.describe
+    return [[(f, {filter_key(table, f, v) for v in term.values}) for term in conj
+             for f in (column(obj, term.field, True),)] for conj in where]
+
+
 def matching_rows(table: Table, where: Sequence[Conjunction]) -> list[dict[str, Any]]:
     """Rows satisfying any conjunction, in creation order; every row when `where` is empty."""
-    obj = table.describe
-    resolved: list[_Terms] = [
-        [(f, {filter_key(table, f, v) for v in term.values}) for term in conj for f in (column(obj, term.field, True),)]
-        for conj in where
-    ]
+    resolved = _resolved(table, where)
     if not resolved:
         return list(table.rows())
     ids: set[str] = set()
     for terms in resolved:
         ids |= _conjunction_ids(table, terms)
     return table.in_order(ids)
+
+
+def matching_among(table: Table, where: Sequence[Conjunction], rows: Iterable[dict[str, Any]]
+                   ) -> list[dict[str, Any]]:
+    """Those of `rows` (records not in the table: the recycle bin) satisfying any conjunction."""
+    resolved = _resolved(table, where)
+    return [row for row in rows if not resolved or any(
+        all(table.key(row.get(f.name), f) in keys for f, keys in terms) for terms in resolved)]
 
 
 def _conjunction_ids(table: Table, terms: _Terms) -> set[str]:

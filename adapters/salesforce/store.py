@@ -186,8 +186,8 @@ class SalesforceStore:
         valid = tuple(dict.fromkeys(c for i in ids if isinstance(i, str) and (c := normalize_id(i))))
         if not valid:
             return {}
-        lookup = Lookup(object_name, ("Id", "MasterRecordId"), ((FieldIn("Id", valid),),))
-        records = self._run_lookup(lookup, self.describe(object_name), "queryAll")
+        lookup = Lookup(object_name, ("Id", "MasterRecordId"), ((FieldIn("Id", valid),),), include_deleted=True)
+        records = self._run_lookup(lookup, self.describe(object_name))
         masters = {str(r["Id"]): str(r["MasterRecordId"]) for r in records if r.get("MasterRecordId")}
         found = {}
         for i in ids:
@@ -196,16 +196,16 @@ class SalesforceStore:
                 found[i] = masters[canonical]
         return found
 
-    def _run_lookup(self, lookup: Lookup, describe: ObjectDescribe, resource: str = "query") -> list[Record]:
-        return self._run_lookups([lookup], [describe], resource)[0]
+    def _run_lookup(self, lookup: Lookup, describe: ObjectDescribe) -> list[Record]:
+        return self._run_lookups([lookup], [describe])[0]
 
-    def _run_lookups(self, lookups: Sequence[Lookup], describes: Sequence[ObjectDescribe], resource: str = "query"
-                     ) -> list[list[Record]]:
-        """Each lookup's records (split into as few queries as the URI limit allows), every query at once."""
-        prefix = f"{self._session.data_url}/{resource}?q="
+    def _run_lookups(self, lookups: Sequence[Lookup], describes: Sequence[ObjectDescribe]) -> list[list[Record]]:
+        """Each lookup's records (split into as few queries as the URI limit allows, queryAll for one that includes
+        deleted records), every query at once."""
         owners: list[int] = []
         urls: list[str] = []
         for n, (lookup, describe) in enumerate(zip(lookups, describes, strict=True)):
+            prefix = f"{self._session.data_url}/{'queryAll' if lookup.include_deleted else 'query'}?q="
             for q in soql.lookup_queries(lookup, describe, prefix, self._max_url_bytes):
                 owners.append(n)
                 urls.append(soql.query_url(prefix, q))

@@ -3,7 +3,8 @@ backend and through the Salesforce adapter over HTTP (Composite).
 
 Covers every routing path (Email, OR and AND of two fields, Id with Email, Id only, native external-id
 upsert), mappings that change matcher fields, duplicates, deleted and unknown ids, 15-character ids,
-and refused writes; with options, fallback matcher groups and every match policy too. Record ids are compared up to renaming: independent creates may run in a
+and refused writes; with options, fallback matcher groups, every match policy, converted Leads and merged
+Leads (followed or not) too. Record ids are compared up to renaming: independent creates may run in a
 different order in a batch than one at a time.
 """
 
@@ -52,6 +53,8 @@ def org_for(seed: int, options: bool = False) -> tuple[MemoryBackend, list[str]]
         org.delete("Lead", ids[-1])
     if options and len(ids) > 1:  # a converted Lead (its Contact holds the same email)
         org.convert_lead(ids[0])
+    if options and len(ids) > 3 and random.Random(seed * 17 + 3).random() < 0.5:  # a Lead merged into another
+        org.merge("Lead", ids[1], [ids[2]])
     return backend, ids
 
 
@@ -66,7 +69,8 @@ def with_options(seed: int, action: Action) -> Action:
                          fallback_matchers=(MatcherGroup((matcher("Phone", "traits.phone"), matcher("LastName", "traits.last")),
                                                          MatcherOperator.AND), MatcherGroup((matcher("Id", "traits.id"),))))
     policies = [None, *MatchPolicy] if action.operation is not Operation.UPSERT else [None, *list(MatchPolicy)[:3]]
-    return replace(action, match_policy=rnd.choice(policies))
+    follow = random.Random(seed * 19 + 7).random() < 0.5  # merges followed (Id matchers reach the survivor)
+    return replace(action, match_policy=rnd.choice(policies), follow_merges=follow)
 
 
 def scenario(seed: int, ids: list[str], refusals: bool = True, options: bool = False) -> tuple[Action, list]:

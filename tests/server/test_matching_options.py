@@ -58,3 +58,34 @@ def test_the_readme_example_action_is_the_example_file_and_is_valid(server):
     assert shown == json.loads((root / "tests" / "examples" / "lead-cascade.json").read_text())
     response = server.validate(pb.ValidateRequest(action=json_format.ParseDict(shown, pb.Action()))).response
     assert response.valid, list(response.diagnostics)
+
+
+def test_the_readme_follow_merges_example_is_the_example_file_and_follows_merges_on_upsert(server):
+    import json
+    import re
+    from pathlib import Path
+
+    from google.protobuf import json_format
+
+    root = Path(__file__).resolve().parents[2]
+    section = (root / "README.md").read_text().split("## Matching options", 1)[1].split("\n## ", 1)[0]
+    merged = section.split("- **Merged records**", 1)[1]
+    shown = json.loads(re.search(r"```json\n(.*?)```", merged, re.S).group(1))
+    assert shown == json.loads((root / "tests" / "examples" / "lead-upsert-follow-merges.json").read_text())
+    example = json_format.ParseDict(shown, pb.Action())
+    response = server.validate(pb.ValidateRequest(action=example)).response
+    assert response.valid and not list(response.diagnostics)  # no FOLLOW_MERGES_IGNORED for an upsert
+    assert translate.action(example).follow_merges
+
+
+def test_the_readme_hard_delete_erase_example_is_a_valid_request():
+    import json
+    import re
+    from pathlib import Path
+
+    from google.protobuf import json_format
+
+    root = Path(__file__).resolve().parents[2]
+    section = (root / "README.md").read_text().split("## Erasing a person", 1)[1].split("\n## ", 1)[0]
+    [request] = [json.loads(block) for block in re.findall(r"```json\n(.*?)```", section, re.S) if "hardDelete" in block]
+    assert json_format.ParseDict(request, pb.EraseRequest()).hard_delete

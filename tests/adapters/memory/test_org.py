@@ -219,6 +219,16 @@ def test_deleted_and_never_existing_ids_are_told_apart(org):
     assert (deleted.value.code, deleted.value.status) == ("ENTITY_IS_DELETED", 404)
 
 
+def test_a_hard_deleted_record_skips_the_recycle_bin(org):
+    soft, hard = org.seed("Lead", lead()), org.seed("Lead", lead(Email="hard@x.com"))
+    assert org.delete("Lead", soft).success and org.hard_delete("Lead", hard).success
+    binned = Lookup("Lead", ("Id", "IsDeleted"), ((FieldIn("Id", (soft, hard)),),), include_deleted=True)
+    assert [(r["Id"], r["IsDeleted"]) for r in org.find(binned)] == [(soft, True)]  # queryAll sees the soft one
+    assert org.find(Lookup("Lead", ("Id",), ((FieldIn("Id", (soft, hard)),),))) == []
+    assert org.update("Lead", hard, {"FirstName": "x"}).error.code == "NOT_FOUND"
+    assert org.hard_delete("Lead", soft).error.code == "ENTITY_IS_DELETED"
+
+
 def test_lookups_must_point_at_a_live_record_of_the_right_object(org):
     account = org.seed("Account", {"Name": "Acme"})
     lead_id = org.seed("Lead", lead())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from core.ports import BackendError, FieldIn, Lookup, RecordStore, StoreFactory,
 
 MAX_IDENTIFIERS = 20
 MAX_VALUES = 100  # per identifier
+MAX_PARALLEL_JOBS = 5  # hardDelete jobs run at once (one per object)
 _CONVERTED = ("IsConverted", "ConvertedContactId")
 
 
@@ -145,24 +147,20 @@ class EraseService:
 
     @staticmethod
     def _delete(store: RecordStore, found: dict[str, tuple[str, str]], hard_delete: bool) -> EraseReport:
-        """Hard delete: one Bulk API job per object; once the org refuses one for want of the permission, every
-        record not yet deleted goes to the recycle bin instead (one collections delete, whatever its objects)."""
+        """Hard delete: one Bulk API job per object; where the org refuses them for want of the permission, every
+        record not hard-deleted goes to the recycle bin instead (one collections delete, whatever its objects)."""
         outcomes: dict[str, tuple[WriteOutcome, bool]] = {}  # id -> (outcome, in the recycle bin)
         refused = ""
         if hard_delete:
             objects: dict[str, list[str]] = {}
             for rid, (obj, _) in found.items():
                 objects.setdefault(obj, []).append(rid)
-            for obj, ids in objects.items():
-                try:
-                    outcomes.update((rid, (o, False)) for rid, o in zip(ids, store.hard_delete(obj, ids), strict=True))
-                except BackendError as exc:
-                    if exc.error.code != "FEATURENOTENABLED":
-                        raise
-                    refused = (f"Salesforce refused the hardDelete job ({exc.error.code}: {exc.error.message[:200]}): "
-                               "this user lacks the 'Bulk API Hard Delete' permission, so the records went to the "
-                               "recycle bin, where they stay for 15 days")
-                    break
+            hard, refusal = _hard_delete(store, list(objects.items()))
+            outcomes.update((rid, (o, False)) for rid, o in hard.items())
+            if refusal is not None:
+                refused = (f"Salesforce refused the hardDelete job ({refusal.code}: {refusal.message[:200]}): this "
+                           "user lacks the 'Bulk API Hard Delete' permission, so the records went to the recycle "
+                           "bin, where they stay for 15 days")
         rest = [rid for rid in found if rid not in outcomes]
         outcomes.update((rid, (o, True)) for rid, o in zip(rest, store.delete_anywhere(rest) if rest else [],
                                                             strict=True))
@@ -177,6 +175,35 @@ class EraseService:
                 status, kind, _ = classify(error)
                 records.append(ErasedRecord(obj, rid, status, kind, found_by, error=error, note=note))
         return EraseReport(tuple(records), store.api_calls, refused if records else "", store.describe_calls)
+
+
+def _hard_delete(store: RecordStore, objects: list[tuple[str, list[str]]]
+                 ) -> tuple[dict[str, WriteOutcome], ResultError | None]:
+    """One hardDelete job per object: the first alone (a user without the permission is refused once), then the
+    others at once, as jobs take seconds to minutes each. The outcomes of the records of jobs that ran, and the
+    refusal, if any."""
+    done: dict[str, WriteOutcome] = {}
+    refusal: ResultError | None = None
+
+    def run(job: tuple[str, list[str]]) -> tuple[list[str], list[WriteOutcome] | ResultError]:
+        obj, ids = job
+        try:
+            return ids, store.hard_delete(obj, ids)
+        except BackendError as exc:
+            if exc.error.code != "FEATURENOTENABLED":
+                raise
+            return ids, exc.error
+
+    first = [run(objects[0])] if objects else []
+    if first and not isinstance(first[0][1], ResultError) and len(objects) > 1:
+        with ThreadPoolExecutor(max_workers=min(len(objects) - 1, MAX_PARALLEL_JOBS)) as pool:
+            first += list(pool.map(run, objects[1:]))
+    for ids, answer in first:
+        if isinstance(answer, ResultError):
+            refusal = answer
+        else:
+            done.update(zip(ids, answer, strict=True))
+    return done, refusal
 
 
 def _which(record: Any, lookup: Lookup) -> str:

@@ -38,9 +38,8 @@ def follow_merges(store: RecordStore, object_name: str, writes: list[Write], res
         for w in pending:
             if w.target in masters and w.kind == "delete":
                 i = w.event.index
-                results[i] = replace(results[i], matched_ids=(masters[w.target],), error=ResultError(
-                    "ENTITY_IS_DELETED", f"{object_name} {w.target} was merged into {masters[w.target]}; a delete "
-                    "does not follow merges, so nothing was deleted"))
+                results[i] = replace(results[i], matched_ids=(masters[w.target],),
+                                     error=merged_delete_error(object_name, w.target, masters[w.target]))
         moved = [replace(w, target=masters[w.target], round=0) for w in pending
                  if w.target in masters and w.kind != "delete"]
         # Later events of the batch already wrote a record these now reach: write them again after these,
@@ -91,6 +90,21 @@ def lookup_following_merges(store: RecordStore, object_name: str, lookup: Lookup
         wanted = {now for origin, now in moved.items() if origin in read_ids} - {str(r["Id"]) for r in records}
         reads = [_by_id(object_name, lookup.select, wanted)] if wanted and lookup is not None else []
     return records, {}, {}  # not reached: the last hop returns
+
+
+def lookup_with_masters(store: RecordStore, object_name: str, lookup: Lookup | None, ids: Collection[str]
+                        ) -> tuple[list[Record], dict[str, str]]:
+    """`lookup`'s records and, read in the same call, the record each of `ids` merged away was merged into (a
+    delete does not follow merges: it names the record)."""
+    answers = store.find_many([*([lookup] if lookup is not None else []),
+                               _by_id(object_name, ("Id", "MasterRecordId"), ids, True)])
+    masters = {str(r["Id"]): str(r["MasterRecordId"]) for r in answers[-1] if r.get("MasterRecordId")}
+    return [r for found in answers[:-1] for r in found], masters
+
+
+def merged_delete_error(object_name: str, rid: str, master: str) -> ResultError:
+    return ResultError("ENTITY_IS_DELETED", f"{object_name} {rid} was merged into {master}; a delete does not "
+                       "follow merges, so nothing was deleted")
 
 
 def merged_too_often(object_name: str, given: str, last: str) -> ResultError:

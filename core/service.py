@@ -11,7 +11,14 @@ from core.coordination import CoordinationUnavailable, EventLedger, KeyLeases, h
 from core.describe import FieldDescribe, ObjectDescribe
 from core.execution import Write, halted, run_keyed_rounds
 from core.idempotency import EventClaims
-from core.merges import follow_merges, id_values, lookup_following_merges, turn_to_survivors
+from core.merges import (
+    follow_merges,
+    id_values,
+    lookup_following_merges,
+    lookup_with_masters,
+    merged_delete_error,
+    turn_to_survivors,
+)
 from core.model import (
     Action,
     ApplyReport,
@@ -195,6 +202,7 @@ class _Batch:
         self.leases = leases
         self.results: dict[int, EventResult] = {}
         self._followed: dict[int, str] = {}  # event index -> the merged-away id its Id matcher gave
+        self._merged_deletes: dict[int, tuple[str, str]] = {}  # a delete's event -> (merged-away id, merged into)
         self.native_field = self._native_upsert_field()
 
     def run(self, events: Sequence[Event]) -> tuple[EventResult, ...]:
@@ -431,16 +439,19 @@ class _Batch:
             adopt_duplicates=self.action.adopt_duplicate, stop=self.stop)
         self.results.update(sequencer.run(prepared))
         for p in prepared:
-            given = self._followed.get(p.index)
-            result = self.results.get(p.index)
+            given, result = self._followed.get(p.index), self.results.get(p.index)
             if given and result is not None and result.error is None and not result.matched_ids:
                 self.results[p.index] = replace(result, matched_ids=(given,))
+            named = self._merged_deletes.get(p.index)
+            if named and result is not None and result.error is not None and result.error.code == "NOT_FOUND":
+                self.results[p.index] = replace(result, record_id=named[0], matched_ids=(named[1],),
+                                                error=merged_delete_error(self.action.object_name, *named))
 
     def _merged_ids(self, prepared: list[Prepared]) -> tuple[set[str], set[str]] | None:
-        """With follow_merges, for an update or upsert that looks records up: the ids its Id matchers name, those
-        the first lookup reads and those of later groups; None when there is nothing to follow."""
-        if not (self.action.follow_merges and self.operation in (Operation.UPDATE, Operation.UPSERT)
-                and self.describe.field("MasterRecordId") is not None):
+        """With follow_merges, for a batch that looks records up: the ids its Id matchers name, those the first
+        lookup reads and those of later groups; None when there is nothing to follow."""
+        if not (self.action.follow_merges and self.describe.field("MasterRecordId") is not None) or (
+                self.operation is Operation.DELETE and not self._by_id_only()):  # as Validate says
             return None
         pairs = [pair for p in prepared for pair in id_values(p)]
         if not pairs:
@@ -449,6 +460,11 @@ class _Batch:
 
     def _find_following_merges(self, lookup: Lookup | None, prepared: list[Prepared], read_ids: set[str],
                                other_ids: set[str]) -> tuple[list[Record], list[Prepared]]:
+        if self.operation is Operation.DELETE:  # names the record merged into (as a delete by Id does), no more
+            records, masters = lookup_with_masters(self.store, self.action.object_name, lookup, read_ids | other_ids)
+            self._merged_deletes.update((p.index, (rid, masters[rid])) for p in prepared for _, rid in id_values(p)
+                                        if rid in masters)
+            return records, prepared
         records, survivors, too_far = lookup_following_merges(self.store, self.action.object_name, lookup,
                                                               read_ids, other_ids)
         failed = turn_to_survivors(self.action.object_name, prepared, survivors, too_far, self._followed)

@@ -28,26 +28,29 @@ def leads(backend, n: int) -> list[str]:
     return [org_of(backend).seed("Lead", {"LastName": f"L{i}", "Company": "Acme"}) for i in range(n)]
 
 
-def test_an_update_follows_merges_to_the_surviving_record(backend):
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_an_update_follows_merges_to_the_surviving_record(backend, dry_run):
     a, b, c = leads(backend, 3)
     org = org_of(backend)
     org.merge("Lead", b, [a])  # a -> b
     org.merge("Lead", c, [b])  # b -> c: a reaches c in two hops
     service, conn = ApplyService(backend.factory), backend.connection_for("acme")
     results = service.apply(conn, by_id(Operation.UPDATE), [identify("e1", id=a, title="VP"),
-                                                           identify("e2", id=c, title="CEO")]).results
+                                                           identify("e2", id=c, title="CEO")], dry_run=dry_run).results
+    updated = Outcome.WOULD_UPDATE if dry_run else Outcome.UPDATED  # a dry run predicts it, through its lookup
     assert [(r.status, r.outcome, r.record_id, r.matched_ids) for r in results] == [
-        (200, Outcome.UPDATED, c, (a,)), (200, Outcome.UPDATED, c, ())]
-    assert org.get("Lead", c)["Title"] == "CEO"  # the events stay in order on the surviving record
+        (200, updated, c, (a,)), (200, updated, c, ())]
+    assert org.get("Lead", c)["Title"] == (None if dry_run else "CEO")  # the events stay in order on the survivor
 
 
-def test_a_delete_of_a_merged_record_is_not_found_naming_the_survivor(backend):
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_delete_of_a_merged_record_is_not_found_naming_the_survivor(backend, dry_run):
     a, b = leads(backend, 2)
     org_of(backend).merge("Lead", b, [a])
     service, conn = ApplyService(backend.factory), backend.connection_for("acme")
-    [result] = service.apply(conn, by_id(Operation.DELETE), [identify("e1", id=a)]).results
+    [result] = service.apply(conn, by_id(Operation.DELETE), [identify("e1", id=a)], dry_run=dry_run).results
     assert (result.status, result.outcome, result.record_id, result.matched_ids) == (404, Outcome.NOT_FOUND, a, (b,))
-    assert b in result.error.message
+    assert b in result.error.message and result.error.code == "ENTITY_IS_DELETED"
     assert org_of(backend).get("Lead", b)["Id"] == b  # the survivor is untouched
 
 

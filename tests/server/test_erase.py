@@ -35,7 +35,7 @@ def test_an_invalid_identifier_refuses_the_request_whole(server):
 
 
 def test_a_refused_hard_delete_says_so_per_record_and_in_the_response(server):
-    server.apply(apply_request(lead_create(), identify("c1", "ann@x.io")))
+    server.apply(apply_request(lead_create(), identify_message("c1", "ann@x.io")))
     request = erase_request(("Lead", "Email", "ann@x.io"))
     request.hard_delete = True
     t = server.call("Erase", request)

@@ -60,6 +60,21 @@ def merged_results(w: Write, outcome: WriteOutcome | None, error: ResultError | 
             else EventResult(p.event_id, 200, Outcome.UPDATED, record_id=rid) for p, no_change in w.merged]
 
 
+def outcome_error(outcome: WriteOutcome) -> ResultError | None:
+    """Why a write failed (None: it succeeded)."""
+    if outcome.success:
+        return None
+    return outcome.error or ResultError("UNKNOWN_EXCEPTION", "Salesforce gave no details")
+
+
+def upsert_result(event_id: str, outcome: WriteOutcome) -> EventResult:
+    """The result of one event's own upsert (no later event folded into it)."""
+    error = outcome_error(outcome)
+    if error is not None:
+        return failure(event_id, error, outcome.matched_ids)
+    return success(Write("upsert", Prepared(0, event_id), ""), outcome)
+
+
 def success(w: Write, outcome: WriteOutcome) -> EventResult:
     if w.kind == "upsert":
         status, kind = (201, Outcome.CREATED) if outcome.created else (200, Outcome.UPDATED)
@@ -170,8 +185,7 @@ def run_keyed_rounds(store: RecordStore, object_name: str, writes: list[Write], 
             break
         for w, outcome in zip(batch, send_round(store, object_name, batch, external_id_field), strict=True):
             record_id = w.target if w.kind in ("update", "delete") else ""
-            error = None if outcome.success else outcome.error or ResultError("UNKNOWN_EXCEPTION",
-                                                                             "Salesforce gave no details")
+            error = outcome_error(outcome)
             if error is not None and w.merged and splits(error):
                 cap[w.event.index] = (len(w.merged) + 1) // 2
                 queue = queues[w.target]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from core.describe import ObjectDescribe
 from core.model import ApiUsage, Connection, DuplicateRuleHeader, ResultError, Scalar
 from core.record_types import RecordTypeInfo
+from core.steps import StepClock
 
 Record = Mapping[str, Any]
 
@@ -159,6 +160,32 @@ class RecordStore(Protocol):
     @property
     def api_budget_left(self) -> int | None:
         """Calls the API budget governor still lets sfdest make to the org; None without a governor."""
+        ...
+
+
+@dataclass(frozen=True)
+class StreamRow:
+    """One record of a streamed upsert, with the caller's tag for it (its outcome comes back with the tag)."""
+
+    tag: int
+    record: Record
+
+
+# In a stream of rows: the records after it go in a later job than those before it.
+JOB_BREAK = None
+
+
+@runtime_checkable
+class StreamingStore(Protocol):
+    """A store that can upsert an unbounded stream of records without holding them (Salesforce: Bulk API 2.0
+    jobs whose CSV is built and uploaded as the rows arrive)."""
+
+    def upsert_stream(self, object_name: str, external_id_field: str, rows: Iterator[StreamRow | None],
+                      clock: StepClock) -> Iterator[tuple[int, WriteOutcome]] | None:
+        """(tag, outcome) for every row, in no particular order, as each job's results are read; rows are
+        pulled while a job is uploaded, so a job's outcomes come after its last row was pulled. Rows with
+        equal keys never share a job, and a job's rows are written before a later job's. None: this store
+        would not stream (a Bulk job is not wanted: Bulk disabled, or too little time left)."""
         ...
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.coercion import match_key
 from core.coordination import CoordinationUnavailable, EventLedger, KeyLeases, holding, record_key
@@ -45,6 +45,7 @@ from core.preparation import Prepared, missing_required, picklist_problem, prepa
 from core.presets import effective_mappings
 from core.record_types import RecordTypeInfo
 from core.sequencing import Groups, Sequencer
+from core.steps import StepClock
 from core.validation import (
     count_problems,
     native_upsert_key,
@@ -54,6 +55,9 @@ from core.validation import (
     validate_static,
 )
 
+if TYPE_CHECKING:
+    from core.streaming import StreamPart
+
 _OBJECT_MISSING_CODES = ("NOT_FOUND", "INVALID_TYPE")
 # A Lead lookup reads these too: a converted Lead cannot be updated, and its Contact is where it went.
 CONVERSION_FIELDS = ("IsConverted", "ConvertedContactId")
@@ -61,7 +65,7 @@ CONVERSION_FIELDS = ("IsConverted", "ConvertedContactId")
 MAX_REPORTED_DIAGNOSTICS = 100
 
 
-def _reported(diagnostics: Sequence[Diagnostic]) -> tuple[Diagnostic, ...]:
+def reported(diagnostics: Sequence[Diagnostic]) -> tuple[Diagnostic, ...]:
     """The action's diagnostics as an Apply reports them, once per call: errors first, at most MAX_REPORTED."""
     ordered = sorted(diagnostics, key=lambda d: d.severity is not Severity.ERROR)
     if len(ordered) <= MAX_REPORTED_DIAGNOSTICS:
@@ -74,7 +78,7 @@ def _reported(diagnostics: Sequence[Diagnostic]) -> tuple[Diagnostic, ...]:
 def _action_failures(events: Sequence[Event], diagnostics: Sequence[Diagnostic]) -> tuple[
         tuple[EventResult, ...], tuple[Diagnostic, ...]]:
     """Every event fails with a short INVALID_ACTION pointing to the action's errors, reported once."""
-    shown = _reported(diagnostics)
+    shown = reported(diagnostics)
     indexes = tuple(i for i, d in enumerate(shown) if d.severity is Severity.ERROR)
     count = sum(d.severity is Severity.ERROR for d in diagnostics)
     failed = replace(failure("", ResultError("INVALID_ACTION", f"the action is invalid: {count} error(s), listed "
@@ -150,35 +154,80 @@ class ApplyService:
         return replace(report, results=tuple(answered[i] if i in answered else next(worked)
                                              for i in range(len(events))))
 
-    def _apply(self, connection: Connection, action: Action, events: Sequence[Event], dry_run: bool,
-               deadline: float | None, stop: Callable[[], bool] | None) -> ApplyReport:
+    def apply_stream(self, connection: Connection, action: Action, chunks: Iterable[Sequence[Event]],
+                     dry_run: bool = False, deadline: float | None = None, stop: Callable[[], bool] | None = None,
+                     clock: StepClock | None = None) -> Iterator[StreamPart]:
+        """Apply events arriving in chunks (core.streaming): parts of results as they are known, each with its
+        event's position in the stream, then a last part with the call's report (no results)."""
+        from core.streaming import apply_stream  # core.streaming builds on this module
+
+        return apply_stream(self, connection, action, chunks, dry_run, deadline, stop, clock or StepClock())
+
+    def static_problems(self, action: Action) -> list[Diagnostic]:
+        """The action's problems found without an org (and what this service cannot do)."""
         static = validate_static(action)
         if action.newest_event_wins and self._newest is None:
             static.append(Diagnostic(Severity.ERROR, "ORDERING_UNAVAILABLE", "this server keeps no event order "
                                      "(newest_event_wins)", ACTION.field("newest_event_wins")))
-        if any(d.severity is Severity.ERROR for d in static):
+        return static
+
+    @staticmethod
+    def checked(store: RecordStore, action: Action, static: list[Diagnostic]) -> tuple[
+            ObjectDescribe | None, RecordTypeInfo | None, list[Diagnostic]]:
+        """The action against the org: its object's describe (None: no such object), its record type, and
+        every problem (`static` first); raises BackendError when the org cannot say."""
+        describe, problems = _Describe.load(store, action)
+        problems += validate_against_describe(action, describe) if describe else []
+        record_type, found = _Describe.record_type(store, action, describe)
+        return describe, record_type, static + problems + found
+
+    def batch(self, store: RecordStore, connection: Connection, action: Action, describe: ObjectDescribe,
+              dry_run: bool, deadline: float | None, record_type: RecordTypeInfo | None,
+              stop: Callable[[], bool] | None) -> _Batch:
+        return _Batch(store, action, describe, dry_run, deadline, record_type, stop,
+                      _Leases(self._leases, connection.instance_url, self._newest))
+
+    def open_store(self, connection: Connection, deadline: float | None,
+                   stop: Callable[[], bool] | None) -> RecordStore:
+        return self._stores.open(connection, deadline, stop=stop)
+
+    @property
+    def keeps_ledger(self) -> bool:
+        return self._ledger is not None
+
+    def _apply(self, connection: Connection, action: Action, events: Sequence[Event], dry_run: bool,
+               deadline: float | None, stop: Callable[[], bool] | None) -> ApplyReport:
+        static = self.static_problems(action)
+        if has_errors(static):
             results, shown = _action_failures(events, static)
             return ApplyReport(results, api_calls=0, diagnostics=shown)
         store: RecordStore | None = None
-        shown = _reported(static)
+        shown = reported(static)
         try:
             store = self._stores.open(connection, deadline, stop=stop)
-            describe, problems = _Describe.load(store, action)
-            problems += validate_against_describe(action, describe) if describe else []
-            record_type, found = _Describe.record_type(store, action, describe)
-            problems += found
-            if describe is None or any(d.severity is Severity.ERROR for d in problems):  # None: OBJECT_NOT_FOUND
-                results, shown = _action_failures(events, static + problems)
+            describe, record_type, problems = self.checked(store, action, static)
+            if describe is None or has_errors(problems):  # None: OBJECT_NOT_FOUND
+                results, shown = _action_failures(events, problems)
             else:
-                shown = _reported(static + problems)
-                results = _Batch(store, action, describe, dry_run, deadline, record_type, stop,
-                                 _Leases(self._leases, connection.instance_url, self._newest)).run(events)
+                shown = reported(problems)
+                results = self.batch(store, connection, action, describe, dry_run, deadline, record_type,
+                                     stop).run(events)
         except BackendError as exc:
             results = tuple(failure(e.id, exc.error) for e in events)
-        calls = store.api_calls if store else 0
-        return ApplyReport(results, api_calls=calls, api_usage=store.api_usage if store else None, diagnostics=shown,
-                           refresh_token=store.rotated_refresh_token if store else "",
-                           describe_calls=store.describe_calls if store else 0)
+        return store_report(results, store, shown)
+
+
+def has_errors(diagnostics: Sequence[Diagnostic]) -> bool:
+    return any(d.severity is Severity.ERROR for d in diagnostics)
+
+
+def store_report(results: tuple[EventResult, ...], store: RecordStore | None,
+                 diagnostics: tuple[Diagnostic, ...]) -> ApplyReport:
+    """An Apply's report: its results, and what the store it used counted."""
+    return ApplyReport(results, api_calls=store.api_calls if store else 0,
+                       api_usage=store.api_usage if store else None, diagnostics=diagnostics,
+                       refresh_token=store.rotated_refresh_token if store else "",
+                       describe_calls=store.describe_calls if store else 0)
 
 
 @dataclass(frozen=True)
@@ -205,9 +254,8 @@ class _Batch:
         self._merged_deletes: dict[int, tuple[str, str]] = {}  # a delete's event -> (merged-away id, merged into)
         self.native_field = self._native_upsert_field()
 
-    def run(self, events: Sequence[Event]) -> tuple[EventResult, ...]:
-        if self.action.duplicate_rule is not None or self.action.assignment_rule:
-            self.store.set_write_options(WriteOptions(self.action.duplicate_rule, self.action.assignment_rule))
+    def prepare(self, events: Sequence[Event]) -> list[Prepared]:
+        """The events ready to route; those that cannot be are answered in self.results (by index)."""
         mappings = effective_mappings(self.action.preset, self.action.field_mappings)
         prepared = []
         for i, event in enumerate(events):
@@ -219,6 +267,16 @@ class _Batch:
             if self.native_field:  # the upsert key comes from the matcher, never from a mapping
                 p.fields.pop(self.native_field, None)
             prepared.append(p)
+        return prepared
+
+    def native_record(self, p: Prepared) -> dict[str, Any]:
+        """What a native upsert sends for the event: the record it would create, and its key."""
+        return {**self._create_record(p), self.native_field: p.matchers[self.native_field]}
+
+    def run(self, events: Sequence[Event]) -> tuple[EventResult, ...]:
+        if self.action.duplicate_rule is not None or self.action.assignment_rule:
+            self.store.set_write_options(WriteOptions(self.action.duplicate_rule, self.action.assignment_rule))
+        prepared = self.prepare(events)
         leases = self.leases
         if self.action.newest_event_wins and leases is not None and leases.newest is not None:
             with newest_first(leases.newest, leases.port, events, prepared, self._ordering_keys, self.results,
@@ -236,8 +294,7 @@ class _Batch:
             self._sequence(prepared)
         elif self.native_field:
             self._keyed([Write("upsert", p, f"ext:{match_key(p.matchers[self.native_field], self._native())!r}",
-                               {**self._create_record(p), self.native_field: p.matchers[self.native_field]})
-                         for p in prepared], self.native_field)
+                               self.native_record(p)) for p in prepared], self.native_field)
         elif self._by_id_only():
             writes = [Write(op.value, p, p.matchers["Id"], dict(p.fields), no_change=not p.fields
                             and op is Operation.UPDATE) for p in prepared]

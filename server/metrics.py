@@ -45,9 +45,13 @@ class Metrics:
         self.rpcs.labels(method, code).inc()
 
     def applied(self, results: Iterable[EventResult], seconds: float) -> None:
+        self.answered(results)
+        self.apply_seconds.observe(seconds)
+
+    def answered(self, results: Iterable[EventResult]) -> None:
+        """Results sent (an ApplyStream's as they go)."""
         for r in results:
             self.events.labels(r.outcome.value, str(r.status)).inc()
-        self.apply_seconds.observe(seconds)
 
     # core.telemetry.Telemetry.
     def salesforce_call(self, kind: str) -> None:

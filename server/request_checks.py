@@ -3,7 +3,7 @@ Each problem names its place in the request (printed here, at the edge, for goog
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sfdest.v1 import destination_pb2 as pb
@@ -50,18 +50,40 @@ def erase_violations(request: pb.EraseRequest) -> list[Violation]:
     return _connection_problems(request, required=True)
 
 
+def _events_problems(events: Sequence[pb.Event], max_events: int, per: str = "call") -> list[Violation]:
+    n = len(events)
+    if n > max_events:
+        return [_violation(_EVENTS, f"at most {max_events} events per {per}; got {n} (split the batch)")]
+    return _event_id_problems(events)
+
+
 def apply_violations(request: pb.ApplyRequest, max_events: int) -> list[Violation]:
     out = _connection_problems(request, required=True)
     if not request.HasField("action"):
         out.append(_violation(ACTION, "an action is required"))
-    n = len(request.events)
-    if n == 0:
+    if not request.events:
         out.append(_violation(_EVENTS, "at least one event is required"))
-    elif n > max_events:
-        out.append(_violation(_EVENTS, f"at most {max_events} events per call; got {n} (split the batch)"))
     else:
-        out.extend(_event_id_problems(request.events))
+        out.extend(_events_problems(request.events, max_events))
     return out
+
+
+def stream_violations(message: pb.ApplyStreamRequest, first: bool, max_events: int) -> list[Violation]:
+    """One ApplyStream message: the first names the connection and the action (as Apply's request does),
+    later ones only carry events; each message holds at most max_events, with ids unique within it."""
+    if first:
+        out = _connection_problems(message, required=True)
+        if not message.HasField("action"):
+            out.append(_violation(ACTION, "an action is required"))
+    else:
+        later = [name for name in ("connection", "action") if message.HasField(name)]
+        out = [_violation(Path.root(name), "only the stream's first message may set it")
+               for name in [*later, *(["dry_run"] if message.dry_run else [])]]
+    return out + _events_problems(message.events, max_events, "message")
+
+
+def stream_end_violations(events: int) -> list[Violation]:
+    return [] if events else [_violation(_EVENTS, "at least one event is required (in any message)")]
 
 
 def validate_violations(request: pb.ValidateRequest, max_events: int) -> list[Violation]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
@@ -13,8 +13,10 @@ from sfdest.v1 import destination_pb2 as pb
 from sfdest.v1 import destination_pb2_grpc
 
 from core.erasure import EraseRefused, EraseService
+from core.model import Event
 from core.ports import BackendError
 from core.service import ApplyService, ValidateService
+from core.steps import StepClock
 from core.telemetry import org_label
 from server import errors, request_checks, translate
 from server.interceptors import REQUEST_ID_KEY, current_request_id, request_id_from
@@ -169,29 +171,128 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
 
         return self._call("Erase", context, pb.EraseResponse(), run)
 
+    def ApplyStream(self, request_iterator: Iterator[pb.ApplyStreamRequest],
+                    context: grpc.ServicerContext) -> Iterator[pb.ApplyStreamResponse]:
+        """Apply over a stream (core.streaming): the first message's checks are Apply's, each later message's
+        events are checked as it arrives (a malformed one ends the call: INVALID_ARGUMENT, results sent
+        before it stand). The org's turn is held for the whole stream."""
+        rpc = _Rpc("ApplyStream", context)
+        clock = StepClock()
+        try:
+            with clock.step("receive"):
+                first = next(request_iterator, None)
+            if first is None:
+                raise errors.malformed("ApplyStreamRequest", [errors.Violation("", "the stream carried no message")])
+            violations = request_checks.stream_violations(first, True, self._max_events)
+            if violations:
+                raise errors.malformed("ApplyStreamRequest", violations)
+            self._check_backend(first.connection)
+            org = org_label(first.connection.instance_url)
+            with self._org_limiter.slot(org, self._turn_wait(context), context.is_active) as refusal:
+                if refusal is not None:
+                    raise errors.RequestFault(refusal.reason, refusal.message)
+                yield from self._streamed(first, request_iterator, context, rpc.line, clock, org)
+        except errors.RequestFault as exc:
+            rpc.fault = exc
+        except Exception:
+            if context.is_active():  # a request stream the caller cancelled raises too: that is no fault
+                rpc.fault = self._unexpected("ApplyStream", rpc.rid)
+        self._finish(rpc)
+        if rpc.fault is not None:
+            errors.reject(context, rpc.fault, None, rpc.rid)
+
+    def _streamed(self, first: pb.ApplyStreamRequest, requests: Iterator[pb.ApplyStreamRequest],
+                  context: grpc.ServicerContext, line: dict[str, Any], clock: StepClock,
+                  org: str) -> Iterator[pb.ApplyStreamResponse]:
+        action = translate.action(first.action)
+        line.update(object=action.object_name, operation=action.operation.value if action.operation else "",
+                    dry_run=first.dry_run)
+        statuses: Counter[str] = Counter()
+        outcomes: Counter[str] = Counter()
+        seen = {"events": 0, "messages": 0}
+
+        def chunks() -> Iterator[tuple[Event, ...]]:
+            message: pb.ApplyStreamRequest | None = first
+            while message is not None:
+                with clock.step("receive"):
+                    if seen["messages"]:
+                        violations = request_checks.stream_violations(message, False, self._max_events)
+                        if violations:
+                            raise errors.malformed(f"ApplyStreamRequest (message {seen['messages']})", violations)
+                    events = translate.events(message.events)
+                seen["messages"] += 1
+                seen["events"] += len(events)
+                yield events
+                with clock.step("receive"):
+                    message = next(requests, None)
+            if request_checks.stream_end_violations(seen["events"]):
+                raise errors.malformed("ApplyStreamRequest", request_checks.stream_end_violations(0))
+
+        parts = self._apply.apply_stream(translate.connection(first.connection), action, chunks(), first.dry_run,
+                                         core_deadline(context, self._margin, self._fraction, self._max_call),
+                                         stop=self._stop(context), clock=clock)
+        for part in parts:
+            with clock.step("respond"):
+                response = pb.ApplyStreamResponse(results=[
+                    pb.StreamedResult(position=position, result=translate.event_result(r))
+                    for position, r in part.results])
+                statuses.update(str(r.status) for _, r in part.results)
+                outcomes.update(r.outcome.value for _, r in part.results)
+                if self._metrics is not None:
+                    self._metrics.answered(r for _, r in part.results)
+                if part.report is not None:
+                    response.summary.CopyFrom(translate.apply_response(part.report))
+                    response.summary.backend = self._backend
+                    line.update(api_calls=part.report.api_calls)
+                    if self._metrics is not None and part.report.api_usage is not None:
+                        self._metrics.api_usage(org, part.report.api_usage.used, part.report.api_usage.limit)
+            if part.report is not None:
+                response.cpu_by_step.extend(translate.step_cpu(clock.seconds))
+            yield response
+        line.update(events=seen["events"], messages=seen["messages"], statuses=dict(sorted(statuses.items())),
+                    outcomes=dict(sorted(outcomes.items())))
+
     def _call(self, method: str, context: grpc.ServicerContext, empty: Any,
               run: Callable[[dict[str, Any]], Any]) -> Any:
         """Run one RPC: echo its request id, time it, turn faults into gRPC errors, log exactly one line."""
-        started = time.monotonic()
-        rid = request_id(context)
-        context.send_initial_metadata(((REQUEST_ID_KEY, rid),))
-        line: dict[str, Any] = {"rpc": method, "request_id": rid}
-        fault: errors.RequestFault | None = None
+        rpc = _Rpc(method, context)
+        response = None
         try:
-            response = run(line)
+            response = run(rpc.line)
         except errors.RequestFault as exc:
-            fault = exc
+            rpc.fault = exc
         except Exception:
-            # The formatter shows the exception's type and frames, never its text (it may quote secrets).
-            log.exception("%s failed unexpectedly", method, extra={"fields": {"rpc": method, "request_id": rid}})
-            fault = errors.RequestFault("INTERNAL", f"internal error (request id {rid})")
-        code = fault.code.name if fault else "OK" if context.is_active() else "CANCELLED"
-        line.update(code=code, duration_ms=round((time.monotonic() - started) * 1000))
-        if fault is not None:
-            line.update(reason=fault.reason, violations=[v.field for v in fault.violations])
-        log.info("%s %s", method, code, extra={"fields": line})
-        if self._metrics is not None:
-            self._metrics.rpc(method, code)
-        if fault is not None:
-            return errors.reject(context, fault, empty, rid)
+            rpc.fault = self._unexpected(method, rpc.rid)
+        self._finish(rpc)
+        if rpc.fault is not None:
+            return errors.reject(context, rpc.fault, empty, rpc.rid)
         return response
+
+    @staticmethod
+    def _unexpected(method: str, rid: str) -> errors.RequestFault:
+        # The formatter shows the exception's type and frames, never its text (it may quote secrets).
+        log.exception("%s failed unexpectedly", method, extra={"fields": {"rpc": method, "request_id": rid}})
+        return errors.RequestFault("INTERNAL", f"internal error (request id {rid})")
+
+    def _finish(self, rpc: _Rpc) -> None:
+        """The RPC's one log line and its count."""
+        fault = rpc.fault
+        code = fault.code.name if fault else "OK" if rpc.context.is_active() else "CANCELLED"
+        rpc.line.update(code=code, duration_ms=round((time.monotonic() - rpc.started) * 1000))
+        if fault is not None:
+            rpc.line.update(reason=fault.reason, violations=[v.field for v in fault.violations])
+        log.info("%s %s", rpc.method, code, extra={"fields": rpc.line})
+        if self._metrics is not None:
+            self._metrics.rpc(rpc.method, code)
+
+
+class _Rpc:
+    """One RPC being answered: its request id (echoed at once), start, log line and fault."""
+
+    def __init__(self, method: str, context: grpc.ServicerContext):
+        self.method, self.context = method, context
+        self.started = time.monotonic()
+        self.rid = request_id(context)
+        context.send_initial_metadata(((REQUEST_ID_KEY, self.rid),))
+        self.line: dict[str, Any] = {"rpc": method, "request_id": self.rid}
+        self.fault: errors.RequestFault | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from google.protobuf import struct_pb2
@@ -234,6 +235,16 @@ def event_result(result: model.EventResult) -> pb.EventResult:
                                                           for p in result.error.field_problems]))
     if result.retry_after_seconds > 0:
         out.retry_after.FromNanoseconds(math.ceil(result.retry_after_seconds * 1000) * 1_000_000)  # whole ms
+    return out
+
+
+def step_cpu(seconds: dict[str, float]) -> list[pb.StepCpu]:
+    """CPU seconds per step (core.steps), largest first."""
+    out = []
+    for step, cpu in sorted(seconds.items(), key=lambda kv: -kv[1]):
+        message = pb.StepCpu(step=step)
+        message.cpu.FromTimedelta(timedelta(seconds=cpu))
+        out.append(message)
     return out
 
 

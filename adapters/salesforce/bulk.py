@@ -30,6 +30,8 @@ OPERATIONS = {"create": "insert", "update": "update", "upsert": "upsert", "delet
 NOT_PERMITTED = "FEATURENOTENABLED"
 _NOT_PERMITTED_TEXT = ("featurenotenabled", "requires special user profile permission")
 TERMINAL = ("JobComplete", "Failed", "Aborted")
+# Calls a Bulk API job takes at least: create, upload, close, one poll, three result sets.
+BULK_JOB_CALLS = 7
 # A result element shaped like an sObject Collections one ({id, success, errors, created}), or a final outcome.
 Item = dict[str, Any] | WriteOutcome
 
@@ -85,7 +87,12 @@ def bulk_row(payload: Any) -> dict[str, Any]:
     return {"Id": payload["id"], **row} if "id" in payload else row
 
 
-def _unknown(why: str) -> WriteOutcome:
+def holds_hash_na(payload: Any) -> bool:
+    """A record holding the literal text #N/A, which a CSV cell cannot say (Bulk reads it as null)."""
+    return isinstance(payload, dict) and any(isinstance(v, str) and v.strip() == "#N/A" for v in payload.values())
+
+
+def unknown(why: str) -> WriteOutcome:
     return WriteOutcome(False, error=ResultError("OUTCOME_UNKNOWN", f"{why}; Salesforce may or may not have "
                                                  "written this record: check before retrying"))
 
@@ -107,7 +114,7 @@ class BulkJob:
         table = build_table(records, key)
         uploads = list(render(table.header, table.rows, self._settings.max_upload_bytes))
         try:
-            self._create()
+            self.create()
         except BackendError as exc:
             return [WriteOutcome(False, error=exc.error)] * len(records)
         try:
@@ -115,16 +122,22 @@ class BulkJob:
                 self._session.request("PUT", f"{self._url}/{self.job_id}/batches", data, idempotent=False,
                                       content_type="text/csv")
         except BackendError as exc:
-            self._abort()  # never closed, so never processed: nothing was written
-            error = exc.error
-            if error.code == "OUTCOME_UNKNOWN":
-                error = ResultError("UNKNOWN_EXCEPTION", f"uploading the data of Bulk API job {self.job_id} failed "
-                                    f"({error.message[:200]}); the job was aborted, nothing was written")
-            return [WriteOutcome(False, error=error)] * len(records)
-        info = self._wait(self._close(), len(table.rows))
-        return self._collect(info, table)
+            self.abort()  # never closed, so never processed: nothing was written
+            return [WriteOutcome(False, error=self.upload_failure(exc.error))] * len(records)
+        return self._collect(self.wait_closed(len(table.rows)), table)
 
-    def _create(self) -> None:
+    def upload_failure(self, error: ResultError) -> ResultError:
+        """What an upload's failure means for its rows, once the job was aborted: nothing was written."""
+        if error.code != "OUTCOME_UNKNOWN":
+            return error
+        return ResultError("UNKNOWN_EXCEPTION", f"uploading the data of Bulk API job {self.job_id} failed "
+                           f"({error.message[:200]}); the job was aborted, nothing was written")
+
+    def wait_closed(self, rows: int) -> dict[str, Any]:
+        """Close the job and wait for it to end (see _wait); its last job info."""
+        return self._wait(self._close(), rows)
+
+    def create(self) -> None:
         spec: dict[str, Any] = {"object": self._object, "operation": OPERATIONS[self._op], "contentType": "CSV",
                                 "lineEnding": "LF", "columnDelimiter": "COMMA"}
         if self._op == "upsert":
@@ -148,7 +161,7 @@ class BulkJob:
             return None
         return body if isinstance(body, dict) else None
 
-    def _abort(self) -> dict[str, Any] | None:
+    def abort(self) -> dict[str, Any] | None:
         return self._set_state("Aborted") or self._info()
 
     def _close(self) -> dict[str, Any]:
@@ -157,7 +170,7 @@ class BulkJob:
             return closed
         info = self._info()  # the close may have gone through before its answer was lost
         if info is None or info.get("state") == "Open":
-            info = self._abort() or info
+            info = self.abort() or info
         return info or {"state": "Unknown"}
 
     def _wait(self, info: dict[str, Any], rows: int) -> dict[str, Any]:
@@ -173,7 +186,7 @@ class BulkJob:
             remaining = timing.remaining(deadline) or 0.0
             if remaining - delay < s.reserve_seconds or failures >= self._session.policy.max_attempts:
                 self._out_of_time = remaining - delay < s.reserve_seconds
-                return self._abort() or info
+                return self.abort() or info
             timing.sleep(delay)
             polled = self._info()
             failures = 0 if polled is not None else failures + 1
@@ -182,24 +195,31 @@ class BulkJob:
         return info
 
     # Results --------------------------------------------------------------------------------------
-    def _collect(self, info: dict[str, Any], table: Table) -> list[Item]:
+    def result_kinds(self, info: dict[str, Any], count: int) -> tuple[str, dict[str, bool] | None]:
+        """The job's state, and which result sets to download first (True) or only if some row of the
+        `count` uploaded is still unaccounted for (False); None while the job has not ended."""
         state = str(info.get("state") or "Unknown")
-        count = len(table.rows)
         if state not in TERMINAL:
-            return [_unknown(f"Bulk API job {self.job_id} was still {state} when sfdest stopped waiting")] * count
+            return state, None
         processed = _int(info.get("numberRecordsProcessed"), count)
         failed = _int(info.get("numberRecordsFailed"), 0)
+        return state, {"successfulResults": processed > failed, "failedResults": failed > 0,
+                       "unprocessedrecords": state != "JobComplete"}
+
+    def _collect(self, info: dict[str, Any], table: Table) -> list[Item]:
+        count = len(table.rows)
+        state, kinds = self.result_kinds(info, count)
+        if kinds is None:
+            return [unknown(f"Bulk API job {self.job_id} was still {state} when sfdest stopped waiting")] * count
         matcher = RowMatcher(table, None if self._op == "create" else 0, self._describe)
         items: list[Item | None] = [None] * count
-        kinds = {"successfulResults": processed > failed, "failedResults": failed > 0,
-                 "unprocessedrecords": state != "JobComplete"}
         for pass_ in (True, False):  # skipped downloads are fetched if some row is still unaccounted for
             fetch = [k for k, wanted in kinds.items() if wanted is pass_ and (pass_ or None in items)]
             rows = [row for kind in fetch for row in self._download(kind, table)]
             for n, row in matcher.tie(rows):
                 items[n] = self._item(row, state, info)
         why = f"Bulk API job {self.job_id} ended {state} but its results do not mention this record"
-        return [i if i is not None else _unknown(why) for i in items]
+        return [i if i is not None else unknown(why) for i in items]
 
     def _download(self, kind: str, table: Table) -> list[ResultRow]:
         try:

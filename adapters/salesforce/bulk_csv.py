@@ -6,7 +6,7 @@ import csv
 import io
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -83,13 +83,22 @@ def _quoted(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
+def header_line(header: Sequence[str]) -> bytes:
+    return (",".join(header) + "\n").encode()
+
+
+def row_line(cells: Sequence[str]) -> bytes:
+    """One CSV line (LF): every value quoted, empty cells and #N/A bare."""
+    return (",".join(_quoted(c) for c in cells) + "\n").encode()
+
+
 def render(header: Sequence[str], rows: Sequence[tuple[str, ...]], max_bytes: int) -> Iterator[bytes]:
     """CSV uploads (LF line endings), each at most max_bytes where a row allows, each with the header."""
-    head = (",".join(header) + "\n").encode()
+    head = header_line(header)
     parts: list[bytes] = []
     size = len(head)
     for row in rows:
-        line = (",".join(_quoted(c) for c in row) + "\n").encode()
+        line = row_line(row)
         if parts and size + len(line) > max_bytes:
             yield head + b"".join(parts)
             parts, size = [], len(head)
@@ -115,17 +124,22 @@ def parse_results(text: str, header: Sequence[str], kind: str) -> list[ResultRow
     Cells are put in the order of the uploaded `header`, by column name (any letter case); a result
     whose column names do not all match is read by position.
     """
+    return list(iter_results(io.StringIO(text, newline=""), header, kind))
+
+
+def iter_results(lines: Iterable[str], header: Sequence[str], kind: str) -> Iterator[ResultRow]:
+    """parse_results over lines read one at a time (a result CSV is never held whole)."""
     sf_columns = 0 if kind == "unprocessedrecords" else 2
     width = len(header)
-    rows = list(csv.reader(io.StringIO(text, newline="")))
-    if not rows:
-        return []
+    reader = csv.reader(lines)
+    first = next(reader, None)
+    if first is None:
+        return
     wanted = {name.lower(): i for i, name in enumerate(header)}
-    names = [name.strip().lower() for name in rows[0][sf_columns:]]
+    names = [name.strip().lower() for name in first[sf_columns:]]
     order = [wanted.get(name) for name in names]
     by_name = len(order) == width and None not in order and len(set(order)) == width
-    out = []
-    for row in rows[1:]:
+    for row in reader:
         if not row:
             continue
         sf, values = row[:sf_columns], row[sf_columns:]
@@ -134,9 +148,8 @@ def parse_results(text: str, header: Sequence[str], kind: str) -> list[ResultRow
             target = order[position] if by_name and position < len(order) else position
             if target is not None and target < width:
                 cells[target] = value
-        out.append(ResultRow(kind, sf[0] if sf_columns else "", sf[1] if sf_columns > 1 and len(sf) > 1 else "",
-                             tuple(cells)))
-    return out
+        yield ResultRow(kind, sf[0] if sf_columns else "", sf[1] if sf_columns > 1 and len(sf) > 1 else "",
+                        tuple(cells))
 
 
 def parse_error(text: str) -> dict[str, Any]:

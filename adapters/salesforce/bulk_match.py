@@ -31,7 +31,7 @@ _TIME = re.compile(r"(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*Z?", re.I)
 _ANY = object()  # a number cell in a loose key: compared separately
 
 
-def _kind(describe: ObjectDescribe | None, column: str) -> str:
+def column_kind(describe: ObjectDescribe | None, column: str) -> str:
     f = describe.field(column) if describe is not None else None
     if f is None:
         return "text"  # unknown to describe, or a relationship path (Account__r.Ext__c)
@@ -104,6 +104,12 @@ def meaning(kind: str, text: str) -> Any:
     return ("raw", text) if value is None else value
 
 
+def key_meaning(kind: str, text: str) -> Any:
+    """What a key cell (Id, an external id) says, letter case aside: equal for the row uploaded and its echo."""
+    value = meaning(kind, text)
+    return value.casefold() if isinstance(value, str) else value
+
+
 def _same_number(uploaded: str, echoed: str) -> bool:
     """The echoed number is the uploaded one, possibly rounded to the places the field keeps."""
     if meaning("text", uploaded) is None or meaning("text", echoed) is None:  # no value: "" or #N/A
@@ -127,7 +133,7 @@ class RowMatcher:
     """Ties result rows to the uploaded rows of one table; each uploaded row is taken at most once."""
 
     def __init__(self, table: Table, key_column: int | None, describe: ObjectDescribe | None):
-        self._kinds = [_kind(describe, h) for h in table.header]
+        self._kinds = [column_kind(describe, h) for h in table.header]
         self._rows = table.rows
         self._free = set(range(len(table.rows)))
         self._key = key_column if table.header and key_column is not None else None
@@ -161,8 +167,7 @@ class RowMatcher:
     def _key_of(self, cells: Sequence[str]) -> Any:
         if self._key is None:
             return None
-        value = meaning(self._kinds[self._key], cells[self._key])
-        return value.casefold() if isinstance(value, str) else value
+        return key_meaning(self._kinds[self._key], cells[self._key])
 
     def _pop(self, queue: deque[int] | None) -> int | None:
         while queue:

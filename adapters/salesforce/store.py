@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, TypeVar
 
 from adapters.salesforce import composite, soql, write_plan
-from adapters.salesforce.bulk import NOT_PERMITTED, BulkJob, BulkSettings, bulk_row
+from adapters.salesforce.bulk import BULK_JOB_CALLS, NOT_PERMITTED, BulkJob, BulkSettings, bulk_row, holds_hash_na
+from adapters.salesforce.bulk_stream import BulkStream
 from adapters.salesforce.chunking import ChunkSizes, send_sized
 from adapters.salesforce.describe_cache import DescribeCache
 from adapters.salesforce.record_errors import may_be_a_lost_race, missing_record, with_duplicate_field
@@ -22,13 +23,12 @@ from core.describe_rest import describe_from_rest
 from core.model import ApiUsage, ResultError
 from core.names import normalize_id
 from core.paths import ACTION
-from core.ports import BackendError, FieldIn, Lookup, Record, WriteBatch, WriteOptions, WriteOutcome
+from core.ports import BackendError, FieldIn, Lookup, Record, StreamRow, WriteBatch, WriteOptions, WriteOutcome
 from core.record_types import RecordTypeInfo, record_types_from_layouts
+from core.steps import StepClock
 from core.write_headers import headers_for
 
 COLLECTION_LIMIT = 200
-# Calls a Bulk API job takes at least: create, upload, close, one poll, three result sets.
-BULK_JOB_CALLS = 7
 _MAX_PAGES = 100_000
 _IDS_IN_BRACKETS = re.compile(r"\[([A-Za-z0-9,\s]+)\]")
 # What a collection delete answers for a record that is already gone.
@@ -304,7 +304,7 @@ class SalesforceStore:
         for k, p in enumerate(plans):
             open_rows = [n for n, i in enumerate(p.items) if not isinstance(i, WriteOutcome)]
             # A CSV cell cannot say the literal text #N/A (Bulk reads it as null): such records go as JSON.
-            csv_rows = [n for n in open_rows if not _holds_hash_na(p.items[n])]
+            csv_rows = [n for n in open_rows if not holds_hash_na(p.items[n])]
             # Bulk API 2.0 takes no duplicate-rule or assignment header: with write options, collections only.
             if bulk and self._bulk.wanted(len(csv_rows), self._session) and not self._session.write_headers:
                 with self._session.budget.prepaid(BULK_JOB_CALLS) as refusal:
@@ -444,6 +444,29 @@ class SalesforceStore:
         error = self._session.scrub(outcome.error)
         return outcome if error is outcome.error else replace(outcome, error=error)
 
+    def upsert_stream(self, object_name: str, external_id_field: str, rows: Iterator[StreamRow | None],
+                      clock: StepClock) -> Iterator[tuple[int, WriteOutcome]] | None:
+        """Streamed Bulk API 2.0 upserts (adapters.salesforce.bulk_stream); None when Bulk is not wanted (off,
+        too little time left, or write options that only collections send)."""
+        soql.check_name(object_name, "object")
+        soql.check_name(external_id_field)
+        if self._session.write_headers or not self._bulk.wanted(max(self._bulk.threshold, 1), self._session):
+            return None
+        try:  # result rows echo keys as stored: tying them back compares them by field type
+            describe: ObjectDescribe | None = self.describe(object_name)
+        except BackendError:
+            describe = None
+
+        def outcome_of(item: Any) -> WriteOutcome:
+            return self._scrubbed(item if isinstance(item, WriteOutcome)
+                                  else _outcome(item, "upsert", object_name, external_id_field))
+
+        def write_aside(records: list[Mapping[str, Any]]) -> list[WriteOutcome]:
+            return self._write(object_name, [WriteBatch("upsert", records, external_id_field)], bulk=False)[0]
+
+        return BulkStream(self._session, self._bulk, object_name, external_id_field, describe, clock, outcome_of,
+                          write_aside).run(rows)
+
     def _send_bulk(self, p: write_plan.Plan, payloads: list[Any]) -> list[WriteOutcome]:
         """One Bulk API 2.0 job; its rows' results mapped exactly as collection results are."""
         rows = [bulk_row(payload) for payload in payloads]
@@ -510,10 +533,6 @@ def _failed(results: list[list[WriteOutcome | None]]) -> list[tuple[int, int, Re
     """(plan, position, error) of every refused row."""
     return [(k, n, r.error) for k, rows in enumerate(results) for n, r in enumerate(rows)
             if r is not None and not r.success and r.error is not None]
-
-
-def _holds_hash_na(payload: Any) -> bool:
-    return isinstance(payload, dict) and any(isinstance(v, str) and v.strip() == "#N/A" for v in payload.values())
 
 
 def _checked_names(lookup: Lookup) -> list[str]:

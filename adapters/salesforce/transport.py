@@ -10,7 +10,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -165,6 +165,19 @@ def _cut_off(response: httpx.Response, ends: float | None, clock: Callable[[], f
     return watchdog.arm(time.monotonic() + max(ends - clock(), 0.0), shut)
 
 
+class StreamedBody:
+    """A request body produced while it is sent (a Bulk API CSV built row by row, chunked on the wire): it
+    is sent at most once, so a request carrying it is never replayed (not after a 401 either)."""
+
+    def __init__(self, chunks: Iterator[bytes]):
+        self._chunks = chunks
+        self.started = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        self.started = True
+        yield from self._chunks
+
+
 class OrgState:
     """What the backend shares across the stores of one org: its in-flight request slots (and, across
     replicas, `shared`: a SharedSlots semaphore, its key for this org and its cap)."""
@@ -264,7 +277,7 @@ class Session:
             if body is not None:
                 headers["Content-Type"] = content_type
                 # bytes go as they are (a Bulk API CSV upload); anything else is sent as JSON
-                content = body if isinstance(body, bytes) else json.dumps(
+                content = body if isinstance(body, bytes | StreamedBody) else json.dumps(
                     body, allow_nan=False, ensure_ascii=False, separators=(",", ":")).encode()
             request = self._client.build_request(method, url, headers=headers, content=content, timeout=timeout)
             self.budget.spend()  # reserved before it is sent (raises, sending nothing, past the budget)
@@ -274,7 +287,7 @@ class Session:
             except _NOT_SENT:
                 self.budget.unsent()
                 raise
-            except httpx.TransportError:
+            except (httpx.TransportError, Exception):  # Exception: a StreamedBody's producer failed mid-upload
                 self.budget.sent(None)
                 raise
             self.budget.sent(parse_usage(response.headers.get("Sforce-Limit-Info")))
@@ -334,6 +347,8 @@ class Session:
         last: ResultError | None = None
         kind = call_kind(method, url)
         while True:
+            if isinstance(body, StreamedBody) and body.started:  # its rows are gone: it cannot be sent again
+                raise BackendError(last or ResultError("UNKNOWN_EXCEPTION", "a streamed upload cannot be sent again"))
             self._check_stop()
             self._deadline_check(idempotent, last)
             self._admit()

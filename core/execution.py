@@ -67,11 +67,12 @@ def outcome_error(outcome: WriteOutcome) -> ResultError | None:
     return outcome.error or ResultError("UNKNOWN_EXCEPTION", "Salesforce gave no details")
 
 
-def upsert_result(event_id: str, outcome: WriteOutcome) -> EventResult:
-    """The result of one event's own upsert (no later event folded into it)."""
+def upsert_result(event_id: str, outcome: WriteOutcome,
+                  explain: Callable[[ResultError], ResultError] | None = None) -> EventResult:
+    """The result of one event's own upsert (no later event folded into it); `explain` adds to a refusal."""
     error = outcome_error(outcome)
     if error is not None:
-        return failure(event_id, error, outcome.matched_ids)
+        return failure(event_id, explain(error) if explain else error, outcome.matched_ids)
     return success(Write("upsert", Prepared(0, event_id), ""), outcome)
 
 

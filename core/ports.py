@@ -181,8 +181,9 @@ class StreamingStore(Protocol):
     jobs whose CSV is built and uploaded as the rows arrive)."""
 
     def upsert_stream(self, object_name: str, external_id_field: str, rows: Iterator[StreamRow | None],
-                      clock: StepClock) -> Iterator[tuple[int, WriteOutcome]] | None:
-        """(tag, outcome) for every row, in no particular order, as each job's results are read; rows are
+                      clock: StepClock) -> Iterator[tuple[int, WriteOutcome, Record]] | None:
+        """(tag, outcome, echo) for every row, in no particular order, as each job's results are read (echo:
+        for a refused row, its fields as Salesforce echoed them, to explain the refusal; else empty); rows are
         pulled while a job is uploaded, so a job's outcomes come after its last row was pulled. Rows with
         equal keys never share a job, and a job's rows are written before a later job's. None: this store
         would not stream (a Bulk job is not wanted: Bulk disabled, or too little time left)."""

@@ -15,13 +15,15 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from itertools import chain
 from typing import TYPE_CHECKING
 
 from core.execution import halted, upsert_result
 from core.model import ApiUsage, ApplyReport, Connection, Diagnostic, Event, EventResult, Operation
 from core.outcomes import failure
-from core.ports import BackendError, RecordStore, StreamingStore, StreamRow, WriteOutcome
+from core.ports import BackendError, Record, RecordStore, StreamingStore, StreamRow, WriteOutcome
+from core.preparation import Prepared
 from core.service import has_errors, reported, store_report
 from core.steps import StepClock
 
@@ -137,6 +139,9 @@ class _StreamedUpserts:
         self._store, self._batch = store, batch
         self._diagnostics, self._deadline, self._stop, self._clock = diagnostics, deadline, stop, clock
         self._ids = _Ids()
+        # Where each field's value comes from (the union over the events: mappings are the action's), so a
+        # refused row names the mapping to change, as Apply's results do.
+        self._fields = Prepared(0, "", describe=batch.describe)
         self._early: list[Positioned] = []  # events answered before any write (invalid, or out of time)
 
     @classmethod
@@ -169,14 +174,14 @@ class _StreamedUpserts:
         totals.add(store_report((), store, ()))
         return None
 
-    def _parts(self, outcomes: Iterator[tuple[int, WriteOutcome]]) -> Iterator[StreamPart]:
+    def _parts(self, outcomes: Iterator[tuple[int, WriteOutcome, Record]]) -> Iterator[StreamPart]:
         yield from _parts(self._results(outcomes))
         yield StreamPart(report=store_report((), self._store, self._diagnostics))
 
-    def _results(self, outcomes: Iterator[tuple[int, WriteOutcome]]) -> Iterator[Positioned]:
-        for tag, outcome in outcomes:
+    def _results(self, outcomes: Iterator[tuple[int, WriteOutcome, Record]]) -> Iterator[Positioned]:
+        for tag, outcome, echo in outcomes:
             position, event_id = self._ids.get(tag)
-            yield position, upsert_result(event_id, outcome)
+            yield position, upsert_result(event_id, outcome, partial(self._fields.explain, record=echo))
             if self._early:
                 yield from self._take_early()
         yield from self._take_early()
@@ -198,5 +203,7 @@ class _StreamedUpserts:
                     self._early.extend((offset + i, r) for i, r in failed.items())
                     rows = [StreamRow(self._ids.add(offset + p.index, p.event_id), self._batch.native_record(p))
                             for p in prepared]
+                    for p in prepared:
+                        self._fields.field_paths.update(p.field_paths)
                 yield from rows
             offset += len(chunk)

@@ -25,10 +25,12 @@ from adapters.salesforce.bulk_match import column_kind, key_meaning
 from adapters.salesforce.transport import Session, StreamedBody
 from core.describe import ObjectDescribe
 from core.model import ResultError
-from core.ports import JOB_BREAK, BackendError, StreamRow, WriteOutcome
+from core.ports import JOB_BREAK, BackendError, Record, StreamRow, WriteOutcome
 from core.steps import StepClock
 
 _END = object()
+_NOTHING: Record = {}
+Answered = tuple[int, WriteOutcome, Record]  # a row's tag, its outcome, and its echo when refused
 _PIECE_BYTES = 1 << 18  # the upload is handed to the connection in pieces of about this size
 _ASIDE_MAX = 2000  # #N/A rows written through collections once this many wait
 
@@ -91,12 +93,12 @@ class _StreamedJob(BulkJob):
         self._session.request("PUT", f"{self._url}/{self.job_id}/batches", body, idempotent=False,
                               content_type="text/csv")
 
-    def results(self, info: dict[str, Any], ledger: _Ledger) -> Iterator[tuple[int, Item]]:
+    def results(self, info: dict[str, Any], ledger: _Ledger) -> Iterator[tuple[int, Item, Record]]:
         count = len(ledger.tags)
         state, kinds = self.result_kinds(info, count)
         if kinds is None:
             why = f"Bulk API job {self.job_id} was still {state} when sfdest stopped waiting"
-            yield from ((tag, unknown(why)) for tag in ledger.tags)
+            yield from ((tag, unknown(why), _NOTHING) for tag in ledger.tags)
             return
         answered = bytearray(count)
         for pass_ in (True, False):  # skipped downloads are fetched if some row is still unaccounted for
@@ -107,9 +109,10 @@ class _StreamedJob(BulkJob):
                     n = ledger.find(row.cells[0])
                     if n is not None and not answered[n]:
                         answered[n] = 1
-                        yield ledger.tags[n], self._item(row, state, info)
+                        echo = dict(zip(ledger.header, row.cells, strict=True)) if kind == "failedResults" else {}
+                        yield ledger.tags[n], self._item(row, state, info), echo
         why = f"Bulk API job {self.job_id} ended {state} but its results do not mention this record"
-        yield from ((tag, unknown(why)) for n, tag in enumerate(ledger.tags) if not answered[n])
+        yield from ((tag, unknown(why), _NOTHING) for n, tag in enumerate(ledger.tags) if not answered[n])
 
     def _rows_of(self, kind: str, header: Sequence[str]) -> Iterator[ResultRow]:
         try:
@@ -129,10 +132,10 @@ class BulkStream:
         self._session, self._settings, self._describe, self._clock = session, settings, describe, clock
         self._object, self._external = object_name, external_id_field
         self._outcome_of, self._write_aside = outcome_of, write_aside
-        self._ready: list[tuple[int, WriteOutcome]] = []  # rows answered without a job
+        self._ready: list[Answered] = []  # rows answered without a job
         self._aside: list[StreamRow] = []
 
-    def run(self, rows: Iterator[StreamRow | None]) -> Iterator[tuple[int, WriteOutcome]]:
+    def run(self, rows: Iterator[StreamRow | None]) -> Iterator[Answered]:
         source = _Rows(rows)
         while True:
             row = self._pull(source)
@@ -152,7 +155,7 @@ class BulkStream:
             if len(self._aside) >= _ASIDE_MAX:
                 return JOB_BREAK  # ends the job being uploaded: the aside rows go next
 
-    def _drain(self) -> Iterator[tuple[int, WriteOutcome]]:
+    def _drain(self) -> Iterator[Answered]:
         """Rows answered without a job, and the rows set aside (written now, through collections)."""
         ready, self._ready = self._ready, []
         yield from ready
@@ -160,9 +163,9 @@ class BulkStream:
             aside, self._aside = self._aside, []
             with self._clock.step("upload"):
                 outcomes = self._write_aside([r.record for r in aside])
-            yield from ((r.tag, o) for r, o in zip(aside, outcomes, strict=True))
+            yield from ((r.tag, o, r.record) for r, o in zip(aside, outcomes, strict=True))
 
-    def _job(self, source: _Rows, first: StreamRow) -> Iterator[tuple[int, WriteOutcome]]:
+    def _job(self, source: _Rows, first: StreamRow) -> Iterator[Answered]:
         record = bulk_row(first.record)
         key = next((k for k in record if k.lower() == self._external.lower()), self._external)
         ledger = _Ledger([key, *(k for k in record if k != key)], column_kind(self._describe, self._external))
@@ -174,12 +177,12 @@ class BulkStream:
                 return
             failure = self._uploaded(job, source, first, ledger)
             if failure is not None:
-                yield from ((tag, WriteOutcome(False, error=failure)) for tag in ledger.tags)
+                yield from ((tag, WriteOutcome(False, error=failure), _NOTHING) for tag in ledger.tags)
                 return
             with self._clock.step("poll"):
                 info = job.wait_closed(len(ledger.tags))
             outcomes = self._clock.timed("results", job.results(info, ledger))
-            yield from ((tag, self._outcome_of(item)) for tag, item in outcomes)
+            yield from ((tag, self._outcome_of(item), echo) for tag, item, echo in outcomes)
 
     def _created(self, job: _StreamedJob) -> ResultError | None:
         try:
@@ -202,13 +205,13 @@ class BulkStream:
             raise
         return None
 
-    def _refused(self, source: _Rows, first: StreamRow, error: ResultError) -> Iterator[tuple[int, WriteOutcome]]:
+    def _refused(self, source: _Rows, first: StreamRow, error: ResultError) -> Iterator[Answered]:
         """No job could be created: this row and every later one fail with `error` (no more calls)."""
         failed = WriteOutcome(False, error=error)
-        yield first.tag, failed
+        yield first.tag, failed, _NOTHING
         while (row := source.next()) is not _END:
             if isinstance(row, StreamRow):
-                yield row.tag, failed
+                yield row.tag, failed, _NOTHING
 
     def _csv(self, source: _Rows, first: StreamRow, ledger: _Ledger) -> Iterator[bytes]:
         piece, size = [header_line(ledger.header)], 0
@@ -238,7 +241,7 @@ class BulkStream:
         try:
             cells = ledger.cells(bulk_row(row.record))
         except ValueError as exc:  # a value no CSV cell can say (not a finite number)
-            self._ready.append((row.tag, WriteOutcome(False, error=ResultError("INVALID_FIELD", str(exc)))))
+            self._ready.append((row.tag, WriteOutcome(False, error=ResultError("INVALID_FIELD", str(exc))), _NOTHING))
             return b""
         if cells is None:
             return None

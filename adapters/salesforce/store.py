@@ -445,7 +445,7 @@ class SalesforceStore:
         return outcome if error is outcome.error else replace(outcome, error=error)
 
     def upsert_stream(self, object_name: str, external_id_field: str, rows: Iterator[StreamRow | None],
-                      clock: StepClock) -> Iterator[tuple[int, WriteOutcome]] | None:
+                      clock: StepClock) -> Iterator[tuple[int, WriteOutcome, Record]] | None:
         """Streamed Bulk API 2.0 upserts (adapters.salesforce.bulk_stream); None when Bulk is not wanted (off,
         too little time left, or write options that only collections send)."""
         soql.check_name(object_name, "object")

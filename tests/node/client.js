@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Cross-language interop check: a Node.js (@grpc/grpc-js + @grpc/proto-loader) client of
 // sfdest.v1.DestinationService. It loads proto/sfdest/v1/destination.proto at run time (no
-// generated code), calls Apply and Validate against a running server, checks every result itself
+// generated code), calls Apply, Validate and ApplyStream against a running server, checks every result itself
 // and prints one JSON summary on stdout. Exit codes: 0 all checks passed, 1 a check failed or an
 // RPC failed, 2 bad command line.
 //
@@ -102,6 +102,33 @@ function call(client, method, request) {
         resolve(response);
       }
     });
+  });
+}
+
+// An ApplyStream call: send `messages`, gather results by position and the closing summary.
+function applyStream(client, messages) {
+  return new Promise((resolve, reject) => {
+    const deadline = new Date(Date.now() + RPC_TIMEOUT_MS);
+    const call = client.ApplyStream({ deadline });
+    const got = { results: {}, summary: null, cpuByStep: [] };
+    call.on('data', (response) => {
+      for (const r of response.results) {
+        if (r.position in got.results) reject(new CheckFailed(`ApplyStream: position ${r.position} answered twice`));
+        got.results[r.position] = r.result;
+      }
+      if (response.summary) {
+        got.summary = response.summary;
+        got.cpuByStep = response.cpuByStep;
+      }
+    });
+    call.on('error', (err) => {
+      const e = new Error(`ApplyStream RPC failed: ${grpc.status[err.code] || err.code}: ${err.details || err.message}`);
+      e.rpc = true;
+      reject(e);
+    });
+    call.on('end', () => resolve(got));
+    for (const message of messages) call.write(message);
+    call.end();
   });
 }
 
@@ -226,6 +253,31 @@ async function run(options) {
     summary.validate = {
       valid: validation.valid,
       diagnostics: validation.diagnostics.map((d) => ({ severity: d.severity, code: d.code, field_path: d.fieldPath })),
+    };
+
+    // 6. ApplyStream: the first message names the connection and the action, three more carry events; every
+    //    event answers once, by its position in the stream, then a summary closes the stream.
+    const messages = [{ connection, action: upsertLead }];
+    for (let m = 0; m < 3; m += 1) {
+      messages.push({
+        events: [0, 1].map((i) => ({
+          id: `stream-${m}-${i}`,
+          payloadJson: JSON.stringify(identify(m === 1 && i === 0
+            ? { email: { not: 'an email' }, last_name: 'X', company: 'Y' }
+            : { email: `s${m}${i}.${options.unique}@interop.example`, last_name: 'Stream', company: 'Z' })),
+        })),
+      });
+    }
+    const streamed = await applyStream(client, messages);
+    const positions = Object.keys(streamed.results).map(Number).sort((a, b) => a - b);
+    expect(positions.join() === '0,1,2,3,4,5', 'ApplyStream: expected one result per position', positions);
+    expect(streamed.summary !== null && streamed.summary.backend === 'memory',
+      'ApplyStream: expected a closing summary', streamed.summary);
+    summary.stream = {
+      statuses: positions.map((p) => streamed.results[p].status),
+      event_ids: positions.map((p) => streamed.results[p].eventId),
+      salesforce_api_calls: streamed.summary.salesforceApiCalls,
+      steps: streamed.cpuByStep.map((s) => s.step),
     };
   } finally {
     client.close();

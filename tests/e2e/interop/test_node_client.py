@@ -110,7 +110,7 @@ def sfdest_server(tmp_path: Path) -> Iterator[Server]:
             process.wait(timeout=STOP_TIMEOUT_S)
 
 
-def test_node_client_applies_and_validates_against_sfdest_serve(sfdest_server: Server):
+def test_node_client_applies_validates_and_streams_against_sfdest_serve(sfdest_server: Server):
     node = _node()
     done = subprocess.run([node, str(CLIENT), "--target", sfdest_server.target, "--proto-root", str(ROOT / "proto")],
                           cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True,
@@ -145,6 +145,11 @@ def test_node_client_applies_and_validates_against_sfdest_serve(sfdest_server: S
     assert validate["valid"] is False
     assert {"severity": "SEVERITY_ERROR", "code": "FIELD_NOT_FILTERABLE",
             "field_path": "action.record_matchers[0].field"} in validate["diagnostics"]
+
+    stream = summary["stream"]  # positions count every message's events: message 1's first event is 2
+    assert stream["statuses"] == [201, 201, 400, 201, 201, 201]
+    assert stream["event_ids"] == [f"stream-{m}-{i}" for m in range(3) for i in range(2)]
+    assert int(stream["salesforce_api_calls"]) > 0 and "apply" in stream["steps"]
 
     sfdest_server.process.send_signal(signal.SIGTERM)
     try:

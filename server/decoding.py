@@ -18,7 +18,7 @@ from server import errors
 _STRUCT_DEPTH_HINT = ("a payload Struct nested about 32 levels or more cannot be decoded by protobuf: send deeply "
                       "nested events as payload_json (JSON text) instead")
 
-_CARRY_EVENTS = ("Apply", "Validate")
+_CARRY_EVENTS = ("Apply", "Validate", "ApplyStream")
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ log = logging.getLogger("sfdest.rpc")
 REQUEST_ID_KEY = "x-request-id"
 # Health checks need no token: load balancers and probes call them, and they reveal nothing but SERVING.
 EXEMPT_PREFIXES = ("/grpc.health.v1.Health/",)
+OWN_PREFIX = "/sfdest.v1.DestinationService/"
 _VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("sfdest_request_id", default="")
 
@@ -95,20 +96,19 @@ class CallInterceptor(grpc.ServerInterceptor):
             fault = errors.RequestFault("UNAUTHENTICATED", "missing or invalid bearer token: send the metadata "
                                         "'authorization: Bearer <token>'")
             return _same_kind(handler, lambda _request, context: self._reject(context, method, rid, fault))
-        if handler.request_streaming:  # reflection: no request id to carry, but its requests may not decode
+        if handler.request_streaming:  # ApplyStream, reflection: each message is checked as it arrives
             inner_stream = handler.stream_stream or handler.stream_unary
+            ours = details.method.startswith(OWN_PREFIX)
             return _same_kind(handler, lambda requests, context: inner_stream(
-                self._decoded(requests, context, method, rid), context))
+                self._decoded(requests, context, method, rid, scope, ours), context))
         if handler.response_streaming:
             return handler
         inner = handler.unary_unary
 
         def with_request_id(request: Any, context: grpc.ServicerContext) -> Any:
-            if isinstance(request, decoding.Undecodable):
-                return self._reject(context, method, rid, decoding.refusal(method, request))
-            url = getattr(getattr(request, "connection", None), "instance_url", "")
-            if scope is not None and url and not scope.allows(url):
-                return self._reject(context, method, rid, _org_not_allowed(scope, url))
+            fault = self._refusal(request, method, scope)
+            if fault is not None:
+                return self._reject(context, method, rid, fault)
             token = _current_request_id.set(rid)
             try:
                 return inner(request, context)
@@ -117,11 +117,28 @@ class CallInterceptor(grpc.ServerInterceptor):
 
         return _same_kind(handler, with_request_id)
 
-    def _decoded(self, requests: Iterator[Any], context: grpc.ServicerContext, method: str, rid: str) -> Iterator[Any]:
-        """A request stream that ends the call with INVALID_ARGUMENT at the first message that did not decode."""
+    @staticmethod
+    def _refusal(request: Any, method: str, scope: ScopedToken | None) -> errors.RequestFault | None:
+        """Why a request (or a stream's message) is refused before the handler sees it: it did not decode
+        (INVALID_ARGUMENT), or its connection names an org the caller's token may not reach."""
+        if isinstance(request, decoding.Undecodable):
+            return decoding.refusal(method, request)
+        url = getattr(getattr(request, "connection", None), "instance_url", "")
+        if scope is not None and url and not scope.allows(url):
+            return _org_not_allowed(scope, url)
+        return None
+
+    def _decoded(self, requests: Iterator[Any], context: grpc.ServicerContext, method: str, rid: str,
+                 scope: ScopedToken | None, ours: bool) -> Iterator[Any]:
+        """A request stream that ends the call at the first message refused (see _refusal): our own handlers
+        (ApplyStream) get the fault raised where they read the message, and answer it as their own (one log
+        line); others (reflection) see the stream end, the call rejected here."""
         for request in requests:
-            if isinstance(request, decoding.Undecodable):
-                self._reject(context, method, rid, decoding.refusal(method, request), started=True)
+            fault = self._refusal(request, method, scope)
+            if fault is not None and ours:
+                raise fault
+            if fault is not None:
+                self._reject(context, method, rid, fault, started=True)
                 return
             yield request
 

@@ -197,7 +197,8 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
         except Exception:
             if context.is_active():  # a request stream the caller cancelled raises too: that is no fault
                 rpc.fault = self._unexpected("ApplyStream", rpc.rid)
-        self._finish(rpc)
+        finally:  # also when gRPC closes this generator (the caller went away between two answers)
+            self._finish(rpc)
         if rpc.fault is not None:
             errors.reject(context, rpc.fault, None, rpc.rid)
 

@@ -102,3 +102,20 @@ def test_a_bad_file_stops_the_server_at_start_naming_the_entry_never_the_token(t
         build_server(local_settings(auth_tokens_file=path))
     assert "SFDEST_AUTH_TOKENS_FILE" in str(raised.value) and problem in str(raised.value)
     assert EU_TOKEN not in str(raised.value)
+
+
+def test_an_apply_stream_to_an_org_the_token_may_not_reach_is_refused_before_any_work(start, tokens_file):
+    backend = MemoryBackend()
+    _, channel = start(backend, auth_tokens_file=tokens_file)
+    stub = destination_pb2_grpc.DestinationServiceStub(channel)
+
+    def stream(instance_url: str) -> list[pb.ApplyStreamResponse]:
+        first = pb.ApplyStreamRequest(connection=pb.Connection(instance_url=instance_url), action=lead_create(),
+                                      events=[identify("e1", "a@x.io")])
+        return list(stub.ApplyStream(iter([first]), timeout=SAFETY_LIMIT,
+                                     metadata=(("authorization", f"Bearer {EU_TOKEN}"),)))
+
+    assert stream(ACME)[0].results[0].result.status == 201
+    refused = _refusal(lambda: stream(BETA))
+    assert refused.code() is grpc.StatusCode.PERMISSION_DENIED and BETA in refused.details()
+    assert backend.org_count == 1  # no org was opened for beta

@@ -111,8 +111,8 @@ clean:
 	rm -rf $(VENV) gen .pytest_cache .ruff_cache .hypothesis node_modules $(NODE_DIR)/node_modules
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-# 1,000,000 upserts on an external id in one Apply against the emulator (latency model): API calls in all,
-# a result per event, the server's CPU time and peak RSS. Not part of bench. RECORDS=200000 for a smaller run.
+# 1,000,000 upserts on an external id through one ApplyStream against the emulator (latency model): API calls in
+# all, a result per event, the server's CPU time (per step) and peak RSS. Not part of bench. RECORDS=200000 for less.
 RECORDS ?= 1000000
 bench-million: $(GEN)
 	$(PY) -m tests.bench.million --records $(RECORDS)

@@ -155,7 +155,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Records one memory-backend org holds; creates past it fail per event with 422 "
             "STORAGE_LIMIT_EXCEEDED, as a full Salesforce org answers"),
     Setting("SFDEST_LISTEN", "listen", "127.0.0.1:50051", _listen, "gRPC listen address HOST:PORT"),
-    Setting("SFDEST_MAX_EVENTS", "max_events", "10000", _int(1), "Most events one Apply may carry"),
+    Setting("SFDEST_MAX_EVENTS", "max_events", "10000", _int(1), "Most events one Apply (or one ApplyStream message) may carry"),
     Setting("SFDEST_MAX_WORKERS", "max_workers", "16", _int(1),
             "Apply calls running at once; more wait their turn (up to half their deadline, 10 s at most), the "
             "least busy orgs first"),
@@ -198,7 +198,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Share of the caller's remaining time also kept back; writes not started by then come back 504 "
             "NOT_ATTEMPTED, retryable"),
     Setting("SFDEST_MAX_CALL_SECONDS", "max_call_seconds", "600", _seconds,
-            "Longest an Apply or Validate without a caller deadline may work (Salesforce's own call limit is 10 "
+            "Longest an Apply, ApplyStream or Validate without a caller deadline may work (Salesforce's own call "
+            "limit is 10 "
             "minutes); writes not started by then come back 504 NOT_ATTEMPTED (0 = no limit)"),
     Setting("SFDEST_TLS_CERT_FILE", "tls_cert_file", "", _path,
             "PEM server certificate chain; with SFDEST_TLS_KEY_FILE, serve TLS only (empty = plaintext)"),

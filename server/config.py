@@ -155,7 +155,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Records one memory-backend org holds; creates past it fail per event with 422 "
             "STORAGE_LIMIT_EXCEEDED, as a full Salesforce org answers"),
     Setting("SFDEST_LISTEN", "listen", "127.0.0.1:50051", _listen, "gRPC listen address HOST:PORT"),
-    Setting("SFDEST_MAX_EVENTS", "max_events", "10000", _int(1), "Most events one Apply (or one ApplyStream message) may carry"),
+    Setting("SFDEST_MAX_EVENTS", "max_events", "10000", _int(1),
+            "Most events one Apply (or one ApplyStream message) may carry"),
     Setting("SFDEST_MAX_WORKERS", "max_workers", "16", _int(1),
             "Apply calls running at once; more wait their turn (up to half their deadline, 10 s at most), the "
             "least busy orgs first"),

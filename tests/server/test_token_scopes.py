@@ -111,7 +111,7 @@ def test_an_apply_stream_to_an_org_the_token_may_not_reach_is_refused_before_any
 
     def stream(instance_url: str) -> list[pb.ApplyStreamResponse]:
         first = pb.ApplyStreamRequest(connection=pb.Connection(instance_url=instance_url), action=lead_create(),
-                                      events=[identify("e1", "a@x.io")])
+                                      events=[identify_message("e1", "a@x.io")])
         return list(stub.ApplyStream(iter([first]), timeout=SAFETY_LIMIT,
                                      metadata=(("authorization", f"Bearer {EU_TOKEN}"),)))
 

@@ -128,3 +128,14 @@ def wait_until(condition, limit: float = CALL_LIMIT) -> None:
             return
         done.wait(0.01)
     raise AssertionError("never happened")
+
+
+def test_a_failed_upload_fails_every_row_of_its_job_retryably_and_writes_nothing(served, emulator):
+    emulator.fail_next(1, "server_error", call="bulk_upload")  # answered once the whole upload was read
+    batches = [[event(i) for i in range(start, start + 1000)] for start in range(0, 3000, 1000)]
+    results, last = stream(served, messages(emulator, batches))
+    assert sorted(results) == list(range(3000))
+    assert {(r.status, r.retryable) for r in results.values()} == {(500, True)}
+    assert emulator.org.records("Subscription__c") == []
+    assert [job.state for job in emulator.bulk.jobs.values()] == ["Aborted"]
+    assert last.summary.salesforce_api_calls == emulator.api_calls

@@ -54,6 +54,7 @@ class SalesforceBackend:
         min_write_seconds: float = 0.5,
         bulk_threshold: int = 2000,
         bulk_poll_seconds: tuple[float, float] = (0.5, 10.0),
+        bulk_max_upload_bytes: int = 100_000_000,
         retry_policy: RetryPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -85,9 +86,10 @@ class SalesforceBackend:
         # Writes and lookups go five collections or queries to one Composite call (False: one call each).
         self._composite = use_composite
         # Writes of at least bulk_threshold records go through one Bulk API 2.0 job (0 = never);
-        # a job is polled after bulk_poll_seconds[0], backing off to bulk_poll_seconds[1].
+        # a job is polled after bulk_poll_seconds[0], backing off to bulk_poll_seconds[1]; an upload (a streamed
+        # job) carries at most bulk_max_upload_bytes of CSV.
         self._bulk = BulkSettings(threshold=bulk_threshold, poll_initial_seconds=bulk_poll_seconds[0],
-                                  poll_max_seconds=bulk_poll_seconds[1])
+                                  poll_max_seconds=bulk_poll_seconds[1], max_upload_bytes=bulk_max_upload_bytes)
         self.tokens = TokenManager(self._client, self._timing, self._policy, negative_auth_ttl_seconds,
                                    request_timeout_seconds)
         self._describes = DescribeCache(describe_ttl_seconds, clock)

@@ -79,10 +79,10 @@ class BulkOrg(FakeSalesforce):
         return httpx.Response(200, content=body(), headers={"Content-Type": "text/csv"})
 
 
-def store(org: BulkOrg):
+def store(org: BulkOrg, **settings: int):
     clock = FakeClock()
     backend = SalesforceBackend(transport=StreamingTransport(org), clock=clock, sleep=clock.sleep,
-                                rng=random.Random(7))
+                                rng=random.Random(7), **settings)
     return backend.open(connection())
 
 
@@ -132,3 +132,12 @@ def test_a_job_ends_at_a_break_or_at_a_new_column_and_each_row_is_answered_once(
     assert answered == list(range(11))
     assert [rows_ for _, rows_ in org.jobs] == [5, 5, 1]
     assert org.headers == [b"Ext__c,LastName", b"Ext__c,LastName", b"Ext__c,LastName,Email"]
+
+
+def test_a_job_ends_at_its_upload_limit_and_the_next_job_takes_the_rest():
+    org = BulkOrg()
+    outcomes = store(org, bulk_max_upload_bytes=2000).upsert_stream("Lead", "Ext__c", rows(1000), StepClock())
+    assert outcomes is not None
+    assert sorted(tag for tag, outcome, _ in outcomes if outcome.success) == list(range(1000))
+    assert len(org.jobs) >= 7 and sum(n for _, n in org.jobs) == 1000  # about 15 bytes a row
+    assert max(org.pieces) <= 2000  # one piece a job here: the header and the rows that fit

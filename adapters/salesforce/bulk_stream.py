@@ -1,9 +1,10 @@
 """Bulk API 2.0 upserts of a stream of records never held whole (ApplyStream).
 
 Each job's CSV is built row by row while it is uploaded (one chunked PUT, at most `max_upload_bytes`), and
-its result CSVs are read row by row. Per row only a compact ledger is kept: the caller's tag (an array of
-int64) and the hash of the row's key, which finds the row again in the results (the key column is
-uploaded first; result rows echo it as stored, compared by field type as bulk_match does).
+its result CSVs are read row by row (spooled to a temporary file as they download). Per row only a compact
+ledger is kept: the caller's tag (an array of int64) and the hash of the row's key, which finds the row
+again in the results (the key column is uploaded first; result rows echo it as stored, compared by field
+type as bulk_match does).
 
 A job ends where the stream says so (JOB_BREAK), at its size limit, before a row whose key the job already
 holds (Salesforce does not order two rows of one record within a job), or before a row with a column the
@@ -15,6 +16,7 @@ the literal text #N/A (a CSV cannot say it) go through collections after the job
 from __future__ import annotations
 
 import io
+import tempfile
 from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -33,6 +35,7 @@ _NOTHING: Record = {}
 Answered = tuple[int, WriteOutcome, Record]  # a row's tag, its outcome, and its echo when refused
 _PIECE_BYTES = 1 << 18  # the upload is handed to the connection in pieces of about this size
 _ASIDE_MAX = 2000  # #N/A rows written through collections once this many wait
+SPOOL_BYTES = 1 << 23  # a result CSV is kept in memory up to this size, on disk beyond
 
 
 class _Rows:
@@ -115,12 +118,18 @@ class _StreamedJob(BulkJob):
         yield from ((tag, unknown(why), _NOTHING) for n, tag in enumerate(ledger.tags) if not answered[n])
 
     def _rows_of(self, kind: str, header: Sequence[str]) -> Iterator[ResultRow]:
-        try:
-            response = self._session.request("GET", f"{self._url}/{self.job_id}/{kind}/", accept="text/csv")
-        except BackendError:
-            return
-        lines = io.TextIOWrapper(io.BytesIO(response.content), encoding="utf-8", errors="replace", newline="")
-        yield from iter_results(lines, header, kind)
+        """One result CSV's rows, read from a spool (on disk past SPOOL_BYTES) as they are tied back."""
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+            try:
+                self._session.request("GET", f"{self._url}/{self.job_id}/{kind}/", accept="text/csv", sink=spool)
+            except BackendError:
+                return
+            spool.seek(0)
+            lines = io.TextIOWrapper(spool, encoding="utf-8", errors="replace", newline="")
+            try:
+                yield from iter_results(lines, header, kind)
+            finally:
+                lines.detach()
 
 
 class BulkStream:

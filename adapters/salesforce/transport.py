@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -123,19 +123,30 @@ def call_kind(method: str, url: str) -> str:
 
 
 def send_within(client: httpx.Client, request: httpx.Request, ends: float | None, clock: Callable[[], float],
-                watchdog: Watchdog | None = None) -> httpx.Response:
+                watchdog: Watchdog | None = None, sink: IO[bytes] | None = None) -> httpx.Response:
     """Send `request` and read its whole answer before `ends` (a `clock` instant; None: no limit), else give
     it up and close its connection. httpx's timeouts bound each read, not the whole answer: an org trickling
     its body would otherwise hold the call, and the org's connection, long past the call's deadline. The
-    `watchdog` (on the time.monotonic() clock) shuts the connection at `ends` even while a read is waiting."""
+    `watchdog` (on the time.monotonic() clock) shuts the connection at `ends` even while a read is waiting.
+    With a `sink`, a 2xx body is written to it (emptied first) as it arrives, and the response holds none."""
     response = client.send(request, stream=True)
+    into = sink if sink is not None and 200 <= response.status_code < 300 else None
+    if into is not None:
+        into.seek(0)
+        into.truncate()
     if response.is_stream_consumed:  # a transport that answered in memory: the body is already here
-        return response
+        if into is None:
+            return response
+        into.write(response.content)
+        return httpx.Response(response.status_code, headers=response.headers, request=request)
     cut = _cut_off(response, ends, clock, watchdog)
     try:
         raw = bytearray()
         for chunk in response.iter_raw():
-            raw += chunk
+            if into is not None:
+                into.write(chunk)
+            else:
+                raw += chunk
             if ends is not None and clock() >= ends:
                 raise httpx.ReadTimeout("Salesforce did not finish its answer within the call's time", request=request)
         return httpx.Response(response.status_code, headers=response.headers, content=bytes(raw), request=request)
@@ -254,7 +265,7 @@ class Session:
                                            "this Salesforce request; nothing was sent"))
 
     def _send(self, method: str, url: str, token: str, body: Any, content_type: str = "application/json",
-              accept: str = "application/json", floor: float = 0.0) -> httpx.Response:
+              accept: str = "application/json", floor: float = 0.0, sink: IO[bytes] | None = None) -> httpx.Response:
         remaining = self.timing.remaining(self.deadline)
         if remaining is not None and not self._org.slots.acquire(timeout=max(remaining, 0)):
             raise BackendError(ResultError("DEADLINE_EXCEEDED", "the call's deadline passed while waiting for a "
@@ -283,7 +294,7 @@ class Session:
             self.budget.spend()  # reserved before it is sent (raises, sending nothing, past the budget)
             try:
                 response = send_within(self._client, request, None if remaining is None else
-                                       self.timing.clock() + timeout, self.timing.clock, self._org.watchdog)
+                                       self.timing.clock() + timeout, self.timing.clock, self._org.watchdog, sink)
             except _NOT_SENT:
                 self.budget.unsent()
                 raise
@@ -320,22 +331,24 @@ class Session:
 
     def request(self, method: str, url: str, body: Any = None, idempotent: bool = True,
                 content_type: str = "application/json", accept: str = "application/json",
-                attempts: Attempts | None = None) -> httpx.Response:
+                attempts: Attempts | None = None, sink: IO[bytes] | None = None) -> httpx.Response:
         """Send one logical request; returns a 2xx or 300 response, raises BackendError (secrets masked).
 
         `attempts` is the budget of the logical write this request belongs to (shared with the row-lock
         resends of the same records); without one, the request gets its own `policy.max_attempts`.
+        With a `sink` (a large download: a Bulk result CSV), the 2xx answer's body goes there, not in memory.
         """
         if self.budget.needs_limits():
             self.learn_limits()
         try:
             return self._request(method, url, body, idempotent, content_type, accept,
-                                 attempts or Attempts(self.policy.max_attempts), retry_locks=attempts is None)
+                                 attempts or Attempts(self.policy.max_attempts), retry_locks=attempts is None,
+                                 sink=sink)
         except BackendError as exc:
             raise BackendError(self.scrub(exc.error)) from None
 
     def _request(self, method: str, url: str, body: Any, idempotent: bool, content_type: str,
-                 accept: str, attempts: Attempts, retry_locks: bool) -> httpx.Response:
+                 accept: str, attempts: Attempts, retry_locks: bool, sink: IO[bytes] | None = None) -> httpx.Response:
         """Send one logical request; returns a 2xx or 300 response, raises BackendError otherwise.
 
         Only idempotent requests are repeated after a failure that may have reached Salesforce; a
@@ -357,7 +370,7 @@ class Session:
             attempts.spend()
             lock = False
             try:
-                response = self._send(method, url, token, body, content_type, accept, self._floor(idempotent))
+                response = self._send(method, url, token, body, content_type, accept, self._floor(idempotent), sink)
             except _NOT_SENT as exc:
                 last = ResultError("CONNECTION_ERROR" if isinstance(exc, httpx.ConnectError) else "TIMEOUT",
                                    f"could not connect to Salesforce ({type(exc).__name__}); nothing was sent")

@@ -277,6 +277,7 @@ class ApplyReport:
     # it from now on, as the one it sent no longer works. A secret: never shown by repr.
     refresh_token: str = field(default="", repr=False)
     describe_calls: int = 0  # of api_calls, those that fetched describe metadata (the rest: queries and writes)
+    write_path: str = ""  # how the writes went: core.write_paths paths, several joined by "+"; "" if none
 
 
 class Severity(enum.Enum):

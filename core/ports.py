@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -104,6 +105,14 @@ class RecordStore(Protocol):
         """Send these headers with every later write of this store (collections only: no Bulk API job)."""
         ...
 
+    def reserve(self, object_name: str, lookups: Sequence[Lookup], records: int, kinds: int = 1
+                ) -> AbstractContextManager[ResultError | None]:
+        """Reserve, before any is sent, the API calls of these lookups and of writing up to `records` records
+        of `object_name` (of up to `kinds` kinds of write) after them, with the org's API budget governor;
+        yields the refusal (nothing reserved: send nothing) or None. Calls the requests inside did not use
+        are released at the end. A store without a governor yields None."""
+        ...
+
     def delete_anywhere(self, ids: Sequence[str]) -> list[WriteOutcome]:
         """Delete records of any objects by id, in request order (Salesforce's collections delete takes
         several types at once: one call per 200 ids, never a Bulk API job)."""
@@ -155,6 +164,12 @@ class RecordStore(Protocol):
     @property
     def rotated_refresh_token(self) -> str:
         """The refresh token Salesforce rotated this connection's to ('' if none, or not an OAuth refresh)."""
+        ...
+
+    @property
+    def write_path(self) -> str:
+        """How this store's writes went (core.write_paths: "bulk", "composite", "collections"; several joined
+        by "+"); "" when it wrote nothing, or has no such paths."""
         ...
 
     @property

@@ -227,7 +227,8 @@ def store_report(results: tuple[EventResult, ...], store: RecordStore | None,
     return ApplyReport(results, api_calls=store.api_calls if store else 0,
                        api_usage=store.api_usage if store else None, diagnostics=diagnostics,
                        refresh_token=store.rotated_refresh_token if store else "",
-                       describe_calls=store.describe_calls if store else 0)
+                       describe_calls=store.describe_calls if store else 0,
+                       write_path=store.write_path if store else "")
 
 
 @dataclass(frozen=True)
@@ -468,6 +469,19 @@ class _Batch:
             for p in prepared:
                 self.results[p.index] = failure(p.event_id, reason)
             return
+        # The lookup and the writes after it are reserved together: a budget that cannot pay for both
+        # refuses the events before the lookup is sent.
+        kinds = 2 if self.operation is Operation.UPSERT else 1
+        with self.store.reserve(self.action.object_name, [lookup] if lookup is not None else [],
+                                0 if self.dry_run else len(prepared), kinds) as refusal:
+            if refusal is not None:
+                for p in prepared:
+                    self.results[p.index] = failure(p.event_id, refusal)
+                return
+            self._sequenced(prepared, lookup, also_select, attributes, options, converted)
+
+    def _sequenced(self, prepared: list[Prepared], lookup: Lookup | None, also_select: tuple[str, ...],
+                   attributes: tuple[str, ...], options: bool, converted: ConvertedLeadPolicy | None) -> None:
         try:
             merged = self._merged_ids(prepared)
             if merged:

@@ -30,6 +30,11 @@ class Telemetry(Protocol):
         refused so far."""
         ...
 
+    def write_path(self, org: str, path: str, reason: str) -> None:
+        """A write went to the org by `path` (core.write_paths: bulk, composite, collections) for `reason`
+        (one of core.write_paths.REASONS)."""
+        ...
+
 
 class NullTelemetry:
     """Telemetry that goes nowhere: the default of every backend."""
@@ -44,6 +49,9 @@ class NullTelemetry:
         pass
 
     def api_budget(self, org: str, used: int, reserved: int, refused: int) -> None:
+        pass
+
+    def write_path(self, org: str, path: str, reason: str) -> None:
         pass
 
 

@@ -36,6 +36,8 @@ class Metrics:
                                      "not yet sent", ["org"], registry=r)
         self.budget_refused = Gauge("sfdest_api_budget_refused", "Calls the API budget governor refused since the "
                                     "server started", ["org"], registry=r)
+        self.write_paths = Counter("sfdest_write_paths", "Writes sent to Salesforce, by path (bulk, composite, "
+                                   "collections) and why it was chosen", ["path", "reason"], registry=r)
         self.apply_seconds = Histogram("sfdest_apply_duration_seconds", "Time to answer an Apply, in seconds",
                                        buckets=APPLY_BUCKETS, registry=r)
         self._lock = threading.Lock()
@@ -70,6 +72,9 @@ class Metrics:
             self.budget_used.labels(org).set(used)
             self.budget_reserved.labels(org).set(reserved)
             self.budget_refused.labels(org).set(refused)
+
+    def write_path(self, org: str, path: str, reason: str) -> None:
+        self.write_paths.labels(path, reason).inc()
 
 
 class MetricsEndpoint:

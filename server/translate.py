@@ -251,7 +251,7 @@ def step_cpu(seconds: dict[str, float]) -> list[pb.StepCpu]:
 def apply_response(report: model.ApplyReport) -> pb.ApplyResponse:
     out = pb.ApplyResponse(results=[event_result(r) for r in report.results],
                            salesforce_api_calls=report.api_calls, salesforce_describe_calls=report.describe_calls,
-                           diagnostics=[diagnostic(d) for d in report.diagnostics])
+                           diagnostics=[diagnostic(d) for d in report.diagnostics], write_path=report.write_path)
     if report.api_usage is not None:
         out.api_usage.CopyFrom(pb.ApiUsage(used=report.api_usage.used, limit=report.api_usage.limit))
     if report.refresh_token:

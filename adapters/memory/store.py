@@ -7,6 +7,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -147,6 +148,14 @@ class MemoryStore:
     def api_usage(self) -> ApiUsage | None:
         # Like the Sforce-Limit-Info header: known once this store has made a call.
         return ApiUsage(self._tenant.used, self._tenant.daily_limit) if self._calls else None
+
+    def reserve(self, object_name: str, lookups: Sequence[Lookup], records: int, kinds: int = 1
+                ) -> AbstractContextManager[ResultError | None]:
+        return nullcontext(None)  # no API budget governor in front of an in-memory org
+
+    @property
+    def write_path(self) -> str:
+        return ""  # an in-memory org: no Salesforce path
 
     @property
     def api_budget_left(self) -> int | None:

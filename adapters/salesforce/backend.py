@@ -14,6 +14,7 @@ from adapters.salesforce.allowance import Allowances, CoolOff
 from adapters.salesforce.auth import TokenManager, build_grant
 from adapters.salesforce.budget_gate import BudgetGate
 from adapters.salesforce.bulk import BulkSettings
+from adapters.salesforce.bulk_batches import BulkBatches
 from adapters.salesforce.chunking import ChunkSizes
 from adapters.salesforce.describe_cache import DescribeCache
 from adapters.salesforce.instance_url import token_base_url, validate_instance_url
@@ -22,11 +23,13 @@ from adapters.salesforce.store import COLLECTION_LIMIT, SalesforceStore
 from adapters.salesforce.transport import DEFAULT_API_VERSION, OrgState, Session
 from adapters.salesforce.transport import api_version as _api_version
 from adapters.salesforce.watchdog import Watchdog
+from adapters.salesforce.write_routing import WriteRouting
 from core.budget import ApiGovernor
 from core.coordination import SharedSlots, SharedTokens, org_key
 from core.model import Connection
 from core.ports import BackendError
 from core.telemetry import NullTelemetry, Telemetry, org_label
+from core.write_paths import AUTO, COLLECTIONS, COMPOSITE, MODES
 
 MAX_ORG_STATES = 10_000
 
@@ -52,7 +55,7 @@ class SalesforceBackend:
         negative_auth_ttl_seconds: float = 60.0,
         batch_size: int = COLLECTION_LIMIT,
         min_write_seconds: float = 0.5,
-        bulk_threshold: int = 2000,
+        bulk_threshold: int | None = None,
         bulk_poll_seconds: tuple[float, float] = (0.5, 10.0),
         bulk_max_upload_bytes: int = 100_000_000,
         retry_policy: RetryPolicy | None = None,
@@ -66,6 +69,8 @@ class SalesforceBackend:
         shared_calls_per_org: int = 0,
         use_composite: bool = True,
         budget: ApiGovernor | None = None,
+        write_path: str = AUTO,
+        bulk_batches_ttl_seconds: float = 3600.0,
     ):
         try:
             self.api_version = _api_version("", api_version or DEFAULT_API_VERSION)
@@ -83,9 +88,14 @@ class SalesforceBackend:
         self._max_url_bytes = max_url_bytes
         self._batch_size = batch_size
         self._min_write = min_write_seconds
+        if write_path not in MODES:
+            raise ValueError(f"write_path must be one of {', '.join(MODES)}, got {write_path!r}")
+        # auto: each write takes the path core.write_paths chooses from the org's remaining allowances; else
+        # the operator's path for every write that can take it (collections: every call alone).
+        self.write_path = write_path
         # Writes and lookups go five collections or queries to one Composite call (False: one call each).
-        self._composite = use_composite
-        # Writes of at least bulk_threshold records go through one Bulk API 2.0 job (0 = never);
+        self._composite = write_path == COMPOSITE or (use_composite and write_path != COLLECTIONS)
+        # Bulk API 2.0 jobs are weighed (or, forced, used) from bulk_threshold records on (0 = never);
         # a job is polled after bulk_poll_seconds[0], backing off to bulk_poll_seconds[1]; an upload (a streamed
         # job) carries at most bulk_max_upload_bytes of CSV.
         self._bulk = BulkSettings(threshold=bulk_threshold, poll_initial_seconds=bulk_poll_seconds[0],
@@ -98,6 +108,8 @@ class SalesforceBackend:
         self._orgs: dict[str, OrgState] = {}
         # Each org's daily API allowance, by instance URL: shared by every credential of the org.
         self._allowances = Allowances(lambda: CoolOff(clock))
+        # Each org's DailyBulkApiBatches: read from /limits once, counted down by sfdest's own jobs.
+        self.bulk_batches = BulkBatches(clock, bulk_batches_ttl_seconds)
         self.telemetry: Telemetry = telemetry or NullTelemetry()
         self.budget = budget  # the API budget governor (None: spend up to Salesforce's own limit)
         self.tokens.telemetry = self.telemetry
@@ -131,9 +143,11 @@ class SalesforceBackend:
                           self._allowances.of(base), budget=BudgetGate(self.budget, base, org_label(base),
                                                                        self.telemetry))
         session.stop = stop
+        session.limits_seen = lambda body: self.bulk_batches.observe(base, body)
         identity = (version, grant.key)
         return SalesforceStore(session, self._describes, identity, self._max_in_flight, self._max_url_bytes,
-                               self._batch_size, self._bulk, self._composite, self.chunk_sizes)
+                               self._batch_size, self._bulk, self._composite, self.chunk_sizes,
+                               WriteRouting(self.write_path, self.bulk_batches))
 
     def close(self) -> None:
         if self._owns_client:

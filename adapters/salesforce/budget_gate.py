@@ -80,23 +80,28 @@ class BudgetGate:
 
     @contextmanager
     def prepaid(self, calls: int) -> Iterator[ResultError | None]:
-        """Reserve `calls` for the requests that follow; yields the refusal (nothing reserved) or None.
-        What the requests did not use is released at the end."""
+        """Make sure `calls` are reserved for the requests that follow: calls already prepaid (by an enclosing
+        `prepaid`) count, only the rest is reserved. Yields the refusal (nothing reserved) or None. What this
+        reserved and the requests did not use is released at the end."""
         if self._governor is None or calls <= 0:
             yield None
             return
-        decision = self._governor.reserve(self._org, calls)
-        self._report()
-        if not decision.granted:
-            yield self.error(decision, calls)
-            return
         with self._lock:
-            self._prepaid += calls
+            extra = max(0, calls - self._prepaid)
+        if extra:
+            decision = self._governor.reserve(self._org, extra)
+            self._report()
+            if not decision.granted:
+                yield self.error(decision, extra)
+                return
+            with self._lock:
+                self._prepaid += extra
         try:
             yield None
         finally:
             with self._lock:
-                unused, self._prepaid = min(self._prepaid, calls), self._prepaid - min(self._prepaid, calls)
+                unused = min(self._prepaid, extra)
+                self._prepaid -= unused
             if unused:
                 self._governor.counters.release(self._org, unused)
                 self._report()

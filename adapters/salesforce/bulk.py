@@ -12,6 +12,7 @@ from adapters.salesforce.transport import Session
 from core.describe import ObjectDescribe
 from core.model import ResultError
 from core.ports import BackendError, WriteOutcome
+from core.write_paths import AUTO_BULK_FROM
 
 # How rows are tied back to records. Result CSVs come in any order and echo every uploaded column, with
 # each value as the org stored it (bulk_match compares them by field type, from describe); rows with
@@ -40,7 +41,9 @@ Item = dict[str, Any] | WriteOutcome
 class BulkSettings:
     """When to use Bulk API 2.0, and how to wait for a job."""
 
-    threshold: int = 2000  # records in one write from which a job is used instead of collections
+    # Records in one write from which a job is weighed against REST (core.write_paths; None: AUTO_BULK_FROM),
+    # or used at all when the operator forces Bulk (None: from one record); 0 = never.
+    threshold: int | None = None
     poll_initial_seconds: float = 0.5
     poll_max_seconds: float = 10.0
     # A job reporting progress is next polled when it should be done, up to this long.
@@ -51,10 +54,14 @@ class BulkSettings:
     max_wait_seconds: float = 600.0
     max_upload_bytes: int = 100_000_000  # per PUT; Salesforce takes up to ~100 MB of raw CSV
 
-    def wanted(self, records: int, session: Session) -> bool:
-        """Bulk for at least `threshold` records, when the deadline leaves time to wait for a job."""
-        if self.threshold <= 0 or records < self.threshold:
-            return False
+    def bulk_from(self, forced: bool) -> int:
+        """Records from which a write may go Bulk (a huge number: never)."""
+        if self.threshold == 0:
+            return 1 << 62
+        return self.threshold if self.threshold is not None else (1 if forced else AUTO_BULK_FROM)
+
+    def time_left(self, session: Session) -> bool:
+        """Whether the deadline leaves time to wait for a job."""
         remaining = session.timing.remaining(session.deadline)
         return remaining is None or remaining > self.reserve_seconds + self.poll_initial_seconds
 

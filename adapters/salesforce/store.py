@@ -6,6 +6,7 @@ import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -18,6 +19,7 @@ from adapters.salesforce.record_errors import may_be_a_lost_race, missing_record
 from adapters.salesforce.retry import Attempts
 from adapters.salesforce.transport import Session, is_lock_error, is_transient, merge_errors
 from adapters.salesforce.write_headers import duplicate_ids
+from adapters.salesforce.write_routing import WriteRouter, WriteRouting
 from core.describe import ObjectDescribe
 from core.describe_rest import describe_from_rest
 from core.model import ApiUsage, ResultError
@@ -27,6 +29,7 @@ from core.ports import BackendError, FieldIn, Lookup, Record, StreamRow, WriteBa
 from core.record_types import RecordTypeInfo, record_types_from_layouts
 from core.steps import StepClock
 from core.write_headers import headers_for
+from core.write_paths import BULK, PathChoice
 
 COLLECTION_LIMIT = 200
 _MAX_PAGES = 100_000
@@ -51,7 +54,7 @@ class SalesforceStore:
     def __init__(self, session: Session, describes: DescribeCache, identity: Any, max_in_flight: int = 10,
                  max_url_bytes: int = soql.DEFAULT_MAX_URL_BYTES, batch_size: int = COLLECTION_LIMIT,
                  bulk: BulkSettings | None = None, use_composite: bool = True,
-                 chunk_sizes: ChunkSizes | None = None):
+                 chunk_sizes: ChunkSizes | None = None, routing: WriteRouting | None = None):
         self._session, self._describes, self._identity = session, describes, identity
         self._composite = use_composite
         self._bulk = bulk or BulkSettings()
@@ -59,6 +62,7 @@ class SalesforceStore:
         self._max_url_bytes = min(max_url_bytes, soql.URI_LIMIT_BYTES)
         self._batch = max(1, min(batch_size, COLLECTION_LIMIT))
         self._chunk_sizes = chunk_sizes or ChunkSizes(self._batch)
+        self._router = WriteRouter(session, routing or WriteRouting(), self._bulk, self._composite, self._chunk_sizes)
 
     @property
     def api_calls(self) -> int:
@@ -75,6 +79,10 @@ class SalesforceStore:
     @property
     def rotated_refresh_token(self) -> str:
         return self._session.rotated_refresh_token()
+
+    @property
+    def write_path(self) -> str:
+        return self._router.taken
 
     @property
     def api_budget_left(self) -> int | None:
@@ -153,6 +161,32 @@ class SalesforceStore:
             if exc.error.code != "INVALID_FIELD":
                 raise
         return [self.find(lookup) for lookup in lookups]  # each refreshes a stale describe once
+
+    @contextmanager
+    def reserve(self, object_name: str, lookups: Sequence[Lookup], records: int, kinds: int = 1
+                ) -> Iterator[ResultError | None]:
+        if not self._session.budget.active:
+            yield None
+            return
+        calls = self._lookup_calls(lookups) + self._router.most_calls(object_name, records, kinds)
+        with self._session.budget.prepaid(calls) as refusal:
+            yield refusal
+
+    def _lookup_calls(self, lookups: Sequence[Lookup]) -> int:
+        """The calls these lookups' first pages take: their queries (split for the URI limit), five to a
+        Composite call."""
+        prefix = f"{self._session.data_url}/query?q="
+        queries = 0
+        for lookup in lookups:
+            try:
+                _checked_names(lookup)
+                queries += len(soql.lookup_queries(lookup, self.describe(lookup.object_name), prefix,
+                                                   self._max_url_bytes))
+            except BackendError:
+                queries += 1
+        if self._composite and queries > 1:
+            return math.ceil(queries / composite.MAX_COLLECTIONS_OR_QUERIES)
+        return queries
 
     def delete_anywhere(self, ids: Sequence[str]) -> list[WriteOutcome]:
         """Collections delete takes ids of several objects at once (no Bulk job: one job is one object)."""
@@ -301,13 +335,19 @@ class SalesforceStore:
         # One attempt budget per row, across every request that carries it (the transport's retries
         # included): rows sent together share the budget of the request that carried them.
         tries: dict[tuple[int, int], Attempts] = {}
+        rest_choices: list[PathChoice] = []
         for k, p in enumerate(plans):
             open_rows = [n for n, i in enumerate(p.items) if not isinstance(i, WriteOutcome)]
             # A CSV cell cannot say the literal text #N/A (Bulk reads it as null): such records go as JSON.
             csv_rows = [n for n in open_rows if not holds_hash_na(p.items[n])]
             # Bulk API 2.0 takes no duplicate-rule or assignment header: with write options, collections only.
-            if bulk and self._bulk.wanted(len(csv_rows), self._session) and not self._session.write_headers:
-                with self._session.budget.prepaid(BULK_JOB_CALLS) as refusal:
+            rest_only = not bulk or bool(self._session.write_headers) or not self._bulk.time_left(self._session)
+            choice = self._router.choose(len(csv_rows), object_name, rest_only) if csv_rows else None
+            if choice is not None and choice.path == BULK:
+                self._router.took(choice)
+                with self._session.budget.prepaid(choice.calls) as refusal:
+                    if refusal is None:
+                        self._router.charge(choice)
                     done = ([WriteOutcome(False, error=refusal)] * len(csv_rows) if refusal
                             else self._send_bulk(p, [p.items[n] for n in csv_rows]))
                 for n, outcome in zip(csv_rows, done, strict=True):
@@ -315,7 +355,12 @@ class SalesforceStore:
                     tries[(k, n)] = self._attempts(used=1)  # the job was their first attempt
                 csv_set = set(csv_rows)
                 open_rows = [n for n in open_rows if n not in csv_set]
+            elif choice is not None:
+                rest_choices.append(choice)
             pending += [(k, n) for n in open_rows]
+        if pending:  # records that cannot go as CSV (#N/A) take the REST path too
+            for choice in rest_choices or [self._router.rest()]:
+                self._router.took(choice)
         tries.update((row, self._attempts()) for row in pending)
         transient: set[tuple[int, int]] = set()  # rows of an idempotent subrequest refused whole, transiently
         # Every call of the first sending is reserved before any is sent: past the budget, none is.

@@ -224,6 +224,7 @@ class Session:
         self._tokens_sent: set[str] = set()
         self.write_headers: dict[str, str] = {}  # an action's write options, sent with every non-GET request
         self.stop: Callable[[], bool] | None = None  # True once the call is cancelled or the server is stopping
+        self.limits_seen: Callable[[Any], None] | None = None  # receives each /limits body
 
     @property
     def calls(self) -> int:
@@ -424,7 +425,8 @@ class Session:
             self.telemetry.salesforce_retry(kind, last.code)
 
     def learn_limits(self) -> None:
-        """The org's daily allowance from /limits, for a governor that knows nothing of it yet (one call)."""
+        """The org's allowances from /limits (one call): the daily API allowance for a governor that knows
+        nothing of it yet, and whatever else `limits_seen` keeps (the Bulk API batch allowance)."""
         try:
             _, body = self.json("GET", f"{self.data_url}/limits")
         except BackendError:
@@ -432,6 +434,8 @@ class Session:
         daily = body.get("DailyApiRequests") if isinstance(body, dict) else None
         if isinstance(daily, dict) and isinstance(daily.get("Max"), int) and isinstance(daily.get("Remaining"), int):
             self.budget.observe(ApiUsage(daily["Max"] - daily["Remaining"], daily["Max"]))
+        if self.limits_seen is not None:
+            self.limits_seen(body)
 
     def _admit(self) -> None:
         """Refuse, sending nothing, while the org's daily API allowance is spent."""

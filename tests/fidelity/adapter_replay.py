@@ -234,7 +234,7 @@ def _bulk_face(ex: Exchange, spec: dict[str, Any]) -> Seen:
                       ("PATCH", f"{jobs}/{JOB_ID}", lambda r: respond(200, {"id": JOB_ID, **json.loads(r.content)})),
                       ("GET", f"{jobs}/{JOB_ID}/", results),
                       ("GET", f"{jobs}/{JOB_ID}", respond(200, info))]
-    store = backend(None, FakeClock(), handler=script, bulk_threshold=1).open(_connection({}))
+    store = backend(None, FakeClock(), handler=script, write_path="bulk").open(_connection({}))
     obj, op = spec["object"], spec["op"]
     calls = {"create": lambda: store.create(obj, records),
              "upsert": lambda: store.upsert(obj, spec["external_id"], records)}

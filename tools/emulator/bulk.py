@@ -12,6 +12,7 @@ from adapters.memory.ids import IdFactory
 from adapters.memory.org import salesforce_now
 from adapters.memory.results import HARD_DELETE_REFUSED, OrgError
 from tools.emulator import bulk_csv
+from tools.emulator.limits import job_batches
 from tools.emulator.wire import ApiError, Reply, not_found
 
 if TYPE_CHECKING:
@@ -156,6 +157,7 @@ def set_state(emu: Emulator, call: Call) -> Reply:
         job = emu.bulk.get(call.params["job"])
         if wanted == "UploadComplete" and job.state == "Open":
             job.state = "UploadComplete"
+            emu.usage.count_batches(job_batches(_rows(job)))  # one batch per 10,000 records, charged on close
             job.polls_left = emu.bulk.polls_to_complete
             job.uploaded_at = time.monotonic()
             reply = Reply.json(200, job.changed_info())

@@ -166,7 +166,8 @@ class Emulator:
     revoke_refresh_token, deactivate_user, issue_token, expire_all_tokens / expire_token, concurrent_refresh_conflicts,
     login_domain, rotate_refresh_tokens. Faults: fail_next, drop_connection_next, clear_faults,
     trigger_limit, latency_ms. Counters: token_requests, api_calls,
-    calls (by kind), bulk_calls, api_usage, set_api_usage, reset_counters, requests (logged requests),
+    calls (by kind), bulk_calls, api_usage, set_api_usage, bulk_batches, set_bulk_batches, reset_counters,
+    requests (logged requests),
     last_queries (parsed SOQL), open_requests and peak_open_requests (requests being served whose client is still
     connected, now and at most).
     Everything is thread-safe.
@@ -361,6 +362,15 @@ class Emulator:
     @property
     def api_usage(self) -> tuple[int, int]:
         return self.usage.used, self.usage.limit
+
+    def set_bulk_batches(self, used: int | None = None, limit: int | None = None) -> None:
+        """The daily Bulk API batch allowance (DailyBulkApiBatches): batches used so far, and the most a day."""
+        self.usage.set_batches(used, limit)
+
+    @property
+    def bulk_batches(self) -> tuple[int, int]:
+        """(batches used, the daily allowance); each closed ingest job is charged one per 10,000 records."""
+        return self.usage.batches_used, self.usage.batches_limit
 
     def reset_counters(self) -> None:
         """Zero api_calls, calls, token_requests, the peak of open requests, and forget logged requests and

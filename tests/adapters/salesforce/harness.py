@@ -38,8 +38,11 @@ class Harness:
     """The REST adapter over HTTP to one emulator, through the ApplyService (core unchanged)."""
 
     def __init__(self, emu: Emulator, bulk_threshold: int = NEVER, **backend: Any):
+        """A `bulk_threshold` below NEVER forces Bulk API jobs from that many records (write_path "bulk"),
+        unless the test names its own write_path."""
         self.emu = emu
         backend.setdefault("use_composite", False)  # one collection per call, unless a test asks for Composite
+        backend.setdefault("write_path", "bulk" if bulk_threshold < NEVER else "auto")
         self.backend = SalesforceBackend(allow_loopback_http=True, bulk_threshold=bulk_threshold,
                                          bulk_poll_seconds=FAST_POLL, **backend)
         self.service = ApplyService(self.backend)

@@ -49,7 +49,7 @@ def test_the_guides_bulk_insert_ties_every_record_back_despite_e_notation(order)
     _bulk_job(org, "Account", "insert", processed=7)
     org.on("GET", f"{JOB}/successfulResults/", _csv(rec.guide_successful_results(order)))
     records = [dict(zip(rec.GUIDE_COLUMNS, row, strict=True)) for row in rec.GUIDE_UPLOAD]
-    outcomes = _open(org, bulk_threshold=1).create("Account", records)
+    outcomes = _open(org, write_path="bulk").create("Account", records)
     assert [(o.success, o.id, o.created) for o in outcomes] == [(True, rid, True) for rid in rec.GUIDE_IDS]
     [upload] = [r for r in org.requests if r.method == "PUT"]
     uploaded = list(csv.reader(io.StringIO(upload.content.decode(), newline="")))
@@ -63,7 +63,7 @@ def test_a_result_row_that_matches_no_upload_stays_outcome_unknown():
     text = rec.guide_successful_results(list(range(7))).replace("9.12260031E8", "9.12260032E8")
     org.on("GET", f"{JOB}/successfulResults/", _csv(text))
     records = [dict(zip(rec.GUIDE_COLUMNS, row, strict=True)) for row in rec.GUIDE_UPLOAD]
-    outcomes = _open(org, bulk_threshold=1).create("Account", records)
+    outcomes = _open(org, write_path="bulk").create("Account", records)
     assert [o.error.code if o.error else "" for o in outcomes] == ["OUTCOME_UNKNOWN"] + [""] * 6
 
 
@@ -121,5 +121,5 @@ def test_a_bulk_delete_of_an_id_that_is_no_record_is_not_found():
                                                     f'"{LEAD_IDS[0]}"\n'))
     org.on("GET", f"{JOB}/failedResults/", _csv(f'"sf__Id","sf__Error",Id\n"","{rec.BULK_NO_SUCH_RECORD}",'
                                                 f'"{LEAD_IDS[1]}"\n'))
-    assert _apply(org, DELETE, bulk_threshold=1) == [
+    assert _apply(org, DELETE, write_path="bulk") == [
         (204, Outcome.DELETED, LEAD_IDS[0], "", ()), (404, Outcome.NOT_FOUND, LEAD_IDS[1], "NOT_FOUND", ())]

@@ -15,6 +15,7 @@ class Recorder:
         self.calls: Counter = Counter()
         self.retries: Counter = Counter()
         self.usage: list[tuple[str, int, int]] = []
+        self.paths: Counter = Counter()
 
     def salesforce_call(self, kind: str) -> None:
         self.calls[kind] += 1
@@ -24,6 +25,9 @@ class Recorder:
 
     def api_usage(self, org: str, used: int, limit: int) -> None:
         self.usage.append((org, used, limit))
+
+    def write_path(self, org: str, path: str, reason: str) -> None:
+        self.paths[(path, reason)] += 1
 
 
 def test_calls_by_kind_retries_and_usage_match_the_emulator(emulator, backend_factory):
@@ -40,5 +44,7 @@ def test_calls_by_kind_retries_and_usage_match_the_emulator(emulator, backend_fa
     assert recorder.calls == Counter({"auth": 1, "describe": 1, "create": 2, "query": 1, "update": 2})
     assert sum(v for k, v in recorder.calls.items() if k != "auth") == emulator.api_calls
     assert recorder.retries == Counter({("update", "SERVER_UNAVAILABLE"): 1})
+    # two writes, each small enough that REST costs fewer calls than a Bulk job (one call each here)
+    assert recorder.paths == Counter({("collections", "small"): 2})
     host, used, limit = recorder.usage[-1]
     assert host == "127.0.0.1" and used == emulator.api_calls and limit == 100_000

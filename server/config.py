@@ -7,7 +7,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from core.write_paths import MODES
+
 BACKENDS = ("memory", "salesforce")
+WRITE_PATHS = MODES  # SFDEST_WRITE_PATH: auto, composite, collections, bulk
 MIN_TOKEN_LENGTH = 16
 MIN_STATE_KEY_LENGTH = 32
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -252,6 +255,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SFDEST_API_BUDGET_RESERVE", "api_budget_reserve", "0", _fraction,
             "Share of each org's daily API allowance sfdest never reaches into, counting every integration's "
             "calls as Salesforce reports them (salesforce backend); with a share of 1, 0 = no governor"),
+    Setting("SFDEST_WRITE_PATH", "write_path", "auto", _choice(WRITE_PATHS),
+            "How writes go to Salesforce (salesforce backend): auto (from 10,000 records a write takes Composite or "
+            "a Bulk API 2.0 job, whichever spends the smaller share of the org's remaining API calls and "
+            "DailyBulkApiBatches; below, Composite), composite (five collections of 200 a call), collections (one "
+            "collection a call, no Composite), or bulk (a Bulk API 2.0 job for every write that can take one); "
+            "ApplyResponse.write_path says which was used"),
 )
 
 
@@ -300,6 +309,7 @@ class Settings:
     salesforce_allow_loopback_http: bool = False
     api_budget_share: float = 1.0
     api_budget_reserve: float = 0.0
+    write_path: str = "auto"
 
     @property
     def max_message_bytes(self) -> int:

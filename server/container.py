@@ -44,6 +44,8 @@ def salesforce_backend(settings: Settings, telemetry: Telemetry | None = None,
     kwargs: dict[str, object] = {"api_version": settings.salesforce_api_version,
               "request_timeout_seconds": settings.salesforce_timeout_seconds,
               "allow_loopback_http": settings.salesforce_allow_loopback_http}
+    if settings.write_path != "auto":
+        kwargs["write_path"] = settings.write_path
     if settings.api_budget_share < 1 or settings.api_budget_reserve > 0:
         kwargs["budget"] = ApiGovernor(InProcessBudgetCounters(), settings.api_budget_share,
                                        settings.api_budget_reserve)

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sfdest.v1 import destination_pb2 as pb
 
-from tests.builders import action, grant_connection
+from tests.builders import UPSERT_LEAD_ON_EMAIL, action, grant_connection, identify_message
 from tests.server.serving import CALL_LIMIT, Served, apply, serving_salesforce
 
 LIMIT, CEILING = 15_000, 12_000
@@ -85,3 +85,19 @@ def test_validate_reports_the_budget_left(served, emulator):
     assert info.severity == pb.SEVERITY_INFO
     left = int(info.message.split(" has ")[1].split(" ")[0])
     assert CEILING - 11_000 - 2 <= left <= CEILING - 11_000  # the describe (and /limits) spent since
+
+
+def test_an_apply_whose_lookup_and_write_do_not_both_fit_sends_nothing(served, emulator):
+    """A lookup is reserved with the write after it: refused together, before the lookup goes out."""
+    emulator.set_api_usage(used=CEILING - 5, limit=LIMIT)
+    conn = grant_connection(emulator, "oauth_refresh_token")
+    warm = apply(served, conn, UPSERT_LEAD_ON_EMAIL, identify_message("w", "warm@example.com", "Warm"))
+    assert warm.results[0].status == 201
+    used, _ = emulator.api_usage
+    assert used == CEILING - 1  # /limits, describe, the lookup and the create: one call left
+    before = emulator.api_calls
+    refused = apply(served, conn, UPSERT_LEAD_ON_EMAIL, identify_message("r", "ann@example.com", "Ann"))
+    [result] = refused.results
+    assert (result.status, result.retryable, result.error.code) == (429, True, "API_BUDGET_EXHAUSTED")
+    assert emulator.api_calls == before and refused.salesforce_api_calls == 0  # not even the lookup
+    assert not [r for r in emulator.org.records("Lead") if r["Email"] == "ann@example.com"]

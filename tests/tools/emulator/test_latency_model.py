@@ -33,3 +33,12 @@ def test_a_bulk_job_stays_in_progress_with_its_processed_count_rising_until_ever
         seen.append(info["numberRecordsProcessed"])
     assert seen == sorted(seen) and seen[-1] == 300 and len(set(seen)) >= 3
     assert len(emulator.org.records("Lead")) == 300
+
+
+def test_a_composite_call_costs_one_base_plus_every_subrequests_records():
+    model = LatencyModel(base_ms=50, write_record_ms=4, query_record_ms=0.5)
+    subs = [{"httpStatusCode": 200, "referenceId": f"r{n}", "body": [{"success": True}] * 200} for n in range(5)]
+    subs.append({"httpStatusCode": 200, "referenceId": "q", "body": {"records": [{}] * 100, "done": True}})
+    subs.append({"httpStatusCode": 400, "referenceId": "x", "body": [{"errorCode": "X"}] * 3})  # refused: none
+    assert model.seconds("composite", Reply.json(200, {"compositeResponse": subs})) == (50 + 1000 * 4 + 50) / 1000
+    assert model.seconds("composite", Reply.json(400, [{"errorCode": "X"}])) == 50 / 1000

@@ -1,4 +1,5 @@
-"""python -m tests.bench [--quick] [--latency-ms 60] [--applies 200] [--sizes 1,200] [--ops ...] [--json bench-results.json]."""
+"""python -m tests.bench [--quick] [--latency-ms 60] [--applies 200] [--sizes 1,200] [--ops ...] [--paths ...]
+[--json bench-results.json]."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 from pathlib import Path
 
 from tests.bench.report import table
-from tests.bench.runner import Plan, run
+from tests.bench.runner import PATHS, Plan, run
 from tests.bench.workload import OPS
 
 QUICK = {"sizes": (1, 200), "latency_ms": 10.0, "baseline_sample": 50, "applies": 200, "applies_max_n": 1,
@@ -27,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=_sizes, help="comma-separated N (default 1,200,1000,10000)")
     parser.add_argument("--ops", help=f"comma-separated, from: {', '.join(OPS)}")
     parser.add_argument("--baseline-sample", type=int, help="events the baseline runs in a larger cell (default 100)")
+    parser.add_argument("--paths", help=f"comma-separated write paths, from: {', '.join(PATHS)} (default all)")
     parser.add_argument("--json", default="bench-results.json", help="where the figures go (default %(default)s)")
     args = parser.parse_args(argv)
     settings = dict(QUICK) if args.quick else {}
@@ -40,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"unknown ops {unknown}; choose from {list(OPS)}")
         settings["ops"] = names
+    if args.paths:
+        paths = tuple(p.strip() for p in args.paths.split(","))
+        if [p for p in paths if p not in PATHS]:
+            parser.error(f"unknown paths in {list(paths)}; choose from {list(PATHS)}")
+        settings["paths"] = paths
     if args.applies:
         settings["applies"] = args.applies
     if args.applies_max_n is not None:

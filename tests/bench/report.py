@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-COLUMNS = ("op", "N", "applies", "calls/rec", "rec/s", "p50 ms", "p99 ms", "peak RSS MB",
+COLUMNS = ("op", "N", "path", "applies", "calls/rec", "rec/s", "p50 ms", "p99 ms", "peak RSS MB",
            "base calls/rec", "base rec/s", "rec/s ours/base", "calls ours/base")
 
 
@@ -19,7 +19,7 @@ def rows(result: dict[str, Any]) -> list[tuple[str, ...]]:
     for c in result["cells"]:
         ours, base = c["ours"], c["baseline"]
         mark = "*" if c["baseline_sampled"] else ""
-        out.append((c["op"], f"{c['n']:,}", str(c["applies"]), _num(ours["calls_per_record"], 4),
+        out.append((c["op"], f"{c['n']:,}", c["path"], str(c["applies"]), _num(ours["calls_per_record"], 4),
                     _num(ours["records_per_second"]), _num(c["p50_ms"], 1), _num(c["p99_ms"], 1),
                     _num(c["peak_rss_mb"], 1), _num(base["calls_per_record"], 2) + mark,
                     _num(base["records_per_second"], 1) + mark, f"{c['rate_ratio']:,.1f}x",
@@ -40,6 +40,8 @@ def table(result: dict[str, Any]) -> str:
               f"{plan['write_record_ms']:g} ms per record written and {plan['query_record_ms']:g} ms per record "
               f"read; Bulk jobs at {plan['bulk_records_per_second']:g} records/s. sfdest serve (salesforce backend) "
               f"over gRPC, {plan['streams']} Applies in flight; {result['seconds']:.0f} s in all.",
+              "path: the server's SFDEST_WRITE_PATH: composite (five collections of 200 a call), collections "
+              "(one collection a call), bulk (a Bulk API 2.0 job per write); each path's cell on a fresh org.",
               f"calls/rec: {result['counting']}.",
               "base: the replaced system, per event in turn: one query and one single-record write "
               "(create: the write only; delete by Id: the DELETE only; upsert ext id: Salesforce's native "

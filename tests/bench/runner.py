@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from core.write_paths import BULK, COLLECTIONS, COMPOSITE
 from tests.bench.baseline import Baseline
 from tests.bench.server import ServerProcess
 from tests.bench.workload import OPS, Op
@@ -18,6 +19,7 @@ from tools.emulator.latency import LatencyModel
 
 APPLY_TIMEOUT = 900.0
 P99_APPLIES = 200  # fewer Applies make p99 a maximum: below this a cell reports no p99
+PATHS = (COMPOSITE, COLLECTIONS, BULK)
 _tags = itertools.count(1)
 
 
@@ -35,6 +37,7 @@ class Plan:
     budget_events: int = 20_000  # larger cells: events per cell, as several Applies
     max_reps: int = 5
     streams: int = 4  # Applies in flight at once (a host sends batches concurrently)
+    paths: tuple[str, ...] = PATHS  # one sfdest serve per path (SFDEST_WRITE_PATH), cells side by side
 
     def latency(self) -> LatencyModel:
         return LatencyModel(self.latency_ms, self.write_record_ms, self.query_record_ms, self.bulk_records_per_second)
@@ -52,6 +55,7 @@ class Side:
 class Cell:
     op: str
     n: int
+    path: str  # SFDEST_WRITE_PATH of the server that ran it
     applies: int
     ours: Side
     p50_ms: float
@@ -99,43 +103,54 @@ class _Org:
 
 
 class Bench:
-    """One server for the whole run; a fresh emulator per cell, so no cell reads another's records."""
+    """One server per write path for the whole run; a fresh emulator per cell and path, so no cell reads
+    another's records."""
 
     def __init__(self, plan: Plan, progress: bool = True):
         self.plan, self.progress = plan, progress
-        self.server = ServerProcess(max_events=max(10_000, *plan.sizes))
-        self.rss_resettable = self.server.reset_peak_rss()
+        self.servers: dict[str, ServerProcess] = {}
+        try:
+            for path in plan.paths:
+                self.servers[path] = ServerProcess(max_events=max(10_000, *plan.sizes),
+                                                   extra_env={"SFDEST_WRITE_PATH": path})
+        except BaseException:
+            self.close()
+            raise
+        self.rss_resettable = all(server.reset_peak_rss() for server in self.servers.values())
 
     def close(self) -> None:
-        self.server.stop()
+        for server in self.servers.values():
+            server.stop()
 
     def _say(self, text: str) -> None:
         if self.progress:
             print(text, file=sys.stderr, flush=True)
 
-    def _apply(self, org: _Org, op: Op, n: int) -> tuple[float, int, int]:
-        """One Apply of n fresh events: (seconds, API calls at the emulator, failed events)."""
+    @staticmethod
+    def _apply(server: ServerProcess, org: _Org, op: Op, n: int) -> tuple[float, str, int]:
+        """One Apply of n fresh events: (seconds, the write path it reports, failed events)."""
         request = op.request(org.connection, org.fresh(op, n))
-        before = org.emulator.api_calls
         started = time.perf_counter()
-        response = self.server.stub.Apply(request, timeout=APPLY_TIMEOUT)
+        response = server.stub.Apply(request, timeout=APPLY_TIMEOUT)
         seconds = time.perf_counter() - started
-        return seconds, org.emulator.api_calls - before, sum(1 for r in response.results if r.status >= 300)
+        return seconds, response.write_path, sum(1 for r in response.results if r.status >= 300)
 
-    def ours(self, org: _Org, op: Op, n: int) -> tuple[Side, list[float], float | None]:
-        self._apply(org, op, 1)  # warm-up: token and describe cached, as for any connection in steady use
-        self.server.reset_peak_rss()
+    def ours(self, path: str, org: _Org, op: Op, n: int) -> tuple[Side, list[float], float | None, set[str]]:
+        server = self.servers[path]
+        self._apply(server, org, op, 1)  # warm-up: token and describe cached, as for any connection in steady use
+        server.reset_peak_rss()
         reps = reps_for(self.plan, n)
         before = org.emulator.api_calls
         started = time.perf_counter()
         with ThreadPoolExecutor(max(1, self.plan.streams)) as pool:
-            done = list(pool.map(lambda _: self._apply(org, op, n), range(reps)))
+            done = list(pool.map(lambda _: self._apply(server, org, op, n), range(reps)))
         wall = time.perf_counter() - started
         times = [seconds for seconds, _, _ in done]
         failed = sum(f for _, _, f in done)
         records = n * reps
         calls = org.emulator.api_calls - before
-        return Side(calls / records, records / wall, failed, records), times, self.server.peak_rss_mb()
+        taken = {taken for _, taken, _ in done}
+        return Side(calls / records, records / wall, failed, records), times, server.peak_rss_mb(), taken
 
     def theirs(self, org: _Org, op: Op, n: int) -> tuple[Side, bool]:
         count = n * reps_for(self.plan, n) if n == 1 else min(n, self.plan.baseline_sample)
@@ -146,20 +161,32 @@ class Bench:
         seconds = time.perf_counter() - started
         return Side((org.emulator.api_calls - before) / count, count / seconds, failed, count), count < n
 
-    def cell(self, op: Op, n: int) -> Cell:
+    def cells(self, op: Op, n: int) -> list[Cell]:
+        """The baseline once, then the cell of each write path, each on a fresh org."""
         org = _Org(self.plan.latency())
         try:
-            theirs, sampled = self.theirs(org, op, n)  # first: its lookups scan a small table
-            ours, times, rss = self.ours(org, op, n)
+            theirs, sampled = self.theirs(org, op, n)
+        finally:
+            org.close()
+        return [self.cell(path, op, n, theirs, sampled) for path in self.plan.paths]
+
+    def cell(self, path: str, op: Op, n: int, theirs: Side, sampled: bool) -> Cell:
+        started = time.perf_counter()
+        org = _Org(self.plan.latency())
+        try:
+            ours, times, rss, taken = self.ours(path, org, op, n)
         finally:
             org.close()
         notes = [f"baseline ran the first {theirs.records} of {n} events; its rate is extrapolated"] if sampled else []
+        if taken != {path}:
+            notes.append(f"the Applies reported write paths {sorted(taken)}")
         if not self.rss_resettable:
             notes.append("peak RSS is the server's since start (clear_refs not allowed)")
         if len(times) < P99_APPLIES:
             notes.append(f"p99 needs {P99_APPLIES} Applies; this cell ran {len(times)}")
         p99 = 1000 * percentile(times, 99) if len(times) >= P99_APPLIES else None
-        return Cell(op.name, n, len(times), ours, 1000 * percentile(times, 50), p99, rss,
+        self._say(f"  {op.name:<14} N={n:<6} {path:<11} done in {time.perf_counter() - started:5.1f}s")
+        return Cell(op.name, n, path, len(times), ours, 1000 * percentile(times, 50), p99, rss,
                     theirs, sampled, ours.records_per_second / theirs.records_per_second,
                     ours.calls_per_record / theirs.calls_per_record, notes)
 
@@ -167,9 +194,7 @@ class Bench:
         cells = []
         for n in self.plan.sizes:
             for name in self.plan.ops:
-                started = time.perf_counter()
-                cells.append(self.cell(OPS[name], n))
-                self._say(f"  {name:<14} N={n:<6} done in {time.perf_counter() - started:5.1f}s")
+                cells += self.cells(OPS[name], n)
         return cells
 
 

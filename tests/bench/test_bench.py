@@ -7,16 +7,18 @@ import json
 from tests.bench.__main__ import main
 from tests.bench.workload import OPS
 
+REST = ("composite", "collections")
+
 
 def test_the_bench_writes_its_figures_and_needs_fewer_calls_than_the_baseline(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert main(["--sizes", "1,20", "--latency-ms", "0", "--baseline-sample", "10", "--applies", "200",
-                 "--applies-max-n", "1", "--json", str(out)]) == 0
+                 "--applies-max-n", "1", "--paths", ",".join(REST), "--json", str(out)]) == 0
     result = json.loads(out.read_text())
     assert set(result) == {"plan", "seconds", "counting", "latency", "cells"}
-    cells = {(c["op"], c["n"]): c for c in result["cells"]}
-    assert set(cells) == {(op, n) for op in OPS for n in (1, 20)}
-    for (op, n), c in cells.items():
+    cells = {(c["op"], c["n"], c["path"]): c for c in result["cells"]}
+    assert set(cells) == {(op, n, path) for op in OPS for n in (1, 20) for path in REST}
+    for (op, n, path), c in cells.items():
         assert c["ours"]["failed"] == c["baseline"]["failed"] == 0, (op, n)
         assert c["ours"]["records"] == n * c["applies"] and c["ours"]["records_per_second"] > 0
         if n == 1:  # p99 from 200 Applies; a cell of fewer Applies reports none (it would be their maximum)
@@ -26,8 +28,22 @@ def test_the_bench_writes_its_figures_and_needs_fewer_calls_than_the_baseline(tm
         assert c["baseline_sampled"] == (n == 20) and c["baseline"]["records"] == (10 if n == 20 else c["applies"])
         assert c["peak_rss_mb"] is None or c["peak_rss_mb"] > 0
         ours, theirs = c["ours"]["calls_per_record"], c["baseline"]["calls_per_record"]
-        assert ours < theirs if n == 20 else ours <= theirs, (op, n, ours, theirs)
-    assert cells[("upsert ext id", 1)]["ours"]["calls_per_record"] == 1  # native upsert: no lookup
-    assert cells[("upsert ext id", 20)]["baseline"]["calls_per_record"] == 1  # the baseline's native upsert too
-    assert cells[("create", 20)]["ours"]["calls_per_record"] == 1 / 20
-    assert "rec/s ours/base" in capsys.readouterr().out
+        assert ours < theirs if n == 20 else ours <= theirs, (op, n, path, ours, theirs)
+        assert not any("write paths" in note for note in c["notes"]), c["notes"]  # each took its server's path
+    for path in REST:
+        assert cells[("upsert ext id", 1, path)]["ours"]["calls_per_record"] == 1  # native upsert: no lookup
+        assert cells[("create", 20, path)]["ours"]["calls_per_record"] == 1 / 20
+    assert cells[("upsert ext id", 20, "composite")]["baseline"]["calls_per_record"] == 1  # native upsert too
+    printed = capsys.readouterr().out
+    assert "rec/s ours/base" in printed and " collections " in printed
+
+
+def test_bulk_cells_run_a_job_per_apply(tmp_path):
+    out = tmp_path / "bench.json"
+    assert main(["--sizes", "20", "--ops", "create", "--paths", "bulk", "--latency-ms", "0", "--baseline-sample",
+                 "10", "--applies-max-n", "0", "--json", str(out)]) == 0
+    [cell] = json.loads(out.read_text())["cells"]
+    assert (cell["path"], cell["ours"]["failed"], cell["notes"][1:2]) == ("bulk", 0, ["p99 needs 200 Applies; "
+                                                                                     f"this cell ran {cell['applies']}"])
+    # a job: create, upload, close, at least one poll, the successful results: 5 calls or more for 20 records
+    assert 5 / 20 <= cell["ours"]["calls_per_record"] < cell["baseline"]["calls_per_record"]

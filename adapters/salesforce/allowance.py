@@ -37,6 +37,11 @@ class Allowance(Protocol):
         """Salesforce refused a call for the daily limit; returns the seconds until a call may go again."""
         ...
 
+    @property
+    def last_usage(self) -> ApiUsage | None:
+        """The org's usage as the last answer (of any session) reported it, if any did."""
+        ...
+
 
 class CoolOff:
     """One org's cool-off after daily-limit refusals; thread-safe.
@@ -53,6 +58,11 @@ class CoolOff:
         self._refusals = 0  # refusals in a row: concurrent ones count once, a refused probe once more
         self._until = 0.0
         self._probing = False
+        self._last: ApiUsage | None = None
+
+    @property
+    def last_usage(self) -> ApiUsage | None:
+        return self._last
 
     def _wait_after(self, refusals: int, usage: ApiUsage | None) -> float:
         wait = min(self._cap, self._base * 2 ** max(refusals - 1, 0))
@@ -72,6 +82,8 @@ class CoolOff:
             return 0.0
 
     def observe(self, usage: ApiUsage | None) -> None:
+        if usage is not None:
+            self._last = usage
         if usage is None or usage.used < usage.limit:
             with self._lock:
                 self._refusals, self._until, self._probing = 0, 0.0, False

@@ -242,6 +242,11 @@ class Session:
         """Usage as this session's own responses reported it (never another tenant's)."""
         return self._usage
 
+    @property
+    def org_usage(self) -> ApiUsage | None:
+        """The org's usage as the latest answer reported it: this session's, else any earlier session's."""
+        return self._usage or self._allowance.last_usage
+
     def scrub(self, error: ResultError) -> ResultError:
         """The error with every secret this session holds or sent masked (an echoing body cannot leak them)."""
         message = self._grant.scrub(error.message, *self._tokens_sent)

@@ -81,6 +81,6 @@ class WriteRouter:
         if batches is not None and left is None:
             self._session.learn_limits()
             left = batches.left(org)
-        budget, usage = self._session.budget, self._session.usage
+        budget, usage = self._session.budget, self._session.org_usage
         api = budget.left() if budget.active else (max(0, usage.limit - usage.used) if usage else None)
         return Remaining(api, left)

@@ -1,0 +1,42 @@
+"""The REST adapter's write paths in auto mode: the org's DailyBulkApiBatches read from /limits once, then
+counted down by sfdest's own jobs; the path of each Apply in its report."""
+
+from __future__ import annotations
+
+from adapters.memory.store import MemoryBackend
+from core.model import Connection
+from core.service import ApplyService
+from tests.adapters.salesforce.harness import harness
+from tests.builders import subscription_upsert, track
+
+RECORDS = 2_000  # collections: 10 calls; a Bulk job: about 7, and 1 batch
+
+
+def _events(start: int) -> list:
+    return [track(f"e{n}", sub_id=f"S-{n}", plan="gold") for n in range(start, start + RECORDS)]
+
+
+def test_batches_are_read_once_and_counted_down_by_the_jobs_sfdest_sends(emulator):
+    emulator.set_bulk_batches(used=14_999)  # one batch left
+    emulator.set_api_usage(used=100_000 - 10)  # after describe and /limits, 8 calls: collections need 10
+    with harness(emulator, bulk_threshold=RECORDS, write_path="auto") as h:
+        first = h.apply(subscription_upsert(), _events(0))
+        emulator.set_api_usage(used=0)  # a new day: room for any path, but the one batch is spent
+        second = h.apply(subscription_upsert(), _events(RECORDS))
+    assert (first.write_path, second.write_path) == ("bulk", "collections")
+    assert {r.status for r in (*first.results, *second.results)} == {201}
+    assert emulator.calls["limits"] == 1 and emulator.calls["bulk_create"] == 1  # sfdest counted its own job
+    assert emulator.calls["collection_upsert"] == RECORDS // 200
+    assert emulator.bulk_batches == (15_000, 15_000)
+
+
+def test_below_the_size_bulk_is_weighed_from_nothing_is_read(emulator):
+    with harness(emulator, bulk_threshold=RECORDS, write_path="auto") as h:
+        report = h.apply(subscription_upsert(), _events(0)[:RECORDS - 1])
+    assert report.write_path == "collections" and emulator.calls["limits"] == 0 and emulator.bulk_calls == 0
+
+
+def test_the_memory_backend_reports_no_path():
+    report = ApplyService(MemoryBackend()).apply(Connection("https://acme.my.salesforce.com"),
+                                                 subscription_upsert(), _events(0)[:3])
+    assert {r.status for r in report.results} == {201} and report.write_path == ""

@@ -3,11 +3,13 @@ counted down by sfdest's own jobs; the path of each Apply in its report."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from adapters.memory.store import MemoryBackend
-from core.model import Connection
+from core.model import ASSIGNMENT_NONE, Connection, Operation
 from core.service import ApplyService
 from tests.adapters.salesforce.harness import harness
-from tests.builders import subscription_upsert, track
+from tests.builders import lead, person, subscription_upsert, track
 
 RECORDS = 2_000  # collections: 10 calls; a Bulk job: about 7, and 1 batch
 
@@ -40,3 +42,11 @@ def test_the_memory_backend_reports_no_path():
     report = ApplyService(MemoryBackend()).apply(Connection("https://acme.my.salesforce.com"),
                                                  subscription_upsert(), _events(0)[:3])
     assert {r.status for r in report.results} == {201} and report.write_path == ""
+
+
+def test_a_write_with_an_assignment_rule_header_goes_rest_even_when_bulk_is_forced(emulator):
+    events = [person(f"e{n}", f"p{n}@example.com") for n in range(3)]
+    with harness(emulator, bulk_threshold=1) as h:  # write_path "bulk"
+        report = h.apply(replace(lead(Operation.CREATE), assignment_rule=ASSIGNMENT_NONE), events)
+    assert {r.status for r in report.results} == {201}
+    assert report.write_path == "collections" and emulator.bulk_calls == 0

@@ -432,6 +432,7 @@ class Session:
     def learn_limits(self) -> None:
         """The org's allowances from /limits (one call): the daily API allowance for a governor that knows
         nothing of it yet, and whatever else `limits_seen` keeps (the Bulk API batch allowance)."""
+        self.budget.learning = True  # this is the session's /limits request: the governor waits for it
         try:
             _, body = self.json("GET", f"{self.data_url}/limits")
         except BackendError:

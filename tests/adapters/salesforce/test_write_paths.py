@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from adapters.coordination.budget import InProcessBudgetCounters
 from adapters.memory.store import MemoryBackend
+from core.budget import ApiGovernor
 from core.model import ASSIGNMENT_NONE, Connection, Operation
 from core.service import ApplyService
 from tests.adapters.salesforce.harness import harness
-from tests.builders import lead, person, subscription_upsert, track
+from tests.builders import SUB, lead, person, subscription_upsert, track
 
 RECORDS = 2_000  # collections: 10 calls; a Bulk job: about 7, and 1 batch
 
@@ -50,3 +52,12 @@ def test_a_write_with_an_assignment_rule_header_goes_rest_even_when_bulk_is_forc
         report = h.apply(replace(lead(Operation.CREATE), assignment_rule=ASSIGNMENT_NONE), events)
     assert {r.status for r in report.results} == {201}
     assert report.write_path == "collections" and emulator.bulk_calls == 0
+
+
+def test_one_limits_request_tells_both_the_governor_and_the_batches(emulator):
+    with harness(emulator, bulk_threshold=RECORDS, write_path="auto") as h:
+        h.warm(SUB)  # describe cached (the backend's governor-less /limits read nothing)
+        h.backend.budget = ApiGovernor(InProcessBudgetCounters(), share=0.5)  # knows nothing of the org yet
+        report = h.apply(subscription_upsert(), _events(0))
+    assert report.write_path == "bulk" and {r.status for r in report.results} == {201}
+    assert emulator.calls["limits"] == 1 and report.api_calls == 1 + emulator.bulk_calls

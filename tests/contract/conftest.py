@@ -70,8 +70,8 @@ def salesforce_backend(emulator_factory, org_options) -> Iterator[Backend]:
 
 @pytest.fixture
 def salesforce_bulk_backend(emulator_factory, org_options) -> Iterator[Backend]:
-    """The REST adapter sending every write as a Bulk API 2.0 job (threshold 1), polling fast."""
-    yield from _salesforce_backend("salesforce_bulk", emulator_factory, org_options, bulk_threshold=1,
+    """The REST adapter sending every write it can as a Bulk API 2.0 job (SFDEST_WRITE_PATH=bulk), polling fast."""
+    yield from _salesforce_backend("salesforce_bulk", emulator_factory, org_options, write_path="bulk",
                                    bulk_poll_seconds=(0.001, 0.01))
 
 

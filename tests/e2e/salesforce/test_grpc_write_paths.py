@@ -13,18 +13,21 @@ from sfdest.v1 import destination_pb2 as pb
 
 from tests.builders import grant_connection
 from tests.e2e.salesforce.test_grpc_budget import UPSERT_SUBSCRIPTION
-from tests.server.serving import CALL_LIMIT, Served, apply, serving_salesforce
+from tests.server.serving import CALL_LIMIT, Served, serving_salesforce
 from tools.emulator.server import Emulator
 
 RECORDS = 20_000  # Composite: 20 calls (1,000 records each); Bulk: one job of 2 batches, a handful of calls
 COMPOSITE_CALLS = RECORDS // 1000
+# 20,000 records take seconds alone, far longer on a loaded machine (the emulator runs a job's rows at its
+# first poll): the Apply and each Salesforce request get minutes.
+APPLY_LIMIT = 600.0
+SLOW_ORG = {"SFDEST_SALESFORCE_TIMEOUT_SECONDS": "300", "SFDEST_MAX_EVENTS": str(RECORDS), "SFDEST_MAX_MESSAGE_MB": "64"}
 
 
 @pytest.fixture
 def served() -> Iterator[Served]:
     """A server of its own per test: what it learnt of an org's batches (by instance URL) stays with it."""
-    with serving_salesforce(SFDEST_MAX_EVENTS=str(RECORDS), SFDEST_MAX_MESSAGE_MB="64",
-                            SFDEST_METRICS_LISTEN="127.0.0.1:0") as s:
+    with serving_salesforce(**SLOW_ORG, SFDEST_METRICS_LISTEN="127.0.0.1:0") as s:
         yield s
 
 
@@ -47,7 +50,9 @@ def events() -> list[pb.Event]:
 
 
 def upsert_all(served: Served, emulator: Emulator) -> pb.ApplyResponse:
-    response = apply(served, grant_connection(emulator, "oauth_refresh_token"), UPSERT_SUBSCRIPTION, *events())
+    request = pb.ApplyRequest(action=UPSERT_SUBSCRIPTION, events=events(),
+                              connection=grant_connection(emulator, "oauth_refresh_token"))
+    response = served.stub.Apply(request, timeout=APPLY_LIMIT, wait_for_ready=True)
     assert [r.status for r in response.results] == [201] * RECORDS
     assert len(emulator.org.records("Subscription__c")) == RECORDS
     assert response.salesforce_api_calls == emulator.api_calls  # every data call counted, in the response too
@@ -93,8 +98,7 @@ def test_with_the_api_allowance_nearly_spent_and_batches_left_they_go_bulk(serve
 
 
 def test_the_operator_may_force_composite(emulator):
-    with serving_salesforce(SFDEST_MAX_EVENTS=str(RECORDS), SFDEST_MAX_MESSAGE_MB="64",
-                            SFDEST_WRITE_PATH="composite") as served:
+    with serving_salesforce(**SLOW_ORG, SFDEST_WRITE_PATH="composite") as served:
         response = upsert_all(served, emulator)
     assert response.write_path == "composite" and emulator.calls["limits"] == 0  # nothing to weigh
     assert writes(emulator) == emulator.calls["composite"] == COMPOSITE_CALLS

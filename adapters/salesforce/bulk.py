@@ -31,8 +31,6 @@ OPERATIONS = {"create": "insert", "update": "update", "upsert": "upsert", "delet
 NOT_PERMITTED = "FEATURENOTENABLED"
 _NOT_PERMITTED_TEXT = ("featurenotenabled", "requires special user profile permission")
 TERMINAL = ("JobComplete", "Failed", "Aborted")
-# Calls a Bulk API job takes at least: create, upload, close, one poll, three result sets.
-BULK_JOB_CALLS = 7
 # A result element shaped like an sObject Collections one ({id, success, errors, created}), or a final outcome.
 Item = dict[str, Any] | WriteOutcome
 

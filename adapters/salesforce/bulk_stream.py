@@ -21,7 +21,7 @@ from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from adapters.salesforce.bulk import BULK_JOB_CALLS, BulkJob, BulkSettings, Item, bulk_row, holds_hash_na, unknown
+from adapters.salesforce.bulk import BulkJob, BulkSettings, Item, bulk_row, holds_hash_na, unknown
 from adapters.salesforce.bulk_csv import ResultRow, cell, header_line, iter_results, row_line
 from adapters.salesforce.bulk_match import column_kind, key_meaning
 from adapters.salesforce.transport import Session, StreamedBody
@@ -29,6 +29,7 @@ from core.describe import ObjectDescribe
 from core.model import ResultError
 from core.ports import JOB_BREAK, BackendError, Record, StreamRow, WriteOutcome
 from core.steps import StepClock
+from core.write_paths import BULK_JOB_CALLS
 
 _END = object()
 _NOTHING: Record = {}

@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from adapters.salesforce import composite, soql, write_plan
-from adapters.salesforce.bulk import BULK_JOB_CALLS, NOT_PERMITTED, BulkJob, BulkSettings, bulk_row, holds_hash_na
+from adapters.salesforce.bulk import NOT_PERMITTED, BulkJob, BulkSettings, bulk_row, holds_hash_na
 from adapters.salesforce.bulk_stream import BulkStream
 from adapters.salesforce.chunking import ChunkSizes, send_sized
 from adapters.salesforce.describe_cache import DescribeCache
@@ -29,7 +29,7 @@ from core.ports import BackendError, FieldIn, Lookup, Record, StreamRow, WriteBa
 from core.record_types import RecordTypeInfo, record_types_from_layouts
 from core.steps import StepClock
 from core.write_headers import headers_for
-from core.write_paths import BULK, PathChoice
+from core.write_paths import BULK, BULK_JOB_CALLS, PathChoice
 
 COLLECTION_LIMIT = 200
 _MAX_PAGES = 100_000
@@ -492,10 +492,11 @@ class SalesforceStore:
     def upsert_stream(self, object_name: str, external_id_field: str, rows: Iterator[StreamRow | None],
                       clock: StepClock) -> Iterator[tuple[int, WriteOutcome, Record]] | None:
         """Streamed Bulk API 2.0 upserts (adapters.salesforce.bulk_stream); None when Bulk is not wanted (off,
-        too little time left, or write options that only collections send)."""
+        a REST path forced by the operator, too little time left, or write options that only collections send)."""
         soql.check_name(object_name, "object")
         soql.check_name(external_id_field)
-        if self._session.write_headers or not self._bulk.wanted(max(self._bulk.threshold, 1), self._session):
+        if (self._session.write_headers or self._bulk.threshold == 0 or not self._router.bulk_allowed
+                or not self._bulk.time_left(self._session)):
             return None
         try:  # result rows echo keys as stored: tying them back compares them by field type
             describe: ObjectDescribe | None = self.describe(object_name)

@@ -42,6 +42,11 @@ class WriteRouter:
         with self._lock:
             return "+".join(p for p in (BULK, COMPOSITE, COLLECTIONS) if p in self._paths)
 
+    @property
+    def bulk_allowed(self) -> bool:
+        """False when the operator forces a REST path (SFDEST_WRITE_PATH composite or collections)."""
+        return self._routing.mode not in (COMPOSITE, COLLECTIONS)
+
     def took(self, choice: PathChoice) -> None:
         with self._lock:
             self._paths.add(choice.path)

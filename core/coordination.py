@@ -126,6 +126,39 @@ class EventLedger(Protocol):
         ...
 
 
+class BulkJobs(Protocol):
+    """Running Bulk API jobs shared by replicas, so that a job outliving its replica is picked up by another.
+
+    A job is named by an opaque key; its `payload` (what is needed to tie its results back: the uploaded rows,
+    hence customer values) is sealed at rest by a shared adapter. `event_keys` (hashes, core.idempotency) say
+    which events the job holds. One replica at a time owns a job (an expiring lease it renews while polling).
+    Every method may raise CoordinationUnavailable.
+    """
+
+    def register(self, job_key: str, payload: str, event_keys: Sequence[str], ttl_seconds: float) -> None:
+        ...
+
+    def find(self, event_keys: Sequence[str]) -> dict[str, str]:
+        """Of `event_keys`, those in a registered job: event key -> job key."""
+        ...
+
+    def load(self, job_key: str) -> str | None:
+        """The job's payload; None once the job was forgotten (or it does not open under this state key)."""
+        ...
+
+    def own(self, job_key: str, holder: str, ttl_seconds: float) -> bool:
+        """Take the job's owner lease for `ttl_seconds`, or renew it when `holder` has it; False while another
+        holder's lease runs."""
+        ...
+
+    def disown(self, job_key: str, holder: str) -> None:
+        ...
+
+    def forget(self, job_keys: Sequence[str]) -> None:
+        """The jobs' results were delivered (and recorded): drop them."""
+        ...
+
+
 def record_key(instance_url: str, object_name: str, matchers: Iterable[tuple[str, Any]]) -> str:
     """The key of the record that (org, object, matcher values) may create; `matchers` are (field, match key)."""
     org = (instance_url or "").strip().rstrip("/").lower()

@@ -103,7 +103,8 @@ def send_round(store: RecordStore, object_name: str, writes: list[Write], extern
     def run(obj: str) -> list[list[WriteOutcome]]:
         kinds = [(kind, positions) for (o, kind), positions in by_kind.items() if o == obj]
         batches = [WriteBatch(kind, [items[kind](writes[n]) for n in positions],
-                              external_id_field if kind == "upsert" else "") for kind, positions in kinds]
+                              external_id_field if kind == "upsert" else "", _tags(writes, positions))
+                   for kind, positions in kinds]
         try:
             return store.write(obj, batches)
         except BackendError as exc:
@@ -123,6 +124,12 @@ def send_round(store: RecordStore, object_name: str, writes: list[Write], extern
             ordered[n] = _about_parents(writes[n], outcome)
     _adopt_duplicates(store, object_name, writes, ordered)
     return ordered
+
+
+def _tags(writes: list[Write], positions: list[int]) -> tuple[tuple[str, ...], ...]:
+    """The keys of the events each write holds, when every one has a key (else none)."""
+    tags = tuple(tuple(p.key for p in writes[n].events) for n in positions)
+    return tags if all(all(tag) for tag in tags) else ()
 
 
 def _adopt_duplicates(store: RecordStore, object_name: str, writes: list[Write], ordered: list[WriteOutcome]

@@ -53,6 +53,7 @@ class EventClaims:
     def __init__(self, ledger: EventLedger, instance_url: str, action: Action, window_seconds: float):
         self._ledger, self._url, self._action, self._window = ledger, instance_url, action, window_seconds
         self._claimed: dict[str, str] = {}  # event id -> key, for the events this Apply now works on
+        self.pending: set[int] = set()  # indexes of events found PENDING (another attempt's claim)
 
     def claim(self, events: Sequence[Event]) -> dict[int, EventResult]:
         """Claim every event; the answers of those already applied or in progress, by index in `events`.
@@ -66,14 +67,24 @@ class EventClaims:
             found = held[event.id]
             if found is not None:
                 answered[index] = uncertain(event.id) if found == PENDING else decode(event.id, found)
+                if found == PENDING:
+                    self.pending.add(index)
         return answered
 
+    def adopt(self, events: Sequence[Event]) -> None:
+        """Settle these events' PENDING claims too: this Apply answered them from the write their earlier
+        attempt left running (core.handover)."""
+        self._claimed.update((e.id, event_key(self._url, self._action, e.id)) for e in events)
+
     def settle(self, results: Sequence[EventResult]) -> None:
-        """Record each claimed event's final result; drop the claim of one that invites a retry."""
+        """Record each claimed event's final result; drop the claim of one that invites a retry. An event still
+        PENDING in a running write keeps its claim: its retry picks that write up (core.handover)."""
         final = {r.event_id: r for r in results if r.event_id in self._claimed}
+        running = {i for i, r in final.items() if r.outcome is Outcome.PENDING}
+        final = {i: r for i, r in final.items() if i not in running}
         record = {self._claimed[i]: encode(r) for i, r in final.items() if not r.retryable}
         retry = [self._claimed[i] for i, r in final.items() if r.retryable]
-        retry += [key for i, key in self._claimed.items() if i not in final]
+        retry += [key for i, key in self._claimed.items() if i not in final and i not in running]
         if record:
             self._ledger.record(record, self._window)
         if retry:

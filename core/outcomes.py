@@ -59,6 +59,8 @@ _TABLE: dict[str, tuple[int, Outcome, bool]] = {
     # Nothing was sent: the event matches a record whose earlier write in this batch is of unknown outcome.
     "DEPENDS_ON_UNCERTAIN_WRITE": (504, Outcome.NOT_ATTEMPTED, True),
     "OUTCOME_UNKNOWN": (502, Outcome.UNCERTAIN, False),
+    # The write is in a Bulk API job still running at the call's deadline: a retry picks up its results.
+    "BULK_JOB_PENDING": (202, Outcome.PENDING, True),
     # Nothing was written: newest_event_wins, and a newer event for the same record was applied (or is in the batch).
     "STALE_EVENT": (200, Outcome.STALE_SKIPPED, False),
     "EVENT_TIMESTAMP_MISSING": (400, Outcome.INVALID, False),
@@ -96,6 +98,7 @@ def failure(event_id: str, error: ResultError, matched_ids: tuple[str, ...] = ()
         retryable=retryable,
         error=error,
         retry_after_seconds=error.retry_after_seconds if retryable else 0.0,
+        bulk_job_id=error.bulk_job_id,
     )
 
 

@@ -69,6 +69,9 @@ class WriteBatch:
     kind: str
     items: Sequence[Any]
     external_id_field: str = ""
+    # Per item, the keys of the events it writes (core.idempotency.event_key), when the Apply keeps them: a
+    # store may register a long-running write under them so that a retry of those events picks it up.
+    tags: Sequence[tuple[str, ...]] = ()
 
 
 class BackendError(Exception):
@@ -135,6 +138,17 @@ class RecordStore(Protocol):
     def write(self, object_name: str, batches: Sequence[WriteBatch]) -> list[list[WriteOutcome]]:
         """Several kinds of write that touch different records, one outcome list per batch; a store may
         send them together (Salesforce: one Composite call carries up to five collections)."""
+        ...
+
+    def resume_bulk(self, job_key: str) -> list[tuple[tuple[str, ...], str, WriteOutcome]]:
+        """Pick up a registered long-running write (a Bulk API job, core.coordination.BulkJobs) another call
+        left running: per row, the event keys it holds, the kind of write and its outcome ([]: not registered).
+        Nothing is written again."""
+        ...
+
+    @property
+    def delivered_bulk_jobs(self) -> tuple[str, ...]:
+        """Registered jobs whose results this store answered: forgotten once the results are recorded."""
         ...
 
     @property

@@ -41,6 +41,8 @@ class Prepared:
     error: EventResult | None = None
     # Matcher values per matcher group (the record matchers, then the fallbacks); None where skipped.
     groups: list[dict[str, Any] | None] = field(default_factory=list)
+    # The event's key (core.idempotency.event_key) when the Apply registers long-running writes under it.
+    key: str = ""
 
     @property
     def direct_id(self) -> str | None:

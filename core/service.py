@@ -7,10 +7,11 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from core.coercion import match_key
-from core.coordination import CoordinationUnavailable, EventLedger, KeyLeases, holding, record_key
+from core.coordination import BulkJobs, CoordinationUnavailable, EventLedger, KeyLeases, holding, record_key
 from core.describe import FieldDescribe, ObjectDescribe
 from core.execution import Write, halted, run_keyed_rounds
-from core.idempotency import EventClaims
+from core.handover import PickedUp, pick_up
+from core.idempotency import EventClaims, event_key
 from core.merges import (
     follow_merges,
     id_values,
@@ -118,13 +119,21 @@ class _Describe:
             raise
 
 
+def _fill(worked: Sequence[EventResult], answered: Mapping[int, EventResult], count: int) -> tuple[EventResult, ...]:
+    """Every event's result: its answer when it had one before any work, else the next of those worked on."""
+    it = iter(worked)
+    return tuple(answered[i] if i in answered else next(it) for i in range(count))
+
+
 class ApplyService:
     """`leases` serialise, across concurrent Applies, the events that may create the same record; without
     them only the events of one Apply are sequenced against each other."""
 
     def __init__(self, stores: StoreFactory, leases: KeyLeases | None = None, ledger: EventLedger | None = None,
-                 idempotency_window_seconds: float = 86_400.0, newest: NewestEvents | None = None):
+                 idempotency_window_seconds: float = 86_400.0, newest: NewestEvents | None = None,
+                 bulk_jobs: BulkJobs | None = None):
         self._stores = stores
+        self._bulk_jobs = bulk_jobs  # running Bulk API jobs: a retry of their events picks them up (core.handover)
         self._newest = newest
         self._leases = leases
         self._ledger = ledger if idempotency_window_seconds > 0 else None
@@ -135,24 +144,36 @@ class ApplyService:
         """`stop()` turns True once the caller is gone or the server is stopping: no request starts after.
         With a ledger, events already applied (same id, same action, within the window) answer their recorded
         result without any work (core.idempotency)."""
-        if self._ledger is None or dry_run or not events:
+        if dry_run or not events or (self._ledger is None and self._bulk_jobs is None):
             return self._apply(connection, action, events, dry_run, deadline, stop)
-        claims = EventClaims(self._ledger, connection.instance_url, action, self._window)
+        claims = None if self._ledger is None else EventClaims(self._ledger, connection.instance_url, action,
+                                                               self._window)
+        answered: dict[int, EventResult] = {}
         try:
-            answered = claims.claim(events)
+            answered = claims.claim(events) if claims is not None else {}
         except CoordinationUnavailable:
             error = ResultError("COORDINATION_UNAVAILABLE", "the shared coordination store (Redis) did not answer "
                                 "in time; nothing was written for this event")
             return ApplyReport(tuple(failure(e.id, error) for e in events), api_calls=0)
+        picked = PickedUp()
+        if self._bulk_jobs is not None:  # events another attempt left in a running Bulk job: from its results
+            pending = claims.pending if claims is not None else set()
+            candidates = [i for i in range(len(events)) if i not in answered or i in pending]
+            picked = pick_up(self._bulk_jobs, self._stores, connection, action, events, candidates, deadline, stop)
+            if claims is not None:
+                claims.adopt([events[i] for i in picked.results])
+            answered.update(picked.results)
         fresh = [e for i, e in enumerate(events) if i not in answered]
         report = self._apply(connection, action, fresh, dry_run, deadline, stop) if fresh else ApplyReport((), 0)
+        results = _fill(report.results, answered, len(events))
         try:
-            claims.settle(report.results)
+            if claims is not None:
+                claims.settle(results)
+            if self._bulk_jobs is not None and (report.bulk_jobs or picked.jobs):
+                self._bulk_jobs.forget([*report.bulk_jobs, *picked.jobs])
         except CoordinationUnavailable:
-            pass  # unsettled claims stay PENDING: a retry answers 502 UNCERTAIN, never writes twice
-        worked = iter(report.results)
-        return replace(report, results=tuple(answered[i] if i in answered else next(worked)
-                                             for i in range(len(events))))
+            pass  # unsettled claims stay PENDING: a retry picks up their job, or answers 502 UNCERTAIN
+        return replace(report, results=results, api_calls=report.api_calls + picked.api_calls)
 
     def apply_stream(self, connection: Connection, action: Action, chunks: Iterable[Sequence[Event]],
                      dry_run: bool = False, deadline: float | None = None, stop: Callable[[], bool] | None = None,
@@ -185,7 +206,7 @@ class ApplyService:
               dry_run: bool, deadline: float | None, record_type: RecordTypeInfo | None,
               stop: Callable[[], bool] | None) -> _Batch:
         return _Batch(store, action, describe, dry_run, deadline, record_type, stop,
-                      _Leases(self._leases, connection.instance_url, self._newest))
+                      _Leases(self._leases, connection.instance_url, self._newest, self._bulk_jobs is not None))
 
     def open_store(self, connection: Connection, deadline: float | None,
                    stop: Callable[[], bool] | None) -> RecordStore:
@@ -227,7 +248,8 @@ def store_report(results: tuple[EventResult, ...], store: RecordStore | None,
     return ApplyReport(results, api_calls=store.api_calls if store else 0,
                        api_usage=store.api_usage if store else None, diagnostics=diagnostics,
                        refresh_token=store.rotated_refresh_token if store else "",
-                       describe_calls=store.describe_calls if store else 0)
+                       describe_calls=store.describe_calls if store else 0,
+                       bulk_jobs=store.delivered_bulk_jobs if store else ())
 
 
 @dataclass(frozen=True)
@@ -235,6 +257,7 @@ class _Leases:
     port: KeyLeases | None
     org: str  # the connection's instance URL: keys are per org
     newest: NewestEvents | None = None  # newest_event_wins: stamps of the newest event applied per record
+    keyed: bool = False  # writes carry their events' keys (a long-running write is registered under them)
 
 
 class _Batch:
@@ -266,6 +289,8 @@ class _Batch:
                 continue
             if self.native_field:  # the upsert key comes from the matcher, never from a mapping
                 p.fields.pop(self.native_field, None)
+            if self.leases is not None and self.leases.keyed and not self.dry_run:
+                p.key = event_key(self.leases.org, self.action, p.event_id)
             prepared.append(p)
         return prepared
 

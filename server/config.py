@@ -228,10 +228,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SFDEST_SHARED_CALLS_PER_ORG", "shared_calls_per_org", "0", _int(0),
             "With a Redis SFDEST_COORDINATION: Salesforce requests in flight to one org across all replicas "
             "(Salesforce allows 25 concurrent calls of 20 s or more per org); more wait their turn (0 = no cap)"),
+    Setting("SFDEST_BULK_LEASE_SECONDS", "bulk_lease_seconds", "15", _seconds,
+            "How long a replica's hold on a running Bulk API job lasts between renewals (it renews while polling): "
+            "when the replica dies, a retry of the job's events on another replica takes the job over after this"),
     Setting("SFDEST_STATE_KEY", "state_key", "", _state_key,
             "With a Redis SFDEST_COORDINATION: the key (32+ characters, the same on every replica) that seals "
-            "access tokens in Redis (AES-256-GCM), so replicas share one token per org; empty = each replica "
-            "requests its own tokens and none is stored in Redis", secret=True),
+            "access tokens and the rows of running Bulk API jobs in Redis (AES-256-GCM), so replicas share one token "
+            "per org and a retry on any replica picks up a job; empty = each replica requests its own tokens, no "
+            "job is handed over, and none of these is stored in Redis", secret=True),
     Setting("SFDEST_METRICS_LISTEN", "metrics_listen", "", _optional_listen,
             "Prometheus /metrics HOST:PORT, plain HTTP, e.g. 127.0.0.1:9464 (empty or off = no metrics endpoint; off "
             "by default, so servers on one host never clash; port 0 picks a free one, logged as metrics_port)",
@@ -291,6 +295,7 @@ class Settings:
     coordination_timeout_seconds: float = 2.0
     idempotency_window_seconds: int = 86_400
     shared_calls_per_org: int = 0
+    bulk_lease_seconds: float = 15.0
     state_key: Secret = Secret()
     metrics_listen: str = ""
     log_level: str = "INFO"

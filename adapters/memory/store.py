@@ -131,6 +131,13 @@ class MemoryStore:
         self._headers: dict[str, str] = {}  # the action's write options, as Salesforce's headers
         self._describes = 0
 
+    def resume_bulk(self, job_key: str) -> list[tuple[tuple[str, ...], str, WriteOutcome]]:
+        return []  # the memory org runs no Bulk API job
+
+    @property
+    def delivered_bulk_jobs(self) -> tuple[str, ...]:
+        return ()
+
     @property
     def api_calls(self) -> int:
         return self._calls

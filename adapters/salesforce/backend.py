@@ -14,6 +14,7 @@ from adapters.salesforce.allowance import Allowances, CoolOff
 from adapters.salesforce.auth import TokenManager, build_grant
 from adapters.salesforce.budget_gate import BudgetGate
 from adapters.salesforce.bulk import BulkSettings
+from adapters.salesforce.bulk_handover import BulkTracker
 from adapters.salesforce.chunking import ChunkSizes
 from adapters.salesforce.describe_cache import DescribeCache
 from adapters.salesforce.instance_url import token_base_url, validate_instance_url
@@ -23,7 +24,7 @@ from adapters.salesforce.transport import DEFAULT_API_VERSION, OrgState, Session
 from adapters.salesforce.transport import api_version as _api_version
 from adapters.salesforce.watchdog import Watchdog
 from core.budget import ApiGovernor
-from core.coordination import SharedSlots, SharedTokens, org_key
+from core.coordination import BulkJobs, SharedSlots, SharedTokens, org_key
 from core.model import Connection
 from core.ports import BackendError
 from core.telemetry import NullTelemetry, Telemetry, org_label
@@ -66,6 +67,9 @@ class SalesforceBackend:
         shared_calls_per_org: int = 0,
         use_composite: bool = True,
         budget: ApiGovernor | None = None,
+        bulk_jobs: BulkJobs | None = None,  # running Bulk API jobs, shared so that a retry picks one up
+        bulk_lease_seconds: float = 15.0,  # a dead replica's Bulk job is free to another within this
+        bulk_window_seconds: float = 86_400.0,  # how long a job stays registered (the idempotency window)
     ):
         try:
             self.api_version = _api_version("", api_version or DEFAULT_API_VERSION)
@@ -106,6 +110,7 @@ class SalesforceBackend:
         self._shared_cap = shared_calls_per_org
         self._lock = threading.Lock()
         self._watchdog = Watchdog()
+        self._bulk_jobs, self._bulk_lease, self._bulk_window = bulk_jobs, bulk_lease_seconds, bulk_window_seconds
 
     def _org(self, key: str) -> OrgState:
         """In-flight slots per org (its instance URL), whatever the credentials: an org's concurrent-request
@@ -132,8 +137,10 @@ class SalesforceBackend:
                                                                        self.telemetry))
         session.stop = stop
         identity = (version, grant.key)
+        tracker = None if self._bulk_jobs is None else BulkTracker(self._bulk_jobs, base, self._bulk_lease,
+                                                                   self._bulk_window)
         return SalesforceStore(session, self._describes, identity, self._max_in_flight, self._max_url_bytes,
-                               self._batch_size, self._bulk, self._composite, self.chunk_sizes)
+                               self._batch_size, self._bulk, self._composite, self.chunk_sizes, tracker)
 
     def close(self) -> None:
         if self._owns_client:

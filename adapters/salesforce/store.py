@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from adapters.salesforce import composite, soql, write_plan
 from adapters.salesforce.bulk import BULK_JOB_CALLS, NOT_PERMITTED, BulkJob, BulkSettings, bulk_row, holds_hash_na
+from adapters.salesforce.bulk_handover import BulkTracker
 from adapters.salesforce.bulk_stream import BulkStream
 from adapters.salesforce.chunking import ChunkSizes, send_sized
 from adapters.salesforce.describe_cache import DescribeCache
@@ -51,10 +52,11 @@ class SalesforceStore:
     def __init__(self, session: Session, describes: DescribeCache, identity: Any, max_in_flight: int = 10,
                  max_url_bytes: int = soql.DEFAULT_MAX_URL_BYTES, batch_size: int = COLLECTION_LIMIT,
                  bulk: BulkSettings | None = None, use_composite: bool = True,
-                 chunk_sizes: ChunkSizes | None = None):
+                 chunk_sizes: ChunkSizes | None = None, tracker: BulkTracker | None = None):
         self._session, self._describes, self._identity = session, describes, identity
         self._composite = use_composite
         self._bulk = bulk or BulkSettings()
+        self._tracker = tracker  # the shared register of running Bulk API jobs (None: none kept)
         self._max_in_flight = max(1, max_in_flight)
         self._max_url_bytes = min(max_url_bytes, soql.URI_LIMIT_BYTES)
         self._batch = max(1, min(batch_size, COLLECTION_LIMIT))
@@ -309,7 +311,8 @@ class SalesforceStore:
             if bulk and self._bulk.wanted(len(csv_rows), self._session) and not self._session.write_headers:
                 with self._session.budget.prepaid(BULK_JOB_CALLS) as refusal:
                     done = ([WriteOutcome(False, error=refusal)] * len(csv_rows) if refusal
-                            else self._send_bulk(p, [p.items[n] for n in csv_rows]))
+                            else self._send_bulk(p, [p.items[n] for n in csv_rows],
+                                                 [batches[k].tags[n] for n in csv_rows] if batches[k].tags else None))
                 for n, outcome in zip(csv_rows, done, strict=True):
                     results[k][n] = outcome
                     tries[(k, n)] = self._attempts(used=1)  # the job was their first attempt
@@ -467,15 +470,38 @@ class SalesforceStore:
         return BulkStream(self._session, self._bulk, object_name, external_id_field, describe, clock, outcome_of,
                           write_aside).run(rows)
 
-    def _send_bulk(self, p: write_plan.Plan, payloads: list[Any]) -> list[WriteOutcome]:
+    def _send_bulk(self, p: write_plan.Plan, payloads: list[Any], tags: list[tuple[str, ...]] | None = None
+                   ) -> list[WriteOutcome]:
         """One Bulk API 2.0 job; its rows' results mapped exactly as collection results are."""
         rows = [bulk_row(payload) for payload in payloads]
+        job = BulkJob(self._session, self._bulk, p.object_name, p.op, p.external_id_field,
+                      self._describe_or_none(p.object_name), self._tracker)
+        return self._bulk_outcomes(job.run(rows, tags), p.op, p.object_name, p.external_id_field)
+
+    def resume_bulk(self, job_key: str) -> list[tuple[tuple[str, ...], str, WriteOutcome]]:
+        """Pick up a registered Bulk API job (BulkJob.resume): for each of its rows, the event keys it holds,
+        the kind of write and its outcome; [] when the job is no longer registered."""
+        plan = self._tracker.load(job_key) if self._tracker is not None else None
+        if plan is None:
+            return []
+        job = BulkJob(self._session, self._bulk, plan.object_name, plan.op, plan.external_id_field,
+                      self._describe_or_none(plan.object_name), self._tracker)
+        outcomes = self._bulk_outcomes(job.resume(plan), plan.op, plan.object_name, plan.external_id_field)
+        return [(tags, plan.op, outcome) for tags, outcome in zip(plan.tags, outcomes, strict=True)]
+
+    @property
+    def delivered_bulk_jobs(self) -> tuple[str, ...]:
+        return tuple(self._tracker.delivered) if self._tracker is not None else ()
+
+    def _describe_or_none(self, object_name: str) -> ObjectDescribe | None:
         try:  # result rows echo values as stored: tying them back compares cells by field type
-            describe: ObjectDescribe | None = self.describe(p.object_name)
+            return self.describe(object_name)
         except BackendError:
-            describe = None
-        items = BulkJob(self._session, self._bulk, p.object_name, p.op, p.external_id_field, describe).run(rows)
-        return [i if isinstance(i, WriteOutcome) else _outcome(i, p.op, p.object_name, p.external_id_field)
+            return None
+
+    def _bulk_outcomes(self, items: Sequence[Any], op: str, object_name: str, external_id_field: str
+                       ) -> list[WriteOutcome]:
+        return [i if isinstance(i, WriteOutcome) else _outcome(i, op, object_name, external_id_field)
                 for i in items]
 
     @staticmethod

@@ -155,3 +155,12 @@ def test_an_update_or_delete_of_an_id_that_is_no_record_fails_as_invalid_cross_r
         run(api, job, f"Id\n{never}\n" if operation == "delete" else f"Id,Title\n{never},CEO\n")
         [failed] = rows(api, job, "failedResults")
         assert (failed["sf__Id"], failed["sf__Error"]) == ("", "INVALID_CROSS_REFERENCE_KEY:invalid cross reference id:--")
+
+
+def test_uploaded_rows_are_counted_per_job_and_a_row_sent_again_is_seen(emulator, api):
+    first = open_job(api, object="Lead", operation="insert")
+    run(api, first, "LastName,Company\nNg,Acme\nLi,Acme\n")
+    second = open_job(api, object="Lead", operation="insert")
+    run(api, second, "LastName,Company\nLi,Acme\nOk,Acme\n")
+    assert (emulator.bulk.rows_of(first["id"]), emulator.bulk.rows_of(second["id"])) == (2, 2)
+    assert (emulator.bulk.rows_uploaded, emulator.bulk.rows_uploaded_twice) == (4, 1)

@@ -59,6 +59,10 @@ _TABLE: dict[str, tuple[int, Outcome, bool]] = {
     # Nothing was sent: the event matches a record whose earlier write in this batch is of unknown outcome.
     "DEPENDS_ON_UNCERTAIN_WRITE": (504, Outcome.NOT_ATTEMPTED, True),
     "OUTCOME_UNKNOWN": (502, Outcome.UNCERTAIN, False),
+    # Nothing was written by this attempt: an earlier attempt of the event is still running (and wrote nothing yet),
+    # or took the event over from this one.
+    "EVENT_IN_PROGRESS": (409, Outcome.NOT_ATTEMPTED, True),
+    "EVENT_TAKEN_OVER": (409, Outcome.NOT_ATTEMPTED, True),
     # The write is in a Bulk API job still running at the call's deadline: a retry picks up its results.
     "BULK_JOB_PENDING": (202, Outcome.PENDING, True),
     # Nothing was written: newest_event_wins, and a newer event for the same record was applied (or is in the batch).

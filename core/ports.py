@@ -140,6 +140,12 @@ class RecordStore(Protocol):
         send them together (Salesforce: one Composite call carries up to five collections)."""
         ...
 
+    def guard_writes(self, guard: Callable[[Sequence[str]], set[str]]) -> None:
+        """Before each write call of tagged records (WriteBatch.tags), ask `guard` which of their event keys may
+        go out; a record holding another key is not sent (EVENT_TAKEN_OVER, or COORDINATION_UNAVAILABLE when the
+        guard raises core.coordination.CoordinationUnavailable)."""
+        ...
+
     def resume_bulk(self, job_key: str) -> list[tuple[tuple[str, ...], str, WriteOutcome]]:
         """Pick up a registered long-running write (a Bulk API job, core.coordination.BulkJobs) another call
         left running: per row, the event keys it holds, the kind of write and its outcome ([]: not registered).

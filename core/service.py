@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -125,6 +126,12 @@ def _fill(worked: Sequence[EventResult], answered: Mapping[int, EventResult], co
     return tuple(answered[i] if i in answered else next(it) for i in range(count))
 
 
+def _wall_clock(deadline: float | None) -> float:
+    """A time.monotonic() deadline as a wall-clock instant (no deadline: a day from now)."""
+    now = time.monotonic()
+    return time.time() + (deadline - now if deadline is not None else 86_400.0)
+
+
 class ApplyService:
     """`leases` serialise, across concurrent Applies, the events that may create the same record; without
     them only the events of one Apply are sequenced against each other."""
@@ -150,21 +157,22 @@ class ApplyService:
                                                                self._window)
         answered: dict[int, EventResult] = {}
         try:
-            answered = claims.claim(events) if claims is not None else {}
+            answered = claims.claim(events, _wall_clock(deadline)) if claims is not None else {}
         except CoordinationUnavailable:
             error = ResultError("COORDINATION_UNAVAILABLE", "the shared coordination store (Redis) did not answer "
                                 "in time; nothing was written for this event")
             return ApplyReport(tuple(failure(e.id, error) for e in events), api_calls=0)
         picked = PickedUp()
         if self._bulk_jobs is not None:  # events another attempt left in a running Bulk job: from its results
-            pending = claims.pending if claims is not None else set()
-            candidates = [i for i in range(len(events)) if i not in answered or i in pending]
+            candidates = sorted(claims.unsettled) if claims is not None else list(range(len(events)))
             picked = pick_up(self._bulk_jobs, self._stores, connection, action, events, candidates, deadline, stop)
             if claims is not None:
                 claims.adopt([events[i] for i in picked.results])
             answered.update(picked.results)
         fresh = [e for i, e in enumerate(events) if i not in answered]
-        report = self._apply(connection, action, fresh, dry_run, deadline, stop) if fresh else ApplyReport((), 0)
+        guard = claims.allow if claims is not None else None
+        report = self._apply(connection, action, fresh, dry_run, deadline, stop, guard) if fresh else \
+            ApplyReport((), 0)
         results = _fill(report.results, answered, len(events))
         try:
             if claims is not None:
@@ -172,7 +180,7 @@ class ApplyService:
             if self._bulk_jobs is not None and (report.bulk_jobs or picked.jobs):
                 self._bulk_jobs.forget([*report.bulk_jobs, *picked.jobs])
         except CoordinationUnavailable:
-            pass  # unsettled claims stay PENDING: a retry picks up their job, or answers 502 UNCERTAIN
+            pass  # unsettled claims stay: a retry takes over those never sent, picks up their job, or answers UNCERTAIN
         return replace(report, results=results, api_calls=report.api_calls + picked.api_calls)
 
     def apply_stream(self, connection: Connection, action: Action, chunks: Iterable[Sequence[Event]],
@@ -204,9 +212,11 @@ class ApplyService:
 
     def batch(self, store: RecordStore, connection: Connection, action: Action, describe: ObjectDescribe,
               dry_run: bool, deadline: float | None, record_type: RecordTypeInfo | None,
-              stop: Callable[[], bool] | None) -> _Batch:
+              stop: Callable[[], bool] | None, guarded: bool = False) -> _Batch:
+        """`guarded`: the store guards writes by the events' keys (core.write_guard), so writes carry them."""
         return _Batch(store, action, describe, dry_run, deadline, record_type, stop,
-                      _Leases(self._leases, connection.instance_url, self._newest, self._bulk_jobs is not None))
+                      _Leases(self._leases, connection.instance_url, self._newest,
+                              guarded or self._bulk_jobs is not None))
 
     def open_store(self, connection: Connection, deadline: float | None,
                    stop: Callable[[], bool] | None) -> RecordStore:
@@ -217,7 +227,8 @@ class ApplyService:
         return self._ledger is not None
 
     def _apply(self, connection: Connection, action: Action, events: Sequence[Event], dry_run: bool,
-               deadline: float | None, stop: Callable[[], bool] | None) -> ApplyReport:
+               deadline: float | None, stop: Callable[[], bool] | None,
+               guard: Callable[[Sequence[str]], set[str]] | None = None) -> ApplyReport:
         static = self.static_problems(action)
         if has_errors(static):
             results, shown = _action_failures(events, static)
@@ -226,13 +237,15 @@ class ApplyService:
         shown = reported(static)
         try:
             store = self._stores.open(connection, deadline, stop=stop)
+            if guard is not None:
+                store.guard_writes(guard)
             describe, record_type, problems = self.checked(store, action, static)
             if describe is None or has_errors(problems):  # None: OBJECT_NOT_FOUND
                 results, shown = _action_failures(events, problems)
             else:
                 shown = reported(problems)
                 results = self.batch(store, connection, action, describe, dry_run, deadline, record_type,
-                                     stop).run(events)
+                                     stop, guard is not None).run(events)
         except BackendError as exc:
             results = tuple(failure(e.id, exc.error) for e in events)
         return store_report(results, store, shown)

@@ -19,6 +19,7 @@ from core.paths import CONNECTION
 from core.ports import BackendError, Lookup, Record, WriteBatch, WriteOptions, WriteOutcome
 from core.record_types import RecordTypeInfo
 from core.telemetry import NullTelemetry, Telemetry, org_label
+from core.write_guard import Guard, guarded
 from core.write_headers import AUTO_ASSIGN_HEADER, DUPLICATE_RULE_HEADER, headers_for
 
 COLLECTION_SIZE = 200  # records per sObject Collections call
@@ -129,6 +130,7 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._calls = 0
         self._headers: dict[str, str] = {}  # the action's write options, as Salesforce's headers
+        self._guard: Guard | None = None  # core.write_guard: which events' writes may still go out
         self._describes = 0
 
     def resume_bulk(self, job_key: str) -> list[tuple[tuple[str, ...], str, WriteOutcome]]:
@@ -249,7 +251,10 @@ class MemoryStore:
     def write(self, object_name: str, batches: Sequence[WriteBatch]) -> list[list[WriteOutcome]]:
         """Chunks of 200 records, five chunks to a call (as Salesforce's Composite carries five collections);
         a call that fails as a whole fails only its own records."""
-        return self._write(object_name, batches)
+        return guarded(self._guard, batches, lambda kept: self._write(object_name, kept))
+
+    def guard_writes(self, guard: Guard) -> None:
+        self._guard = guard
 
     def _delete(self, object_name: str, rid: str) -> SaveResult:
         """Delete one record; without an object, of whatever object the id names (collections delete)."""

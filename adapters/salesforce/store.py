@@ -27,6 +27,7 @@ from core.paths import ACTION
 from core.ports import BackendError, FieldIn, Lookup, Record, StreamRow, WriteBatch, WriteOptions, WriteOutcome
 from core.record_types import RecordTypeInfo, record_types_from_layouts
 from core.steps import StepClock
+from core.write_guard import Guard, refusals
 from core.write_headers import headers_for
 
 COLLECTION_LIMIT = 200
@@ -57,6 +58,7 @@ class SalesforceStore:
         self._composite = use_composite
         self._bulk = bulk or BulkSettings()
         self._tracker = tracker  # the shared register of running Bulk API jobs (None: none kept)
+        self._guard: Guard | None = None  # core.write_guard: which events' writes may still go out
         self._max_in_flight = max(1, max_in_flight)
         self._max_url_bytes = min(max_url_bytes, soql.URI_LIMIT_BYTES)
         self._batch = max(1, min(batch_size, COLLECTION_LIMIT))
@@ -294,9 +296,14 @@ class SalesforceStore:
                 soql.check_name(b.external_id_field)
         return self._write(object_name, batches)
 
+    def guard_writes(self, guard: Guard) -> None:
+        self._guard = guard
+
     def _write(self, object_name: str, batches: Sequence[WriteBatch], bulk: bool = True) -> list[list[WriteOutcome]]:
         plans = [write_plan.plan(self._session.data_url, object_name, b.kind, b.items, b.external_id_field)
                  for b in batches]
+        for p, b in zip(plans, batches, strict=True):
+            p.tags = b.tags
         results: list[list[WriteOutcome | None]] = [[i if isinstance(i, WriteOutcome) else None for i in p.items]
                                                     for p in plans]
         pending: list[tuple[int, int]] = []
@@ -409,6 +416,19 @@ class SalesforceStore:
                     and o.error.code in _GONE else o for n, o in zip(positions, got, strict=True)]
 
         def send(group: list[tuple[int, list[int]]]) -> list[list[WriteOutcome]]:
+            """One call's rows, less those whose events are no longer this attempt's (core.write_guard)."""
+            rows = [(k, n) for k, positions in group for n in positions if plans[k].tags]
+            refused = dict(zip(rows, refusals(self._guard, [plans[k].tags[n] for k, n in rows]), strict=True))
+            if not any(refused.values()):
+                return send_now(group)
+            kept = [(k, [n for n in positions if refused.get((k, n)) is None]) for k, positions in group]
+            sendable = [(k, positions) for k, positions in kept if positions]
+            got: dict[tuple[int, int], WriteOutcome] = {}
+            for (k, positions), answers in zip(sendable, send_now(sendable) if sendable else [], strict=True):
+                got.update(((k, n), outcome) for n, outcome in zip(positions, answers, strict=True))
+            return [[refused.get((k, n)) or got[(k, n)] for n in positions] for k, positions in group]
+
+        def send_now(group: list[tuple[int, list[int]]]) -> list[list[WriteOutcome]]:
             carried = [tries[(k, n)] for k, positions in group for n in positions]
             transient.difference_update((k, n) for k, positions in group for n in positions)
             attempts = self._attempts(used=max(a.used for a in carried))
@@ -473,10 +493,16 @@ class SalesforceStore:
     def _send_bulk(self, p: write_plan.Plan, payloads: list[Any], tags: list[tuple[str, ...]] | None = None
                    ) -> list[WriteOutcome]:
         """One Bulk API 2.0 job; its rows' results mapped exactly as collection results are."""
-        rows = [bulk_row(payload) for payload in payloads]
+        refused = refusals(self._guard, tags) if tags else [None] * len(payloads)
+        kept = [n for n, r in enumerate(refused) if r is None]
+        if not kept:
+            return [r for r in refused if r is not None]
+        rows = [bulk_row(payloads[n]) for n in kept]
         job = BulkJob(self._session, self._bulk, p.object_name, p.op, p.external_id_field,
                       self._describe_or_none(p.object_name), self._tracker)
-        return self._bulk_outcomes(job.run(rows, tags), p.op, p.object_name, p.external_id_field)
+        done = iter(self._bulk_outcomes(job.run(rows, [tags[n] for n in kept] if tags else None), p.op,
+                                        p.object_name, p.external_id_field))
+        return [r if r is not None else next(done) for r in refused]
 
     def resume_bulk(self, job_key: str) -> list[tuple[tuple[str, ...], str, WriteOutcome]]:
         """Pick up a registered Bulk API job (BulkJob.resume): for each of its rows, the event keys it holds,

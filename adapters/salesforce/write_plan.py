@@ -60,6 +60,7 @@ class Plan:
     data_url: str
     items: list[Any]
     external_id_field: str = ""
+    tags: Sequence[tuple[str, ...]] = ()  # per item, the keys of the events it writes (WriteBatch.tags)
 
     @property
     def idempotent(self) -> bool:

@@ -416,17 +416,19 @@ class SalesforceStore:
                     and o.error.code in _GONE else o for n, o in zip(positions, got, strict=True)]
 
         def send(group: list[tuple[int, list[int]]]) -> list[list[WriteOutcome]]:
-            """One call's rows, less those whose events are no longer this attempt's (core.write_guard)."""
-            rows = [(k, n) for k, positions in group for n in positions if plans[k].tags]
-            refused = dict(zip(rows, refusals(self._guard, [plans[k].tags[n] for k, n in rows]), strict=True))
-            if not any(refused.values()):
+            """One call, which goes out only if its records' events are still this attempt's (core.write_guard:
+            asked once the call holds its connection slots, right before it is sent)."""
+            tags = [plans[k].tags[n] for k, positions in group for n in positions if plans[k].tags]
+            if self._guard is None or not tags:
                 return send_now(group)
-            kept = [(k, [n for n in positions if refused.get((k, n)) is None]) for k, positions in group]
-            sendable = [(k, positions) for k, positions in kept if positions]
-            got: dict[tuple[int, int], WriteOutcome] = {}
-            for (k, positions), answers in zip(sendable, send_now(sendable) if sendable else [], strict=True):
-                got.update(((k, n), outcome) for n, outcome in zip(positions, answers, strict=True))
-            return [[refused.get((k, n)) or got[(k, n)] for n in positions] for k, positions in group]
+
+            def gate() -> None:
+                refused = next((r for r in refusals(self._guard, tags) if r is not None), None)
+                if refused is not None and refused.error is not None:
+                    raise BackendError(refused.error)
+
+            with self._session.gated(gate):
+                return send_now(group)
 
         def send_now(group: list[tuple[int, list[int]]]) -> list[list[WriteOutcome]]:
             carried = [tries[(k, n)] for k, positions in group for n in positions]

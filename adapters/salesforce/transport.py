@@ -224,6 +224,18 @@ class Session:
         self._tokens_sent: set[str] = set()
         self.write_headers: dict[str, str] = {}  # an action's write options, sent with every non-GET request
         self.stop: Callable[[], bool] | None = None  # True once the call is cancelled or the server is stopping
+        self._gates = threading.local()
+
+    @contextlib.contextmanager
+    def gated(self, gate: Callable[[], None] | None) -> Iterator[None]:
+        """Requests this thread sends meanwhile call `gate()` once they hold their connection slots, just before
+        going out; it raises BackendError to keep one from being sent (core.write_guard)."""
+        previous = getattr(self._gates, "gate", None)
+        self._gates.gate = gate
+        try:
+            yield
+        finally:
+            self._gates.gate = previous
 
     @property
     def calls(self) -> int:
@@ -276,6 +288,9 @@ class Session:
         try:
             shared = self._shared_slot()
             self._check_stop()  # the wait for a slot may have outlasted the caller, or the call's time
+            gate = getattr(self._gates, "gate", None)
+            if gate is not None:
+                gate()
             remaining = self.timing.remaining(self.deadline)
             if remaining is not None and remaining <= floor:
                 raise BackendError(ResultError("DEADLINE_EXCEEDED", "the call's deadline left no time for this "

@@ -18,7 +18,7 @@ from sfdest.v1 import destination_pb2 as pb
 
 from tests.builders import action, grant_connection
 from tests.e2e.replicas.cluster import CALL_LIMIT, start_cluster, stop_cluster
-from tests.e2e.replicas.conftest import RACERS, STATE_KEY
+from tests.e2e.replicas.conftest import MAX_EVENTS, RACERS, STATE_KEY
 from tools.emulator.latency import LatencyModel
 
 RECORDS = int(os.environ.get("BULK_KILL_RECORDS", "5000"))
@@ -50,12 +50,13 @@ def test_a_replica_killed_while_polling_a_bulk_job_hands_it_over(cluster, emulat
     run = uuid.uuid4().hex[:10]
     request = pb.ApplyRequest(action=UPSERT_SUBSCRIPTION, connection=conn, events=[
         track(f"{run}-{n}", f"{run}-S-{n}") for n in range(RECORDS)])
-    doomed = start_cluster(redis_server.url, RACERS, count=1, extra={"SFDEST_STATE_KEY": STATE_KEY,
-                                                                    "SFDEST_BULK_LEASE_SECONDS": LEASE_SECONDS})
+    doomed = start_cluster(redis_server.url, RACERS, count=1, extra={
+        "SFDEST_STATE_KEY": STATE_KEY, "SFDEST_BULK_LEASE_SECONDS": LEASE_SECONDS, "SFDEST_MAX_EVENTS": str(MAX_EVENTS)})
     try:
         victim = doomed.replicas[0]
         call = victim.stub.Apply.future(request, timeout=CALL_LIMIT, wait_for_ready=True)
-        wait_for(lambda: any(job.state == "InProgress" for job in list(emu.bulk.jobs.values())))
+        wait_for(lambda: call.done() or any(job.state == "InProgress" for job in list(emu.bulk.jobs.values())))
+        assert not call.done(), call.exception() or call.result().results[0]
         victim.process.kill()  # SIGKILL while it polls its job
         victim.process.wait()
         assert call.exception() is not None

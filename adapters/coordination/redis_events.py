@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -129,11 +130,18 @@ class RedisEventLedger:
             return
         self._beating.set()
         self.beat()
-        threading.Thread(target=self._heartbeat, name="sfdest-ledger-heartbeat", daemon=True).start()
+        threading.Thread(target=_heartbeat, args=(weakref.ref(self), self._closed), name="sfdest-ledger-heartbeat",
+                         daemon=True).start()
 
-    def _heartbeat(self) -> None:
-        while not self._closed.wait(HEARTBEAT_SECONDS):
-            try:
-                self.beat()
-            except CoordinationUnavailable:
-                continue  # Redis away: our claims may be taken over once it lapses; `sent` then refuses them
+
+def _heartbeat(ledger: weakref.ref[RedisEventLedger], closed: threading.Event) -> None:
+    """Beat while the ledger lives and is open (a ledger dropped without close stops beating too)."""
+    while not closed.wait(HEARTBEAT_SECONDS):
+        alive = ledger()
+        if alive is None:
+            return
+        try:
+            alive.beat()
+        except CoordinationUnavailable:
+            pass  # Redis away: our claims may be taken over once it lapses; `sent` then refuses them
+        del alive

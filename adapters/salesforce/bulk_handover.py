@@ -15,7 +15,6 @@ import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from adapters.salesforce.bulk_csv import Table
 from core.coordination import BulkJobs, CoordinationUnavailable, org_key
@@ -91,7 +90,3 @@ class BulkTracker:
 
 def tags_complete(tags: Sequence[tuple[str, ...]] | None, count: int) -> bool:
     return tags is not None and len(tags) == count and all(tags)
-
-
-def plan_rows(tags: Sequence[Any]) -> tuple[tuple[str, ...], ...]:
-    return tuple(tuple(t) for t in tags)

@@ -1,17 +1,19 @@
 """A Bulk API job still running at the call's deadline is left running, its events answered 202 PENDING with the
-job id; a retry of the same events picks the job up (on this replica or, through Redis, another), answers from
-its results and uploads nothing again; once delivered, a further retry answers from the recorded results."""
+job id; a retry of the same events picks the job up (on this replica or, through the real Redis, another),
+answers from its results and uploads nothing again; once delivered, a further retry answers from the recorded
+results."""
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections import Counter
-
-import fakeredis
 
 from adapters.coordination.local import LocalBulkJobs, LocalKeyLeases
 from adapters.coordination.redis_bulk import RedisBulkJobs
 from adapters.coordination.redis_events import RedisEventLedger
+from adapters.salesforce.bulk_csv import build_table, render
+from adapters.salesforce.bulk_handover import BulkTracker, JobPlan
 from core.idempotency import event_key
 from core.model import Outcome
 from core.service import ApplyService
@@ -55,9 +57,10 @@ def test_a_deadline_leaves_the_job_running_and_the_retry_picks_up_its_results(em
     assert jobs.find(keys) == {}  # delivered: forgotten
 
 
-def test_another_replica_picks_the_job_up_once_its_owner_lets_go_and_a_further_retry_costs_no_call(emulator):
+def test_another_replica_picks_the_job_up_once_its_owner_lets_go_and_a_further_retry_costs_no_call(
+        emulator, redis_server):
     slow_bulk(emulator)
-    client = fakeredis.FakeRedis()
+    client = redis_server.client()
 
     def replica(h):  # what every replica shares: Redis (idempotency ledger, the register of Bulk jobs)
         return ApplyService(h.backend, leases=LocalKeyLeases(), ledger=RedisEventLedger(client),
@@ -66,7 +69,7 @@ def test_another_replica_picks_the_job_up_once_its_owner_lets_go_and_a_further_r
     with harness(emulator, bulk_threshold=500, bulk_jobs=RedisBulkJobs(client, STATE_KEY)) as a, \
             harness(emulator, bulk_threshold=500, bulk_jobs=RedisBulkJobs(client, STATE_KEY)) as b:
         a.warm(SUB)
-        batch = events("b")
+        batch = events(uuid.uuid4().hex[:8])
         first = replica(a).apply(a.connection, subscription_upsert(), batch,
                                  deadline=time.monotonic() + FIRST_DEADLINE)
         [job_id] = emulator.bulk.jobs
@@ -84,3 +87,35 @@ def test_another_replica_picks_the_job_up_once_its_owner_lets_go_and_a_further_r
     assert [(r.status, r.record_id) for r in again.results] == [(r.status, r.record_id) for r in retry.results]
     assert again.api_calls == 0 and emulator.api_calls == calls
     assert emulator.calls["bulk_create"] == 1 and emulator.bulk.rows_uploaded_twice == 0
+
+
+def test_a_job_its_replica_never_closed_is_aborted_by_the_retry_and_its_events_written_by_the_next(emulator):
+    import httpx
+
+    jobs = LocalBulkJobs()
+    batch = [track(f"c-{i}", sub_id=f"c-S-{i}", plan="gold") for i in range(3)]
+    records = [{"External_Id__c": f"c-S-{i}", "Plan__c": "gold"} for i in range(3)]
+    with httpx.Client(base_url=emulator.base_url, headers={"Authorization": f"Bearer {emulator.issue_token()}"}) as api:
+        job = api.post("/services/data/v62.0/jobs/ingest", json={
+            "object": SUB, "operation": "upsert", "externalIdFieldName": "External_Id__c", "contentType": "CSV",
+            "lineEnding": "LF"}).json()
+        api.put(f"/services/data/v62.0/jobs/ingest/{job['id']}/batches", headers={"Content-Type": "text/csv"},
+                content=render_csv(records))  # the replica died before closing it
+    tags = tuple((event_key(emulator.base_url, subscription_upsert(), e.id),) for e in batch)
+    BulkTracker(jobs, emulator.base_url).register(JobPlan(job["id"], SUB, "upsert", "External_Id__c",
+                                                          build_table(records, "External_Id__c"), tags))
+    with harness(emulator, bulk_jobs=jobs) as h:
+        service = ApplyService(h.backend, bulk_jobs=jobs)
+        retry = service.apply(h.connection, subscription_upsert(), batch)
+        state = emulator.bulk.jobs[job["id"]].state
+        written = len(emulator.org.records(SUB))
+        again = service.apply(h.connection, subscription_upsert(), batch)
+    assert [(r.status, r.retryable) for r in retry.results] == [(500, True)] * 3
+    assert "never closed" in retry.results[0].error.message
+    assert (state, written) == ("Aborted", 0)  # nothing of it was processed
+    assert [r.status for r in again.results] == [201] * 3 and len(emulator.org.records(SUB)) == 3
+
+
+def render_csv(records: list[dict[str, str]]) -> bytes:
+    table = build_table(records, "External_Id__c")
+    return b"".join(render(table.header, table.rows, 10**6))

@@ -22,8 +22,9 @@ from tests.builders import SUB, subscription_upsert, track
 from tools.emulator.latency import LatencyModel
 
 EVENTS = 1000
-# The job takes EVENTS / RATE = 4 s after its upload; the first call's deadline comes well before that.
-RATE, FIRST_DEADLINE = 250, 3.5
+# The job takes EVENTS / RATE = 8 s after its upload; the first call's deadline comes well before that (and leaves
+# time to upload: the job is only used when more than BulkSettings.reserve_seconds remain).
+RATE, FIRST_DEADLINE = 125, 5.0
 STATE_KEY = "handover-test-state-key-0123456789abcdef"
 
 

@@ -28,9 +28,9 @@ from tools.emulator.server import Emulator
 
 WAIT_LIMIT = 60.0  # never asserted
 RETRIES = 30  # a host's retries of the events answered retryable, a second apart (never asserted)
-# Every call's answer comes 150 ms after the emulator applied it: a kill seen from the org's side lands before
+# Every call's answer comes 400 ms after the emulator applied it: a kill seen from the org's side lands before
 # the victim reads the answer.
-SLOW_ANSWERS = LatencyModel(base_ms=150, write_record_ms=0, query_record_ms=0, bulk_records_per_second=1000)
+SLOW_ANSWERS = LatencyModel(base_ms=400, write_record_ms=0, query_record_ms=0, bulk_records_per_second=1000)
 
 
 @dataclass(frozen=True)

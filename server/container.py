@@ -52,7 +52,7 @@ def salesforce_backend(settings: Settings, telemetry: Telemetry | None = None,
         kwargs["telemetry"] = telemetry  # calls, retries and API usage, once the adapter reports them
     if tokens is not None:
         kwargs["shared_tokens"] = tokens
-    if bulk_jobs is not None:
+    if bulk_jobs is not None and "bulk_jobs" in inspect.signature(backend).parameters:
         kwargs.update(bulk_jobs=bulk_jobs, bulk_lease_seconds=settings.bulk_lease_seconds,
                       bulk_window_seconds=float(settings.idempotency_window_seconds or 86_400))
     if client is not None and settings.shared_calls_per_org > 0:

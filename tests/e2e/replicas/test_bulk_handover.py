@@ -16,7 +16,7 @@ from collections import Counter
 
 from sfdest.v1 import destination_pb2 as pb
 
-from tests.builders import action, grant_connection
+from tests.builders import grant_connection, subscription_upsert_message, track_message
 from tests.e2e.replicas.cluster import CALL_LIMIT, start_cluster, stop_cluster
 from tests.e2e.replicas.conftest import MAX_EVENTS, RACERS, STATE_KEY
 from tools.emulator.latency import LatencyModel
@@ -25,16 +25,6 @@ RECORDS = int(os.environ.get("BULK_KILL_RECORDS", "5000"))
 RATE = max(1000, RECORDS // 5)  # records a second: the job takes about 5 s
 LEASE_SECONDS = "2"  # the victim's hold on its job: another replica takes it over this long after the kill
 WAIT_LIMIT = 120.0  # never asserted
-UPSERT_SUBSCRIPTION = action(
-    object="Subscription__c", operation="OPERATION_UPSERT",
-    record_matchers=[{"field": "External_Id__c", "value": {"path": "properties.sub_id"}}],
-    field_mappings=[{"field": "Plan__c", "value": {"path": "properties.plan"}}])
-
-
-def track(event_id: str, sub_id: str) -> pb.Event:
-    event = pb.Event(id=event_id)
-    event.payload.update({"type": "track", "properties": {"sub_id": sub_id, "plan": "gold"}})
-    return event
 
 
 def wait_for(condition) -> None:
@@ -48,8 +38,8 @@ def test_a_replica_killed_while_polling_a_bulk_job_hands_it_over(cluster, emulat
                                                 bulk_records_per_second=RATE))
     conn = grant_connection(emu, "oauth_refresh_token")
     run = uuid.uuid4().hex[:10]
-    request = pb.ApplyRequest(action=UPSERT_SUBSCRIPTION, connection=conn, events=[
-        track(f"{run}-{n}", f"{run}-S-{n}") for n in range(RECORDS)])
+    request = pb.ApplyRequest(action=subscription_upsert_message(), connection=conn, events=[
+        track_message(f"{run}-{n}", f"{run}-S-{n}") for n in range(RECORDS)])
     doomed = start_cluster(redis_server.url, RACERS, count=1, extra={
         "SFDEST_STATE_KEY": STATE_KEY, "SFDEST_BULK_LEASE_SECONDS": LEASE_SECONDS, "SFDEST_MAX_EVENTS": str(MAX_EVENTS)})
     try:

@@ -12,7 +12,7 @@ from dependency_injector import containers, providers
 from adapters.coordination.budget import InProcessBudgetCounters
 from adapters.coordination.local import LocalBulkJobs, LocalKeyLeases, LocalNewestEvents
 from adapters.memory.store import MemoryBackend
-from core.budget import ApiGovernor
+from core.budget import ApiGovernor, BudgetCounters
 from core.coordination import BulkJobs, EventLedger, KeyLeases, SharedTokens
 from core.erasure import EraseService
 from core.ordering import NewestEvents
@@ -46,7 +46,7 @@ def salesforce_backend(settings: Settings, telemetry: Telemetry | None = None,
               "request_timeout_seconds": settings.salesforce_timeout_seconds,
               "allow_loopback_http": settings.salesforce_allow_loopback_http}
     if settings.api_budget_share < 1 or settings.api_budget_reserve > 0:
-        kwargs["budget"] = ApiGovernor(InProcessBudgetCounters(), settings.api_budget_share,
+        kwargs["budget"] = ApiGovernor(budget_counters(client, settings), settings.api_budget_share,
                                        settings.api_budget_reserve)
     if telemetry is not None and "telemetry" in inspect.signature(backend).parameters:
         kwargs["telemetry"] = telemetry  # calls, retries and API usage, once the adapter reports them
@@ -61,6 +61,20 @@ def salesforce_backend(settings: Settings, telemetry: Telemetry | None = None,
         kwargs["shared_slots"] = RedisSlots(client, settings.coordination_timeout_seconds)
         kwargs["shared_calls_per_org"] = settings.shared_calls_per_org
     return backend(**kwargs)
+
+
+# A reservation is held within one Apply: it outlives a replica that died by at most the longest call and this.
+_RESERVATION_SLACK_SECONDS, _RESERVATION_WITHOUT_CALL_LIMIT = 60.0, 3600.0
+
+
+def budget_counters(client: Any, settings: Settings) -> BudgetCounters:
+    """The API budget governor's counters: in process for one replica, or Redis's, shared by every replica."""
+    if client is None:
+        return InProcessBudgetCounters()
+    from adapters.coordination.redis_budget import RedisBudgetCounters
+
+    longest = settings.max_call_seconds or _RESERVATION_WITHOUT_CALL_LIMIT
+    return RedisBudgetCounters(client, longest + _RESERVATION_SLACK_SECONDS, settings.coordination_timeout_seconds)
 
 
 def redis_client(settings: Settings) -> Any:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from core.budget import ApiGovernor, Decision
+from core.budget import ApiGovernor, BudgetCounters, BudgetState, Decision
+from core.coordination import CoordinationUnavailable
 from core.model import ApiUsage, ResultError
 from core.ports import BackendError
 from core.telemetry import Telemetry
@@ -16,8 +17,16 @@ from core.telemetry import Telemetry
 CODE = "API_BUDGET_EXHAUSTED"
 
 
+UNAVAILABLE = ResultError("COORDINATION_UNAVAILABLE", "the shared coordination store (Redis) that keeps the org's "
+                          "API budget did not answer in time; nothing was sent to Salesforce for these events")
+
+
 class BudgetGate:
-    """Reservations of one session against its org's budget (no governor: every call may go)."""
+    """Reservations of one session against its org's budget (no governor: every call may go).
+
+    With counters in a shared store that stops answering, a call that needs a reservation is not sent (503
+    COORDINATION_UNAVAILABLE, retryable); a commit or release that cannot be stored is dropped: the next
+    Sforce-Limit-Info report corrects the org's usage, and the reservation expires with its lease."""
 
     def __init__(self, governor: ApiGovernor | None, org: str, label: str, telemetry: Telemetry):
         self._governor, self._org, self._label, self._telemetry = governor, org, label, telemetry
@@ -31,23 +40,43 @@ class BudgetGate:
 
     def needs_limits(self) -> bool:
         """True once per session when the governor knows nothing of the org yet (then ask /limits)."""
-        if self._governor is None or self.learning or self._governor.knows(self._org):
+        if self._governor is None or self.learning:
             return False
+        try:
+            if self._governor.knows(self._org):
+                return False
+        except CoordinationUnavailable:
+            return False  # the reservation of the next call answers for it
         self.learning = True
         return True
 
     def left(self) -> int | None:
-        return None if self._governor is None else self._governor.left(self._org)
+        if self._governor is None:
+            return None
+        try:
+            return self._governor.left(self._org)
+        except CoordinationUnavailable:
+            return None
 
     def error(self, decision: Decision, calls: int) -> ResultError:
         g = self._governor
         assert g is not None
-        state = g.counters.state(self._org)
+        state = decision.state
         return ResultError(CODE, f"sfdest's API budget for this org is spent ({calls} call(s) needed, "
-                           f"{g.left(self._org) or 0} left: sfdest may use {g.share:.0%} of the daily allowance of "
+                           f"{g.left_in(state) or 0} left: sfdest may use {g.share:.0%} of the daily allowance of "
                            f"{state.limit} and leaves the last {g.reserve_fraction:.0%} untouched; the org has used "
                            f"{state.org_used}); nothing was sent, retry in {math.ceil(decision.retry_after_seconds)} s",
                            retry_after_seconds=decision.retry_after_seconds)
+
+    def _reserve(self, calls: int) -> ResultError | None:
+        """Reserve `calls`; the refusal (nothing reserved) or None."""
+        assert self._governor is not None
+        try:
+            decision = self._governor.reserve(self._org, calls)
+        except CoordinationUnavailable:
+            return UNAVAILABLE
+        self._report(decision.state)
+        return None if decision.granted else self.error(decision, calls)
 
     def spend(self) -> None:
         """Reserve the call about to be sent (from this session's prepaid calls first); raise if refused."""
@@ -57,26 +86,22 @@ class BudgetGate:
             if self._prepaid > 0:
                 self._prepaid -= 1
                 return
-        decision = self._governor.reserve(self._org, 1)
-        self._report()
-        if not decision.granted:
-            raise BackendError(self.error(decision, 1))
+        refusal = self._reserve(1)
+        if refusal is not None:
+            raise BackendError(refusal)
 
     def sent(self, usage: ApiUsage | None) -> None:
         if self._governor is not None:
-            self._governor.counters.commit(self._org, 1)
-            if usage is not None and usage.limit > 0:
-                self._governor.counters.observe(self._org, usage.used, usage.limit)
-            self._report()
+            seen = (usage.used, usage.limit) if usage is not None and usage.limit > 0 else None
+            self._settle(lambda counters: counters.commit(self._org, 1, seen))
 
     def unsent(self) -> None:
         if self._governor is not None:
-            self._governor.counters.release(self._org, 1)
-            self._report()
+            self._settle(lambda counters: counters.release(self._org, 1))
 
     def observe(self, usage: ApiUsage) -> None:
         if self._governor is not None and usage.limit > 0:
-            self._governor.counters.observe(self._org, usage.used, usage.limit)
+            self._settle(lambda counters: counters.observe(self._org, usage.used, usage.limit))
 
     @contextmanager
     def prepaid(self, calls: int) -> Iterator[ResultError | None]:
@@ -85,10 +110,9 @@ class BudgetGate:
         if self._governor is None or calls <= 0:
             yield None
             return
-        decision = self._governor.reserve(self._org, calls)
-        self._report()
-        if not decision.granted:
-            yield self.error(decision, calls)
+        refusal = self._reserve(calls)
+        if refusal is not None:
+            yield refusal
             return
         with self._lock:
             self._prepaid += calls
@@ -98,10 +122,14 @@ class BudgetGate:
             with self._lock:
                 unused, self._prepaid = min(self._prepaid, calls), self._prepaid - min(self._prepaid, calls)
             if unused:
-                self._governor.counters.release(self._org, unused)
-                self._report()
+                self._settle(lambda counters: counters.release(self._org, unused))
 
-    def _report(self) -> None:
+    def _settle(self, step: Callable[[BudgetCounters], BudgetState]) -> None:
         assert self._governor is not None
-        state = self._governor.counters.state(self._org)
+        try:
+            self._report(step(self._governor.counters))
+        except CoordinationUnavailable:
+            pass  # see the class: the lease and the next report make up for it
+
+    def _report(self, state: BudgetState) -> None:
         self._telemetry.api_budget(self._label, state.own_used, state.reserved, state.refused)

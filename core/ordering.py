@@ -26,7 +26,8 @@ from core.model import Event, EventResult, ResultError
 from core.outcomes import failure, invalid, stale
 from core.preparation import Prepared
 
-# How long a stamp is kept after its last write: an event older than it arriving later than this is applied.
+# How long a stamp is kept after its last write, unless set otherwise (SFDEST_ORDERING_RETENTION_SECONDS): an
+# event older than it arriving later than this is applied.
 STAMP_TTL_SECONDS = 30 * 86_400.0
 
 
@@ -66,10 +67,11 @@ _BUSY = ResultError("DEADLINE_EXCEEDED", "another call was writing this event's 
 def newest_first(store: NewestEvents, leases: KeyLeases | None, events: Sequence[Event],
                  prepared: list[Prepared], keys_of: Callable[[Prepared], tuple[str, set[str]]],
                  results: dict[int, EventResult], dry_run: bool, deadline: float | None,
-                 stop: Callable[[], bool] | None) -> Iterator[list[Prepared]]:
+                 stop: Callable[[], bool] | None,
+                 retention_seconds: float = STAMP_TTL_SECONDS) -> Iterator[list[Prepared]]:
     """Yield the events to write (the newest of each record key, newer than its stored stamp); answer the
     others in `results`. `keys_of(p)` is (p's record key, the lease keys its write needs). After the block,
-    the stamps of the events written successfully are stored."""
+    the stamps of the events written successfully are stored, each kept `retention_seconds`."""
     dated: list[tuple[Prepared, str, set[str]]] = []
     for p in prepared:
         ts = events[p.index].timestamp_ns
@@ -114,7 +116,7 @@ def newest_first(store: NewestEvents, leases: KeyLeases | None, events: Sequence
         written = {ordering_key(key): s for key, s, p in fresh if p.index in results and results[p.index].status < 300}
         try:
             if written:
-                store.advance(written, STAMP_TTL_SECONDS)
+                store.advance(written, retention_seconds)
         except CoordinationUnavailable:
             pass  # the writes stand; an older event arriving later may then be written (README)
 

@@ -36,7 +36,7 @@ from core.model import (
     Severity,
     ValidationReport,
 )
-from core.ordering import NewestEvents, newest_first
+from core.ordering import STAMP_TTL_SECONDS, NewestEvents, newest_first
 from core.outcomes import failure
 from core.paths import ACTION, CONNECTION, Path
 from core.person_accounts import exempt_from_required
@@ -138,10 +138,11 @@ class ApplyService:
 
     def __init__(self, stores: StoreFactory, leases: KeyLeases | None = None, ledger: EventLedger | None = None,
                  idempotency_window_seconds: float = 86_400.0, newest: NewestEvents | None = None,
-                 bulk_jobs: BulkJobs | None = None):
+                 bulk_jobs: BulkJobs | None = None, ordering_retention_seconds: float = STAMP_TTL_SECONDS):
         self._stores = stores
         self._bulk_jobs = bulk_jobs  # running Bulk API jobs: a retry of their events picks them up (core.handover)
         self._newest = newest
+        self._retention = ordering_retention_seconds
         self._leases = leases
         self._ledger = ledger if idempotency_window_seconds > 0 else None
         self._window = idempotency_window_seconds
@@ -216,7 +217,7 @@ class ApplyService:
         """`guarded`: the store guards writes by the events' keys (core.write_guard), so writes carry them."""
         return _Batch(store, action, describe, dry_run, deadline, record_type, stop,
                       _Leases(self._leases, connection.instance_url, self._newest,
-                              guarded or self._bulk_jobs is not None))
+                              guarded or self._bulk_jobs is not None, self._retention))
 
     def open_store(self, connection: Connection, deadline: float | None,
                    stop: Callable[[], bool] | None) -> RecordStore:
@@ -271,6 +272,7 @@ class _Leases:
     org: str  # the connection's instance URL: keys are per org
     newest: NewestEvents | None = None  # newest_event_wins: stamps of the newest event applied per record
     keyed: bool = False  # writes carry their events' keys (a long-running write is registered under them)
+    retention_seconds: float = STAMP_TTL_SECONDS  # newest_event_wins: stamps kept this long after their last write
 
 
 class _Batch:
@@ -318,7 +320,7 @@ class _Batch:
         leases = self.leases
         if self.action.newest_event_wins and leases is not None and leases.newest is not None:
             with newest_first(leases.newest, leases.port, events, prepared, self._ordering_keys, self.results,
-                              self.dry_run, self.deadline, self.stop) as newest:
+                              self.dry_run, self.deadline, self.stop, leases.retention_seconds) as newest:
                 self._route(newest)
         else:
             self._route(prepared)

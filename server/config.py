@@ -225,6 +225,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SFDEST_IDEMPOTENCY_WINDOW_SECONDS", "idempotency_window_seconds", "86400", _int(0),
             "With a Redis SFDEST_COORDINATION: an event id applied with the same action within this window answers "
             "its recorded result without writing again, on any replica (0 = off)"),
+    Setting("SFDEST_ORDERING_RETENTION_SECONDS", "ordering_retention_seconds", "2592000", _int(1),
+            "Actions with newest_event_wins: how long the stamp of a record's newest event is kept after its last "
+            "write, in Redis (or in the process with local coordination), about 150 bytes per record; an older event "
+            "arriving later than this is written. Lower it to the longest a host may deliver an event late, to save "
+            "memory; raise it when hosts replay older backlogs"),
     Setting("SFDEST_SHARED_CALLS_PER_ORG", "shared_calls_per_org", "0", _int(0),
             "With a Redis SFDEST_COORDINATION: Salesforce requests in flight to one org across all replicas "
             "(Salesforce allows 25 concurrent calls of 20 s or more per org); more wait their turn (0 = no cap)"),
@@ -294,6 +299,7 @@ class Settings:
     coordination: Secret = Secret()
     coordination_timeout_seconds: float = 2.0
     idempotency_window_seconds: int = 86_400
+    ordering_retention_seconds: int = 2_592_000
     shared_calls_per_org: int = 0
     bulk_lease_seconds: float = 15.0
     state_key: Secret = Secret()

@@ -154,7 +154,8 @@ class Container(containers.DeclarativeContainer):
     apply_service = providers.Factory(ApplyService, stores=backend, leases=leases, ledger=ledger, newest=newest,
                                       idempotency_window_seconds=config.idempotency_window_seconds,
                                       bulk_jobs=providers.Selector(config.backend, memory=providers.Object(None),
-                                                                   salesforce=bulk))
+                                                                   salesforce=bulk),
+                                      ordering_retention_seconds=config.ordering_retention_seconds)
     validate_service = providers.Factory(ValidateService, stores=backend)
     erase_service = providers.Factory(EraseService, stores=backend)
     org_limiter = providers.Singleton(OrgLimiter, config.max_applies_per_org, config.max_workers)

@@ -257,7 +257,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Accept http://127.0.0.1 instance URLs, for the Salesforce emulator only (salesforce backend)"),
     Setting("SFDEST_API_BUDGET_SHARE", "api_budget_share", "1", _share,
             "Share of each org's daily API allowance sfdest may spend (salesforce backend); past it, events get "
-            "429 RATE_LIMITED, retryable after retry_after, before any call is made"),
+            "429 RATE_LIMITED, retryable after retry_after, before any call is made; with a Redis SFDEST_COORDINATION "
+            "the replicas share it (2 Redis round trips per call)"),
     Setting("SFDEST_API_BUDGET_RESERVE", "api_budget_reserve", "0", _fraction,
             "Share of each org's daily API allowance sfdest never reaches into, counting every integration's "
             "calls as Salesforce reports them (salesforce backend); with a share of 1, 0 = no governor"),

@@ -33,6 +33,7 @@ class BudgetGate:
         self._lock = threading.Lock()
         self._prepaid = 0
         self.learning = False  # a /limits request of this session is under way (or was made)
+        self._known = False  # the org's allowance was known at this session's last look (no need to ask again)
 
     @property
     def active(self) -> bool:
@@ -40,10 +41,11 @@ class BudgetGate:
 
     def needs_limits(self) -> bool:
         """True once per session when the governor knows nothing of the org yet (then ask /limits)."""
-        if self._governor is None or self.learning:
+        if self._governor is None or self.learning or self._known:
             return False
         try:
             if self._governor.knows(self._org):
+                self._known = True
                 return False
         except CoordinationUnavailable:
             return False  # the reservation of the next call answers for it
@@ -132,4 +134,5 @@ class BudgetGate:
             pass  # see the class: the lease and the next report make up for it
 
     def _report(self, state: BudgetState) -> None:
+        self._known = self._known or state.limit > 0
         self._telemetry.api_budget(self._label, state.own_used, state.reserved, state.refused)

@@ -13,6 +13,7 @@ from adapters.coordination.redis_budget import RedisBudgetCounters
 from adapters.coordination.redis_leases import connect
 from adapters.salesforce.budget_gate import BudgetGate
 from core.budget import ApiGovernor
+from core.coordination import CoordinationUnavailable
 from core.model import ApiUsage, Outcome
 from core.outcomes import failure
 from core.ports import BackendError
@@ -117,3 +118,47 @@ def test_a_gate_whose_redis_does_not_answer_sends_nothing_and_answers_503_retrya
     gate.sent(ApiUsage(10, 100))  # a commit that cannot be stored is dropped, not raised
     gate.unsent()
     assert gate.left() is None and not gate.needs_limits()
+
+
+class Counting:
+    """BudgetCounters that count the steps (each one Redis round trip) they pass on."""
+
+    def __init__(self, inner: RedisBudgetCounters):
+        self.inner, self.steps = inner, 0
+
+    def __getattr__(self, name: str):
+        def step(*args, **kwargs):
+            self.steps += 1
+            return getattr(self.inner, name)(*args, **kwargs)
+        return step
+
+
+def test_a_call_costs_two_redis_round_trips_once_the_allowance_is_known(redis_server):
+    [redis] = replicas(redis_server, 1)
+    counting = Counting(redis)
+    gate = BudgetGate(ApiGovernor(counting, share=0.5), ORG, "acme", NullTelemetry())
+    assert gate.needs_limits()  # nothing known: the session asks /limits once
+    gate.spend()
+    gate.sent(ApiUsage(100, 15_000))
+    counting.steps = 0
+    for n in range(10):
+        assert not gate.needs_limits()
+        gate.spend()  # reserve
+        gate.sent(ApiUsage(101 + n, 15_000))  # commit, the answer's usage merged in
+    assert counting.steps == 20
+    with gate.prepaid(5) as refusal:  # a write: all its calls reserved in one step
+        assert refusal is None
+        for _ in range(3):
+            gate.spend()
+            gate.sent(None)
+    assert counting.steps == 20 + 1 + 3 + 1  # reserve 5, commit 3, release the 2 unused
+    assert redis.state(ORG).reserved == 0
+
+
+def test_a_reservation_that_reaches_redis_after_its_caller_gave_up_takes_nothing(redis_server):
+    [redis] = replicas(redis_server, 1)
+    redis.observe(ORG, 0, 100)
+    late = RedisBudgetCounters(connect(redis_server.url), LEASE, command_seconds=-60)  # sent a minute ago
+    with pytest.raises(CoordinationUnavailable):
+        late.reserve(ORG, 10, ApiGovernor(late).fractions)
+    assert redis.state(ORG).reserved == 0

@@ -49,8 +49,9 @@ if limit > 0 then
   end
 end
 local function hold(holder, calls)
-  local held = math.max(0, tonumber(redis.call('HGET', KEYS[3], holder) or '0') + calls)
-  reserved = math.max(0, reserved + calls)
+  local before = tonumber(redis.call('HGET', KEYS[3], holder) or '0')
+  local held = math.max(0, before + calls)
+  reserved = reserved + held - before
   if held > 0 then
     redis.call('HSET', KEYS[3], holder, held)
     redis.call('ZADD', KEYS[4], now + tonumber(ARGV[2]), holder)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import fakeredis
 import pytest
 
 from adapters.coordination.budget import InProcessBudgetCounters
@@ -30,10 +31,12 @@ def replicas(redis_server, count: int, lease: float = LEASE) -> list[RedisBudget
     return [RedisBudgetCounters(connect(redis_server.url), lease) for _ in range(count)]
 
 
-@pytest.fixture(params=["in-process", "redis"])
+@pytest.fixture(params=["in-process", "fakeredis", "redis"])
 def counters(request):
     if request.param == "in-process":
         return InProcessBudgetCounters()
+    if request.param == "fakeredis":  # the fast double other unit tests may use runs the same scripts
+        return RedisBudgetCounters(fakeredis.FakeRedis(), LEASE)
     return replicas(request.getfixturevalue("redis_server"), 1)[0]
 
 

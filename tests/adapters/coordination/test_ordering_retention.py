@@ -15,7 +15,7 @@ from core.model import Event, Operation, Outcome
 from core.ordering import STAMP_TTL_SECONDS
 from core.service import ApplyService
 from server.config import Settings
-from tests.unit.helpers import CONN, identify, lead_action
+from tests.builders import CONN, identify, lead_action
 
 NS = 1_000_000_000
 UPSERT = replace(lead_action(Operation.UPSERT), newest_event_wins=True)

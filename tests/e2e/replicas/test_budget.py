@@ -15,9 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sfdest.v1 import destination_pb2 as pb
 
-from tests.replicas.cluster import CALL_LIMIT, Cluster, start_cluster, stop_cluster
-from tests.salesforce_e2e.test_grpc_budget import UPSERT_SUBSCRIPTION
-from tests.salesforce_e2e.test_grpc_end_to_end import connection
+from tests.builders import grant_connection
+from tests.e2e.replicas.cluster import CALL_LIMIT, Cluster, start_cluster, stop_cluster
+from tests.e2e.salesforce.test_grpc_budget import UPSERT_SUBSCRIPTION
 
 LIMIT, SHARE = 150, 0.5
 CEILING = int(LIMIT * SHARE)
@@ -50,7 +50,7 @@ def apply(cluster: Cluster, conn: pb.Connection, n: int) -> pb.ApplyResponse:
 def spend(cluster: Cluster, emulator) -> tuple[int, list[pb.EventResult]]:
     """APPLIES one-event upserts, IN_FLIGHT at a time round robin; (the calls the org counted, every result)."""
     emulator.set_api_usage(used=0, limit=LIMIT)
-    conn = connection(emulator, "oauth_refresh_token")
+    conn = grant_connection(emulator, "oauth_refresh_token")
     with ThreadPoolExecutor(IN_FLIGHT) as pool:
         responses = pool.map(lambda n: apply(cluster, conn, n), range(APPLIES))
         results = [r for response in responses for r in response.results]
@@ -85,7 +85,7 @@ def test_while_redis_is_paused_budgeted_calls_are_not_sent_and_answer_503_retrya
                                                                                      redis_server):
     emulator = emulator_factory(latency_ms=2)
     emulator.set_api_usage(used=0, limit=100_000)
-    conn = connection(emulator, "oauth_refresh_token")
+    conn = grant_connection(emulator, "oauth_refresh_token")
     replicas = len(budget_cluster.replicas)
     warm = [r.status for n in range(replicas) for r in apply(budget_cluster, conn, n).results]
     assert warm == [201] * replicas

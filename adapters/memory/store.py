@@ -16,7 +16,7 @@ from core.describe import ObjectDescribe
 from core.model import ApiUsage, Connection, ResultError
 from core.parents import rest_fields
 from core.paths import CONNECTION
-from core.ports import BackendError, Lookup, Record, WriteBatch, WriteOptions, WriteOutcome
+from core.ports import BackendError, Lookup, Record, WriteBatch, WriteOptions, WriteOutcome, write_per_object
 from core.record_types import RecordTypeInfo
 from core.telemetry import NullTelemetry, Telemetry, org_label
 from core.write_guard import Guard, guarded
@@ -255,6 +255,10 @@ class MemoryStore:
 
     def guard_writes(self, guard: Guard) -> None:
         self._guard = guard
+
+    def write_batches(self, batches: Sequence[WriteBatch]) -> list[list[WriteOutcome]]:
+        """One object after another, each object's batches as `write` sends them."""
+        return write_per_object(batches, self._write)
 
     def _delete(self, object_name: str, rid: str) -> SaveResult:
         """Delete one record; without an object, of whatever object the id names (collections delete)."""

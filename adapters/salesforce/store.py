@@ -24,7 +24,17 @@ from core.describe_rest import describe_from_rest
 from core.model import ApiUsage, ResultError
 from core.names import normalize_id
 from core.paths import ACTION
-from core.ports import BackendError, FieldIn, Lookup, Record, StreamRow, WriteBatch, WriteOptions, WriteOutcome
+from core.ports import (
+    BackendError,
+    FieldIn,
+    Lookup,
+    Record,
+    StreamRow,
+    WriteBatch,
+    WriteOptions,
+    WriteOutcome,
+    write_per_object,
+)
 from core.record_types import RecordTypeInfo, record_types_from_layouts
 from core.steps import StepClock
 from core.write_guard import Guard, refusals
@@ -298,6 +308,11 @@ class SalesforceStore:
 
     def guard_writes(self, guard: Guard) -> None:
         self._guard = guard
+
+    def write_batches(self, batches: Sequence[WriteBatch]) -> list[list[WriteOutcome]]:
+        """Each object's batches as `write` sends them; several objects at once, up to max_in_flight (every
+        request still takes one of the org's slots, and checks the call's stop and deadline first)."""
+        return write_per_object(batches, self.write, self._parallel)
 
     def _write(self, object_name: str, batches: Sequence[WriteBatch], bulk: bool = True) -> list[list[WriteOutcome]]:
         plans = [write_plan.plan(self._session.data_url, object_name, b.kind, b.items, b.external_id_field)

@@ -7,7 +7,7 @@ import itertools
 from hypothesis import HealthCheck, given, settings
 
 from core.names import normalize_id
-from core.ports import FieldIn, Lookup
+from core.ports import FieldIn, Lookup, WriteBatch
 from tests.text_variants import JAVA_TRIM, PAIRS
 from tools.emulator import equality
 
@@ -85,6 +85,24 @@ def test_update_and_delete_report_per_record(backend):
     updated = store.update("Lead", [(a.id, {"FirstName": "Ann"}), (b.id, {"FirstName": "Gone"})])
     assert updated[0].success and not updated[1].success
     assert updated[1].error.code in ("ENTITY_IS_DELETED", "NOT_FOUND")
+    found = store.find(Lookup("Lead", ("Id", "FirstName"), ((FieldIn("Id", (a.id,)),),)))
+    assert found[0]["FirstName"] == "Ann"
+
+
+def test_a_round_of_several_objects_answers_each_batch_in_order(backend):
+    store = backend.store()
+    [a] = store.create("Lead", [lead(Email="a@x.com")])
+    batches = [WriteBatch("update", [(a.id, {"FirstName": "Ann"})], object_name="Lead"),
+               WriteBatch("create", [{"LastName": "Ng"}, {"FirstName": "NoLastName"}], object_name="Contact"),
+               WriteBatch("create", [lead(Email="b@x.com")], object_name="Lead"),
+               WriteBatch("create", [{"Name": "x"}], object_name="Leed")]
+    before = store.api_calls
+    answers = store.write_batches(batches)
+    assert [[o.success for o in outcomes] for outcomes in answers] == [[True], [True, False], [True], [False]]
+    assert answers[0][0].id == a.id and answers[1][0].id.startswith("003") and answers[2][0].id.startswith("00Q")
+    assert answers[1][1].error.code == "REQUIRED_FIELD_MISSING"
+    assert answers[3][0].error.code in ("NOT_FOUND", "INVALID_TYPE")  # one object's failure fails its records only
+    assert store.api_calls - before >= 2  # one call per object at least (Composite carries one object's writes)
     found = store.find(Lookup("Lead", ("Id", "FirstName"), ((FieldIn("Id", (a.id,)),),)))
     assert found[0]["FirstName"] == "Ann"
 

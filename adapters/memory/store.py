@@ -356,6 +356,13 @@ class MemoryBackend:
         with self._lock:
             return len(self._tenants)
 
+    @property
+    def record_count(self) -> int:
+        """Live records across the orgs kept now (each at most max_records_per_org)."""
+        with self._lock:
+            tenants = list(self._tenants.values())
+        return sum(t.org.record_count for t in tenants)
+
     def org(self, instance_url: str) -> Org:
         """The org behind an instance URL, for tests to seed and inspect."""
         return self.tenant(instance_url).org

@@ -113,7 +113,8 @@ def writer(channel: grpc.Channel, orgs: Iterator[str], per_apply: int, until: fl
            stopped: threading.Event) -> None:
     """Applies of `per_apply` creates: the hot org every third Apply, the next org of the rotation otherwise."""
     stub = destination_pb2_grpc.DestinationServiceStub(channel)
-    request = apply_request(lead_create(), *(identify_message(f"w{n}-{i}", f"w{n}.{i}@example.com") for i in range(per_apply)))
+    request = apply_request(lead_create(), *(identify_message(f"w{n}-{i}", f"w{n}.{i}@example.com")
+                                             for i in range(per_apply)))
     for k in itertools.count():
         if time.monotonic() >= until or stopped.is_set():
             return

@@ -122,7 +122,7 @@ def test_the_memory_backends_holdings_stay_at_its_caps(start):
     running, channel = start(metrics_listen="127.0.0.1:0", memory_max_orgs=3, memory_max_records_per_org=5)
     stub = destination_pb2_grpc.DestinationServiceStub(channel)
     for org in range(10):
-        request = apply_request(lead_create(), *(identify(f"e{i}", f"{i}@x.io") for i in range(7)),
+        request = apply_request(lead_create(), *(identify_message(f"e{i}", f"{i}@x.io") for i in range(7)),
                                 instance_url=f"https://org{org}.my.salesforce.com")
         assert [r.status for r in stub.Apply(request, timeout=SAFETY_LIMIT).results] == [201] * 5 + [422] * 2
     m = scrape(running.metrics_endpoint.port)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import time
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 from core.names import normalize_id
@@ -105,6 +107,19 @@ def test_a_round_of_several_objects_answers_each_batch_in_order(backend):
     assert store.api_calls - before >= 2  # one call per object at least (Composite carries one object's writes)
     found = store.find(Lookup("Lead", ("Id", "FirstName"), ((FieldIn("Id", (a.id,)),),)))
     assert found[0]["FirstName"] == "Ann"
+
+
+@pytest.mark.parametrize(("why", "code"), [("stop", "CANCELLED"), ("deadline", "DEADLINE_EXCEEDED")])
+def test_a_round_handed_over_after_a_stop_or_past_the_deadline_sends_nothing(backend, why, code):
+    connection = backend.connection_for("acme")
+    backend.store().describe("Lead")  # the org exists and its describe is cached: only the writes are refused
+    store = backend.factory.open(connection, stop=lambda: True) if why == "stop" else \
+        backend.factory.open(connection, deadline=time.monotonic() - 1)
+    answers = store.write_batches([WriteBatch("create", [lead(Email="s@x.com")] * 3, object_name="Lead"),
+                                   WriteBatch("create", [{"LastName": "Ng"}], object_name="Contact")])
+    assert [[o.error.code if o.error else "" for o in a] for a in answers] == [[code] * 3, [code]]
+    for object_name in ("Lead", "Contact"):
+        assert backend.store().find(Lookup(object_name, ("Id",), ((FieldIn("LastName", ("Ng",)),),))) == []
 
 
 def test_upsert_by_external_id_creates_then_updates(backend):

@@ -96,16 +96,6 @@ def test_a_rounds_writes_to_several_objects_run_at_once_in_the_adapter(emulator,
     assert emulator.calls["collection_create"] == 2 and overlap.peak["collection_create"] == 2
 
 
-def test_a_stopped_call_sends_none_of_a_rounds_batches(emulator):
-    with harness(emulator) as h:
-        store = h.backend.open(h.connection, stop=lambda: True)
-        answers = store.write_batches([
-            WriteBatch("create", [{"LastName": "A", "Company": "X"}] * 3, object_name="Lead"),
-            WriteBatch("create", [{"LastName": "B"}], object_name="Contact")])
-    assert [[o.error.code for o in a] for a in answers] == [["CANCELLED"] * 3, ["CANCELLED"]]
-    assert emulator.calls["collection_create"] == 0
-
-
 def test_a_deadline_too_near_to_wait_for_a_job_uses_collections(emulator):
     clock = SteppedClock()
     with harness(emulator, bulk_threshold=2, clock=clock, sleep=clock.sleep) as h:

@@ -199,8 +199,10 @@ def run(name: str, env: dict[str, str], seconds: float, orgs: int, idle: int, wr
         began = time.monotonic()
         until = began + seconds
         stopped = threading.Event()
-        threads = [threading.Thread(target=writer, args=(new_channel(port), next_org(), per_apply, until, load, n, stopped),
-                                    daemon=True) for n in range(writers)]
+        writer_channels = [new_channel(port) for _ in range(writers)]
+        threads = [threading.Thread(target=writer, daemon=True,
+                                    args=(channel, next_org(), per_apply, until, load, n, stopped))
+                   for n, channel in enumerate(writer_channels)]
         threads.append(threading.Thread(target=churn, args=(port, until, load), daemon=True))
         for t in threads:
             t.start()
@@ -228,7 +230,7 @@ def run(name: str, env: dict[str, str], seconds: float, orgs: int, idle: int, wr
         rss["peak"] = max(peak, rss["end"])
         connections["end"] = open_connections(pid, port)
         metrics = scrape(metrics_port)
-        for channel in idle_channels:
+        for channel in idle_channels + writer_channels:
             channel.close()
         return Figures(name, rss, metrics[("sfdest_memory_orgs", ())], metrics[("sfdest_memory_records", ())],
                        connections, load, time.monotonic() - began, stopped.is_set())

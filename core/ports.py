@@ -120,6 +120,12 @@ class RecordStore(Protocol):
         when the org does not let this user hard-delete (the "Bulk API Hard Delete" system permission)."""
         ...
 
+    def hard_delete_many(self, jobs: Sequence[tuple[str, Sequence[str]]]) -> list[list[WriteOutcome] | ResultError]:
+        """`hard_delete` for several objects (object name, ids), one job each; per job, in order, its outcomes
+        or its FEATURENOTENABLED refusal. How the jobs run is the store's choice (Salesforce: a few at once, as
+        a job takes seconds to minutes); core runs no threads. Raises BackendError for any other failure."""
+        ...
+
     def merged_into(self, object_name: str, ids: Sequence[str]) -> dict[str, str]:
         """For the ids among `ids` that were merged away: the record each was merged into (its
         MasterRecordId, read from the recycle bin: Salesforce's queryAll). Ids not merged are absent."""
@@ -240,6 +246,25 @@ def write_per_object(batches: Sequence[WriteBatch],
         for n, outcomes in zip(groups[object_name], per_batch, strict=True):
             ordered[n] = outcomes
     return ordered
+
+
+def hard_delete_per_object(jobs: Sequence[tuple[str, Sequence[str]]],
+                           hard_delete: Callable[[str, Sequence[str]], list[WriteOutcome]],
+                           each: Callable[[Sequence[tuple[str, Sequence[str]]],
+                                           Callable[[tuple[str, Sequence[str]]], list[WriteOutcome] | ResultError]],
+                                          list[list[WriteOutcome] | ResultError]] | None = None
+                           ) -> list[list[WriteOutcome] | ResultError]:
+    """`hard_delete_many` for a store whose `hard_delete(object_name, ids)` runs one job: the jobs mapped by `each`
+    (in turn by default; an adapter may pass its own pool's map), a FEATURENOTENABLED refusal as that job's answer."""
+    def one(job: tuple[str, Sequence[str]]) -> list[WriteOutcome] | ResultError:
+        try:
+            return hard_delete(*job)
+        except BackendError as exc:
+            if exc.error.code != "FEATURENOTENABLED":
+                raise
+            return exc.error
+
+    return each(jobs, one) if each is not None else [one(job) for job in jobs]
 
 
 class StoreFactory(Protocol):

@@ -16,7 +16,16 @@ from core.describe import ObjectDescribe
 from core.model import ApiUsage, Connection, ResultError
 from core.parents import rest_fields
 from core.paths import CONNECTION
-from core.ports import BackendError, Lookup, Record, WriteBatch, WriteOptions, WriteOutcome, write_per_object
+from core.ports import (
+    BackendError,
+    Lookup,
+    Record,
+    WriteBatch,
+    WriteOptions,
+    WriteOutcome,
+    hard_delete_per_object,
+    write_per_object,
+)
 from core.record_types import RecordTypeInfo
 from core.telemetry import NullTelemetry, Telemetry, org_label
 from core.write_guard import Guard, guarded
@@ -237,6 +246,10 @@ class MemoryStore:
         for _set in {o.success for o in outcomes}:  # successfulResults, failedResults: those holding rows
             self._call("bulk")
         return outcomes
+
+    def hard_delete_many(self, jobs: Sequence[tuple[str, Sequence[str]]]) -> list[list[WriteOutcome] | ResultError]:
+        """One job after another."""
+        return hard_delete_per_object(jobs, self.hard_delete)
 
     def merged_into(self, object_name: str, ids: Sequence[str]) -> dict[str, str]:
         self._call("query")  # queryAll

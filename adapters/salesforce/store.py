@@ -33,6 +33,7 @@ from core.ports import (
     WriteBatch,
     WriteOptions,
     WriteOutcome,
+    hard_delete_per_object,
     write_per_object,
 )
 from core.record_types import RecordTypeInfo, record_types_from_layouts
@@ -41,6 +42,7 @@ from core.write_guard import Guard, refusals
 from core.write_headers import headers_for
 
 COLLECTION_LIMIT = 200
+MAX_PARALLEL_JOBS = 5  # hardDelete jobs of one Erase running at once (one per object)
 _MAX_PAGES = 100_000
 _IDS_IN_BRACKETS = re.compile(r"\[([A-Za-z0-9,\s]+)\]")
 # What a collection delete answers for a record that is already gone.
@@ -193,6 +195,11 @@ class SalesforceStore:
         for n, item in zip(rows, done, strict=True):
             results[n] = item if isinstance(item, WriteOutcome) else _outcome(item, "delete", object_name, "")
         return [self._scrubbed(r) for r in results]
+
+    def hard_delete_many(self, jobs: Sequence[tuple[str, Sequence[str]]]) -> list[list[WriteOutcome] | ResultError]:
+        """Up to MAX_PARALLEL_JOBS jobs at once (each request of each job still takes one of the org's slots)."""
+        return hard_delete_per_object(jobs, self.hard_delete,
+                                      lambda items, fn: self._parallel(items, fn, MAX_PARALLEL_JOBS))
 
     def merged_into(self, object_name: str, ids: Sequence[str]) -> dict[str, str]:
         """queryAll reads the recycle bin, where merged-away records keep their MasterRecordId."""
@@ -556,11 +563,12 @@ class SalesforceStore:
                                     "not have written these records")] * count
         return [_outcome(item, op, object_name, external_id_field) for item in body]
 
-    def _parallel(self, items: Sequence[_T], fn: Callable[[_T], _R]) -> list[_R]:
-        """`fn` over items, up to max_in_flight at once, results in order."""
-        if len(items) <= 1 or self._max_in_flight == 1:
+    def _parallel(self, items: Sequence[_T], fn: Callable[[_T], _R], limit: int = 0) -> list[_R]:
+        """`fn` over items, up to max_in_flight (or `limit`, if lower) at once, results in order."""
+        workers = min(len(items), self._max_in_flight, limit or self._max_in_flight)
+        if workers <= 1:
             return [fn(i) for i in items]
-        with ThreadPoolExecutor(max_workers=min(len(items), self._max_in_flight),
+        with ThreadPoolExecutor(max_workers=workers,
                                 thread_name_prefix="sfdest-sf") as pool:
             return list(pool.map(fn, items))
 

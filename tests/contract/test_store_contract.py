@@ -8,6 +8,7 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from core.model import ResultError
 from core.names import normalize_id
 from core.ports import FieldIn, Lookup, WriteBatch
 from tests.text_variants import JAVA_TRIM, PAIRS
@@ -120,6 +121,15 @@ def test_a_round_handed_over_after_a_stop_or_past_the_deadline_sends_nothing(bac
     assert [[o.error.code if o.error else "" for o in a] for a in answers] == [[code] * 3, [code]]
     for object_name in ("Lead", "Contact"):
         assert backend.store().find(Lookup(object_name, ("Id",), ((FieldIn("LastName", ("Ng",)),),))) == []
+
+
+def test_hard_delete_jobs_refused_for_want_of_the_permission_answer_the_refusal(backend):
+    store = backend.store()
+    [a] = store.create("Lead", [lead()])
+    [c] = store.create("Contact", [{"LastName": "Ng"}])
+    answers = store.hard_delete_many([("Lead", [a.id]), ("Contact", [c.id])])
+    assert [x.code if isinstance(x, ResultError) else x for x in answers] == ["FEATURENOTENABLED"] * 2
+    assert [r["Id"] for r in store.find(Lookup("Lead", ("Id",), ((FieldIn("Id", (a.id,)),),)))] == [a.id]
 
 
 def test_upsert_by_external_id_creates_then_updates(backend):

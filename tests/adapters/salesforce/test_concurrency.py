@@ -96,6 +96,18 @@ def test_a_rounds_writes_to_several_objects_run_at_once_in_the_adapter(emulator,
     assert emulator.calls["collection_create"] == 2 and overlap.peak["collection_create"] == 2
 
 
+def test_an_erases_hard_delete_jobs_run_at_once_in_the_adapter(emulator, overlap):
+    # core hands the jobs over together (hard_delete_many); the Salesforce adapter runs them at once
+    emulator.org.hard_delete_allowed = True
+    ids = {"Lead": seed_leads(emulator, 2), "Contact": [emulator.org.seed("Contact", {"LastName": "C"})],
+           "Account": [emulator.org.seed("Account", {"Name": "A"})]}
+    overlap.hold("bulk_create", 3)
+    with harness(emulator) as h:
+        answers = h.backend.open(h.connection).hard_delete_many(list(ids.items()))
+    assert [[(o.success, o.id) for o in a] for a in answers] == [[(True, i) for i in v] for v in ids.values()]
+    assert emulator.calls["bulk_create"] == 3 and overlap.peak["bulk_create"] == 3
+
+
 def test_a_deadline_too_near_to_wait_for_a_job_uses_collections(emulator):
     clock = SteppedClock()
     with harness(emulator, bulk_threshold=2, clock=clock, sleep=clock.sleep) as h:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +15,6 @@ from core.ports import BackendError, FieldIn, Lookup, RecordStore, StoreFactory,
 
 MAX_IDENTIFIERS = 20
 MAX_VALUES = 100  # per identifier
-MAX_PARALLEL_JOBS = 5  # hardDelete jobs run at once (one per object)
 _CONVERTED = ("IsConverted", "ConvertedContactId")
 
 
@@ -180,25 +178,14 @@ class EraseService:
 def _hard_delete(store: RecordStore, objects: list[tuple[str, list[str]]]
                  ) -> tuple[dict[str, WriteOutcome], ResultError | None]:
     """One hardDelete job per object: the first alone (a user without the permission is refused once), then the
-    others at once, as jobs take seconds to minutes each. The outcomes of the records of jobs that ran, and the
-    refusal, if any."""
+    others handed over together (the store runs them at once, as jobs take seconds to minutes each). The outcomes
+    of the records of jobs that ran, and the refusal, if any."""
     done: dict[str, WriteOutcome] = {}
     refusal: ResultError | None = None
-
-    def run(job: tuple[str, list[str]]) -> tuple[list[str], list[WriteOutcome] | ResultError]:
-        obj, ids = job
-        try:
-            return ids, store.hard_delete(obj, ids)
-        except BackendError as exc:
-            if exc.error.code != "FEATURENOTENABLED":
-                raise
-            return ids, exc.error
-
-    first = [run(objects[0])] if objects else []
-    if first and not isinstance(first[0][1], ResultError) and len(objects) > 1:
-        with ThreadPoolExecutor(max_workers=min(len(objects) - 1, MAX_PARALLEL_JOBS)) as pool:
-            first += list(pool.map(run, objects[1:]))
-    for ids, answer in first:
+    answers = store.hard_delete_many(objects[:1]) if objects else []
+    if answers and not isinstance(answers[0], ResultError) and len(objects) > 1:
+        answers += store.hard_delete_many(objects[1:])
+    for (_, ids), answer in zip(objects, answers, strict=False):
         if isinstance(answer, ResultError):
             refusal = answer
         else:

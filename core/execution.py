@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -89,35 +88,27 @@ def success(w: Write, outcome: WriteOutcome) -> EventResult:
 
 def send_round(store: RecordStore, object_name: str, writes: list[Write], external_id_field: str = ""
                ) -> list[WriteOutcome]:
-    """One store write per object and round: a batch per kind (the kinds touch different records); a round
-    with writes to another object (a converted Lead's Contact) sends that object's writes at the same time."""
+    """A round in one store call: a batch per object and kind (the kinds touch different records); a round
+    with writes to another object (a converted Lead's Contact) hands that object's batches over with them.
+    How the batches run (together, at once, in turn) is the store's business (RecordStore.write_batches)."""
     items = {
         "create": lambda w: w.record, "update": lambda w: (w.target, w.record), "delete": lambda w: w.target,
         "upsert": lambda w: w.record,
     }
-    by_kind: dict[tuple[str, str], list[int]] = {}
+    by_batch: dict[tuple[str, str], list[int]] = {}
     for n, w in enumerate(writes):
-        by_kind.setdefault((w.object_name or object_name, w.kind), []).append(n)
-    objects = list(dict.fromkeys(obj for obj, _ in by_kind))
-
-    def run(obj: str) -> list[list[WriteOutcome]]:
-        kinds = [(kind, positions) for (o, kind), positions in by_kind.items() if o == obj]
-        batches = [WriteBatch(kind, [items[kind](writes[n]) for n in positions],
-                              external_id_field if kind == "upsert" else "", _tags(writes, positions))
-                   for kind, positions in kinds]
-        try:
-            return store.write(obj, batches)
-        except BackendError as exc:
-            return [[WriteOutcome(False, error=exc.error)] * len(b.items) for b in batches]
-
-    if len(objects) > 1:
-        with ThreadPoolExecutor(max_workers=len(objects)) as pool:
-            answers = [a for per_object in pool.map(run, objects) for a in per_object]
-    else:
-        answers = [a for obj in objects for a in run(obj)]
+        by_batch.setdefault((w.object_name or object_name, w.kind), []).append(n)
+    batches = [WriteBatch(kind, [items[kind](writes[n]) for n in positions],
+                          external_id_field if kind == "upsert" else "", _tags(writes, positions), obj)
+               for (obj, kind), positions in by_batch.items()]
+    try:
+        answers = store.write_batches(batches)
+    except BackendError as exc:  # a store should report it per record; a whole-call failure fails the round
+        answers = [[WriteOutcome(False, error=exc.error)] * len(b.items) for b in batches]
+    if len(answers) != len(batches):
+        raise RuntimeError(f"store returned {len(answers)} result lists for {len(batches)} batches")
     ordered: list[WriteOutcome] = [WriteOutcome(False)] * len(writes)
-    positions_in_order = [positions for obj in objects for (o, _), positions in by_kind.items() if o == obj]
-    for positions, outcomes in zip(positions_in_order, answers, strict=True):
+    for positions, outcomes in zip(by_batch.values(), answers, strict=True):
         if len(outcomes) != len(positions):
             raise RuntimeError(f"store returned {len(outcomes)} results for {len(positions)} records")
         for n, outcome in zip(positions, outcomes, strict=True):

@@ -90,6 +90,11 @@ class Org(RecordTypes, WriteRules, OrgReads):
         # The API user's "Bulk API Hard Delete" system permission (off by default, as in Salesforce).
         self.hard_delete_allowed = False
 
+    @property
+    def record_count(self) -> int:
+        """Live records created through writes (what max_records caps)."""
+        return self._records
+
     # Writes --------------------------------------------------------------------------------------
     def create(self, object_name: str, fields: Mapping[str, Any]) -> SaveResult:
         """Insert one record; success carries the new 18-character id (and created=True)."""

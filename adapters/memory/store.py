@@ -16,7 +16,16 @@ from core.describe import ObjectDescribe
 from core.model import ApiUsage, Connection, ResultError
 from core.parents import rest_fields
 from core.paths import CONNECTION
-from core.ports import BackendError, Lookup, Record, WriteBatch, WriteOptions, WriteOutcome
+from core.ports import (
+    BackendError,
+    Lookup,
+    Record,
+    WriteBatch,
+    WriteOptions,
+    WriteOutcome,
+    hard_delete_per_object,
+    write_per_object,
+)
 from core.record_types import RecordTypeInfo
 from core.telemetry import NullTelemetry, Telemetry, org_label
 from core.write_guard import Guard, guarded
@@ -238,6 +247,10 @@ class MemoryStore:
             self._call("bulk")
         return outcomes
 
+    def hard_delete_many(self, jobs: Sequence[tuple[str, Sequence[str]]]) -> list[list[WriteOutcome] | ResultError]:
+        """One job after another."""
+        return hard_delete_per_object(jobs, self.hard_delete)
+
     def merged_into(self, object_name: str, ids: Sequence[str]) -> dict[str, str]:
         self._call("query")  # queryAll
         try:
@@ -255,6 +268,10 @@ class MemoryStore:
 
     def guard_writes(self, guard: Guard) -> None:
         self._guard = guard
+
+    def write_batches(self, batches: Sequence[WriteBatch]) -> list[list[WriteOutcome]]:
+        """One object after another, each object's batches as `write` sends them."""
+        return write_per_object(batches, self._write)
 
     def _delete(self, object_name: str, rid: str) -> SaveResult:
         """Delete one record; without an object, of whatever object the id names (collections delete)."""
@@ -351,6 +368,13 @@ class MemoryBackend:
         """Orgs kept now (at most max_orgs)."""
         with self._lock:
             return len(self._tenants)
+
+    @property
+    def record_count(self) -> int:
+        """Live records across the orgs kept now (each at most max_records_per_org)."""
+        with self._lock:
+            tenants = list(self._tenants.values())
+        return sum(t.org.record_count for t in tenants)
 
     def org(self, instance_url: str) -> Org:
         """The org behind an instance URL, for tests to seed and inspect."""

@@ -24,13 +24,25 @@ from core.describe_rest import describe_from_rest
 from core.model import ApiUsage, ResultError
 from core.names import normalize_id
 from core.paths import ACTION
-from core.ports import BackendError, FieldIn, Lookup, Record, StreamRow, WriteBatch, WriteOptions, WriteOutcome
+from core.ports import (
+    BackendError,
+    FieldIn,
+    Lookup,
+    Record,
+    StreamRow,
+    WriteBatch,
+    WriteOptions,
+    WriteOutcome,
+    hard_delete_per_object,
+    write_per_object,
+)
 from core.record_types import RecordTypeInfo, record_types_from_layouts
 from core.steps import StepClock
 from core.write_guard import Guard, refusals
 from core.write_headers import headers_for
 
 COLLECTION_LIMIT = 200
+MAX_PARALLEL_JOBS = 5  # hardDelete jobs of one Erase running at once (one per object)
 _MAX_PAGES = 100_000
 _IDS_IN_BRACKETS = re.compile(r"\[([A-Za-z0-9,\s]+)\]")
 # What a collection delete answers for a record that is already gone.
@@ -184,6 +196,11 @@ class SalesforceStore:
             results[n] = item if isinstance(item, WriteOutcome) else _outcome(item, "delete", object_name, "")
         return [self._scrubbed(r) for r in results]
 
+    def hard_delete_many(self, jobs: Sequence[tuple[str, Sequence[str]]]) -> list[list[WriteOutcome] | ResultError]:
+        """Up to MAX_PARALLEL_JOBS jobs at once (each request of each job still takes one of the org's slots)."""
+        return hard_delete_per_object(jobs, self.hard_delete,
+                                      lambda items, fn: self._parallel(items, fn, MAX_PARALLEL_JOBS))
+
     def merged_into(self, object_name: str, ids: Sequence[str]) -> dict[str, str]:
         """queryAll reads the recycle bin, where merged-away records keep their MasterRecordId."""
         soql.check_name(object_name, "object")
@@ -298,6 +315,11 @@ class SalesforceStore:
 
     def guard_writes(self, guard: Guard) -> None:
         self._guard = guard
+
+    def write_batches(self, batches: Sequence[WriteBatch]) -> list[list[WriteOutcome]]:
+        """Each object's batches as `write` sends them; several objects at once, up to max_in_flight (every
+        request still takes one of the org's slots, and checks the call's stop and deadline first)."""
+        return write_per_object(batches, self.write, self._parallel)
 
     def _write(self, object_name: str, batches: Sequence[WriteBatch], bulk: bool = True) -> list[list[WriteOutcome]]:
         plans = [write_plan.plan(self._session.data_url, object_name, b.kind, b.items, b.external_id_field)
@@ -541,11 +563,12 @@ class SalesforceStore:
                                     "not have written these records")] * count
         return [_outcome(item, op, object_name, external_id_field) for item in body]
 
-    def _parallel(self, items: Sequence[_T], fn: Callable[[_T], _R]) -> list[_R]:
-        """`fn` over items, up to max_in_flight at once, results in order."""
-        if len(items) <= 1 or self._max_in_flight == 1:
+    def _parallel(self, items: Sequence[_T], fn: Callable[[_T], _R], limit: int = 0) -> list[_R]:
+        """`fn` over items, up to max_in_flight (or `limit`, if lower) at once, results in order."""
+        workers = min(len(items), self._max_in_flight, limit or self._max_in_flight)
+        if workers <= 1:
             return [fn(i) for i in items]
-        with ThreadPoolExecutor(max_workers=min(len(items), self._max_in_flight),
+        with ThreadPoolExecutor(max_workers=workers,
                                 thread_name_prefix="sfdest-sf") as pool:
             return list(pool.map(fn, items))
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import time
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 
+from core.model import ResultError
 from core.names import normalize_id
-from core.ports import FieldIn, Lookup
+from core.ports import FieldIn, Lookup, WriteBatch
 from tests.text_variants import JAVA_TRIM, PAIRS
 from tools.emulator import equality
 
@@ -87,6 +90,46 @@ def test_update_and_delete_report_per_record(backend):
     assert updated[1].error.code in ("ENTITY_IS_DELETED", "NOT_FOUND")
     found = store.find(Lookup("Lead", ("Id", "FirstName"), ((FieldIn("Id", (a.id,)),),)))
     assert found[0]["FirstName"] == "Ann"
+
+
+def test_a_round_of_several_objects_answers_each_batch_in_order(backend):
+    store = backend.store()
+    [a] = store.create("Lead", [lead(Email="a@x.com")])
+    batches = [WriteBatch("update", [(a.id, {"FirstName": "Ann"})], object_name="Lead"),
+               WriteBatch("create", [{"LastName": "Ng"}, {"FirstName": "NoLastName"}], object_name="Contact"),
+               WriteBatch("create", [lead(Email="b@x.com")], object_name="Lead"),
+               WriteBatch("create", [{"Name": "x"}], object_name="Leed")]
+    before = store.api_calls
+    answers = store.write_batches(batches)
+    assert [[o.success for o in outcomes] for outcomes in answers] == [[True], [True, False], [True], [False]]
+    assert answers[0][0].id == a.id and answers[1][0].id.startswith("003") and answers[2][0].id.startswith("00Q")
+    assert answers[1][1].error.code == "REQUIRED_FIELD_MISSING"
+    assert answers[3][0].error.code in ("NOT_FOUND", "INVALID_TYPE")  # one object's failure fails its records only
+    assert store.api_calls - before >= 2  # one call per object at least (Composite carries one object's writes)
+    found = store.find(Lookup("Lead", ("Id", "FirstName"), ((FieldIn("Id", (a.id,)),),)))
+    assert found[0]["FirstName"] == "Ann"
+
+
+@pytest.mark.parametrize(("why", "code"), [("stop", "CANCELLED"), ("deadline", "DEADLINE_EXCEEDED")])
+def test_a_round_handed_over_after_a_stop_or_past_the_deadline_sends_nothing(backend, why, code):
+    connection = backend.connection_for("acme")
+    backend.store().describe("Lead")  # the org exists and its describe is cached: only the writes are refused
+    store = backend.factory.open(connection, stop=lambda: True) if why == "stop" else \
+        backend.factory.open(connection, deadline=time.monotonic() - 1)
+    answers = store.write_batches([WriteBatch("create", [lead(Email="s@x.com")] * 3, object_name="Lead"),
+                                   WriteBatch("create", [{"LastName": "Ng"}], object_name="Contact")])
+    assert [[o.error.code if o.error else "" for o in a] for a in answers] == [[code] * 3, [code]]
+    for object_name in ("Lead", "Contact"):
+        assert backend.store().find(Lookup(object_name, ("Id",), ((FieldIn("LastName", ("Ng",)),),))) == []
+
+
+def test_hard_delete_jobs_refused_for_want_of_the_permission_answer_the_refusal(backend):
+    store = backend.store()
+    [a] = store.create("Lead", [lead()])
+    [c] = store.create("Contact", [{"LastName": "Ng"}])
+    answers = store.hard_delete_many([("Lead", [a.id]), ("Contact", [c.id])])
+    assert [x.code if isinstance(x, ResultError) else x for x in answers] == ["FEATURENOTENABLED"] * 2
+    assert [r["Id"] for r in store.find(Lookup("Lead", ("Id",), ((FieldIn("Id", (a.id,)),),)))] == [a.id]
 
 
 def test_upsert_by_external_id_creates_then_updates(backend):

@@ -38,13 +38,18 @@ class Point:
     name: str
     events: int  # one new Email each
     calls_in_flight: int = 0  # the victim's cap on Salesforce requests in flight to the org (0: none)
+    # The call whose answer never reaches the victim (it runs, then its answer trickles a byte every 50 ms until
+    # the client is gone): the victim is held at its point however late the kill comes on a loaded machine.
+    held_call: str = ""
+    held_method: str | None = None
 
 
 POINTS = {p.name: p for p in (
-    Point("before the first write", 1000),
-    Point("between Composite calls", 1500, calls_in_flight=1),  # creates: 8 collections, 5 to the first call
-    Point("during a Composite call", 1000),
-    Point("during a Bulk poll", 2500),
+    Point("before the first write", 1000, held_call="query"),  # the lookup ran; its answer never came
+    # creates: 8 collections, 5 to the first call, whose answer never came: the second call waits for it
+    Point("between Composite calls", 1500, calls_in_flight=1, held_call="collection_create"),
+    Point("during a Composite call", 1000, held_call="collection_create"),  # its writes landed, no answer
+    Point("during a Bulk poll", 2500, held_call="bulk_info", held_method="GET"),  # the first poll never answered
 )}
 
 
@@ -88,6 +93,7 @@ def test_a_replica_killed_mid_apply_leaves_no_silent_duplicate_and_the_retry_wri
         where, cluster, emulator_factory, redis_server):
     point = POINTS[where]
     emu = emulator_factory(latency=SLOW_ANSWERS)
+    emu.fail_next(1, "trickle", seconds=0.05, call=point.held_call, method=point.held_method)
     conn = grant_connection(emu, "oauth_refresh_token")
     run = uuid.uuid4().hex[:10]
     request = pb.ApplyRequest(action=UPSERT_LEAD_ON_EMAIL, connection=conn, events=[

@@ -8,8 +8,9 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from core.model import ResultError
+from core.model import Outcome, ResultError
 from core.names import normalize_id
+from core.outcomes import classify
 from core.ports import FieldIn, Lookup, WriteBatch
 from core.salesforce_answers import read
 from tests.text_variants import JAVA_TRIM, PAIRS
@@ -252,3 +253,15 @@ def test_find_agrees_with_soql_equality_on_generated_text(backend, pair):
     found = store.find(Lookup("Lead", ("Id",), ((FieldIn("Company", (prefix + b,)),),)))
     field = store.describe("Lead").field("Company")
     assert (made.id in [r["Id"] for r in found]) is equality.equal(row["Company"], prefix + b, field)
+
+
+def test_an_upsert_key_several_records_hold_reads_as_multiple_matches_in_the_one_wording(backend):
+    store = backend.store()
+    [a, b] = store.create("Lead", [lead(Email="twice@x.com"), lead(Email="twice@x.com")])
+    [outcome] = store.upsert("Lead", "Email", [lead(Email="TWICE@x.com")])
+    assert not outcome.success and outcome.refusal is not None  # what the org said, as it said it
+    several = read(outcome, "upsert", "Lead", "Email")  # what it means, as core reads it
+    assert (several.error.code, sorted(several.matched_ids), several.error.fields) == (
+        "MULTIPLE_MATCHES", sorted([a.id, b.id]), ("Email",))
+    assert several.error.message.startswith("2 Lead records match this event; nothing was written")
+    assert classify(several.error)[:2] == (300, Outcome.AMBIGUOUS)

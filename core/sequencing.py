@@ -435,4 +435,7 @@ class Sequencer:
 
 
 def _dry_merged(result: EventResult) -> EventResult:
-    return replace(result, outcome=Outcome.WOULD_UPDATE) if result.outcome is Outcome.UPDATED else result
+    if result.outcome is not Outcome.UPDATED:
+        return result
+    would = outcomes.meaning(Code.WOULD_UPDATE)
+    return replace(result, status=would.status, outcome=would.outcome)

@@ -50,7 +50,7 @@ def read(outcome: WriteOutcome, op: str, object_name: str, key_field: str = "") 
     if op == "upsert" and _several_by_key(refusal):
         ids = outcome.matched_ids or _ids_in(refusal.message)
         return replace(outcome, matched_ids=ids, error=error(
-            Code.MULTIPLE_MATCHES, f"they share its {key_field} value (Salesforce: {refusal.message[:300]})",
+            Code.MULTIPLE_MATCHES, f"each holds this event's {key_field} (Salesforce: {refusal.message[:300]})",
             (key_field,) if key_field else refusal.fields, count=len(ids) or "several", object_name=object_name))
     return replace(outcome, error=_missing_record(refusal, op, object_name) or said(_with_duplicate_field(refusal)))
 

@@ -538,7 +538,7 @@ class _Batch:
             if given and result is not None and result.error is None and not result.matched_ids:
                 self.results[p.index] = replace(result, matched_ids=(given,))
             named = self._merged_deletes.get(p.index)
-            if named and result is not None and result.error is not None and result.error.code == "NOT_FOUND":
+            if named and result is not None and result.error is not None and result.error.code == Code.NOT_FOUND:
                 self.results[p.index] = replace(result, record_id=named[0], matched_ids=(named[1],),
                                                 error=merged_delete_error(self.action.object_name, *named))
 

@@ -383,7 +383,8 @@ class Session:
         kind = call_kind(method, url)
         while True:
             if isinstance(body, StreamedBody) and body.started:  # its rows are gone: it cannot be sent again
-                raise BackendError(last or ResultError("UNKNOWN_EXCEPTION", "a streamed upload cannot be sent again"))
+                raise BackendError(last or outcomes.error(Code.UNKNOWN_EXCEPTION,
+                                                          "a streamed upload cannot be sent again"))
             self._check_stop()
             self._deadline_check(idempotent, last)
             self._admit()

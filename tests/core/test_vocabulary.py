@@ -23,6 +23,8 @@ SOURCES = ("core", "adapters", "server")
 # The table's own modules, and the replay of a result recorded earlier (core.idempotency).
 TABLE_MODULES = {"core/outcomes.py", "core/codes.py", "core/salesforce_codes.py"}
 REPLAY = {"core/idempotency.py"}
+# The in-memory org speaks Salesforce: its answers name Salesforce's codes (its store reports them as said).
+ORG_EMULATION = "adapters/memory/"
 # Calls whose first argument (or `code=`) is a result code: by their name, or module and name (the protobuf
 # messages of server/translate, pb.*, carry codes already made).
 CODE_TAKERS = {"ResultError", "invalid", "fail", "refused", "_Invalid", "outcomes.error", "outcomes.result"}
@@ -78,6 +80,23 @@ def violations(source: str, path: str) -> list[str]:
         # An error whose code names one of sfdest's codes by its string (e.g. code="DEADLINE_EXCEEDED").
         if name in CODE_TAKERS and isinstance(arg, ast.JoinedStr):
             found.append(f"{path}:{node.lineno}: {name}(f-string code, ...)")
+    return found + _compared(source, path)
+
+
+def _compared(source: str, path: str) -> list[str]:
+    """`x.code == "NOT_FOUND"` (or `in ("NOT_FOUND", ...)`) with a code of the vocabulary spelled out."""
+    if path.startswith(ORG_EMULATION) and not path.endswith("/store.py"):
+        return []
+    found = []
+    codes = {c.value for c in Code}
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.Compare) and isinstance(node.left, ast.Attribute) and node.left.attr == "code"):
+            continue
+        for right in node.comparators:
+            items = right.elts if isinstance(right, (ast.Tuple, ast.Set, ast.List)) else [right]
+            spelled = [i.value for i in items if isinstance(i, ast.Constant) and i.value in codes]
+            if spelled:
+                found.append(f"{path}:{node.lineno}: .code compared with {spelled}")
     return found
 
 
@@ -97,6 +116,8 @@ def test_no_result_code_is_spelled_out_of_the_table():
     'failure("e1", ResultError("MULTIPLE_MATCHES", "several"))',
     'EventResult("e1", 201, Outcome.CREATED)',
     'write_plan.fail("INVALID_FIELD", "bad name")',
+    'if exc.error.code in ("NOT_FOUND", "INVALID_TYPE"): pass',
+    'if outcome.error.code == "DUPLICATES_DETECTED": pass',
 ])
 def test_the_scan_finds_a_code_spelled_out(snippet):
     assert violations(snippet, "core/somewhere.py")

@@ -142,14 +142,15 @@ def classify(error: ResultError) -> tuple[int, Outcome, bool]:
 
 
 def error(code: Code, detail: str = "", fields: tuple[str, ...] = (), *, retry_after_seconds: float = 0.0,
-          paths: tuple[Path, ...] = (), **values: Any) -> ResultError:
+          paths: tuple[Path, ...] = (), bulk_job_id: str = "", **values: Any) -> ResultError:
     """An error of sfdest's own: the table's wording of `code` ({placeholders} from `values`), then `detail`
     after a semicolon; a code without wording says `detail` alone."""
     if code in SUCCESSES:
         raise ValueError(f"{code} is a success, not an error")
     wording = _TABLE[code].wording.format(**values)
     message = f"{wording}; {detail}" if wording and detail else wording or detail
-    return ResultError(code, message, tuple(fields), retry_after_seconds=retry_after_seconds, paths=tuple(paths))
+    return ResultError(code, message, tuple(fields), retry_after_seconds=retry_after_seconds, paths=tuple(paths),
+                       bulk_job_id=bulk_job_id)
 
 
 def failure(event_id: str, error: ResultError, matched_ids: tuple[str, ...] = (), record_id: str = "") -> EventResult:

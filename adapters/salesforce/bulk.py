@@ -154,8 +154,8 @@ class BulkJob:
             aborted = self.abort() or info
             if aborted.get("state") == "Aborted":
                 self._delivered()
-                return [WriteOutcome(False, error=ResultError(
-                    "UNKNOWN_EXCEPTION", f"Bulk API job {self.job_id} was never closed by the call that uploaded "
+                return [WriteOutcome(False, error=outcomes.error(
+                    Code.UNKNOWN_EXCEPTION, f"Bulk API job {self.job_id} was never closed by the call that uploaded "
                     "it; sfdest aborted it and nothing was written for this record"))] * len(plan.table.rows)
             info = aborted
         return self._finish(self._wait(info, len(plan.table.rows)), plan.table)
@@ -170,8 +170,8 @@ class BulkJob:
     def _pending_items(self, count: int) -> list[Item]:
         if self._tracker is not None:
             self._tracker.disown(self.job_id)
-        return [WriteOutcome(False, error=ResultError(
-            "BULK_JOB_PENDING", f"Bulk API job {self.job_id} was still running when the call's deadline came; it "
+        return [WriteOutcome(False, error=outcomes.error(
+            Code.BULK_JOB_PENDING, f"Bulk API job {self.job_id} was still running when the call's deadline came; it "
             "keeps running: retry this event (same id, same action) to get its result, nothing is uploaded again",
             bulk_job_id=self.job_id))] * count
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from core.codes import Code
 from core.describe import ObjectDescribe
 from core.model import ApiUsage, Connection, DuplicateRuleHeader, ResultError, Scalar
 from core.record_types import RecordTypeInfo
@@ -282,7 +283,7 @@ def hard_delete_per_object(jobs: Sequence[tuple[str, Sequence[str]]],
         try:
             return hard_delete(*job)
         except BackendError as exc:
-            if exc.error.code != "FEATURENOTENABLED":
+            if exc.error.code != Code.FEATURENOTENABLED:
                 raise
             return exc.error
 

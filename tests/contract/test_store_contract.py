@@ -105,8 +105,8 @@ def test_a_round_of_several_objects_answers_each_batch_in_order(backend):
     answers = store.write_batches(batches)
     assert [[o.success for o in outcomes] for outcomes in answers] == [[True], [True, False], [True], [False]]
     assert answers[0][0].id == a.id and answers[1][0].id.startswith("003") and answers[2][0].id.startswith("00Q")
-    assert answers[1][1].error.code == "REQUIRED_FIELD_MISSING"
-    assert answers[3][0].error.code in ("NOT_FOUND", "INVALID_TYPE")  # one object's failure fails its records only
+    assert answers[1][1].said.code == "REQUIRED_FIELD_MISSING"
+    assert answers[3][0].said.code in ("NOT_FOUND", "INVALID_TYPE")  # one object's failure fails its records only
     assert store.api_calls - before >= 2  # one call per object at least (Composite carries one object's writes)
     found = store.find(Lookup("Lead", ("Id", "FirstName"), ((FieldIn("Id", (a.id,)),),)))
     assert found[0]["FirstName"] == "Ann"

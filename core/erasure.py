@@ -6,12 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.codes import Code
 from core.coercion import CoercionError, coerce
 from core.describe import ObjectDescribe
 from core.model import Connection, Outcome, ResultError
 from core.names import api_name_problem
-from core.outcomes import classify
+from core.outcomes import classify, meaning
 from core.ports import BackendError, FieldIn, Lookup, RecordStore, StoreFactory, WriteOutcome
+from core.salesforce_answers import read, unexplained
 
 MAX_IDENTIFIERS = 20
 MAX_VALUES = 100  # per identifier
@@ -115,7 +117,7 @@ class EraseService:
             try:
                 describe: ObjectDescribe = store.describe(group[0][1].object_name)
             except BackendError as exc:
-                if exc.error.code not in ("NOT_FOUND", "INVALID_TYPE"):
+                if exc.error.code not in (Code.NOT_FOUND, Code.INVALID_TYPE):
                     raise
                 problems.append((f"identifiers[{first}].object", f"the org has no object {group[0][1].object_name}"))
                 continue
@@ -165,11 +167,13 @@ class EraseService:
         records = []
         for rid, (obj, found_by) in found.items():
             outcome, in_bin = outcomes[rid]
+            outcome = read(outcome, "delete", obj)
             note = "hard delete refused: deleted to the recycle bin" if hard_delete and in_bin else ""
             if outcome.success:
-                records.append(ErasedRecord(obj, rid, 204, Outcome.DELETED, found_by, in_bin, note=note))
+                deleted = meaning(Code.DELETED)
+                records.append(ErasedRecord(obj, rid, deleted.status, deleted.outcome, found_by, in_bin, note=note))
             else:
-                error = outcome.error or ResultError("UNKNOWN_EXCEPTION", "Salesforce gave no details")
+                error = outcome.error or unexplained()
                 status, kind, _ = classify(error)
                 records.append(ErasedRecord(obj, rid, status, kind, found_by, error=error, note=note))
         return EraseReport(tuple(records), store.api_calls, refused if records else "", store.describe_calls)

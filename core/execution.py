@@ -8,25 +8,30 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from core import outcomes
+from core.codes import Code
 from core.describe import ObjectDescribe
 from core.merging import fold, splits
-from core.model import EventResult, Outcome, ResultError
+from core.model import EventResult, ResultError
 from core.outcomes import failure
 from core.parents import explain
 from core.ports import BackendError, RecordStore, WriteBatch, WriteOutcome
 from core.preparation import Prepared
+from core.salesforce_answers import read, unexplained
 
-_SUCCESS = {"create": (201, Outcome.CREATED), "update": (200, Outcome.UPDATED), "delete": (204, Outcome.DELETED)}
+_SUCCESS = {"create": Code.CREATED, "update": Code.UPDATED, "delete": Code.DELETED}
 
 
 def halted(deadline: float | None, stop: Callable[[], bool] | None, step: str = "written") -> ResultError | None:
     """Why no more work may start: the call was cancelled (or the server is stopping), or its deadline passed."""
     if stop is not None and stop():
-        return ResultError("CANCELLED", f"the call was cancelled, or the server is stopping, before this event was "
-                           f"{step}; nothing was written for it")
+        return outcomes.error(
+            Code.CANCELLED, f"the call was cancelled, or the server is stopping, before this event was "
+            f"{step}; nothing was written for it")
     if deadline is not None and time.monotonic() >= deadline:
-        return ResultError("DEADLINE_EXCEEDED", f"the call's deadline passed before this event was {step}; nothing "
-                           "was written for it")
+        return outcomes.error(
+            Code.DEADLINE_EXCEEDED, f"the call's deadline passed before this event was {step}; nothing "
+            "was written for it")
     return None
 
 
@@ -55,15 +60,15 @@ def merged_results(w: Write, outcome: WriteOutcome | None, error: ResultError | 
     if error is not None:
         return [failure(p.event_id, error, outcome.matched_ids if outcome else (), record_id) for p, _ in w.merged]
     rid = record_id or (outcome.id if outcome else "") or w.target
-    return [EventResult(p.event_id, 204, Outcome.NO_CHANGE, record_id=rid) if no_change
-            else EventResult(p.event_id, 200, Outcome.UPDATED, record_id=rid) for p, no_change in w.merged]
+    return [outcomes.result(Code.NO_CHANGE if no_change else Code.UPDATED, p.event_id, record_id=rid)
+            for p, no_change in w.merged]
 
 
 def outcome_error(outcome: WriteOutcome) -> ResultError | None:
     """Why a write failed (None: it succeeded)."""
     if outcome.success:
         return None
-    return outcome.error or ResultError("UNKNOWN_EXCEPTION", "Salesforce gave no details")
+    return outcome.error or unexplained()
 
 
 def upsert_result(event_id: str, outcome: WriteOutcome,
@@ -77,13 +82,13 @@ def upsert_result(event_id: str, outcome: WriteOutcome,
 
 def success(w: Write, outcome: WriteOutcome) -> EventResult:
     if w.kind == "upsert":
-        status, kind = (201, Outcome.CREATED) if outcome.created else (200, Outcome.UPDATED)
+        code = Code.CREATED if outcome.created else Code.UPDATED
     elif w.no_change:
-        status, kind = 204, Outcome.NO_CHANGE
+        code = Code.NO_CHANGE
     else:
-        status, kind = _SUCCESS[w.kind]
+        code = _SUCCESS[w.kind]
     record_id = outcome.id or (w.target if w.kind in ("update", "delete") else "")
-    return EventResult(w.event.event_id, status, kind, record_id=record_id)
+    return outcomes.result(code, w.event.event_id, record_id=record_id)
 
 
 def send_round(store: RecordStore, object_name: str, writes: list[Write], external_id_field: str = ""
@@ -108,11 +113,13 @@ def send_round(store: RecordStore, object_name: str, writes: list[Write], extern
     if len(answers) != len(batches):
         raise RuntimeError(f"store returned {len(answers)} result lists for {len(batches)} batches")
     ordered: list[WriteOutcome] = [WriteOutcome(False)] * len(writes)
-    for positions, outcomes in zip(by_batch.values(), answers, strict=True):
-        if len(outcomes) != len(positions):
-            raise RuntimeError(f"store returned {len(outcomes)} results for {len(positions)} records")
-        for n, outcome in zip(positions, outcomes, strict=True):
-            ordered[n] = _about_parents(writes[n], outcome)
+    for positions, got in zip(by_batch.values(), answers, strict=True):
+        if len(got) != len(positions):
+            raise RuntimeError(f"store returned {len(got)} results for {len(positions)} records")
+        for n, outcome in zip(positions, got, strict=True):
+            w = writes[n]
+            ordered[n] = _about_parents(w, read(outcome, w.kind, w.object_name or object_name,
+                                                external_id_field if w.kind == "upsert" else ""))
     _adopt_duplicates(store, object_name, writes, ordered)
     return ordered
 
@@ -129,14 +136,14 @@ def _adopt_duplicates(store: RecordStore, object_name: str, writes: list[Write],
     write becomes that update); several -> MULTIPLE_DUPLICATES (300) with their ids."""
     adopted = []
     for n, (w, outcome) in enumerate(zip(writes, ordered, strict=True)):
-        if not (w.adopt and w.kind == "create" and outcome.error and outcome.error.code == "DUPLICATES_DETECTED"):
+        if not (w.adopt and w.kind == "create" and outcome.error and outcome.error.code == Code.DUPLICATES_DETECTED):
             continue
         if len(outcome.matched_ids) == 1:
             adopted.append(n)
         elif outcome.matched_ids:
-            ordered[n] = WriteOutcome(False, error=ResultError(
-                "MULTIPLE_DUPLICATES", f"Salesforce's duplicate rules name {len(outcome.matched_ids)} existing "
-                "records; nothing was written", outcome.error.fields), matched_ids=outcome.matched_ids)
+            ordered[n] = WriteOutcome(False, error=outcomes.error(
+                Code.MULTIPLE_DUPLICATES, "", outcome.error.fields, count=len(outcome.matched_ids)),
+                matched_ids=outcome.matched_ids)
     if not adopted:
         return
     for n in adopted:  # an update leaves the record's type alone
@@ -148,7 +155,7 @@ def _adopt_duplicates(store: RecordStore, object_name: str, writes: list[Write],
     except BackendError as exc:
         updates = [WriteOutcome(False, error=exc.error)] * len(adopted)
     for n, outcome in zip(adopted, updates, strict=True):
-        ordered[n] = _about_parents(writes[n], outcome)
+        ordered[n] = _about_parents(writes[n], read(outcome, "update", object_name))
 
 
 def _about_parents(w: Write, outcome: WriteOutcome) -> WriteOutcome:

@@ -9,13 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from core import outcomes
+from core.codes import Code
 from core.coordination import BulkJobs, CoordinationUnavailable
 from core.idempotency import event_key
-from core.model import Action, Connection, Event, EventResult, Outcome, ResultError
+from core.model import Action, Connection, Event, EventResult, ResultError
 from core.outcomes import failure
 from core.ports import BackendError, RecordStore, StoreFactory, WriteOutcome
+from core.salesforce_answers import read, unexplained
 
-_SUCCESS = {"create": (201, Outcome.CREATED), "update": (200, Outcome.UPDATED), "delete": (204, Outcome.DELETED)}
+_SUCCESS = {"create": Code.CREATED, "update": Code.UPDATED, "delete": Code.DELETED}
 
 
 @dataclass
@@ -25,24 +28,24 @@ class PickedUp:
     api_calls: int = 0
 
 
-def resumed_result(event_id: str, kind: str, outcome: WriteOutcome, folded: bool) -> EventResult:
-    """An event's result from its row of a job; `folded`: a later event merged into the row's write (an update
-    of the record the row wrote)."""
+def resumed_result(event_id: str, kind: str, outcome: WriteOutcome, folded: bool, object_name: str = ""
+                   ) -> EventResult:
+    """An event's result from its row of a job (what Salesforce said, read by core); `folded`: a later event
+    merged into the row's write (an update of the record the row wrote)."""
+    outcome = read(outcome, kind, object_name)
     if not outcome.success:
-        return failure(event_id, outcome.error or ResultError("UNKNOWN_EXCEPTION", "Salesforce gave no details"),
-                       outcome.matched_ids)
+        return failure(event_id, outcome.error or unexplained(), outcome.matched_ids)
     if folded:
-        return EventResult(event_id, 200, Outcome.UPDATED, record_id=outcome.id)
-    status, done = ((201, Outcome.CREATED) if outcome.created else (200, Outcome.UPDATED)) if kind == "upsert" \
-        else _SUCCESS[kind]
-    return EventResult(event_id, status, done, record_id=outcome.id)
+        return outcomes.result(Code.UPDATED, event_id, record_id=outcome.id)
+    code = (Code.CREATED if outcome.created else Code.UPDATED) if kind == "upsert" else _SUCCESS[kind]
+    return outcomes.result(code, event_id, record_id=outcome.id)
 
 
 def unreachable(event_id: str, error: ResultError) -> EventResult:
     """An event held by a registered job that could not be picked up now: still pending (its claim is kept)."""
-    return failure(event_id, ResultError("BULK_JOB_PENDING", f"this event is in a Bulk API job an earlier attempt "
-                                         f"left running, which could not be picked up now ({error.code}); retry "
-                                         "this event (same id, same action): nothing is uploaded again"))
+    return outcomes.result(Code.BULK_JOB_PENDING, event_id, f"this event is in a Bulk API job an earlier attempt "
+                           f"left running, which could not be picked up now ({error.code}); retry this event (same "
+                           "id, same action): nothing is uploaded again")
 
 
 def pick_up(jobs: BulkJobs, stores: StoreFactory, connection: Connection, action: Action, events: Sequence[Event],
@@ -66,14 +69,15 @@ def pick_up(jobs: BulkJobs, stores: StoreFactory, connection: Connection, action
         try:
             rows = store.resume_bulk(job)
         except (BackendError, CoordinationUnavailable) as exc:
-            error = exc.error if isinstance(exc, BackendError) else ResultError("COORDINATION_UNAVAILABLE", str(exc))
+            error = exc.error if isinstance(exc, BackendError) else outcomes.error(Code.COORDINATION_UNAVAILABLE,
+                                                                                    str(exc))
             picked.results.update((i, unreachable(events[i].id, error)) for key, j in found.items() if j == job
                                   for i in indexes[key])
             continue
         for tags, kind, outcome in rows:
             for n, tag in enumerate(tags):
                 for i in indexes.get(tag, ()):
-                    picked.results[i] = resumed_result(events[i].id, kind, outcome, n > 0)
+                    picked.results[i] = resumed_result(events[i].id, kind, outcome, n > 0, action.object_name)
         if rows and all(tag in indexes for tags, _, _ in rows for tag in tags):
             complete.append(job)
     delivered = set(store.delivered_bulk_jobs)

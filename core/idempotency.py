@@ -18,6 +18,8 @@ import hashlib
 import json
 from collections.abc import Sequence
 
+from core import outcomes
+from core.codes import Code
 from core.coordination import PENDING, SENT, EventLedger
 from core.model import Action, Event, EventResult, Outcome, ResultError
 from core.outcomes import failure
@@ -45,14 +47,14 @@ def decode(event_id: str, text: str) -> EventResult:
 
 
 def uncertain(event_id: str) -> EventResult:
-    return failure(event_id, ResultError(
-        "OUTCOME_UNKNOWN", "an earlier attempt of this event (same id, same action) stopped while writing it, or "
+    return failure(event_id, outcomes.error(
+        Code.OUTCOME_UNKNOWN, "an earlier attempt of this event (same id, same action) stopped while writing it, or "
         "is still writing it: it may have written the record, so it was not written again; check before retrying"))
 
 
 def in_progress(event_id: str) -> EventResult:
-    return failure(event_id, ResultError(
-        "EVENT_IN_PROGRESS", "an earlier attempt of this event (same id, same action) is still running and has not "
+    return failure(event_id, outcomes.error(
+        Code.EVENT_IN_PROGRESS, "an earlier attempt of this event (same id, same action) is still running and has not "
         "written it yet; this one wrote nothing: retry later"))
 
 

@@ -20,9 +20,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Protocol
 
+from core import outcomes
+from core.codes import Code
 from core.coordination import CoordinationUnavailable, HeldKeys, KeyLeases, holding
 from core.execution import halted
-from core.model import Event, EventResult, ResultError
+from core.model import Event, EventResult
 from core.outcomes import failure, invalid, stale
 from core.preparation import Prepared
 
@@ -57,9 +59,8 @@ def ordering_key(record_key: str) -> str:
     return "sfdest:newest:" + record_key.rsplit(":", 1)[-1]
 
 
-_UNAVAILABLE = ResultError("COORDINATION_UNAVAILABLE", "the shared coordination store (Redis) did not answer in "
-                           "time; nothing was written for this event")
-_BUSY = ResultError("DEADLINE_EXCEEDED", "another call was writing this event's record until the deadline; "
+_UNAVAILABLE = outcomes.error(Code.COORDINATION_UNAVAILABLE, "nothing was written for this event")
+_BUSY = outcomes.error(Code.DEADLINE_EXCEEDED, "another call was writing this event's record until the deadline; "
                     "nothing was written for it")
 
 
@@ -76,7 +77,7 @@ def newest_first(store: NewestEvents, leases: KeyLeases | None, events: Sequence
     for p in prepared:
         ts = events[p.index].timestamp_ns
         if ts is None:
-            results[p.index] = invalid(p.event_id, "EVENT_TIMESTAMP_MISSING", "the action orders events "
+            results[p.index] = invalid(p.event_id, Code.EVENT_TIMESTAMP_MISSING, "the action orders events "
                                        "(newest_event_wins): this event has no timestamp", ("timestamp",))
             continue
         key, lease_keys = keys_of(p)

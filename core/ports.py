@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from core.codes import Code
 from core.describe import ObjectDescribe
 from core.model import ApiUsage, Connection, DuplicateRuleHeader, ResultError, Scalar
 from core.record_types import RecordTypeInfo
@@ -42,15 +43,37 @@ class Lookup:
 
 
 @dataclass(frozen=True)
+class RecordRefusal:
+    """What Salesforce answered for a record (or for the request carrying it), in its own words: its error code
+    (`statusCode`/`errorCode`), message and fields, and the HTTP status when it came alone. Adapters report it as
+    they got it; what it means is core's to say (core.salesforce_answers)."""
+
+    code: str
+    message: str
+    fields: tuple[str, ...] = ()
+    status: int = 0
+
+
+@dataclass(frozen=True)
 class WriteOutcome:
-    """The result of one record of a batched write, in request order."""
+    """The result of one record of a batched write, in request order.
+
+    A refused record carries Salesforce's answer (`refusal`), or an error of sfdest's own the adapter met on the
+    way (`error`: nothing sent, the deadline, an answer lost). Core reads a refusal into its `error`.
+    """
 
     success: bool
     id: str = ""
     created: bool = False
     error: ResultError | None = None
-    # For an upsert whose key matched several records: their ids.
+    # For an upsert whose key matched several records, or a duplicate rule's duplicates: their ids.
     matched_ids: tuple[str, ...] = ()
+    refusal: RecordRefusal | None = None
+
+    @property
+    def said(self) -> RecordRefusal | ResultError | None:
+        """Why the record was refused, as the adapter knows it (Salesforce's answer, else sfdest's error)."""
+        return self.refusal or self.error
 
 
 @dataclass(frozen=True)
@@ -260,7 +283,7 @@ def hard_delete_per_object(jobs: Sequence[tuple[str, Sequence[str]]],
         try:
             return hard_delete(*job)
         except BackendError as exc:
-            if exc.error.code != "FEATURENOTENABLED":
+            if exc.error.code != Code.FEATURENOTENABLED:
                 raise
             return exc.error
 

@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from core import outcomes
+from core.codes import Code
 from core.coercion import match_key
 from core.coordination import BulkJobs, CoordinationUnavailable, EventLedger, KeyLeases, holding, record_key
 from core.describe import FieldDescribe, ObjectDescribe
@@ -31,8 +33,6 @@ from core.model import (
     EventResult,
     MatcherOperator,
     Operation,
-    Outcome,
-    ResultError,
     Severity,
     ValidationReport,
 )
@@ -60,7 +60,7 @@ from core.validation import (
 if TYPE_CHECKING:
     from core.streaming import StreamPart
 
-_OBJECT_MISSING_CODES = ("NOT_FOUND", "INVALID_TYPE")
+_OBJECT_MISSING_CODES = (Code.NOT_FOUND, Code.INVALID_TYPE)
 # A Lead lookup reads these too: a converted Lead cannot be updated, and its Contact is where it went.
 CONVERSION_FIELDS = ("IsConverted", "ConvertedContactId")
 # An Apply lists at most this many action diagnostics (each result may point to all of them).
@@ -83,8 +83,7 @@ def _action_failures(events: Sequence[Event], diagnostics: Sequence[Diagnostic])
     shown = reported(diagnostics)
     indexes = tuple(i for i, d in enumerate(shown) if d.severity is Severity.ERROR)
     count = sum(d.severity is Severity.ERROR for d in diagnostics)
-    failed = replace(failure("", ResultError("INVALID_ACTION", f"the action is invalid: {count} error(s), listed "
-                                             "once in the response's diagnostics")), diagnostic_indexes=indexes)
+    failed = replace(failure("", outcomes.error(Code.INVALID_ACTION, count=count)), diagnostic_indexes=indexes)
     return tuple(replace(failed, event_id=e.id) for e in events), shown
 
 
@@ -160,8 +159,7 @@ class ApplyService:
         try:
             answered = claims.claim(events, _wall_clock(deadline)) if claims is not None else {}
         except CoordinationUnavailable:
-            error = ResultError("COORDINATION_UNAVAILABLE", "the shared coordination store (Redis) did not answer "
-                                "in time; nothing was written for this event")
+            error = outcomes.error(Code.COORDINATION_UNAVAILABLE, "nothing was written for this event")
             return ApplyReport(tuple(failure(e.id, error) for e in events), api_calls=0)
         picked = PickedUp()
         if self._bulk_jobs is not None:  # events another attempt left in a running Bulk job: from its results
@@ -401,7 +399,7 @@ class _Batch:
             if problem is not None:
                 self.results[p.index] = problem
             elif self.dry_run:
-                self.results[p.index] = EventResult(p.event_id, 201, Outcome.WOULD_CREATE)
+                self.results[p.index] = outcomes.result(Code.WOULD_CREATE, p.event_id)
             else:
                 writes.append(Write("create", p, "", self._typed(p.fields), adopt=self.action.adopt_duplicate))
         self._keyed(writes)
@@ -485,11 +483,11 @@ class _Batch:
         keys = {p.index: self._creation_keys(p, leases.org) for p in prepared}
         with holding(leases.port, (k for ks in keys.values() for k in ks), self.deadline, self.stop) as held:
             waited = [p for p in prepared if not keys[p.index] <= held]
-            reason = halted(self.deadline, self.stop, "looked up") or (ResultError(
-                "COORDINATION_UNAVAILABLE", "the shared coordination store (Redis) did not answer in time; "
-                "nothing was written for this event") if held.unavailable else ResultError(
-                "DEADLINE_EXCEEDED", "another call was writing the record this event may create until the "
-                "deadline; nothing was written for it"))
+            reason = halted(self.deadline, self.stop, "looked up") or (
+                outcomes.error(Code.COORDINATION_UNAVAILABLE, "nothing was written for this event")
+                if held.unavailable else outcomes.error(
+                    Code.DEADLINE_EXCEEDED, "another call was writing the record this event may create until the "
+                    "deadline; nothing was written for it"))
             for p in waited:
                 self.results[p.index] = failure(p.event_id, reason)
             self._looked_up([p for p in prepared if keys[p.index] <= held])
@@ -540,7 +538,7 @@ class _Batch:
             if given and result is not None and result.error is None and not result.matched_ids:
                 self.results[p.index] = replace(result, matched_ids=(given,))
             named = self._merged_deletes.get(p.index)
-            if named and result is not None and result.error is not None and result.error.code == "NOT_FOUND":
+            if named and result is not None and result.error is not None and result.error.code == Code.NOT_FOUND:
                 self.results[p.index] = replace(result, record_id=named[0], matched_ids=(named[1],),
                                                 error=merged_delete_error(self.action.object_name, *named))
 

@@ -6,18 +6,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from core import outcomes
+from core.codes import Code
 from core.coordination import CoordinationUnavailable
-from core.model import ResultError
 from core.ports import WriteBatch, WriteOutcome
 
 Guard = Callable[[Sequence[str]], set[str]]
 
-TAKEN_OVER = WriteOutcome(False, error=ResultError(
-    "EVENT_TAKEN_OVER", "another attempt of this event (same id, same action) took it over: this one did not write "
-    "it"))
-UNMARKED = WriteOutcome(False, error=ResultError(
-    "COORDINATION_UNAVAILABLE", "the shared coordination store (Redis) did not answer in time; nothing was written "
-    "for this event"))
+TAKEN_OVER = WriteOutcome(False, error=outcomes.error(
+    Code.EVENT_TAKEN_OVER, "another attempt of this event (same id, same action) took it over: this one did not "
+    "write it"))
+UNMARKED = WriteOutcome(False, error=outcomes.error(Code.COORDINATION_UNAVAILABLE,
+                                                    "nothing was written for this event"))
 
 
 def refusals(guard: Guard | None, tags: Sequence[tuple[str, ...]]) -> list[WriteOutcome | None]:

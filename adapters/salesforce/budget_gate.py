@@ -8,17 +8,19 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from core import outcomes
 from core.budget import ApiGovernor, BudgetCounters, BudgetState, Decision
+from core.codes import Code
 from core.coordination import CoordinationUnavailable
 from core.model import ApiUsage, ResultError
 from core.ports import BackendError
 from core.telemetry import Telemetry
 
-CODE = "API_BUDGET_EXHAUSTED"
+CODE = Code.API_BUDGET_EXHAUSTED
 
 
-UNAVAILABLE = ResultError("COORDINATION_UNAVAILABLE", "the shared coordination store (Redis) that keeps the org's "
-                          "API budget did not answer in time; nothing was sent to Salesforce for these events")
+UNAVAILABLE = outcomes.error(Code.COORDINATION_UNAVAILABLE, "it keeps the org's API budget; nothing was sent to "
+                             "Salesforce for these events")
 
 
 class BudgetGate:
@@ -64,11 +66,11 @@ class BudgetGate:
         g = self._governor
         assert g is not None
         state = decision.state
-        return ResultError(CODE, f"sfdest's API budget for this org is spent ({calls} call(s) needed, "
-                           f"{g.left_in(state) or 0} left: sfdest may use {g.share:.0%} of the daily allowance of "
-                           f"{state.limit} and leaves the last {g.reserve_fraction:.0%} untouched; the org has used "
-                           f"{state.org_used}); nothing was sent, retry in {math.ceil(decision.retry_after_seconds)} s",
-                           retry_after_seconds=decision.retry_after_seconds)
+        return outcomes.error(
+            CODE, f"sfdest's API budget for this org is spent ({calls} call(s) needed, {g.left_in(state) or 0} left: "
+            f"sfdest may use {g.share:.0%} of the daily allowance of {state.limit} and leaves the last "
+            f"{g.reserve_fraction:.0%} untouched; the org has used {state.org_used}); nothing was sent, retry in "
+            f"{math.ceil(decision.retry_after_seconds)} s", retry_after_seconds=decision.retry_after_seconds)
 
     def _reserve(self, calls: int) -> ResultError | None:
         """Reserve `calls`; the refusal (nothing reserved) or None."""

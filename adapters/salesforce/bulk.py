@@ -10,9 +10,12 @@ from adapters.salesforce.bulk_csv import ResultRow, Table, build_table, parse_er
 from adapters.salesforce.bulk_handover import BulkTracker, JobPlan, tags_complete
 from adapters.salesforce.bulk_match import RowMatcher
 from adapters.salesforce.transport import Session
+from core import outcomes
+from core.codes import Code
 from core.describe import ObjectDescribe
 from core.model import ResultError
 from core.ports import BackendError, WriteOutcome
+from core.salesforce_codes import failed_job_code
 
 # How rows are tied back to records. Result CSVs come in any order and echo every uploaded column, with
 # each value as the org stored it (bulk_match compares them by field type, from describe); rows with
@@ -27,9 +30,8 @@ from core.ports import BackendError, WriteOutcome
 OPERATIONS = {"create": "insert", "update": "update", "upsert": "upsert", "delete": "delete",
               "hardDelete": "hardDelete"}
 # A hardDelete job for a user without the "Bulk API Hard Delete" permission: refused at creation with this code;
-# a job failing for it later (its errorMessage naming it) is read the same way.
-NOT_PERMITTED = "FEATURENOTENABLED"
-_NOT_PERMITTED_TEXT = ("featurenotenabled", "requires special user profile permission")
+# a job failing for it later (its errorMessage naming it) is read the same way (core.salesforce_codes).
+NOT_PERMITTED = Code.FEATURENOTENABLED
 TERMINAL = ("JobComplete", "Failed", "Aborted")
 # Calls a Bulk API job takes at least: create, upload, close, one poll, three result sets.
 BULK_JOB_CALLS = 7
@@ -94,7 +96,7 @@ def holds_hash_na(payload: Any) -> bool:
 
 
 def unknown(why: str) -> WriteOutcome:
-    return WriteOutcome(False, error=ResultError("OUTCOME_UNKNOWN", f"{why}; Salesforce may or may not have "
+    return WriteOutcome(False, error=outcomes.error(Code.OUTCOME_UNKNOWN, f"{why}; Salesforce may or may not have "
                                                  "written this record: check before retrying"))
 
 
@@ -152,8 +154,8 @@ class BulkJob:
             aborted = self.abort() or info
             if aborted.get("state") == "Aborted":
                 self._delivered()
-                return [WriteOutcome(False, error=ResultError(
-                    "UNKNOWN_EXCEPTION", f"Bulk API job {self.job_id} was never closed by the call that uploaded "
+                return [WriteOutcome(False, error=outcomes.error(
+                    Code.UNKNOWN_EXCEPTION, f"Bulk API job {self.job_id} was never closed by the call that uploaded "
                     "it; sfdest aborted it and nothing was written for this record"))] * len(plan.table.rows)
             info = aborted
         return self._finish(self._wait(info, len(plan.table.rows)), plan.table)
@@ -168,8 +170,8 @@ class BulkJob:
     def _pending_items(self, count: int) -> list[Item]:
         if self._tracker is not None:
             self._tracker.disown(self.job_id)
-        return [WriteOutcome(False, error=ResultError(
-            "BULK_JOB_PENDING", f"Bulk API job {self.job_id} was still running when the call's deadline came; it "
+        return [WriteOutcome(False, error=outcomes.error(
+            Code.BULK_JOB_PENDING, f"Bulk API job {self.job_id} was still running when the call's deadline came; it "
             "keeps running: retry this event (same id, same action) to get its result, nothing is uploaded again",
             bulk_job_id=self.job_id))] * count
 
@@ -181,10 +183,10 @@ class BulkJob:
 
     def upload_failure(self, error: ResultError) -> ResultError:
         """What an upload's failure means for its rows, once the job was aborted: nothing was written."""
-        if error.code != "OUTCOME_UNKNOWN":
+        if error.code != Code.OUTCOME_UNKNOWN:
             return error
-        return ResultError("UNKNOWN_EXCEPTION", f"uploading the data of Bulk API job {self.job_id} failed "
-                           f"({error.message[:200]}); the job was aborted, nothing was written")
+        return outcomes.error(Code.UNKNOWN_EXCEPTION, f"uploading the data of Bulk API job {self.job_id} failed "
+                              f"({error.message[:200]}); the job was aborted, nothing was written")
 
     def wait_closed(self, rows: int) -> dict[str, Any]:
         """Close the job and wait for it to end (see _wait); its last job info."""
@@ -197,7 +199,7 @@ class BulkJob:
             spec["externalIdFieldName"] = self._external
         _, body = self._session.json("POST", self._url, spec)
         if not isinstance(body, dict) or not body.get("id"):
-            raise BackendError(ResultError("UNKNOWN_EXCEPTION", "Salesforce created no Bulk API job (no job id)"))
+            raise BackendError(outcomes.error(Code.UNKNOWN_EXCEPTION, "Salesforce created no Bulk API job (no job id)"))
         self.job_id = str(body["id"])
 
     def _info(self) -> dict[str, Any] | None:
@@ -310,12 +312,11 @@ class BulkJob:
             return {"id": row.sf_id, "success": False, "errors": [parse_error(row.sf_flag)]}
         said = str(info.get("errorMessage") or "")[:300]
         if self._out_of_time:
-            return WriteOutcome(False, error=ResultError(
-                "DEADLINE_EXCEEDED", f"the call's deadline came before Bulk API job {self.job_id} processed this "
+            return WriteOutcome(False, error=outcomes.error(
+                Code.DEADLINE_EXCEEDED, f"the call's deadline came before Bulk API job {self.job_id} processed this "
                 "record; the job was aborted and nothing was written for it"))
-        code = NOT_PERMITTED if any(t in said.lower() for t in _NOT_PERMITTED_TEXT) else "UNKNOWN_EXCEPTION"
-        return WriteOutcome(False, error=ResultError(
-            code, f"Bulk API job {self.job_id} ended {state} before processing this record"
+        return WriteOutcome(False, error=outcomes.error(
+            failed_job_code(said), f"Bulk API job {self.job_id} ended {state} before processing this record"
             f"{f' ({said})' if said else ''}; nothing was written for it"))
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -15,10 +14,11 @@ from adapters.salesforce.bulk_handover import BulkTracker
 from adapters.salesforce.bulk_stream import BulkStream
 from adapters.salesforce.chunking import ChunkSizes, send_sized
 from adapters.salesforce.describe_cache import DescribeCache
-from adapters.salesforce.record_errors import may_be_a_lost_race, missing_record, with_duplicate_field
 from adapters.salesforce.retry import Attempts
-from adapters.salesforce.transport import Session, is_lock_error, is_transient, merge_errors
+from adapters.salesforce.transport import Session, is_lock_error, is_transient, merge_errors, refusal_of
 from adapters.salesforce.write_headers import duplicate_ids
+from core import outcomes
+from core.codes import Code
 from core.describe import ObjectDescribe
 from core.describe_rest import describe_from_rest
 from core.model import ApiUsage, ResultError
@@ -29,6 +29,7 @@ from core.ports import (
     FieldIn,
     Lookup,
     Record,
+    RecordRefusal,
     StreamRow,
     WriteBatch,
     WriteOptions,
@@ -37,6 +38,7 @@ from core.ports import (
     write_per_object,
 )
 from core.record_types import RecordTypeInfo, record_types_from_layouts
+from core.salesforce_answers import may_be_a_lost_race, read, said
 from core.steps import StepClock
 from core.write_guard import Guard, refusals
 from core.write_headers import headers_for
@@ -44,9 +46,8 @@ from core.write_headers import headers_for
 COLLECTION_LIMIT = 200
 MAX_PARALLEL_JOBS = 5  # hardDelete jobs of one Erase running at once (one per object)
 _MAX_PAGES = 100_000
-_IDS_IN_BRACKETS = re.compile(r"\[([A-Za-z0-9,\s]+)\]")
-# What a collection delete answers for a record that is already gone.
-_GONE = frozenset({"ENTITY_IS_DELETED", "NOT_FOUND"})
+# What a record already gone means.
+_GONE = frozenset({Code.ENTITY_IS_DELETED, Code.NOT_FOUND})
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
@@ -109,12 +110,12 @@ class SalesforceStore:
         try:
             _, body = self._session.json("GET", url)
         except BackendError as exc:
-            if exc.error.code == "NOT_FOUND":
-                raise BackendError(ResultError("NOT_FOUND", f"the org has no object {object_name}, or this user "
+            if exc.error.code == Code.NOT_FOUND:
+                raise BackendError(outcomes.error(Code.NOT_FOUND, f"the org has no object {object_name}, or this user "
                                                "cannot see it", paths=(ACTION.field("object"),))) from None
             raise
         if not isinstance(body, dict) or not body.get("name"):
-            raise BackendError(ResultError("UNKNOWN_EXCEPTION", f"Salesforce sent an unreadable describe of "
+            raise BackendError(outcomes.error(Code.UNKNOWN_EXCEPTION, f"Salesforce sent an unreadable describe of "
                                            f"{object_name}"))
         describe = describe_from_rest(body)
         self._describes.put(self._identity, object_name, describe)
@@ -132,7 +133,7 @@ class SalesforceStore:
             return cached
         _, body = self._session.json("GET", f"{self._session.data_url}/sobjects/{object_name}/describe/layouts/")
         if not isinstance(body, dict):
-            raise BackendError(ResultError("UNKNOWN_EXCEPTION", f"Salesforce sent unreadable record types of "
+            raise BackendError(outcomes.error(Code.UNKNOWN_EXCEPTION, f"Salesforce sent unreadable record types of "
                                            f"{object_name}"))
         infos = record_types_from_layouts(body)
         self._describes.put(self._identity, key, infos)  # type: ignore[arg-type]
@@ -145,14 +146,14 @@ class SalesforceStore:
         try:
             return self._run_lookup(lookup, describe)
         except BackendError as exc:
-            if exc.error.code != "INVALID_FIELD":
+            if exc.error.code != Code.INVALID_FIELD:
                 raise
         # The cached describe may be stale: refresh it once, then retry with what the org has now.
         self._describes.drop(self._identity, lookup.object_name)
         describe = self._fetch_describe(lookup.object_name)
         missing = tuple(dict.fromkeys(n for n in names if describe.field(n) is None))
         if missing:
-            raise BackendError(ResultError("INVALID_FIELD", f"{lookup.object_name} has no field "
+            raise BackendError(outcomes.error(Code.INVALID_FIELD, f"{lookup.object_name} has no field "
                                            f"{', '.join(missing)} (or this user cannot see it)", missing))
         return self._run_lookup(lookup, describe)
 
@@ -166,7 +167,7 @@ class SalesforceStore:
         try:
             return self._run_lookups(lookups, describes)
         except BackendError as exc:
-            if exc.error.code != "INVALID_FIELD":
+            if exc.error.code != Code.INVALID_FIELD:
                 raise
         return [self.find(lookup) for lookup in lookups]  # each refreshes a stale describe once
 
@@ -193,7 +194,7 @@ class SalesforceStore:
         if len(refused) == len(done):  # the job itself was refused (or failed) for want of the permission
             raise BackendError(self._session.scrub(refused[0]))
         for n, item in zip(rows, done, strict=True):
-            results[n] = item if isinstance(item, WriteOutcome) else _outcome(item, "delete", object_name, "")
+            results[n] = item if isinstance(item, WriteOutcome) else _outcome(item, "delete")
         return [self._scrubbed(r) for r in results]
 
     def hard_delete_many(self, jobs: Sequence[tuple[str, Sequence[str]]]) -> list[list[WriteOutcome] | ResultError]:
@@ -246,14 +247,14 @@ class SalesforceStore:
     def _page(self, body: Any, into: list[Record], seen: set[str]) -> str | None:
         """Add a query result page's records; the URL of the next page, if any."""
         if not isinstance(body, dict) or not isinstance(body.get("records"), list):
-            raise BackendError(ResultError("UNKNOWN_EXCEPTION", "Salesforce sent an unreadable query result"))
+            raise BackendError(outcomes.error(Code.UNKNOWN_EXCEPTION, "Salesforce sent an unreadable query result"))
         into.extend(_strip_attributes(r) for r in body["records"] if isinstance(r, dict))
         next_path = body.get("nextRecordsUrl")
         if body.get("done", True) is not False or not next_path:
             return None
         url = self._session.follow(next_path)
         if url in seen:
-            raise BackendError(ResultError("UNKNOWN_EXCEPTION", "Salesforce sent the same next-page URL twice"))
+            raise BackendError(outcomes.error(Code.UNKNOWN_EXCEPTION, "Salesforce sent the same next-page URL twice"))
         seen.add(url)
         return url
 
@@ -266,7 +267,7 @@ class SalesforceStore:
             if next_url is None:
                 return records
             url = next_url
-        raise BackendError(ResultError("UNKNOWN_EXCEPTION", "a query returned too many pages"))
+        raise BackendError(outcomes.error(Code.UNKNOWN_EXCEPTION, "a query returned too many pages"))
 
     def _composite_queries(self, urls: list[str]) -> list[list[Record]]:
         """Every query and its next pages, five queries to a Composite call."""
@@ -284,11 +285,11 @@ class SalesforceStore:
             for group, got in zip(groups, answers, strict=True):
                 for (i, _), (status, body) in zip(group, got, strict=True):
                     if not 200 <= status < 300:
-                        raise BackendError(self._session.scrub(composite.sub_error(status, body)))
+                        raise BackendError(self._session.scrub(said(refusal_of(status, body))))
                     next_url = self._page(body, records[i], seen)
                     if next_url is not None:
                         pending.append((i, next_url))
-        raise BackendError(ResultError("UNKNOWN_EXCEPTION", "a query returned too many pages"))
+        raise BackendError(outcomes.error(Code.UNKNOWN_EXCEPTION, "a query returned too many pages"))
 
     # Writes --------------------------------------------------------------------------------------
     def create(self, object_name: str, records: Sequence[Mapping[str, Any]]) -> list[WriteOutcome]:
@@ -382,12 +383,12 @@ class SalesforceStore:
         raced = [(k, n) for k, n, error in _failed(results) if plans[k].op == "upsert"
                  and may_be_a_lost_race(error, plans[k].external_id_field)]
         if raced:
-            self._session.telemetry.salesforce_retry("upsert", "DUPLICATE_VALUE")
+            self._session.telemetry.salesforce_retry("upsert", Code.DUPLICATE_VALUE)
             self._send_rows(plans, results, raced, {row: self._attempts() for row in raced}, set(), size)
         flat = [r for rows in results for r in rows]
-        if any(r is not None and r.error is not None and r.error.code == "INVALID_FIELD" for r in flat):
+        if any(r is not None and r.said is not None and r.said.code == Code.INVALID_FIELD for r in flat):
             self._describes.drop(self._identity, object_name)  # the org changed: describe afresh next time
-        return [[self._scrubbed(r) if r is not None else write_plan.fail("UNKNOWN_EXCEPTION", "no result")
+        return [[self._scrubbed(r) if r is not None else write_plan.fail(Code.UNKNOWN_EXCEPTION, "no result")
                  for r in rows] for rows in results]
 
     def _send_rows(self, plans: list[write_plan.Plan], results: list[list[WriteOutcome | None]],
@@ -410,7 +411,8 @@ class SalesforceStore:
         limit are split and only their refused rows resent."""
         def send_many(chunks: list[list[tuple[int, int]]]) -> list[list[WriteOutcome]]:
             self._send_chunked(plans, results, [(c[0][0], [n for _, n in c]) for c in chunks], tries, transient)
-            return [[results[k][n] or write_plan.fail("UNKNOWN_EXCEPTION", "no result") for k, n in c] for c in chunks]
+            return [[results[k][n] or write_plan.fail(Code.UNKNOWN_EXCEPTION, "no result") for k, n in c]
+                    for c in chunks]
 
         per_call = composite.MAX_COLLECTIONS_OR_QUERIES if self._composite else 1
         send_sized(rows, send_many, self._chunk_sizes.of(self._session.base_url, object_name),
@@ -428,14 +430,14 @@ class SalesforceStore:
                 error = composite.sub_error(status, body, p.idempotent)
                 if p.idempotent and is_transient(status, error):
                     transient.update((k, n) for n in positions)
-                return [WriteOutcome(False, error=error)] * len(positions)
-            got = self._outcomes(body, len(positions), p.op, p.idempotent, p.object_name, p.external_id_field)
+                return [write_plan.refused(error)] * len(positions)
+            got = self._outcomes(body, len(positions), p.op, p.idempotent)
             if p.op != "delete" or not attempts.maybe_delivered:
                 return got
             # An earlier attempt of this delete may have been applied before its answer was lost: a record
             # now gone was deleted by this call.
-            return [WriteOutcome(True, id=p.items[n]) if not o.success and o.error is not None
-                    and o.error.code in _GONE else o for n, o in zip(positions, got, strict=True)]
+            return [WriteOutcome(True, id=p.items[n]) if _gone(o, p.object_name) else o
+                    for n, o in zip(positions, got, strict=True)]
 
         def send(group: list[tuple[int, list[int]]]) -> list[list[WriteOutcome]]:
             """One call, which goes out only if its records' events are still this attempt's (core.write_guard:
@@ -486,10 +488,13 @@ class SalesforceStore:
         return Attempts(self._session.policy.max_attempts, used)
 
     def _scrubbed(self, outcome: WriteOutcome) -> WriteOutcome:
-        if outcome.error is None:
-            return outcome
-        error = self._session.scrub(outcome.error)
-        return outcome if error is outcome.error else replace(outcome, error=error)
+        if outcome.refusal is not None:
+            refusal = self._session.scrub(outcome.refusal)
+            outcome = outcome if refusal is outcome.refusal else replace(outcome, refusal=refusal)
+        if outcome.error is not None:
+            error = self._session.scrub(outcome.error)
+            outcome = outcome if error is outcome.error else replace(outcome, error=error)
+        return outcome
 
     def upsert_stream(self, object_name: str, external_id_field: str, rows: Iterator[StreamRow | None],
                       clock: StepClock) -> Iterator[tuple[int, WriteOutcome, Record]] | None:
@@ -506,7 +511,7 @@ class SalesforceStore:
 
         def outcome_of(item: Any) -> WriteOutcome:
             return self._scrubbed(item if isinstance(item, WriteOutcome)
-                                  else _outcome(item, "upsert", object_name, external_id_field))
+                                  else _outcome(item, "upsert"))
 
         def write_aside(records: list[Mapping[str, Any]]) -> list[WriteOutcome]:
             return self._write(object_name, [WriteBatch("upsert", records, external_id_field)], bulk=False)[0]
@@ -524,8 +529,7 @@ class SalesforceStore:
         rows = [bulk_row(payloads[n]) for n in kept]
         job = BulkJob(self._session, self._bulk, p.object_name, p.op, p.external_id_field,
                       self._describe_or_none(p.object_name), self._tracker)
-        done = iter(self._bulk_outcomes(job.run(rows, [tags[n] for n in kept] if tags else None), p.op,
-                                        p.object_name, p.external_id_field))
+        done = iter(self._bulk_outcomes(job.run(rows, [tags[n] for n in kept] if tags else None), p.op))
         return [r if r is not None else next(done) for r in refused]
 
     def resume_bulk(self, job_key: str) -> list[tuple[tuple[str, ...], str, WriteOutcome]]:
@@ -536,7 +540,7 @@ class SalesforceStore:
             return []
         job = BulkJob(self._session, self._bulk, plan.object_name, plan.op, plan.external_id_field,
                       self._describe_or_none(plan.object_name), self._tracker)
-        outcomes = self._bulk_outcomes(job.resume(plan), plan.op, plan.object_name, plan.external_id_field)
+        outcomes = self._bulk_outcomes(job.resume(plan), plan.op)
         return [(tags, plan.op, outcome) for tags, outcome in zip(plan.tags, outcomes, strict=True)]
 
     @property
@@ -549,19 +553,17 @@ class SalesforceStore:
         except BackendError:
             return None
 
-    def _bulk_outcomes(self, items: Sequence[Any], op: str, object_name: str, external_id_field: str
-                       ) -> list[WriteOutcome]:
-        return [i if isinstance(i, WriteOutcome) else _outcome(i, op, object_name, external_id_field)
-                for i in items]
+    @staticmethod
+    def _bulk_outcomes(items: Sequence[Any], op: str) -> list[WriteOutcome]:
+        return [i if isinstance(i, WriteOutcome) else _outcome(i, op) for i in items]
 
     @staticmethod
-    def _outcomes(body: Any, count: int, op: str, idempotent: bool, object_name: str = "",
-                  external_id_field: str = "") -> list[WriteOutcome]:
+    def _outcomes(body: Any, count: int, op: str, idempotent: bool) -> list[WriteOutcome]:
         if not isinstance(body, list) or len(body) != count:
-            code = "UNKNOWN_EXCEPTION" if idempotent else "OUTCOME_UNKNOWN"
+            code = Code.UNKNOWN_EXCEPTION if idempotent else Code.OUTCOME_UNKNOWN
             return [write_plan.fail(code, f"Salesforce answered the {op} with an unreadable result; it may or may "
                                     "not have written these records")] * count
-        return [_outcome(item, op, object_name, external_id_field) for item in body]
+        return [_outcome(item, op) for item in body]
 
     def _parallel(self, items: Sequence[_T], fn: Callable[[_T], _R], limit: int = 0) -> list[_R]:
         """`fn` over items, up to max_in_flight (or `limit`, if lower) at once, results in order."""
@@ -573,43 +575,31 @@ class SalesforceStore:
             return list(pool.map(fn, items))
 
 
-def _matched_ids(message: str) -> tuple[str, ...]:
-    ids = []
-    for group in _IDS_IN_BRACKETS.findall(message):
-        for part in group.split(","):
-            canonical = normalize_id(part.strip())
-            if canonical:
-                ids.append(canonical)
-    return tuple(dict.fromkeys(ids))
-
-
-def _outcome(item: Any, op: str, object_name: str, external_id_field: str) -> WriteOutcome:
-    """One collection result element (`{id, success, errors[{statusCode, message, fields}], created}`)."""
+def _outcome(item: Any, op: str) -> WriteOutcome:
+    """One collection result element (`{id, success, errors[{statusCode, message, fields}], created}`), as
+    Salesforce said it (core reads what a refusal means)."""
     if not isinstance(item, dict):
-        return write_plan.fail("UNKNOWN_EXCEPTION", "Salesforce sent an unreadable result for this record")
+        return write_plan.fail(Code.UNKNOWN_EXCEPTION, "Salesforce sent an unreadable result for this record")
     record_id = str(item.get("id") or "")
     if item.get("success") is True:
         return WriteOutcome(True, id=record_id, created=bool(item.get("created", op == "create")))
     errors = item.get("errors")
-    error = merge_errors(errors if isinstance(errors, list) else [], "statusCode") or ResultError(
-        "UNKNOWN_EXCEPTION", "Salesforce reported a failure without details")
-    error = missing_record(error, op, object_name) or with_duplicate_field(error)
-    several = ("more than one record" in error.message.lower() or error.code == "MULTIPLE_CHOICES") and \
-        "foreign key external id" not in error.message.lower()
-    if op == "upsert" and error.code in ("DUPLICATE_EXTERNAL_ID", "MULTIPLE_CHOICES") and several:
-        ids = _matched_ids(error.message)
-        count = str(len(ids)) if ids else "several"
-        return WriteOutcome(False, id=record_id, matched_ids=ids, error=ResultError(
-            "MULTIPLE_MATCHES", f"{count} {object_name} records have this {external_id_field} value; nothing was "
-            f"written (Salesforce: {error.message[:300]})", (external_id_field,)))
-    return WriteOutcome(False, id=record_id, error=error,
+    refusal = merge_errors(errors if isinstance(errors, list) else [], "statusCode") or RecordRefusal(
+        Code.UNKNOWN_EXCEPTION, "Salesforce reported a failure without details")
+    return WriteOutcome(False, id=record_id, refusal=refusal,
                         matched_ids=duplicate_ids(errors) if isinstance(errors, list) else ())
 
 
-def _failed(results: list[list[WriteOutcome | None]]) -> list[tuple[int, int, ResultError]]:
-    """(plan, position, error) of every refused row."""
-    return [(k, n, r.error) for k, rows in enumerate(results) for n, r in enumerate(rows)
-            if r is not None and not r.success and r.error is not None]
+def _gone(outcome: WriteOutcome, object_name: str) -> bool:
+    """A delete refused because the record is not there (any more)."""
+    error = read(outcome, "delete", object_name).error
+    return not outcome.success and error is not None and error.code in _GONE
+
+
+def _failed(results: list[list[WriteOutcome | None]]) -> list[tuple[int, int, RecordRefusal | ResultError]]:
+    """(plan, position, what was said) of every refused row."""
+    return [(k, n, r.said) for k, rows in enumerate(results) for n, r in enumerate(rows)
+            if r is not None and not r.success and r.said is not None]
 
 
 def _checked_names(lookup: Lookup) -> list[str]:

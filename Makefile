@@ -85,10 +85,16 @@ test: $(GEN) node-deps redis-server
 # Not in `make test`: 100 rounds of 50 concurrent upserts of one new Email through `sfdest serve` and the
 # emulator; prints "N of 100 rounds end with one Lead" (about 2 minutes). Then newest event wins at the issue's
 # scale (20,000 events on 500 keys over 3 replicas and a real Redis; make test runs 2,000 on 100); prints the figure.
+# Then kill -9 of the replica polling a 50,000-record Bulk job (make test runs 5,000); prints the figure.
+# Then `sfdest serve` (memory backend) under many orgs, idle connections and connection churn, without and with
+# the memory and connection bounds, 2 minutes each: prints RSS at start, middle and end, the drift, orgs and
+# records kept, connections open.
 soak: $(GEN) redis-server
 	$(PY) -m tests.e2e.salesforce.upsert_rounds --rounds 100 --racers 50
 	NEWEST_EVENTS=20000 NEWEST_KEYS=500 NEWEST_PER_APPLY=200 $(PY) -m pytest -q -s -p no:randomly \
 	    tests/e2e/replicas/test_newest_event.py
+	BULK_KILL_RECORDS=50000 $(PY) -m pytest -q -s -p no:randomly tests/e2e/replicas/test_bulk_handover.py
+	GRPC_VERBOSITY=ERROR $(PY) -m tests.server.memory_soak --seconds 120
 
 lint: $(GEN)
 	$(PY) -m ruff check core adapters server tests tools

@@ -15,6 +15,7 @@ from typing import Protocol
 
 WINDOW_SECONDS = 24 * 3600.0  # Salesforce counts API requests over a rolling 24 hours
 MIN_RETRY_AFTER = 60.0
+UNBOUNDED = 1 << 62  # the ceilings while an org's allowance is not known yet
 
 
 @dataclass(frozen=True)
@@ -32,24 +33,44 @@ class BudgetState:
     refused: int = 0
 
 
+@dataclass(frozen=True)
+class Ceilings:
+    """What the governor allows, as fractions of the org's daily allowance: `own` (the share sfdest may spend)
+    and `whole` (the part every integration together may use: 1 - reserve). A shared store applies them in the
+    same atomic step as the reservation, as `of` does."""
+
+    own: float = 1.0
+    whole: float = 1.0
+
+    def of(self, limit: int) -> tuple[int, int]:
+        """(sfdest's own ceiling, the org-wide ceiling) in calls for an allowance of `limit`."""
+        return math.floor(limit * self.own), math.floor(limit * self.whole)
+
+
 class BudgetCounters(Protocol):
-    """The counters of every org's budget. Each method is atomic for one org."""
+    """The counters of every org's budget. Each method is atomic for one org and answers the org's counters
+    after it. A shared store may raise core.coordination.CoordinationUnavailable from any of them."""
 
-    def reserve(self, org: str, calls: int, own_ceiling: int, org_ceiling: int) -> bool:
-        """Reserve `calls` if own_used + reserved + calls <= own_ceiling and org_used + reserved + calls <=
-        org_ceiling; else count them refused. False when refused."""
+    def reserve(self, org: str, calls: int, ceilings: Ceilings) -> tuple[bool, BudgetState]:
+        """Reserve `calls` if, with `own, whole = ceilings.of(limit)`, own_used + reserved + calls <= own and
+        org_used + reserved + calls <= whole (always while the limit is unknown); else count them refused.
+        (granted, the counters after)."""
         ...
 
-    def commit(self, org: str, calls: int) -> None:
-        """`calls` reserved calls were sent: they leave `reserved` and count in own_used and org_used."""
+    def commit(self, org: str, calls: int, usage: tuple[int, int] | None = None) -> BudgetState:
+        """`calls` reserved calls were sent: they leave `reserved` and count in own_used and org_used; `usage`
+        is (used, limit) as the answer's Sforce-Limit-Info reported it, merged as `observe` does."""
         ...
 
-    def release(self, org: str, calls: int) -> None:
+    def release(self, org: str, calls: int) -> BudgetState:
         """`calls` reserved calls were not sent."""
         ...
 
-    def observe(self, org: str, used: int, limit: int) -> None:
-        """Salesforce reported the org's usage (Sforce-Limit-Info or /limits)."""
+    def observe(self, org: str, used: int, limit: int) -> BudgetState:
+        """Salesforce reported the org's usage (Sforce-Limit-Info or /limits); a new `limit` replaces the counts.
+        Answers of concurrent calls arrive out of order: while calls are in flight (in-process), or always (a
+        store shared by replicas, whose answers interleave), a report below the usage counted is ignored and
+        that usage ages out of the window at its average rate instead."""
         ...
 
     def state(self, org: str) -> BudgetState: ...
@@ -59,6 +80,7 @@ class BudgetCounters(Protocol):
 class Decision:
     granted: bool
     retry_after_seconds: float = 0.0
+    state: BudgetState = BudgetState()  # the org's counters after the decision
 
 
 class ApiGovernor:
@@ -68,22 +90,21 @@ class ApiGovernor:
         if not (0 < share <= 1 and 0 <= reserve < 1):
             raise ValueError("share must be in (0, 1] and reserve in [0, 1)")
         self.counters, self.share, self.reserve_fraction = counters, share, reserve
+        self.fractions = Ceilings(share, 1 - reserve)
 
     def knows(self, org: str) -> bool:
         return self.counters.state(org).limit > 0
 
     def ceilings(self, state: BudgetState) -> tuple[int, int]:
         """(sfdest's own ceiling, the org-wide ceiling) in calls."""
-        return math.floor(state.limit * self.share), math.floor(state.limit * (1 - self.reserve_fraction))
+        return self.fractions.of(state.limit)
 
     def reserve(self, org: str, calls: int) -> Decision:
-        state = self.counters.state(org)
-        if state.limit <= 0:  # nothing known yet: the first answer's header will tell
-            return Decision(self.counters.reserve(org, calls, 1 << 62, 1 << 62))
-        own, whole = self.ceilings(state)
-        if self.counters.reserve(org, calls, own, whole):
-            return Decision(True)
-        return Decision(False, self.retry_after(self.counters.state(org), calls))
+        """One atomic step of the counters: granted, or refused with when to try again."""
+        granted, state = self.counters.reserve(org, calls, self.fractions)
+        if granted:
+            return Decision(True, state=state)
+        return Decision(False, self.retry_after(state, calls), state)
 
     def retry_after(self, state: BudgetState, calls: int) -> float:
         """Seconds until `calls` more can fit, as calls age out of the rolling window at its average rate."""
@@ -93,7 +114,9 @@ class ApiGovernor:
 
     def left(self, org: str) -> int | None:
         """Calls sfdest may still make to the org now, None when its allowance is not known yet."""
-        state = self.counters.state(org)
+        return self.left_in(self.counters.state(org))
+
+    def left_in(self, state: BudgetState) -> int | None:
         if state.limit <= 0:
             return None
         own, whole = self.ceilings(state)

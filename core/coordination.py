@@ -104,25 +104,71 @@ def org_key(instance_url: str) -> str:
     return hashlib.sha256((instance_url or "").strip().rstrip("/").lower().encode()).hexdigest()
 
 
-# What an EventLedger holds for an event claimed but not yet settled.
-PENDING = "pending"
+# What an EventLedger holds for an event claimed but not yet settled: PENDING ("pending|<attempt's ledger>|<its
+# deadline, wall-clock ms>") while no write of it was sent, SENT ("sent|<ledger>") once one may have been.
+PENDING, SENT = "pending", "sent"
 
 
 class EventLedger(Protocol):
     """Claims and recorded results of events, by hashed key, kept `ttl_seconds` (the idempotency window).
-    Every method may raise CoordinationUnavailable."""
+    Every method may raise CoordinationUnavailable.
 
-    def claim(self, keys: Sequence[str], ttl_seconds: float) -> list[str | None]:
-        """Claim each free key (None in the answer: it is now PENDING, yours); a taken key answers what it
-        holds: PENDING or a recorded result."""
+    A claim belongs to the ledger that took it (one per replica, kept alive while the replica runs). A claim
+    still PENDING whose attempt can no longer write (its replica stopped, or its deadline passed) is taken over by
+    the next claim of the key: nothing of that event was sent. Before a write of an event goes out, its claim
+    turns SENT (only while it is still this ledger's): a SENT claim is never taken over.
+    """
+
+    def claim(self, keys: Sequence[str], ttl_seconds: float, until: float) -> list[str | None]:
+        """Claim each free key, or one PENDING for an attempt that can no longer write (None in the answer: it
+        is now yours, PENDING until `until`, a wall-clock instant); a taken key answers what it holds."""
+        ...
+
+    def sent(self, keys: Sequence[str]) -> list[bool]:
+        """Turn this ledger's PENDING claims SENT, before a write of them goes out; False for a key that is not
+        (any longer) this ledger's PENDING claim: that write must not go out."""
         ...
 
     def record(self, results: dict[str, str], ttl_seconds: float) -> None:
         """Store each key's recorded result (replacing the claim)."""
         ...
 
-    def release(self, keys: Sequence[str]) -> None:
-        """Drop claims still PENDING (nothing was written: the next attempt does the work)."""
+    def release(self, keys: Sequence[str], force: bool = False) -> None:
+        """Drop this ledger's claims of these keys (nothing was written: the next attempt does the work); `force`:
+        whichever attempt's claims they are (never a recorded result)."""
+        ...
+
+
+class BulkJobs(Protocol):
+    """Running Bulk API jobs shared by replicas, so that a job outliving its replica is picked up by another.
+
+    A job is named by an opaque key; its `payload` (what is needed to tie its results back: the uploaded rows,
+    hence customer values) is sealed at rest by a shared adapter. `event_keys` (hashes, core.idempotency) say
+    which events the job holds. One replica at a time owns a job (an expiring lease it renews while polling).
+    Every method may raise CoordinationUnavailable.
+    """
+
+    def register(self, job_key: str, payload: str, event_keys: Sequence[str], ttl_seconds: float) -> None:
+        ...
+
+    def find(self, event_keys: Sequence[str]) -> dict[str, str]:
+        """Of `event_keys`, those in a registered job: event key -> job key."""
+        ...
+
+    def load(self, job_key: str) -> str | None:
+        """The job's payload; None once the job was forgotten (or it does not open under this state key)."""
+        ...
+
+    def own(self, job_key: str, holder: str, ttl_seconds: float) -> bool:
+        """Take the job's owner lease for `ttl_seconds`, or renew it when `holder` has it; False while another
+        holder's lease runs."""
+        ...
+
+    def disown(self, job_key: str, holder: str) -> None:
+        ...
+
+    def forget(self, job_keys: Sequence[str]) -> None:
+        """The jobs' results were delivered (and recorded): drop them."""
         ...
 
 

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from core.codes import Code
 from core.coercion import CoercionError, coerce
 from core.describe import ObjectDescribe
 from core.model import Connection, Outcome, ResultError
 from core.names import api_name_problem
-from core.outcomes import classify
+from core.outcomes import classify, meaning
 from core.ports import BackendError, FieldIn, Lookup, RecordStore, StoreFactory, WriteOutcome
+from core.salesforce_answers import read, unexplained
 
 MAX_IDENTIFIERS = 20
 MAX_VALUES = 100  # per identifier
-MAX_PARALLEL_JOBS = 5  # hardDelete jobs run at once (one per object)
 _CONVERTED = ("IsConverted", "ConvertedContactId")
 
 
@@ -117,7 +117,7 @@ class EraseService:
             try:
                 describe: ObjectDescribe = store.describe(group[0][1].object_name)
             except BackendError as exc:
-                if exc.error.code not in ("NOT_FOUND", "INVALID_TYPE"):
+                if exc.error.code not in (Code.NOT_FOUND, Code.INVALID_TYPE):
                     raise
                 problems.append((f"identifiers[{first}].object", f"the org has no object {group[0][1].object_name}"))
                 continue
@@ -167,11 +167,13 @@ class EraseService:
         records = []
         for rid, (obj, found_by) in found.items():
             outcome, in_bin = outcomes[rid]
+            outcome = read(outcome, "delete", obj)
             note = "hard delete refused: deleted to the recycle bin" if hard_delete and in_bin else ""
             if outcome.success:
-                records.append(ErasedRecord(obj, rid, 204, Outcome.DELETED, found_by, in_bin, note=note))
+                deleted = meaning(Code.DELETED)
+                records.append(ErasedRecord(obj, rid, deleted.status, deleted.outcome, found_by, in_bin, note=note))
             else:
-                error = outcome.error or ResultError("UNKNOWN_EXCEPTION", "Salesforce gave no details")
+                error = outcome.error or unexplained()
                 status, kind, _ = classify(error)
                 records.append(ErasedRecord(obj, rid, status, kind, found_by, error=error, note=note))
         return EraseReport(tuple(records), store.api_calls, refused if records else "", store.describe_calls)
@@ -180,25 +182,14 @@ class EraseService:
 def _hard_delete(store: RecordStore, objects: list[tuple[str, list[str]]]
                  ) -> tuple[dict[str, WriteOutcome], ResultError | None]:
     """One hardDelete job per object: the first alone (a user without the permission is refused once), then the
-    others at once, as jobs take seconds to minutes each. The outcomes of the records of jobs that ran, and the
-    refusal, if any."""
+    others handed over together (the store runs them at once, as jobs take seconds to minutes each). The outcomes
+    of the records of jobs that ran, and the refusal, if any."""
     done: dict[str, WriteOutcome] = {}
     refusal: ResultError | None = None
-
-    def run(job: tuple[str, list[str]]) -> tuple[list[str], list[WriteOutcome] | ResultError]:
-        obj, ids = job
-        try:
-            return ids, store.hard_delete(obj, ids)
-        except BackendError as exc:
-            if exc.error.code != "FEATURENOTENABLED":
-                raise
-            return ids, exc.error
-
-    first = [run(objects[0])] if objects else []
-    if first and not isinstance(first[0][1], ResultError) and len(objects) > 1:
-        with ThreadPoolExecutor(max_workers=min(len(objects) - 1, MAX_PARALLEL_JOBS)) as pool:
-            first += list(pool.map(run, objects[1:]))
-    for ids, answer in first:
+    answers = store.hard_delete_many(objects[:1]) if objects else []
+    if answers and not isinstance(answers[0], ResultError) and len(objects) > 1:
+        answers += store.hard_delete_many(objects[1:])
+    for (_, ids), answer in zip(objects, answers, strict=False):
         if isinstance(answer, ResultError):
             refusal = answer
         else:

@@ -5,29 +5,33 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from core import outcomes
+from core.codes import Code
 from core.describe import ObjectDescribe
 from core.merging import fold, splits
-from core.model import EventResult, Outcome, ResultError
+from core.model import EventResult, ResultError
 from core.outcomes import failure
 from core.parents import explain
 from core.ports import BackendError, RecordStore, WriteBatch, WriteOutcome
 from core.preparation import Prepared
+from core.salesforce_answers import read, unexplained
 
-_SUCCESS = {"create": (201, Outcome.CREATED), "update": (200, Outcome.UPDATED), "delete": (204, Outcome.DELETED)}
+_SUCCESS = {"create": Code.CREATED, "update": Code.UPDATED, "delete": Code.DELETED}
 
 
 def halted(deadline: float | None, stop: Callable[[], bool] | None, step: str = "written") -> ResultError | None:
     """Why no more work may start: the call was cancelled (or the server is stopping), or its deadline passed."""
     if stop is not None and stop():
-        return ResultError("CANCELLED", f"the call was cancelled, or the server is stopping, before this event was "
-                           f"{step}; nothing was written for it")
+        return outcomes.error(
+            Code.CANCELLED, f"the call was cancelled, or the server is stopping, before this event was "
+            f"{step}; nothing was written for it")
     if deadline is not None and time.monotonic() >= deadline:
-        return ResultError("DEADLINE_EXCEEDED", f"the call's deadline passed before this event was {step}; nothing "
-                           "was written for it")
+        return outcomes.error(
+            Code.DEADLINE_EXCEEDED, f"the call's deadline passed before this event was {step}; nothing "
+            "was written for it")
     return None
 
 
@@ -56,15 +60,15 @@ def merged_results(w: Write, outcome: WriteOutcome | None, error: ResultError | 
     if error is not None:
         return [failure(p.event_id, error, outcome.matched_ids if outcome else (), record_id) for p, _ in w.merged]
     rid = record_id or (outcome.id if outcome else "") or w.target
-    return [EventResult(p.event_id, 204, Outcome.NO_CHANGE, record_id=rid) if no_change
-            else EventResult(p.event_id, 200, Outcome.UPDATED, record_id=rid) for p, no_change in w.merged]
+    return [outcomes.result(Code.NO_CHANGE if no_change else Code.UPDATED, p.event_id, record_id=rid)
+            for p, no_change in w.merged]
 
 
 def outcome_error(outcome: WriteOutcome) -> ResultError | None:
     """Why a write failed (None: it succeeded)."""
     if outcome.success:
         return None
-    return outcome.error or ResultError("UNKNOWN_EXCEPTION", "Salesforce gave no details")
+    return outcome.error or unexplained()
 
 
 def upsert_result(event_id: str, outcome: WriteOutcome,
@@ -78,51 +82,52 @@ def upsert_result(event_id: str, outcome: WriteOutcome,
 
 def success(w: Write, outcome: WriteOutcome) -> EventResult:
     if w.kind == "upsert":
-        status, kind = (201, Outcome.CREATED) if outcome.created else (200, Outcome.UPDATED)
+        code = Code.CREATED if outcome.created else Code.UPDATED
     elif w.no_change:
-        status, kind = 204, Outcome.NO_CHANGE
+        code = Code.NO_CHANGE
     else:
-        status, kind = _SUCCESS[w.kind]
+        code = _SUCCESS[w.kind]
     record_id = outcome.id or (w.target if w.kind in ("update", "delete") else "")
-    return EventResult(w.event.event_id, status, kind, record_id=record_id)
+    return outcomes.result(code, w.event.event_id, record_id=record_id)
 
 
 def send_round(store: RecordStore, object_name: str, writes: list[Write], external_id_field: str = ""
                ) -> list[WriteOutcome]:
-    """One store write per object and round: a batch per kind (the kinds touch different records); a round
-    with writes to another object (a converted Lead's Contact) sends that object's writes at the same time."""
+    """A round in one store call: a batch per object and kind (the kinds touch different records); a round
+    with writes to another object (a converted Lead's Contact) hands that object's batches over with them.
+    How the batches run (together, at once, in turn) is the store's business (RecordStore.write_batches)."""
     items = {
         "create": lambda w: w.record, "update": lambda w: (w.target, w.record), "delete": lambda w: w.target,
         "upsert": lambda w: w.record,
     }
-    by_kind: dict[tuple[str, str], list[int]] = {}
+    by_batch: dict[tuple[str, str], list[int]] = {}
     for n, w in enumerate(writes):
-        by_kind.setdefault((w.object_name or object_name, w.kind), []).append(n)
-    objects = list(dict.fromkeys(obj for obj, _ in by_kind))
-
-    def run(obj: str) -> list[list[WriteOutcome]]:
-        kinds = [(kind, positions) for (o, kind), positions in by_kind.items() if o == obj]
-        batches = [WriteBatch(kind, [items[kind](writes[n]) for n in positions],
-                              external_id_field if kind == "upsert" else "") for kind, positions in kinds]
-        try:
-            return store.write(obj, batches)
-        except BackendError as exc:
-            return [[WriteOutcome(False, error=exc.error)] * len(b.items) for b in batches]
-
-    if len(objects) > 1:
-        with ThreadPoolExecutor(max_workers=len(objects)) as pool:
-            answers = [a for per_object in pool.map(run, objects) for a in per_object]
-    else:
-        answers = [a for obj in objects for a in run(obj)]
+        by_batch.setdefault((w.object_name or object_name, w.kind), []).append(n)
+    batches = [WriteBatch(kind, [items[kind](writes[n]) for n in positions],
+                          external_id_field if kind == "upsert" else "", _tags(writes, positions), obj)
+               for (obj, kind), positions in by_batch.items()]
+    try:
+        answers = store.write_batches(batches)
+    except BackendError as exc:  # a store should report it per record; a whole-call failure fails the round
+        answers = [[WriteOutcome(False, error=exc.error)] * len(b.items) for b in batches]
+    if len(answers) != len(batches):
+        raise RuntimeError(f"store returned {len(answers)} result lists for {len(batches)} batches")
     ordered: list[WriteOutcome] = [WriteOutcome(False)] * len(writes)
-    positions_in_order = [positions for obj in objects for (o, _), positions in by_kind.items() if o == obj]
-    for positions, outcomes in zip(positions_in_order, answers, strict=True):
-        if len(outcomes) != len(positions):
-            raise RuntimeError(f"store returned {len(outcomes)} results for {len(positions)} records")
-        for n, outcome in zip(positions, outcomes, strict=True):
-            ordered[n] = _about_parents(writes[n], outcome)
+    for positions, got in zip(by_batch.values(), answers, strict=True):
+        if len(got) != len(positions):
+            raise RuntimeError(f"store returned {len(got)} results for {len(positions)} records")
+        for n, outcome in zip(positions, got, strict=True):
+            w = writes[n]
+            ordered[n] = _about_parents(w, read(outcome, w.kind, w.object_name or object_name,
+                                                external_id_field if w.kind == "upsert" else ""))
     _adopt_duplicates(store, object_name, writes, ordered)
     return ordered
+
+
+def _tags(writes: list[Write], positions: list[int]) -> tuple[tuple[str, ...], ...]:
+    """The keys of the events each write holds, when every one has a key (else none)."""
+    tags = tuple(tuple(p.key for p in writes[n].events) for n in positions)
+    return tags if all(all(tag) for tag in tags) else ()
 
 
 def _adopt_duplicates(store: RecordStore, object_name: str, writes: list[Write], ordered: list[WriteOutcome]
@@ -131,14 +136,14 @@ def _adopt_duplicates(store: RecordStore, object_name: str, writes: list[Write],
     write becomes that update); several -> MULTIPLE_DUPLICATES (300) with their ids."""
     adopted = []
     for n, (w, outcome) in enumerate(zip(writes, ordered, strict=True)):
-        if not (w.adopt and w.kind == "create" and outcome.error and outcome.error.code == "DUPLICATES_DETECTED"):
+        if not (w.adopt and w.kind == "create" and outcome.error and outcome.error.code == Code.DUPLICATES_DETECTED):
             continue
         if len(outcome.matched_ids) == 1:
             adopted.append(n)
         elif outcome.matched_ids:
-            ordered[n] = WriteOutcome(False, error=ResultError(
-                "MULTIPLE_DUPLICATES", f"Salesforce's duplicate rules name {len(outcome.matched_ids)} existing "
-                "records; nothing was written", outcome.error.fields), matched_ids=outcome.matched_ids)
+            ordered[n] = WriteOutcome(False, error=outcomes.error(
+                Code.MULTIPLE_DUPLICATES, "", outcome.error.fields, count=len(outcome.matched_ids)),
+                matched_ids=outcome.matched_ids)
     if not adopted:
         return
     for n in adopted:  # an update leaves the record's type alone
@@ -150,7 +155,7 @@ def _adopt_duplicates(store: RecordStore, object_name: str, writes: list[Write],
     except BackendError as exc:
         updates = [WriteOutcome(False, error=exc.error)] * len(adopted)
     for n, outcome in zip(adopted, updates, strict=True):
-        ordered[n] = _about_parents(writes[n], outcome)
+        ordered[n] = _about_parents(writes[n], read(outcome, "update", object_name))
 
 
 def _about_parents(w: Write, outcome: WriteOutcome) -> WriteOutcome:

@@ -6,14 +6,16 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from core.codes import Code
 from core.describe import FieldDescribe, ObjectDescribe
 from core.model import FieldProblem, ResultError
 from core.paths import NOWHERE, Path
 
 MAX_LISTED_VALUES = 20
+# Salesforce's codes (by name: passed on as they come) beside sfdest's own.
 _TOO_LONG = frozenset({"STRING_TOO_LONG"})
-_PICKLIST = frozenset({"INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "PICKLIST_VALUE_INVALID"})
-_REQUIRED = frozenset({"REQUIRED_FIELD_MISSING", "REQUIRED_VALUE_MISSING"})
+_PICKLIST = frozenset({Code.INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST, Code.PICKLIST_VALUE_INVALID})
+_REQUIRED = frozenset({"REQUIRED_FIELD_MISSING", Code.REQUIRED_VALUE_MISSING})
 
 
 def _allowed(f: FieldDescribe, allowed: tuple[str, ...] | None) -> str:

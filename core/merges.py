@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 
+from core import outcomes
+from core.codes import Code
 from core.execution import Write, run_keyed_rounds
 from core.model import EventResult, ResultError
 from core.names import normalize_id
@@ -17,7 +19,7 @@ MAX_HOPS = 5  # a record merged into one that was merged in turn, and so on
 
 
 def _merged_away(result: EventResult) -> bool:
-    return result.error is not None and result.error.code == "ENTITY_IS_DELETED"
+    return result.error is not None and result.error.code == Code.ENTITY_IS_DELETED
 
 
 def follow_merges(store: RecordStore, object_name: str, writes: list[Write], results: dict[int, EventResult],
@@ -103,13 +105,13 @@ def lookup_with_masters(store: RecordStore, object_name: str, lookup: Lookup | N
 
 
 def merged_delete_error(object_name: str, rid: str, master: str) -> ResultError:
-    return ResultError("ENTITY_IS_DELETED", f"{object_name} {rid} was merged into {master}; a delete does not "
-                       "follow merges, so nothing was deleted")
+    return outcomes.error(Code.ENTITY_IS_DELETED, f"{object_name} {rid} was merged into {master}; a delete does "
+                          "not follow merges, so nothing was deleted")
 
 
 def merged_too_often(object_name: str, given: str, last: str) -> ResultError:
-    return ResultError("ENTITY_IS_DELETED", f"{object_name} {given} was merged more than {MAX_HOPS} times; the last "
-                       f"record reached, {last}, is deleted too; nothing was written")
+    return outcomes.error(Code.ENTITY_IS_DELETED, f"{object_name} {given} was merged more than {MAX_HOPS} times; "
+                          f"the last record reached, {last}, is deleted too; nothing was written")
 
 
 def id_values(p: Prepared) -> list[tuple[int, str]]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from core.codes import Code
 from core.describe import ID_TYPES, FieldDescribe, ObjectDescribe
 from core.model import ResultError
 from core.outcomes import classify
@@ -55,4 +56,4 @@ def _same(a: Any, b: Any) -> bool:
 
 def splits(error: ResultError) -> bool:
     """Whether a merged write refused with `error` is split to find the event it belongs to."""
-    return classify(error)[0] not in _WHOLE_WRITE and error.code != "OUTCOME_UNKNOWN"
+    return classify(error)[0] not in _WHOLE_WRITE and error.code != Code.OUTCOME_UNKNOWN

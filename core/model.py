@@ -213,6 +213,7 @@ class Outcome(enum.Enum):
     WOULD_DELETE = "would_delete"
     STALE_SKIPPED = "stale_skipped"
     CONVERTED = "converted"
+    PENDING = "pending"
 
 
 @dataclass(frozen=True)
@@ -236,6 +237,8 @@ class ResultError:
     paths: tuple[Path, ...] = ()
     # For each refused field of the record (in `fields`), where its value came from.
     field_problems: tuple[FieldProblem, ...] = ()
+    # A write that went into a Bulk API job: the job's id (BULK_JOB_PENDING: the job a retry picks up).
+    bulk_job_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -258,6 +261,8 @@ class EventResult:
     chosen_by: str = ""
     # Written to a converted Lead's Contact (FOLLOW): the mapped fields Contact does not have.
     fields_not_written: tuple[str, ...] = ()
+    # OUTCOME_PENDING: the Bulk API job that holds this event's write (a retry picks up its results).
+    bulk_job_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -278,6 +283,9 @@ class ApplyReport:
     refresh_token: str = field(default="", repr=False)
     describe_calls: int = 0  # of api_calls, those that fetched describe metadata (the rest: queries and writes)
     write_path: str = ""  # how the writes went: core.write_paths paths, several joined by "+"; "" if none
+    # Registered Bulk API jobs whose results these results hold (core.coordination.BulkJobs): forgotten once
+    # the results are recorded.
+    bulk_jobs: tuple[str, ...] = ()
 
 
 class Severity(enum.Enum):

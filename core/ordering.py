@@ -20,13 +20,16 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Protocol
 
+from core import outcomes
+from core.codes import Code
 from core.coordination import CoordinationUnavailable, HeldKeys, KeyLeases, holding
 from core.execution import halted
-from core.model import Event, EventResult, ResultError
+from core.model import Event, EventResult
 from core.outcomes import failure, invalid, stale
 from core.preparation import Prepared
 
-# How long a stamp is kept after its last write: an event older than it arriving later than this is applied.
+# How long a stamp is kept after its last write, unless set otherwise (SFDEST_ORDERING_RETENTION_SECONDS): an
+# event older than it arriving later than this is applied.
 STAMP_TTL_SECONDS = 30 * 86_400.0
 
 
@@ -56,9 +59,8 @@ def ordering_key(record_key: str) -> str:
     return "sfdest:newest:" + record_key.rsplit(":", 1)[-1]
 
 
-_UNAVAILABLE = ResultError("COORDINATION_UNAVAILABLE", "the shared coordination store (Redis) did not answer in "
-                           "time; nothing was written for this event")
-_BUSY = ResultError("DEADLINE_EXCEEDED", "another call was writing this event's record until the deadline; "
+_UNAVAILABLE = outcomes.error(Code.COORDINATION_UNAVAILABLE, "nothing was written for this event")
+_BUSY = outcomes.error(Code.DEADLINE_EXCEEDED, "another call was writing this event's record until the deadline; "
                     "nothing was written for it")
 
 
@@ -66,15 +68,16 @@ _BUSY = ResultError("DEADLINE_EXCEEDED", "another call was writing this event's 
 def newest_first(store: NewestEvents, leases: KeyLeases | None, events: Sequence[Event],
                  prepared: list[Prepared], keys_of: Callable[[Prepared], tuple[str, set[str]]],
                  results: dict[int, EventResult], dry_run: bool, deadline: float | None,
-                 stop: Callable[[], bool] | None) -> Iterator[list[Prepared]]:
+                 stop: Callable[[], bool] | None,
+                 retention_seconds: float = STAMP_TTL_SECONDS) -> Iterator[list[Prepared]]:
     """Yield the events to write (the newest of each record key, newer than its stored stamp); answer the
     others in `results`. `keys_of(p)` is (p's record key, the lease keys its write needs). After the block,
-    the stamps of the events written successfully are stored."""
+    the stamps of the events written successfully are stored, each kept `retention_seconds`."""
     dated: list[tuple[Prepared, str, set[str]]] = []
     for p in prepared:
         ts = events[p.index].timestamp_ns
         if ts is None:
-            results[p.index] = invalid(p.event_id, "EVENT_TIMESTAMP_MISSING", "the action orders events "
+            results[p.index] = invalid(p.event_id, Code.EVENT_TIMESTAMP_MISSING, "the action orders events "
                                        "(newest_event_wins): this event has no timestamp", ("timestamp",))
             continue
         key, lease_keys = keys_of(p)
@@ -114,7 +117,7 @@ def newest_first(store: NewestEvents, leases: KeyLeases | None, events: Sequence
         written = {ordering_key(key): s for key, s, p in fresh if p.index in results and results[p.index].status < 300}
         try:
             if written:
-                store.advance(written, STAMP_TTL_SECONDS)
+                store.advance(written, retention_seconds)
         except CoordinationUnavailable:
             pass  # the writes stand; an older event arriving later may then be written (README)
 

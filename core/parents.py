@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from core import outcomes
+from core.codes import Code
 from core.describe import FieldDescribe, ObjectDescribe
 from core.model import ResultError
 from core.names import normalize_id
@@ -119,7 +121,7 @@ def explain(error: ResultError, record: Mapping[str, Any], sources: Mapping[str,
         if (isinstance(value, ParentRef) and value.key_field.lower() == key_field.lower()
                 and value.object_name.lower() == object_name.lower()):
             if missing:
-                return ResultError("PARENT_NOT_FOUND", f"field mapping {sources.get(name, name)}: no "
+                return outcomes.error(Code.PARENT_NOT_FOUND, f"field mapping {sources.get(name, name)}: no "
                                    f"{value.object_name} has this event's {value.key_field}", (name,)), ()
             return _ambiguous(error, name, value, sources)
     return None
@@ -129,7 +131,7 @@ def _ambiguous(error: ResultError, name: str, ref: ParentRef, sources: Mapping[s
                ) -> tuple[ResultError, tuple[str, ...]]:
     ids = _IDS.search(error.message)
     candidates = tuple(i for part in ids.group(1).split(",") if (i := normalize_id(part.strip()))) if ids else ()
-    return ResultError("PARENT_AMBIGUOUS", f"field mapping {sources.get(name, name)}: several {ref.object_name} "
+    return outcomes.error(Code.PARENT_AMBIGUOUS, f"field mapping {sources.get(name, name)}: several {ref.object_name} "
                        f"records have this event's {ref.key_field}", (name,)), candidates
 
 
@@ -144,7 +146,7 @@ def _several_by_key(error: ResultError, record: Mapping[str, Any], sources: Mapp
     """DUPLICATE_EXTERNAL_ID "<label>: more than one record found for external id field: [ids]" on a write
     carrying relationship references: about the reference whose key field has that name or label, or the only
     one. (An upsert's own key matching several records reaches core as MULTIPLE_MATCHES, never this.)"""
-    found = _SEVERAL_BY_KEY.search(error.message) if error.code == "DUPLICATE_EXTERNAL_ID" else None
+    found = _SEVERAL_BY_KEY.search(error.message) if error.code == Code.DUPLICATE_EXTERNAL_ID else None
     refs = [(name, value) for name, value in record.items() if isinstance(value, ParentRef)]
     if found is None or not refs:
         return None

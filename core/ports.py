@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from core.codes import Code
 from core.describe import ObjectDescribe
 from core.model import ApiUsage, Connection, DuplicateRuleHeader, ResultError, Scalar
 from core.record_types import RecordTypeInfo
@@ -43,15 +44,37 @@ class Lookup:
 
 
 @dataclass(frozen=True)
+class RecordRefusal:
+    """What Salesforce answered for a record (or for the request carrying it), in its own words: its error code
+    (`statusCode`/`errorCode`), message and fields, and the HTTP status when it came alone. Adapters report it as
+    they got it; what it means is core's to say (core.salesforce_answers)."""
+
+    code: str
+    message: str
+    fields: tuple[str, ...] = ()
+    status: int = 0
+
+
+@dataclass(frozen=True)
 class WriteOutcome:
-    """The result of one record of a batched write, in request order."""
+    """The result of one record of a batched write, in request order.
+
+    A refused record carries Salesforce's answer (`refusal`), or an error of sfdest's own the adapter met on the
+    way (`error`: nothing sent, the deadline, an answer lost). Core reads a refusal into its `error`.
+    """
 
     success: bool
     id: str = ""
     created: bool = False
     error: ResultError | None = None
-    # For an upsert whose key matched several records: their ids.
+    # For an upsert whose key matched several records, or a duplicate rule's duplicates: their ids.
     matched_ids: tuple[str, ...] = ()
+    refusal: RecordRefusal | None = None
+
+    @property
+    def said(self) -> RecordRefusal | ResultError | None:
+        """Why the record was refused, as the adapter knows it (Salesforce's answer, else sfdest's error)."""
+        return self.refusal or self.error
 
 
 @dataclass(frozen=True)
@@ -65,11 +88,16 @@ class WriteOptions:
 
 @dataclass(frozen=True)
 class WriteBatch:
-    """One kind of write of a round: `create`/`upsert` take records, `update` (id, fields) pairs, `delete` ids."""
+    """One kind of write of a round: `create`/`upsert` take records, `update` (id, fields) pairs, `delete` ids.
+    `object_name` says which object it writes (RecordStore.write_batches; `write` is given the object)."""
 
     kind: str
     items: Sequence[Any]
     external_id_field: str = ""
+    # Per item, the keys of the events it writes (core.idempotency.event_key), when the Apply keeps them: a
+    # store may register a long-running write under them so that a retry of those events picks it up.
+    tags: Sequence[tuple[str, ...]] = ()
+    object_name: str = ""
 
 
 class BackendError(Exception):
@@ -124,6 +152,12 @@ class RecordStore(Protocol):
         when the org does not let this user hard-delete (the "Bulk API Hard Delete" system permission)."""
         ...
 
+    def hard_delete_many(self, jobs: Sequence[tuple[str, Sequence[str]]]) -> list[list[WriteOutcome] | ResultError]:
+        """`hard_delete` for several objects (object name, ids), one job each; per job, in order, its outcomes
+        or its FEATURENOTENABLED refusal. How the jobs run is the store's choice (Salesforce: a few at once, as
+        a job takes seconds to minutes); core runs no threads. Raises BackendError for any other failure."""
+        ...
+
     def merged_into(self, object_name: str, ids: Sequence[str]) -> dict[str, str]:
         """For the ids among `ids` that were merged away: the record each was merged into (its
         MasterRecordId, read from the recycle bin: Salesforce's queryAll). Ids not merged are absent."""
@@ -141,9 +175,29 @@ class RecordStore(Protocol):
 
     def delete(self, object_name: str, ids: Sequence[str]) -> list[WriteOutcome]: ...
 
-    def write(self, object_name: str, batches: Sequence[WriteBatch]) -> list[list[WriteOutcome]]:
-        """Several kinds of write that touch different records, one outcome list per batch; a store may
-        send them together (Salesforce: one Composite call carries up to five collections)."""
+    def write_batches(self, batches: Sequence[WriteBatch]) -> list[list[WriteOutcome]]:
+        """A round's writes, of one object or several (each batch names its object); they touch different
+        records. One outcome list per batch, in order. How they run is the store's choice (Salesforce: one
+        object's batches go together, five collections to a Composite call; several objects' at once, within
+        the org's cap); core runs no threads. A failure that stops one object's writes is reported for each of
+        its records, never raised; past the deadline or once `stop()` is True, nothing more is sent."""
+        ...
+
+    def guard_writes(self, guard: Callable[[Sequence[str]], set[str]]) -> None:
+        """Before each write call of tagged records (WriteBatch.tags), ask `guard` which of their event keys may
+        go out; a record holding another key is not sent (EVENT_TAKEN_OVER, or COORDINATION_UNAVAILABLE when the
+        guard raises core.coordination.CoordinationUnavailable)."""
+        ...
+
+    def resume_bulk(self, job_key: str) -> list[tuple[tuple[str, ...], str, WriteOutcome]]:
+        """Pick up a registered long-running write (a Bulk API job, core.coordination.BulkJobs) another call
+        left running: per row, the event keys it holds, the kind of write and its outcome ([]: not registered).
+        Nothing is written again."""
+        ...
+
+    @property
+    def delivered_bulk_jobs(self) -> tuple[str, ...]:
+        """Registered jobs whose results this store answered: forgotten once the results are recorded."""
         ...
 
     @property
@@ -203,6 +257,52 @@ class StreamingStore(Protocol):
         equal keys never share a job, and a job's rows are written before a later job's. None: this store
         would not stream (a Bulk job is not wanted: Bulk disabled, or too little time left)."""
         ...
+
+
+def write_per_object(batches: Sequence[WriteBatch],
+                     write: Callable[[str, Sequence[WriteBatch]], list[list[WriteOutcome]]],
+                     each: Callable[[Sequence[str], Callable[[str], list[list[WriteOutcome]]]],
+                                    list[list[list[WriteOutcome]]]] | None = None) -> list[list[WriteOutcome]]:
+    """`write_batches` for a store whose `write(object_name, batches)` writes one object: each object's batches
+    in one `write`, the objects mapped by `each` (in turn by default; an adapter may pass its own pool's map).
+    A BackendError fails only its object's records."""
+    groups: dict[str, list[int]] = {}
+    for n, batch in enumerate(batches):
+        groups.setdefault(batch.object_name, []).append(n)
+
+    def one(object_name: str) -> list[list[WriteOutcome]]:
+        mine = [batches[n] for n in groups[object_name]]
+        try:
+            return write(object_name, mine)
+        except BackendError as exc:
+            return [[WriteOutcome(False, error=exc.error)] * len(b.items) for b in mine]
+
+    objects = list(groups)
+    answers = each(objects, one) if each is not None else [one(o) for o in objects]
+    ordered: list[list[WriteOutcome]] = [[] for _ in batches]
+    for object_name, per_batch in zip(objects, answers, strict=True):
+        for n, outcomes in zip(groups[object_name], per_batch, strict=True):
+            ordered[n] = outcomes
+    return ordered
+
+
+def hard_delete_per_object(jobs: Sequence[tuple[str, Sequence[str]]],
+                           hard_delete: Callable[[str, Sequence[str]], list[WriteOutcome]],
+                           each: Callable[[Sequence[tuple[str, Sequence[str]]],
+                                           Callable[[tuple[str, Sequence[str]]], list[WriteOutcome] | ResultError]],
+                                          list[list[WriteOutcome] | ResultError]] | None = None
+                           ) -> list[list[WriteOutcome] | ResultError]:
+    """`hard_delete_many` for a store whose `hard_delete(object_name, ids)` runs one job: the jobs mapped by `each`
+    (in turn by default; an adapter may pass its own pool's map), a FEATURENOTENABLED refusal as that job's answer."""
+    def one(job: tuple[str, Sequence[str]]) -> list[WriteOutcome] | ResultError:
+        try:
+            return hard_delete(*job)
+        except BackendError as exc:
+            if exc.error.code != Code.FEATURENOTENABLED:
+                raise
+            return exc.error
+
+    return each(jobs, one) if each is not None else [one(job) for job in jobs]
 
 
 class StoreFactory(Protocol):

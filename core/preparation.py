@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any
 
+from core import outcomes
+from core.codes import Code
 from core.coercion import MAX_STRING_LITERAL, CoercionError, coerce, time_zone
 from core.describe import FieldDescribe, ObjectDescribe
 from core.field_problems import with_field_problems
@@ -41,6 +43,8 @@ class Prepared:
     error: EventResult | None = None
     # Matcher values per matcher group (the record matchers, then the fallbacks); None where skipped.
     groups: list[dict[str, Any] | None] = field(default_factory=list)
+    # The event's key (core.idempotency.event_key) when the Apply registers long-running writes under it.
+    key: str = ""
 
     @property
     def direct_id(self) -> str | None:
@@ -51,13 +55,13 @@ class Prepared:
         """`error` naming, for each field it names, the mapping that produced the field, with a hint."""
         return with_field_problems(error, record, self.field_paths, self.describe, allowed)
 
-    def refused(self, code: str, message: str, fields: tuple[str, ...], record: Mapping[str, Any],
+    def refused(self, code: Code, message: str, fields: tuple[str, ...], record: Mapping[str, Any],
                 allowed: Mapping[str, tuple[str, ...]] | None = None) -> EventResult:
-        return failure(self.event_id, self.explain(ResultError(code, message, fields), record, allowed))
+        return failure(self.event_id, self.explain(outcomes.error(code, message, fields), record, allowed))
 
 
 class _Invalid(Exception):
-    def __init__(self, code: str, message: str, fields: tuple[str, ...]):
+    def __init__(self, code: Code, message: str, fields: tuple[str, ...]):
         super().__init__(message)
         self.code, self.message, self.fields = code, message, fields
 
@@ -86,7 +90,7 @@ def _group_values(matchers: tuple[RecordMatcher, ...], operator: MatcherOperator
         if raw is MISSING or raw is None:
             if operator is MatcherOperator.AND:
                 what = "is null" if raw is None else "is missing"
-                raise _Invalid("MATCHER_VALUE_MISSING",
+                raise _Invalid(Code.MATCHER_VALUE_MISSING,
                                f"{label}: value from {m.value.describe()} {what} in this event; "
                                "with AND every matcher needs a value", (name,))
             skipped.append(f"{name} ({m.value.describe()})")
@@ -94,17 +98,17 @@ def _group_values(matchers: tuple[RecordMatcher, ...], operator: MatcherOperator
         try:
             value = coerce(raw, f, zone)
         except CoercionError as exc:
-            code = "INVALID_ID" if name == "Id" else "MATCHER_VALUE_INVALID"
+            code = Code.INVALID_ID if name == "Id" else Code.MATCHER_VALUE_INVALID
             raise _Invalid(code, f"{label}: value {exc}", (name,)) from None
         if isinstance(value, str) and len(value) > MAX_STRING_LITERAL:
-            raise _Invalid("MATCHER_VALUE_INVALID",
+            raise _Invalid(Code.MATCHER_VALUE_INVALID,
                            f"{label}: value is longer than {MAX_STRING_LITERAL} characters", (name,))
         if name == "Id" and describe and describe.key_prefix and not value.startswith(describe.key_prefix):
-            raise _Invalid("INVALID_ID", f"{label}: {value} is not a {describe.name} id "
+            raise _Invalid(Code.INVALID_ID, f"{label}: {value} is not a {describe.name} id "
                            f"({describe.name} ids start with {describe.key_prefix})", (name,))
         values[name] = value
     if matchers and not values:
-        raise _Invalid("MATCHER_VALUE_MISSING",
+        raise _Invalid(Code.MATCHER_VALUE_MISSING,
                        "no record matcher has a value in this event: " + ", ".join(skipped),
                        tuple(s.split(" ")[0] for s in skipped))
     return values
@@ -119,7 +123,7 @@ def _parent_value(mapping: FieldMapping, lookup: FieldDescribe, raw: Any, path: 
     try:
         value = coerce(raw, key, zone)
     except CoercionError as exc:
-        raise _Invalid("MAPPING_VALUE_INVALID", f"field mapping {path} ({lookup.name}): parent key {exc}",
+        raise _Invalid(Code.MAPPING_VALUE_INVALID, f"field mapping {path} ({lookup.name}): parent key {exc}",
                        (lookup.name,)) from None
     assert mapping.parent is not None
     return reference(lookup, mapping.parent.object_name, mapping.parent.key_field, value)
@@ -136,12 +140,12 @@ def _cascade_values(action: Action, event: Event, describe: ObjectDescribe | Non
             groups.append(_group_values(group.matchers, group.effective_operator,
                                         path if g == 0 else path.field("record_matchers"), event, describe, zone))
         except _Invalid as bad:
-            if bad.code != "MATCHER_VALUE_MISSING":
+            if bad.code != Code.MATCHER_VALUE_MISSING:
                 raise
             groups.append(None)
             skipped.append((path, bad.fields))
     if all(values is None for values in groups):
-        raise _Invalid("MATCHER_VALUE_MISSING", "every matcher group lacks values in this event: "
+        raise _Invalid(Code.MATCHER_VALUE_MISSING, "every matcher group lacks values in this event: "
                        + ", ".join(str(path) for path, _ in skipped),
                        tuple(dict.fromkeys(name for _, names in skipped for name in names)))
     return groups
@@ -162,7 +166,7 @@ def prepare(
     picklists = picklists or {}
     p = Prepared(index=index, event_id=event.id, describe=describe)
     if event.parse_error:
-        p.error = invalid(event.id, "INVALID_EVENT", event.parse_error)
+        p.error = invalid(event.id, Code.INVALID_EVENT, event.parse_error)
         return p
     zone = _naive_zone(action)
     try:
@@ -190,13 +194,13 @@ def prepare(
                 try:
                     p.fields[name] = coerce(raw, f, zone)
                 except CoercionError as exc:
-                    raise _Invalid("MAPPING_VALUE_INVALID",
+                    raise _Invalid(Code.MAPPING_VALUE_INVALID,
                                    f"field mapping {path} ({name}): value {exc}", (name,)) from None
                 if f is not None:
                     try:
                         check_value(f, p.fields[name], picklists.get(f.name))
                     except PicklistError as exc:
-                        code = "CURRENCY_NOT_ENABLED" if f.name == CURRENCY_FIELD else "PICKLIST_VALUE_INVALID"
+                        code = Code.CURRENCY_NOT_ENABLED if f.name == CURRENCY_FIELD else Code.PICKLIST_VALUE_INVALID
                         raise _Invalid(code, f"field mapping {path}: {exc}", (name,)) from None
     except _Invalid as bad:
         p.error = p.refused(bad.code, bad.message, bad.fields, p.fields)
@@ -217,7 +221,7 @@ def missing_required(p: Prepared, record: dict[str, Any], describe: ObjectDescri
     one = len(missing) == 1
     message = (f"{', '.join(missing)} {'is' if one else 'are'} required to create a {describe.name}, "
                f"but this event has no value for {'it' if one else 'them'}")
-    return p.refused("REQUIRED_VALUE_MISSING", message + (f" ({hints})" if hints else ""), tuple(missing), record)
+    return p.refused(Code.REQUIRED_VALUE_MISSING, message + (f" ({hints})" if hints else ""), tuple(missing), record)
 
 
 def picklist_problem(p: Prepared, record: dict[str, Any], describe: ObjectDescribe | None,
@@ -232,6 +236,6 @@ def picklist_problem(p: Prepared, record: dict[str, Any], describe: ObjectDescri
         try:
             check_value(f, value, allowed[name])
         except PicklistError as exc:
-            return p.refused("PICKLIST_VALUE_INVALID", f"field mapping {p.sources.get(name, name)}: {exc}",
+            return p.refused(Code.PICKLIST_VALUE_INVALID, f"field mapping {p.sources.get(name, name)}: {exc}",
                              (name,), record, allowed)
     return None

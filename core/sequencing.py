@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from core import outcomes
+from core.codes import Code
 from core.coercion import match_key
 from core.describe import ObjectDescribe
 from core.execution import Write, halted, merged_results, send_round, success
@@ -25,7 +27,6 @@ from core.model import (
     MatchPolicy,
     Operation,
     Outcome,
-    ResultError,
     group_path,
 )
 from core.outcomes import failure
@@ -33,16 +34,16 @@ from core.planning import CandidatePool, build_lookup
 from core.policies import choose
 from core.ports import BackendError, Record, RecordStore, WriteOutcome
 from core.preparation import Prepared
+from core.salesforce_answers import unexplained
 
 # An event's matcher groups, in order: the matcher values and operator of each, None for a skipped group.
 Groups = list[tuple[dict[str, Any], MatcherOperator] | None]
 
 # Errors after which a write may or may not have happened.
-UNCERTAIN = frozenset({"OUTCOME_UNKNOWN", "TIMEOUT", "CONNECTION_ERROR", "UNKNOWN_EXCEPTION"})
+UNCERTAIN = frozenset({Code.OUTCOME_UNKNOWN, Code.TIMEOUT, Code.CONNECTION_ERROR, Code.UNKNOWN_EXCEPTION})
 PLACEHOLDER = "pending:"  # dry run: a record an earlier event of the batch would create
 _WAIT = -1  # owner of a key a waiting event touches
-_DRY = {"create": (201, Outcome.WOULD_CREATE), "update": (200, Outcome.WOULD_UPDATE),
-        "delete": (204, Outcome.WOULD_DELETE)}
+_DRY = {"create": Code.WOULD_CREATE, "update": Code.WOULD_UPDATE, "delete": Code.WOULD_DELETE}
 
 
 @dataclass
@@ -203,9 +204,7 @@ class Sequencer:
                 continue
             keys = self._keys(matchers, candidates)
             if keys & self._tainted:
-                self.results[p.index] = failure(p.event_id, ResultError(
-                    "DEPENDS_ON_UNCERTAIN_WRITE", "an earlier event of this batch wrote a record this event "
-                    "matches, and whether Salesforce applied it is unknown; nothing was written for this event"))
+                self.results[p.index] = outcomes.result(Code.DEPENDS_ON_UNCERTAIN_WRITE, p.event_id)
                 continue
             # what it reads, and what it may write; field by field for AND groups, for events still waiting
             touched = keys | self._read_parts(matchers) | self._may_write(p, candidates)
@@ -264,8 +263,9 @@ class Sequencer:
             if self.operation is Operation.DELETE:
                 writes = [Write("delete", p, rid) for rid in candidates]
             elif not p.fields:
-                self.results[p.index] = EventResult(p.event_id, 204, Outcome.NO_CHANGE, record_id=candidates[0],
-                    matched_ids=tuple(candidates), chosen_by=MatchPolicy.ALL.value)
+                self.results[p.index] = replace(outcomes.result(
+                    Code.NO_CHANGE, p.event_id, record_id=candidates[0], matched_ids=tuple(candidates)),
+                    chosen_by=MatchPolicy.ALL.value)
                 return []
             else:
                 writes = [Write("update", p, rid, dict(p.fields)) for rid in candidates]
@@ -275,15 +275,16 @@ class Sequencer:
             chosen_by, matched = self.policy.value, tuple(candidates)
             candidates = [choose(self.policy, candidates, self.pool)]
         if len(candidates) > 1:
-            self.results[p.index] = failure(p.event_id, ResultError(
-                "MULTIPLE_MATCHES", f"{len(candidates)} {self.object_name} records match this event; nothing was "
-                "written (use matchers that identify one record)"), matched_ids=tuple(candidates))
+            self.results[p.index] = outcomes.result(
+                Code.MULTIPLE_MATCHES, p.event_id, "use matchers that identify one record",
+                matched_ids=tuple(candidates), count=len(candidates), object_name=self.object_name)
             return []
         if candidates and self.pool.ambiguous(candidates[0]):
-            self.results[p.index] = failure(p.event_id, ResultError(
-                "MULTIPLE_MATCHES", f"Salesforce's lookup returned {self.object_name} record {candidates[0]} for "
-                "this batch, but whether it matches this event or another one of the batch is unclear (Salesforce "
-                "compares text by the org user's locale); nothing was written"), matched_ids=tuple(candidates))
+            self.results[p.index] = outcomes.result(
+                Code.MULTIPLE_MATCHES, p.event_id, f"Salesforce's lookup returned record {candidates[0]} for this "
+                "batch, and whether it matches this event or another one of the batch is unclear (Salesforce "
+                "compares text by the org user's locale)", matched_ids=tuple(candidates), count="1 or more",
+                object_name=self.object_name)
             return []
         if candidates:
             rid = candidates[0]
@@ -293,13 +294,13 @@ class Sequencer:
             if self.operation is Operation.DELETE:
                 return [Write("delete", p, rid)]
             if not p.fields and not self.upsert_always_writes:
-                self.results[p.index] = self._with_choice(p.index, EventResult(
-                    p.event_id, 204, Outcome.NO_CHANGE, record_id=rid))
+                self.results[p.index] = self._with_choice(p.index, outcomes.result(
+                    Code.NO_CHANGE, p.event_id, record_id=rid))
                 return []
             return [Write("update", p, rid, dict(p.fields))]
         if self.operation is not Operation.UPSERT:
-            self.results[p.index] = failure(p.event_id, ResultError(
-                "NOT_FOUND", f"no {self.object_name} record matches this event"))
+            self.results[p.index] = outcomes.result(Code.NOT_FOUND, p.event_id,
+                                                    f"no {self.object_name} record matches this event")
             return []
         for g, entry in enumerate([] if self.dry_run else self.groups_of(p)):
             if entry is None:
@@ -334,16 +335,17 @@ class Sequencer:
             fields = {n: v for n, v in p.fields.items() if names and (f := names.field(n)) and f.updateable}
             self._followed[p.index] = (tuple(converted), tuple(n for n in p.fields if n not in fields))
             if not fields:
-                self.results[p.index] = self._annotate(p.index, EventResult(
-                    p.event_id, 204, Outcome.NO_CHANGE, record_id=contact))
+                self.results[p.index] = self._annotate(p.index, outcomes.result(
+                    Code.NO_CHANGE, p.event_id, record_id=contact))
                 return [], []
             return [], [Write("update", p, contact, fields, object_name="Contact")]
         if self.converted is ConvertedLeadPolicy.FOLLOW and not lead and self.operation is not Operation.DELETE:
             return converted, None  # several converted Leads and no rule to choose: the usual 300
         contacts = ", ".join(dict.fromkeys(str(self.pool.attribute(c, "ConvertedContactId") or "?") for c in converted))
-        self.results[p.index] = failure(p.event_id, ResultError(
-            "CONVERTED_LEAD", f"the matching Lead{'s were' if len(converted) > 1 else ' was'} converted to Contact "
-            f"{contacts}; nothing was written", ("ConvertedContactId",)), tuple(converted), lead)
+        self.results[p.index] = outcomes.result(
+            Code.CONVERTED_LEAD, p.event_id, f"the matching Lead{'s were' if len(converted) > 1 else ' was'} "
+            f"converted to Contact {contacts}; nothing was written", ("ConvertedContactId",),
+            matched_ids=tuple(converted), record_id=lead)
         return [], []
 
     def _annotate(self, index: int, result: EventResult) -> EventResult:
@@ -380,7 +382,7 @@ class Sequencer:
                 result = self._dry(w) if self.dry_run else success(w, outcome)
                 merged = merged_results(w, outcome, record_id=outcome.id or w.target)
             else:
-                error = outcome.error or ResultError("UNKNOWN_EXCEPTION", "Salesforce gave no details")
+                error = outcome.error or unexplained()
                 if w.merged and splits(error):
                     self._cap[w.event.index] = (len(w.merged) + 1) // 2
                     again += w.events
@@ -429,9 +431,11 @@ class Sequencer:
 
     def _dry(self, w: Write) -> EventResult:
         """A dry run's result; a record an earlier event would create is named `pending:<its event id>`."""
-        status, outcome = _DRY[w.kind]
-        return EventResult(w.event.event_id, status, outcome, record_id=w.target)
+        return outcomes.result(_DRY[w.kind], w.event.event_id, record_id=w.target)
 
 
 def _dry_merged(result: EventResult) -> EventResult:
-    return replace(result, outcome=Outcome.WOULD_UPDATE) if result.outcome is Outcome.UPDATED else result
+    if result.outcome is not Outcome.UPDATED:
+        return result
+    would = outcomes.meaning(Code.WOULD_UPDATE)
+    return replace(result, status=would.status, outcome=would.outcome)

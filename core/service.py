@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from core import outcomes
+from core.codes import Code
 from core.coercion import match_key
-from core.coordination import CoordinationUnavailable, EventLedger, KeyLeases, holding, record_key
+from core.coordination import BulkJobs, CoordinationUnavailable, EventLedger, KeyLeases, holding, record_key
 from core.describe import FieldDescribe, ObjectDescribe
 from core.execution import Write, halted, run_keyed_rounds
-from core.idempotency import EventClaims
+from core.handover import PickedUp, pick_up
+from core.idempotency import EventClaims, event_key
 from core.merges import (
     follow_merges,
     id_values,
@@ -29,12 +33,10 @@ from core.model import (
     EventResult,
     MatcherOperator,
     Operation,
-    Outcome,
-    ResultError,
     Severity,
     ValidationReport,
 )
-from core.ordering import NewestEvents, newest_first
+from core.ordering import STAMP_TTL_SECONDS, NewestEvents, newest_first
 from core.outcomes import failure
 from core.paths import ACTION, CONNECTION, Path
 from core.person_accounts import exempt_from_required
@@ -58,7 +60,7 @@ from core.validation import (
 if TYPE_CHECKING:
     from core.streaming import StreamPart
 
-_OBJECT_MISSING_CODES = ("NOT_FOUND", "INVALID_TYPE")
+_OBJECT_MISSING_CODES = (Code.NOT_FOUND, Code.INVALID_TYPE)
 # A Lead lookup reads these too: a converted Lead cannot be updated, and its Contact is where it went.
 CONVERSION_FIELDS = ("IsConverted", "ConvertedContactId")
 # An Apply lists at most this many action diagnostics (each result may point to all of them).
@@ -81,8 +83,7 @@ def _action_failures(events: Sequence[Event], diagnostics: Sequence[Diagnostic])
     shown = reported(diagnostics)
     indexes = tuple(i for i, d in enumerate(shown) if d.severity is Severity.ERROR)
     count = sum(d.severity is Severity.ERROR for d in diagnostics)
-    failed = replace(failure("", ResultError("INVALID_ACTION", f"the action is invalid: {count} error(s), listed "
-                                             "once in the response's diagnostics")), diagnostic_indexes=indexes)
+    failed = replace(failure("", outcomes.error(Code.INVALID_ACTION, count=count)), diagnostic_indexes=indexes)
     return tuple(replace(failed, event_id=e.id) for e in events), shown
 
 
@@ -118,14 +119,29 @@ class _Describe:
             raise
 
 
+def _fill(worked: Sequence[EventResult], answered: Mapping[int, EventResult], count: int) -> tuple[EventResult, ...]:
+    """Every event's result: its answer when it had one before any work, else the next of those worked on."""
+    it = iter(worked)
+    return tuple(answered[i] if i in answered else next(it) for i in range(count))
+
+
+def _wall_clock(deadline: float | None) -> float:
+    """A time.monotonic() deadline as a wall-clock instant (no deadline: a day from now)."""
+    now = time.monotonic()
+    return time.time() + (deadline - now if deadline is not None else 86_400.0)
+
+
 class ApplyService:
     """`leases` serialise, across concurrent Applies, the events that may create the same record; without
     them only the events of one Apply are sequenced against each other."""
 
     def __init__(self, stores: StoreFactory, leases: KeyLeases | None = None, ledger: EventLedger | None = None,
-                 idempotency_window_seconds: float = 86_400.0, newest: NewestEvents | None = None):
+                 idempotency_window_seconds: float = 86_400.0, newest: NewestEvents | None = None,
+                 bulk_jobs: BulkJobs | None = None, ordering_retention_seconds: float = STAMP_TTL_SECONDS):
         self._stores = stores
+        self._bulk_jobs = bulk_jobs  # running Bulk API jobs: a retry of their events picks them up (core.handover)
         self._newest = newest
+        self._retention = ordering_retention_seconds
         self._leases = leases
         self._ledger = ledger if idempotency_window_seconds > 0 else None
         self._window = idempotency_window_seconds
@@ -135,24 +151,36 @@ class ApplyService:
         """`stop()` turns True once the caller is gone or the server is stopping: no request starts after.
         With a ledger, events already applied (same id, same action, within the window) answer their recorded
         result without any work (core.idempotency)."""
-        if self._ledger is None or dry_run or not events:
+        if dry_run or not events or (self._ledger is None and self._bulk_jobs is None):
             return self._apply(connection, action, events, dry_run, deadline, stop)
-        claims = EventClaims(self._ledger, connection.instance_url, action, self._window)
+        claims = None if self._ledger is None else EventClaims(self._ledger, connection.instance_url, action,
+                                                               self._window)
+        answered: dict[int, EventResult] = {}
         try:
-            answered = claims.claim(events)
+            answered = claims.claim(events, _wall_clock(deadline)) if claims is not None else {}
         except CoordinationUnavailable:
-            error = ResultError("COORDINATION_UNAVAILABLE", "the shared coordination store (Redis) did not answer "
-                                "in time; nothing was written for this event")
+            error = outcomes.error(Code.COORDINATION_UNAVAILABLE, "nothing was written for this event")
             return ApplyReport(tuple(failure(e.id, error) for e in events), api_calls=0)
+        picked = PickedUp()
+        if self._bulk_jobs is not None:  # events another attempt left in a running Bulk job: from its results
+            candidates = sorted(claims.unsettled) if claims is not None else list(range(len(events)))
+            picked = pick_up(self._bulk_jobs, self._stores, connection, action, events, candidates, deadline, stop)
+            if claims is not None:
+                claims.adopt([events[i] for i in picked.results])
+            answered.update(picked.results)
         fresh = [e for i, e in enumerate(events) if i not in answered]
-        report = self._apply(connection, action, fresh, dry_run, deadline, stop) if fresh else ApplyReport((), 0)
+        guard = claims.allow if claims is not None else None
+        report = self._apply(connection, action, fresh, dry_run, deadline, stop, guard) if fresh else \
+            ApplyReport((), 0)
+        results = _fill(report.results, answered, len(events))
         try:
-            claims.settle(report.results)
+            if claims is not None:
+                claims.settle(results)
+            if self._bulk_jobs is not None and (report.bulk_jobs or picked.jobs):
+                self._bulk_jobs.forget([*report.bulk_jobs, *picked.jobs])
         except CoordinationUnavailable:
-            pass  # unsettled claims stay PENDING: a retry answers 502 UNCERTAIN, never writes twice
-        worked = iter(report.results)
-        return replace(report, results=tuple(answered[i] if i in answered else next(worked)
-                                             for i in range(len(events))))
+            pass  # unsettled claims stay: a retry takes over those never sent, picks up their job, or answers UNCERTAIN
+        return replace(report, results=results, api_calls=report.api_calls + picked.api_calls)
 
     def apply_stream(self, connection: Connection, action: Action, chunks: Iterable[Sequence[Event]],
                      dry_run: bool = False, deadline: float | None = None, stop: Callable[[], bool] | None = None,
@@ -183,9 +211,11 @@ class ApplyService:
 
     def batch(self, store: RecordStore, connection: Connection, action: Action, describe: ObjectDescribe,
               dry_run: bool, deadline: float | None, record_type: RecordTypeInfo | None,
-              stop: Callable[[], bool] | None) -> _Batch:
+              stop: Callable[[], bool] | None, guarded: bool = False) -> _Batch:
+        """`guarded`: the store guards writes by the events' keys (core.write_guard), so writes carry them."""
         return _Batch(store, action, describe, dry_run, deadline, record_type, stop,
-                      _Leases(self._leases, connection.instance_url, self._newest))
+                      _Leases(self._leases, connection.instance_url, self._newest,
+                              guarded or self._bulk_jobs is not None, self._retention))
 
     def open_store(self, connection: Connection, deadline: float | None,
                    stop: Callable[[], bool] | None) -> RecordStore:
@@ -196,7 +226,8 @@ class ApplyService:
         return self._ledger is not None
 
     def _apply(self, connection: Connection, action: Action, events: Sequence[Event], dry_run: bool,
-               deadline: float | None, stop: Callable[[], bool] | None) -> ApplyReport:
+               deadline: float | None, stop: Callable[[], bool] | None,
+               guard: Callable[[Sequence[str]], set[str]] | None = None) -> ApplyReport:
         static = self.static_problems(action)
         if has_errors(static):
             results, shown = _action_failures(events, static)
@@ -205,13 +236,15 @@ class ApplyService:
         shown = reported(static)
         try:
             store = self._stores.open(connection, deadline, stop=stop)
+            if guard is not None:
+                store.guard_writes(guard)
             describe, record_type, problems = self.checked(store, action, static)
             if describe is None or has_errors(problems):  # None: OBJECT_NOT_FOUND
                 results, shown = _action_failures(events, problems)
             else:
                 shown = reported(problems)
                 results = self.batch(store, connection, action, describe, dry_run, deadline, record_type,
-                                     stop).run(events)
+                                     stop, guard is not None).run(events)
         except BackendError as exc:
             results = tuple(failure(e.id, exc.error) for e in events)
         return store_report(results, store, shown)
@@ -228,7 +261,8 @@ def store_report(results: tuple[EventResult, ...], store: RecordStore | None,
                        api_usage=store.api_usage if store else None, diagnostics=diagnostics,
                        refresh_token=store.rotated_refresh_token if store else "",
                        describe_calls=store.describe_calls if store else 0,
-                       write_path=store.write_path if store else "")
+                       write_path=store.write_path if store else "",
+                       bulk_jobs=store.delivered_bulk_jobs if store else ())
 
 
 @dataclass(frozen=True)
@@ -236,6 +270,8 @@ class _Leases:
     port: KeyLeases | None
     org: str  # the connection's instance URL: keys are per org
     newest: NewestEvents | None = None  # newest_event_wins: stamps of the newest event applied per record
+    keyed: bool = False  # writes carry their events' keys (a long-running write is registered under them)
+    retention_seconds: float = STAMP_TTL_SECONDS  # newest_event_wins: stamps kept this long after their last write
 
 
 class _Batch:
@@ -267,6 +303,8 @@ class _Batch:
                 continue
             if self.native_field:  # the upsert key comes from the matcher, never from a mapping
                 p.fields.pop(self.native_field, None)
+            if self.leases is not None and self.leases.keyed and not self.dry_run:
+                p.key = event_key(self.leases.org, self.action, p.event_id)
             prepared.append(p)
         return prepared
 
@@ -281,7 +319,7 @@ class _Batch:
         leases = self.leases
         if self.action.newest_event_wins and leases is not None and leases.newest is not None:
             with newest_first(leases.newest, leases.port, events, prepared, self._ordering_keys, self.results,
-                              self.dry_run, self.deadline, self.stop) as newest:
+                              self.dry_run, self.deadline, self.stop, leases.retention_seconds) as newest:
                 self._route(newest)
         else:
             self._route(prepared)
@@ -362,7 +400,7 @@ class _Batch:
             if problem is not None:
                 self.results[p.index] = problem
             elif self.dry_run:
-                self.results[p.index] = EventResult(p.event_id, 201, Outcome.WOULD_CREATE)
+                self.results[p.index] = outcomes.result(Code.WOULD_CREATE, p.event_id)
             else:
                 writes.append(Write("create", p, "", self._typed(p.fields), adopt=self.action.adopt_duplicate))
         self._keyed(writes)
@@ -446,11 +484,11 @@ class _Batch:
         keys = {p.index: self._creation_keys(p, leases.org) for p in prepared}
         with holding(leases.port, (k for ks in keys.values() for k in ks), self.deadline, self.stop) as held:
             waited = [p for p in prepared if not keys[p.index] <= held]
-            reason = halted(self.deadline, self.stop, "looked up") or (ResultError(
-                "COORDINATION_UNAVAILABLE", "the shared coordination store (Redis) did not answer in time; "
-                "nothing was written for this event") if held.unavailable else ResultError(
-                "DEADLINE_EXCEEDED", "another call was writing the record this event may create until the "
-                "deadline; nothing was written for it"))
+            reason = halted(self.deadline, self.stop, "looked up") or (
+                outcomes.error(Code.COORDINATION_UNAVAILABLE, "nothing was written for this event")
+                if held.unavailable else outcomes.error(
+                    Code.DEADLINE_EXCEEDED, "another call was writing the record this event may create until the "
+                    "deadline; nothing was written for it"))
             for p in waited:
                 self.results[p.index] = failure(p.event_id, reason)
             self._looked_up([p for p in prepared if keys[p.index] <= held])
@@ -514,7 +552,7 @@ class _Batch:
             if given and result is not None and result.error is None and not result.matched_ids:
                 self.results[p.index] = replace(result, matched_ids=(given,))
             named = self._merged_deletes.get(p.index)
-            if named and result is not None and result.error is not None and result.error.code == "NOT_FOUND":
+            if named and result is not None and result.error is not None and result.error.code == Code.NOT_FOUND:
                 self.results[p.index] = replace(result, record_id=named[0], matched_ids=(named[1],),
                                                 error=merged_delete_error(self.action.object_name, *named))
 

@@ -24,6 +24,7 @@ from core.model import ApiUsage, ApplyReport, Connection, Diagnostic, Event, Eve
 from core.outcomes import failure
 from core.ports import BackendError, Record, RecordStore, StreamingStore, StreamRow, WriteOutcome
 from core.preparation import Prepared
+from core.salesforce_answers import read
 from core.service import has_errors, reported, store_report
 from core.steps import StepClock
 
@@ -179,9 +180,11 @@ class _StreamedUpserts:
         yield StreamPart(report=store_report((), self._store, self._diagnostics))
 
     def _results(self, outcomes: Iterator[tuple[int, WriteOutcome, Record]]) -> Iterator[Positioned]:
+        object_name, key = self._batch.describe.name, self._batch.native_field
         for tag, outcome, echo in outcomes:
             position, event_id = self._ids.get(tag)
-            yield position, upsert_result(event_id, outcome, partial(self._fields.explain, record=echo))
+            yield position, upsert_result(event_id, read(outcome, "upsert", object_name, key),
+                                          partial(self._fields.explain, record=echo))
             if self._early:
                 yield from self._take_early()
         yield from self._take_early()

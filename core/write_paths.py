@@ -32,7 +32,8 @@ FEWER_CALLS = "fewer_calls"  # the smaller share of the remaining API allowance
 BATCHES_SCARCE = "batches_scarce"  # Bulk would take a larger share of the remaining batches than REST of calls
 BATCHES_EXHAUSTED = "batches_exhausted"  # not enough DailyBulkApiBatches left for the job
 API_SCARCE = "api_scarce"  # REST needs more calls than the org has left; Bulk fits
-REASONS = (FORCED, REST_ONLY, SMALL, FEWER_CALLS, BATCHES_SCARCE, BATCHES_EXHAUSTED, API_SCARCE)
+STREAMED = "streamed"  # an ApplyStream of upserts: streamed Bulk jobs (unless a REST path is forced)
+REASONS = (FORCED, REST_ONLY, SMALL, FEWER_CALLS, BATCHES_SCARCE, BATCHES_EXHAUSTED, API_SCARCE, STREAMED)
 
 
 @dataclass(frozen=True)

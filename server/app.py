@@ -14,6 +14,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from sfdest.v1 import destination_pb2, destination_pb2_grpc
 
+from adapters.memory.store import MemoryBackend
 from adapters.salesforce.instance_url import is_loopback_host
 from server import reflection, security, signals
 from server.config import ConfigError, Settings
@@ -127,8 +128,11 @@ def build_server(settings: Settings, container: Container | None = None) -> Runn
     except OSError:
         server.stop(None)  # release the gRPC port too
         raise
+    backend = container.backend()
+    if isinstance(backend, MemoryBackend):
+        metrics.watch_memory(lambda: backend.org_count, lambda: backend.record_count)
     server.start()
-    running = Running(server, health_servicer, port, container.backend(), metrics, endpoint,
+    running = Running(server, health_servicer, port, backend, metrics, endpoint,
                       shutdown=container.shutdown())
     running.set_serving(True)
     return running

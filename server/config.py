@@ -228,13 +228,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SFDEST_IDEMPOTENCY_WINDOW_SECONDS", "idempotency_window_seconds", "86400", _int(0),
             "With a Redis SFDEST_COORDINATION: an event id applied with the same action within this window answers "
             "its recorded result without writing again, on any replica (0 = off)"),
+    Setting("SFDEST_ORDERING_RETENTION_SECONDS", "ordering_retention_seconds", "2592000", _int(1),
+            "Actions with newest_event_wins: how long the stamp of a record's newest event is kept after its last "
+            "write, in Redis (or in the process with local coordination), about 150 bytes per record; an older event "
+            "arriving later than this is written. Lower it to the longest a host may deliver an event late, to save "
+            "memory; raise it when hosts replay older backlogs"),
     Setting("SFDEST_SHARED_CALLS_PER_ORG", "shared_calls_per_org", "0", _int(0),
             "With a Redis SFDEST_COORDINATION: Salesforce requests in flight to one org across all replicas "
             "(Salesforce allows 25 concurrent calls of 20 s or more per org); more wait their turn (0 = no cap)"),
+    Setting("SFDEST_BULK_LEASE_SECONDS", "bulk_lease_seconds", "15", _seconds,
+            "How long a replica's hold on a running Bulk API job lasts between renewals (it renews while polling): "
+            "when the replica dies, a retry of the job's events on another replica takes the job over after this"),
     Setting("SFDEST_STATE_KEY", "state_key", "", _state_key,
             "With a Redis SFDEST_COORDINATION: the key (32+ characters, the same on every replica) that seals "
-            "access tokens in Redis (AES-256-GCM), so replicas share one token per org; empty = each replica "
-            "requests its own tokens and none is stored in Redis", secret=True),
+            "access tokens and the rows of running Bulk API jobs in Redis (AES-256-GCM), so replicas share one token "
+            "per org and a retry on any replica picks up a job; empty = each replica requests its own tokens, no "
+            "job is handed over, and none of these is stored in Redis", secret=True),
     Setting("SFDEST_METRICS_LISTEN", "metrics_listen", "", _optional_listen,
             "Prometheus /metrics HOST:PORT, plain HTTP, e.g. 127.0.0.1:9464 (empty or off = no metrics endpoint; off "
             "by default, so servers on one host never clash; port 0 picks a free one, logged as metrics_port)",
@@ -251,7 +260,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Accept http://127.0.0.1 instance URLs, for the Salesforce emulator only (salesforce backend)"),
     Setting("SFDEST_API_BUDGET_SHARE", "api_budget_share", "1", _share,
             "Share of each org's daily API allowance sfdest may spend (salesforce backend); past it, events get "
-            "429 RATE_LIMITED, retryable after retry_after, before any call is made"),
+            "429 RATE_LIMITED, retryable after retry_after, before any call is made; with a Redis SFDEST_COORDINATION "
+            "the replicas share it (2 Redis round trips per call)"),
     Setting("SFDEST_API_BUDGET_RESERVE", "api_budget_reserve", "0", _fraction,
             "Share of each org's daily API allowance sfdest never reaches into, counting every integration's "
             "calls as Salesforce reports them (salesforce backend); with a share of 1, 0 = no governor"),
@@ -299,7 +309,9 @@ class Settings:
     coordination: Secret = Secret()
     coordination_timeout_seconds: float = 2.0
     idempotency_window_seconds: int = 86_400
+    ordering_retention_seconds: int = 2_592_000
     shared_calls_per_org: int = 0
+    bulk_lease_seconds: float = 15.0
     state_key: Secret = Secret()
     metrics_listen: str = ""
     log_level: str = "INFO"

@@ -10,10 +10,10 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from adapters.coordination.budget import InProcessBudgetCounters
-from adapters.coordination.local import LocalKeyLeases, LocalNewestEvents
+from adapters.coordination.local import LocalBulkJobs, LocalKeyLeases, LocalNewestEvents
 from adapters.memory.store import MemoryBackend
-from core.budget import ApiGovernor
-from core.coordination import EventLedger, KeyLeases, SharedTokens
+from core.budget import ApiGovernor, BudgetCounters
+from core.coordination import BulkJobs, EventLedger, KeyLeases, SharedTokens
 from core.erasure import EraseService
 from core.ordering import NewestEvents
 from core.ports import StoreFactory
@@ -29,7 +29,8 @@ _SALESFORCE_MODULE = "adapters.salesforce.backend"
 
 
 def salesforce_backend(settings: Settings, telemetry: Telemetry | None = None,
-                       tokens: SharedTokens | None = None, client: Any = None) -> StoreFactory:
+                       tokens: SharedTokens | None = None, client: Any = None,
+                       bulk_jobs: BulkJobs | None = None) -> StoreFactory:
     """The Salesforce REST backend, imported only when selected so the server runs without it."""
     try:
         module = importlib.import_module(_SALESFORCE_MODULE)
@@ -47,18 +48,35 @@ def salesforce_backend(settings: Settings, telemetry: Telemetry | None = None,
     if settings.write_path != "auto":
         kwargs["write_path"] = settings.write_path
     if settings.api_budget_share < 1 or settings.api_budget_reserve > 0:
-        kwargs["budget"] = ApiGovernor(InProcessBudgetCounters(), settings.api_budget_share,
+        kwargs["budget"] = ApiGovernor(budget_counters(client, settings), settings.api_budget_share,
                                        settings.api_budget_reserve)
     if telemetry is not None and "telemetry" in inspect.signature(backend).parameters:
         kwargs["telemetry"] = telemetry  # calls, retries and API usage, once the adapter reports them
     if tokens is not None:
         kwargs["shared_tokens"] = tokens
+    if bulk_jobs is not None and "bulk_jobs" in inspect.signature(backend).parameters:
+        kwargs.update(bulk_jobs=bulk_jobs, bulk_lease_seconds=settings.bulk_lease_seconds,
+                      bulk_window_seconds=float(settings.idempotency_window_seconds or 86_400))
     if client is not None and settings.shared_calls_per_org > 0:
         from adapters.coordination.redis_slots import RedisSlots
 
         kwargs["shared_slots"] = RedisSlots(client, settings.coordination_timeout_seconds)
         kwargs["shared_calls_per_org"] = settings.shared_calls_per_org
     return backend(**kwargs)
+
+
+# A reservation is held within one Apply: it outlives a replica that died by at most the longest call and this.
+_RESERVATION_SLACK_SECONDS, _RESERVATION_WITHOUT_CALL_LIMIT = 60.0, 3600.0
+
+
+def budget_counters(client: Any, settings: Settings) -> BudgetCounters:
+    """The API budget governor's counters: in process for one replica, or Redis's, shared by every replica."""
+    if client is None:
+        return InProcessBudgetCounters()
+    from adapters.coordination.redis_budget import RedisBudgetCounters
+
+    longest = settings.max_call_seconds or _RESERVATION_WITHOUT_CALL_LIMIT
+    return RedisBudgetCounters(client, longest + _RESERVATION_SLACK_SECONDS, settings.coordination_timeout_seconds)
 
 
 def redis_client(settings: Settings) -> Any:
@@ -106,24 +124,40 @@ def shared_tokens(client: Any, settings: Settings) -> SharedTokens | None:
     return RedisSharedTokens(client, settings.state_key.value, settings.coordination_timeout_seconds)
 
 
+def bulk_jobs(client: Any, settings: Settings) -> BulkJobs | None:
+    """Running Bulk API jobs a retry picks up: in process for one replica, or sealed in Redis for every replica
+    (only with a state key: a job's rows hold customer values; without one, no job is handed over)."""
+    if client is None:
+        return LocalBulkJobs()
+    if not settings.state_key:
+        return None
+    from adapters.coordination.redis_bulk import RedisBulkJobs
+
+    return RedisBulkJobs(client, settings.state_key.value)
+
+
 class Container(containers.DeclarativeContainer):
     config = providers.Configuration()
     settings = providers.Singleton(Settings)
     metrics = providers.Singleton(Metrics)
     redis = providers.Singleton(redis_client, settings)
     tokens = providers.Singleton(shared_tokens, redis, settings)
+    bulk = providers.Singleton(bulk_jobs, redis, settings)
 
     backend = providers.Selector(
         config.backend,
         memory=providers.Singleton(MemoryBackend, telemetry=metrics, max_orgs=config.memory_max_orgs,
                                    max_records_per_org=config.memory_max_records_per_org),
-        salesforce=providers.Singleton(salesforce_backend, settings, metrics, tokens, redis),
+        salesforce=providers.Singleton(salesforce_backend, settings, metrics, tokens, redis, bulk),
     )
     leases = providers.Singleton(key_leases, redis, settings)
     ledger = providers.Singleton(event_ledger, redis, settings)
     newest = providers.Singleton(newest_events, redis)
     apply_service = providers.Factory(ApplyService, stores=backend, leases=leases, ledger=ledger, newest=newest,
-                                      idempotency_window_seconds=config.idempotency_window_seconds)
+                                      idempotency_window_seconds=config.idempotency_window_seconds,
+                                      bulk_jobs=providers.Selector(config.backend, memory=providers.Object(None),
+                                                                   salesforce=bulk),
+                                      ordering_retention_seconds=config.ordering_retention_seconds)
     validate_service = providers.Factory(ValidateService, stores=backend)
     erase_service = providers.Factory(EraseService, stores=backend)
     org_limiter = providers.Singleton(OrgLimiter, config.max_applies_per_org, config.max_workers)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
@@ -41,6 +41,18 @@ class Metrics:
         self.apply_seconds = Histogram("sfdest_apply_duration_seconds", "Time to answer an Apply, in seconds",
                                        buckets=APPLY_BUCKETS, registry=r)
         self._lock = threading.Lock()
+        self._memory: tuple[Gauge, Gauge] | None = None  # watch_memory's gauges, with the memory backend only
+
+    def watch_memory(self, orgs: Callable[[], int], records: Callable[[], int]) -> None:
+        """The memory backend's holdings, read at each scrape: orgs kept, and live records across them."""
+        if self._memory is None:
+            self._memory = (
+                Gauge("sfdest_memory_orgs", "Orgs the memory backend keeps now (at most SFDEST_MEMORY_MAX_ORGS)",
+                      registry=self.registry),
+                Gauge("sfdest_memory_records", "Live records across the memory backend's orgs (each org at most "
+                      "SFDEST_MEMORY_MAX_RECORDS_PER_ORG)", registry=self.registry))
+        self._memory[0].set_function(orgs)
+        self._memory[1].set_function(records)
 
     # The server's own observations.
     def rpc(self, method: str, code: str) -> None:

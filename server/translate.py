@@ -226,6 +226,7 @@ def event_result(result: model.EventResult) -> pb.EventResult:
         matched_group=result.matched_group,
         chosen_by=result.chosen_by,
         fields_not_written=list(result.fields_not_written),
+        bulk_job_id=result.bulk_job_id,
     )
     if result.error is not None:
         out.error.CopyFrom(pb.ResultError(code=result.error.code, message=result.error.message,

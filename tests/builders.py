@@ -125,6 +125,19 @@ def lead_upsert_on_email() -> pb.Action:
 UPSERT_LEAD_ON_EMAIL = lead_upsert_on_email()
 
 
+def subscription_upsert_message() -> pb.Action:
+    """Subscription__c upserted on its external id (Salesforce's own upsert: no lookup), Plan__c mapped."""
+    return action(object="Subscription__c", operation="OPERATION_UPSERT",
+                  record_matchers=[{"field": "External_Id__c", "value": {"path": "properties.sub_id"}}],
+                  field_mappings=[{"field": "Plan__c", "value": {"path": "properties.plan"}}])
+
+
+def track_message(event_id: str, sub_id: str, plan: str = "gold") -> pb.Event:
+    event = pb.Event(id=event_id)
+    event.payload.update({"type": "track", "userId": f"u-{event_id}", "properties": {"sub_id": sub_id, "plan": plan}})
+    return event
+
+
 def identify_message(event_id: str, email: str, last_name: str = "Lovelace", as_json: bool = False) -> pb.Event:
     payload = {"type": "identify", "userId": f"u-{event_id}", "traits": {"email": email, "last_name": last_name}}
     if as_json:

@@ -14,8 +14,11 @@ from pathlib import Path
 
 FIRST_PARTY = {"core", "adapters", "server", "tests", "tools", "sfdest"}
 # Per layer: the first-party packages it may import, and third-party packages it must not import.
+# Core runs no threads, processes or event loops: concurrency is the adapters' (behind RecordStore.write_batches,
+# find_many), so these standard-library modules are forbidden there.
+CONCURRENCY = {"threading", "_thread", "concurrent", "asyncio", "multiprocessing"}
 RULES = {
-    "core": {"first_party": {"core"}, "third_party_allowed": False, "forbidden": set()},
+    "core": {"first_party": {"core"}, "third_party_allowed": False, "forbidden": CONCURRENCY},
     "adapters": {"first_party": {"core", "adapters"}, "third_party_allowed": True,
                  "forbidden": {"grpc", "grpc_status", "grpc_health", "grpc_reflection", "google",
                                "dependency_injector", "sfdest"}},
@@ -78,6 +81,8 @@ def violations(root: Path) -> list[str]:
                 where = f"{path.relative_to(root)}:{line}"
                 if name in FIRST_PARTY and name not in rule["first_party"]:
                     found.append(f"{where}: {layer}/ must not import {name}")
+                elif name in rule["forbidden"] and name in CONCURRENCY:
+                    found.append(f"{where}: {layer}/ must not import {name} (concurrency belongs to the adapters)")
                 elif name in FIRST_PARTY or name in sys.stdlib_module_names or name == "__future__":
                     continue
                 elif not rule["third_party_allowed"]:

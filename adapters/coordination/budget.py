@@ -9,7 +9,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from core.budget import WINDOW_SECONDS, BudgetState
+from core.budget import UNBOUNDED, WINDOW_SECONDS, BudgetState, Ceilings
 
 BUCKET_SECONDS = 3600.0
 MAX_ORGS = 10_000
@@ -47,17 +47,18 @@ class InProcessBudgetCounters:
                 entry.aged_at += aged * WINDOW_SECONDS / s.limit
         return entry
 
-    def reserve(self, org: str, calls: int, own_ceiling: int, org_ceiling: int) -> bool:
+    def reserve(self, org: str, calls: int, ceilings: Ceilings) -> tuple[bool, BudgetState]:
         with self._lock:
             entry = self._org(org)
             s = entry.state
-            if s.own_used + s.reserved + calls > own_ceiling or s.org_used + s.reserved + calls > org_ceiling:
+            own, whole = ceilings.of(s.limit) if s.limit > 0 else (UNBOUNDED, UNBOUNDED)
+            if s.own_used + s.reserved + calls > own or s.org_used + s.reserved + calls > whole:
                 entry.state = replace(s, refused=s.refused + calls)
-                return False
+                return False, entry.state
             entry.state = replace(s, reserved=s.reserved + calls)
-            return True
+            return True, entry.state
 
-    def commit(self, org: str, calls: int) -> None:
+    def commit(self, org: str, calls: int, usage: tuple[int, int] | None = None) -> BudgetState:
         with self._lock:
             entry = self._org(org)
             s = entry.state
@@ -68,21 +69,29 @@ class InProcessBudgetCounters:
                 entry.buckets[-1] = (start, entry.buckets[-1][1] + calls)
             else:
                 entry.buckets.append((start, calls))
+            if usage is not None and usage[1] > 0:
+                self._observe(entry, *usage)
+            return entry.state
 
-    def release(self, org: str, calls: int) -> None:
+    def release(self, org: str, calls: int) -> BudgetState:
         with self._lock:
             entry = self._org(org)
             entry.state = replace(entry.state, reserved=max(0, entry.state.reserved - calls))
+            return entry.state
 
-    def observe(self, org: str, used: int, limit: int) -> None:
+    def observe(self, org: str, used: int, limit: int) -> BudgetState:
         with self._lock:
             entry = self._org(org)
-            # With calls in flight, answers may arrive out of order: keep the larger count then. Otherwise
-            # (or when the allowance changed) take what Salesforce says: calls age out of its window.
-            s = entry.state
-            keep = s.limit == limit and s.reserved > 0
-            entry.state = replace(s, limit=limit, org_used=max(s.org_used, used) if keep else used)
-            entry.aged_at = self._clock()
+            self._observe(entry, used, limit)
+            return entry.state
+
+    def _observe(self, entry: _Org, used: int, limit: int) -> None:
+        # With calls in flight, answers may arrive out of order: keep the larger count then. Otherwise
+        # (or when the allowance changed) take what Salesforce says: calls age out of its window.
+        s = entry.state
+        keep = s.limit == limit and s.reserved > 0
+        entry.state = replace(s, limit=limit, org_used=max(s.org_used, used) if keep else used)
+        entry.aged_at = self._clock()
 
     def state(self, org: str) -> BudgetState:
         with self._lock:

@@ -82,3 +82,58 @@ class LocalNewestEvents:
                 current = self._stamps.get(key)
                 if current is None or current[1] <= now or current[0] <= stamp:
                     self._stamps[key] = (stamp, now + ttl_seconds)
+
+
+class LocalBulkJobs:
+    """core.coordination.BulkJobs within one process: a retry on this replica picks up a job a call left
+    pending at its deadline (payloads stay in memory, never leave the process)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._jobs: dict[str, tuple[str, float]] = {}  # job key -> (payload, expires_at)
+        self._events: dict[str, str] = {}  # event key -> job key
+        self._owners: dict[str, tuple[str, float]] = {}  # job key -> (holder, expires_at)
+
+    def register(self, job_key: str, payload: str, event_keys: Sequence[str], ttl_seconds: float) -> None:
+        with self._lock:
+            now = self._clock()
+            for stale in [k for k, (_, expires_at) in self._jobs.items() if expires_at <= now]:
+                self._drop(stale)
+            self._jobs[job_key] = (payload, now + ttl_seconds)
+            self._events.update((key, job_key) for key in event_keys)
+
+    def find(self, event_keys: Sequence[str]) -> dict[str, str]:
+        with self._lock:
+            found = {key: self._events[key] for key in event_keys if key in self._events}
+            return {key: job for key, job in found.items() if job in self._jobs}
+
+    def load(self, job_key: str) -> str | None:
+        with self._lock:
+            entry = self._jobs.get(job_key)
+        return entry[0] if entry is not None and entry[1] > self._clock() else None
+
+    def own(self, job_key: str, holder: str, ttl_seconds: float) -> bool:
+        with self._lock:
+            now = self._clock()
+            current = self._owners.get(job_key)
+            if current is not None and current[0] != holder and current[1] > now:
+                return False
+            self._owners[job_key] = (holder, now + ttl_seconds)
+            return True
+
+    def disown(self, job_key: str, holder: str) -> None:
+        with self._lock:
+            if self._owners.get(job_key, ("", 0.0))[0] == holder:
+                del self._owners[job_key]
+
+    def forget(self, job_keys: Sequence[str]) -> None:
+        with self._lock:
+            for key in job_keys:
+                self._drop(key)
+
+    def _drop(self, job_key: str) -> None:
+        self._jobs.pop(job_key, None)
+        self._owners.pop(job_key, None)
+        for key in [k for k, job in self._events.items() if job == job_key]:
+            del self._events[key]

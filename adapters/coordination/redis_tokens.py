@@ -67,15 +67,25 @@ class Sealer:
         return mac.hexdigest()
 
     def seal(self, value: str, where: str) -> bytes:
+        return self.seal_bytes(value.encode(), where)
+
+    def seal_bytes(self, value: bytes, where: str) -> bytes:
         nonce = os.urandom(_NONCE)
-        return nonce + self._aead.encrypt(nonce, value.encode(), where.encode())
+        return nonce + self._aead.encrypt(nonce, value, where.encode())
 
     def open(self, sealed: bytes, where: str) -> str | None:
         """The value, or None when it does not open under this key (another state key, or tampered with)."""
+        opened = self.open_bytes(sealed, where)
+        try:
+            return opened.decode() if opened is not None else None
+        except ValueError:
+            return None
+
+    def open_bytes(self, sealed: bytes, where: str) -> bytes | None:
         from cryptography.exceptions import InvalidTag
 
         try:
-            return self._aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], where.encode()).decode()
+            return self._aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], where.encode())
         except (InvalidTag, ValueError):
             return None
 

@@ -7,13 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.model import ResultError
 from core.names import normalize_id
+from core.ports import RecordRefusal
 
 
 @dataclass
 class _Fault:
-    error: ResultError
+    error: RecordRefusal
     record_id: str
     value: str | None
     remaining: int | None  # None: every time
@@ -26,11 +26,11 @@ class Faults:
         self._lock = threading.Lock()
         self._faults: list[_Fault] = []
 
-    def add(self, error: ResultError, *, record_id: str = "", value: Any = None, times: int | None = 1) -> None:
+    def add(self, error: RecordRefusal, *, record_id: str = "", value: Any = None, times: int | None = 1) -> None:
         """Fail writes of `record_id`, or writes whose fields hold `value` (compared case-insensitively).
 
         `times` writes fail, then the fault is spent; None fails every matching write until clear().
-        Example: add(ResultError("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record")).
+        Example: add(RecordRefusal("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record")).
         """
         if not record_id and value is None:
             raise ValueError("a fault needs a record_id or a value to match")
@@ -43,7 +43,7 @@ class Faults:
         with self._lock:
             self._faults.clear()
 
-    def take(self, record_id: str, fields: Mapping[str, Any]) -> ResultError | None:
+    def take(self, record_id: str, fields: Mapping[str, Any]) -> RecordRefusal | None:
         """The planted error for this write, if any (spending one use of it)."""
         if not self._faults:
             return None

@@ -38,8 +38,8 @@ from adapters.memory.table import KeyFunction, Table
 from adapters.memory.write_rules import DuplicatesDetected, WriteRules
 from core.coercion import match_key
 from core.describe import FieldDescribe, ObjectDescribe
-from core.model import ResultError
 from core.names import normalize_id, to_18
+from core.ports import RecordRefusal
 
 
 def salesforce_now() -> str:
@@ -89,6 +89,11 @@ class Org(RecordTypes, WriteRules, OrgReads):
         self.schema_version = 0  # bumped when objects change, so describe caches know to refresh
         # The API user's "Bulk API Hard Delete" system permission (off by default, as in Salesforce).
         self.hard_delete_allowed = False
+
+    @property
+    def record_count(self) -> int:
+        """Live records created through writes (what max_records caps)."""
+        return self._records
 
     # Writes --------------------------------------------------------------------------------------
     def create(self, object_name: str, fields: Mapping[str, Any]) -> SaveResult:
@@ -316,8 +321,8 @@ class Org(RecordTypes, WriteRules, OrgReads):
                    if self._upsert_key(r.get(key.name), key) == wanted]
         if len(matches) > 1:
             ids = tuple(r["Id"] for r in matches)
-            error = ResultError("DUPLICATE_EXTERNAL_ID", f"{key.label or key.name}: more than one record found for "
-                                f"external id field: [{', '.join(ids)}]", (key.name,))
+            error = RecordRefusal("DUPLICATE_EXTERNAL_ID", f"{key.label or key.name}: more than one record found "
+                                  f"for external id field: [{', '.join(ids)}]", (key.name,))
             return SaveResult(False, errors=(error,), matched_ids=ids)
         # The key value goes into the record where the operation may write it (CaseNumber, say, it may not).
         if not matches:

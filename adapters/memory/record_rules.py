@@ -10,9 +10,9 @@ from typing import Any
 from adapters.memory.field_facts import STAGE_PROBABILITY
 from core.coercion import CoercionError, coerce, match_key
 from core.describe import TEXT_TYPES, FieldDescribe, ObjectDescribe
-from core.model import ResultError
 from core.names import normalize_id
 from core.picklists import PicklistError, check_value
+from core.ports import RecordRefusal
 
 # Deliberately lenient: refusing an address real Salesforce accepts would be worse than the reverse.
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
@@ -28,7 +28,7 @@ class Refusal(Exception):
 
     def __init__(self, code: str, message: str, fields: tuple[str, ...] = ()):
         super().__init__(message)
-        self.error = ResultError(code, message, fields)
+        self.error = RecordRefusal(code, message, fields)
 
 
 def _shown(value: Any) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.model import ResultError
+from core.ports import RecordRefusal
 
 NOT_FOUND_MESSAGE = "The requested resource does not exist"
 DELETED_MESSAGE = "entity is deleted"
@@ -24,8 +24,8 @@ class OrgError(Exception):
         self.code, self.message, self.fields, self.status = code, message, tuple(fields), status
 
     @property
-    def error(self) -> ResultError:
-        return ResultError(self.code, self.message, self.fields)
+    def refusal(self) -> RecordRefusal:
+        return RecordRefusal(self.code, self.message, self.fields, self.status)
 
     def body(self) -> list[dict[str, Any]]:
         """The top-level REST error body: a JSON array of {message, errorCode, fields}."""
@@ -44,14 +44,14 @@ class SaveResult:
     success: bool
     id: str = ""
     created: bool = False
-    errors: tuple[ResultError, ...] = ()
+    errors: tuple[RecordRefusal, ...] = ()
     matched_ids: tuple[str, ...] = ()
     # DUPLICATES_DETECTED: the duplicates a duplicate rule matched, and the duplicateResult REST adds.
     duplicates: tuple[str, ...] = ()
     duplicate_result: dict[str, Any] | None = None
 
     @property
-    def error(self) -> ResultError | None:
+    def error(self) -> RecordRefusal | None:
         return self.errors[0] if self.errors else None
 
     def to_json(self, with_created: bool = False) -> dict[str, Any]:
@@ -67,7 +67,7 @@ class SaveResult:
 
 
 def failed(code: str, message: str, fields: tuple[str, ...] = (), record_id: str = "") -> SaveResult:
-    return SaveResult(False, record_id, errors=(ResultError(code, message, fields),))
+    return SaveResult(False, record_id, errors=(RecordRefusal(code, message, fields),))
 
 
 def unknown_object_in_query(name: str) -> OrgError:

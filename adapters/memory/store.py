@@ -13,13 +13,27 @@ from urllib.parse import urlsplit
 
 from adapters.memory.org import Org
 from adapters.memory.results import HARD_DELETE_REFUSED, OrgError, SaveResult
+from core import outcomes
+from core.codes import Code
 from core.describe import ObjectDescribe
 from core.model import ApiUsage, Connection, ResultError
 from core.parents import rest_fields
 from core.paths import CONNECTION
-from core.ports import BackendError, Lookup, Record, WriteBatch, WriteOptions, WriteOutcome
+from core.ports import (
+    BackendError,
+    Lookup,
+    Record,
+    RecordRefusal,
+    WriteBatch,
+    WriteOptions,
+    WriteOutcome,
+    hard_delete_per_object,
+    write_per_object,
+)
 from core.record_types import RecordTypeInfo
+from core.salesforce_answers import said
 from core.telemetry import NullTelemetry, Telemetry, org_label
+from core.write_guard import Guard, guarded
 from core.write_headers import AUTO_ASSIGN_HEADER, DUPLICATE_RULE_HEADER, headers_for
 
 COLLECTION_SIZE = 200  # records per sObject Collections call
@@ -37,7 +51,7 @@ def tenant_key(instance_url: str) -> str:
     """The tenant an instance URL names: scheme and host lower-cased, no trailing slash."""
     text = (instance_url or "").strip()
     if not text:
-        raise BackendError(ResultError("INVALID_CONNECTION", "connection.instance_url is required",
+        raise BackendError(outcomes.error(Code.INVALID_CONNECTION, "connection.instance_url is required",
                                        paths=(CONNECTION.field("instance_url"),)))
     parts = urlsplit(text)
     if not parts.scheme or not parts.netloc:
@@ -77,7 +91,8 @@ class Tenant:
                     self._call_faults.pop(0)
                 raise BackendError(fault[0])
             if self._used >= self.daily_limit:
-                raise BackendError(ResultError("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."))
+                raise BackendError(said(RecordRefusal("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.",
+                                                      status=403)))
             self._used += 1
 
     def fail_calls(self, error: ResultError, times: int = 1) -> None:
@@ -110,14 +125,12 @@ def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
 
 
 def _outcome(result: SaveResult) -> WriteOutcome:
+    """The org's answer for one record as the port reports it: what the org said; core reads what it means."""
     if result.success:
         return WriteOutcome(True, result.id, result.created)
-    error = result.error or ResultError("UNKNOWN_EXCEPTION", "the org refused the record without a reason")
-    if result.matched_ids:
-        return WriteOutcome(False, error=ResultError(
-            "MULTIPLE_MATCHES", f"{len(result.matched_ids)} records match the upsert key; nothing was written. "
-            f"Salesforce said: {error.message}", error.fields), matched_ids=result.matched_ids)
-    return WriteOutcome(False, id=result.id, error=error, matched_ids=result.duplicates)
+    answer = result.error or RecordRefusal("UNKNOWN_EXCEPTION", "the org refused the record without a reason")
+    return WriteOutcome(False, id=result.id, refusal=RecordRefusal(answer.code, answer.message, tuple(answer.fields)),
+                        matched_ids=result.matched_ids or result.duplicates)
 
 
 class MemoryStore:
@@ -130,7 +143,15 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._calls = 0
         self._headers: dict[str, str] = {}  # the action's write options, as Salesforce's headers
+        self._guard: Guard | None = None  # core.write_guard: which events' writes may still go out
         self._describes = 0
+
+    def resume_bulk(self, job_key: str) -> list[tuple[tuple[str, ...], str, WriteOutcome]]:
+        return []  # the memory org runs no Bulk API job
+
+    @property
+    def delivered_bulk_jobs(self) -> tuple[str, ...]:
+        return ()
 
     @property
     def api_calls(self) -> int:
@@ -170,7 +191,7 @@ class MemoryStore:
         try:
             describe = self._org.describe(object_name)
         except OrgError as exc:
-            raise BackendError(exc.error) from None
+            raise BackendError(said(exc.refusal)) from None
         self._tenant.remember_describe(object_name, describe)
         return describe
 
@@ -187,7 +208,7 @@ class MemoryStore:
         try:
             infos = self._org.record_types(object_name)
         except OrgError as exc:
-            raise BackendError(exc.error) from None
+            raise BackendError(said(exc.refusal)) from None
         self._tenant.remember_describe(key, infos)
         return infos
 
@@ -205,7 +226,7 @@ class MemoryStore:
         try:
             records: list[Record] = list(self._org.find(lookup))
         except OrgError as exc:
-            raise BackendError(exc.error) from None
+            raise BackendError(said(exc.refusal)) from None
         for _ in range(1, math.ceil(len(records) / QUERY_PAGE_SIZE)):
             self._call("query")  # queryMore for each further page
         return records
@@ -227,23 +248,27 @@ class MemoryStore:
         """Counted as a Bulk API job costs: create, upload, close, one poll, then each result set that holds rows."""
         self._call("bulk")  # the job's creation, refused whole without the permission
         if not self._org.hard_delete_allowed:
-            raise BackendError(ResultError("FEATURENOTENABLED", HARD_DELETE_REFUSED))
+            raise BackendError(said(RecordRefusal("FEATURENOTENABLED", HARD_DELETE_REFUSED, status=400)))
         for _ in range(3):
             self._call("bulk")
         try:
-            outcomes = [_outcome(self._org.hard_delete(object_name, rid)) for rid in ids]
+            done = [_outcome(self._org.hard_delete(object_name, rid)) for rid in ids]
         except OrgError as exc:
-            raise BackendError(exc.error) from None
-        for _set in {o.success for o in outcomes}:  # successfulResults, failedResults: those holding rows
+            raise BackendError(said(exc.refusal)) from None
+        for _set in {o.success for o in done}:  # successfulResults, failedResults: those holding rows
             self._call("bulk")
-        return outcomes
+        return done
+
+    def hard_delete_many(self, jobs: Sequence[tuple[str, Sequence[str]]]) -> list[list[WriteOutcome] | ResultError]:
+        """One job after another."""
+        return hard_delete_per_object(jobs, self.hard_delete)
 
     def merged_into(self, object_name: str, ids: Sequence[str]) -> dict[str, str]:
         self._call("query")  # queryAll
         try:
             return self._org.merged_into(object_name, ids)
         except OrgError as exc:
-            raise BackendError(exc.error) from None
+            raise BackendError(said(exc.refusal)) from None
 
     def delete(self, object_name: str, ids: Sequence[str]) -> list[WriteOutcome]:
         return self.write(object_name, [WriteBatch("delete", ids)])[0]
@@ -251,13 +276,20 @@ class MemoryStore:
     def write(self, object_name: str, batches: Sequence[WriteBatch]) -> list[list[WriteOutcome]]:
         """Chunks of 200 records, five chunks to a call (as Salesforce's Composite carries five collections);
         a call that fails as a whole fails only its own records."""
-        return self._write(object_name, batches)
+        return guarded(self._guard, batches, lambda kept: self._write(object_name, kept))
+
+    def guard_writes(self, guard: Guard) -> None:
+        self._guard = guard
+
+    def write_batches(self, batches: Sequence[WriteBatch]) -> list[list[WriteOutcome]]:
+        """One object after another, each object's batches as `write` sends them."""
+        return write_per_object(batches, self._write)
 
     def _delete(self, object_name: str, rid: str) -> SaveResult:
         """Delete one record; without an object, of whatever object the id names (collections delete)."""
         obj = object_name or self._org.object_of_id(rid)
         return self._org.delete(obj, rid) if obj else SaveResult(False, rid, errors=(
-            ResultError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id"),))
+            RecordRefusal("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id"),))
 
     def _write(self, object_name: str, batches: Sequence[WriteBatch]) -> list[list[WriteOutcome]]:
         org = self._org
@@ -269,7 +301,7 @@ class MemoryStore:
             "delete": lambda b, chunk: [self._delete(object_name, rid) for rid in chunk],
         }
         chunks = [(b, chunk) for b in batches for chunk in _chunks(b.items, COLLECTION_SIZE)]
-        outcomes: dict[int, list[WriteOutcome]] = {id(b): [] for b in batches}
+        answers: dict[int, list[WriteOutcome]] = {id(b): [] for b in batches}
         for start in range(0, len(chunks), CHUNKS_PER_CALL):
             group = chunks[start:start + CHUNKS_PER_CALL]
             error = None
@@ -283,17 +315,20 @@ class MemoryStore:
                         raise BackendError(error)
                     with self._org.request_headers(self._headers.get(DUPLICATE_RULE_HEADER),
                                                    self._headers.get(AUTO_ASSIGN_HEADER)):
-                        outcomes[id(b)].extend(_outcome(r) for r in sends[b.kind](b, chunk))
-                except (BackendError, OrgError) as exc:
-                    outcomes[id(b)].extend([WriteOutcome(False, error=exc.error)] * len(chunk))
-        return [outcomes[id(b)] for b in batches]
+                        answers[id(b)].extend(_outcome(r) for r in sends[b.kind](b, chunk))
+                except BackendError as exc:
+                    answers[id(b)].extend([WriteOutcome(False, error=exc.error)] * len(chunk))
+                except OrgError as exc:
+                    answers[id(b)].extend([WriteOutcome(False, refusal=exc.refusal)] * len(chunk))
+        return [answers[id(b)] for b in batches]
 
     def _call(self, kind: str) -> None:
         if self._stop is not None and self._stop():
-            raise BackendError(ResultError("CANCELLED", "the call was cancelled, or the server is stopping, before "
-                                           "this Salesforce call was made; nothing was sent"))
+            raise BackendError(outcomes.error(
+                Code.CANCELLED, "the call was cancelled, or the server is stopping, before "
+                "this Salesforce call was made; nothing was sent"))
         if self._deadline is not None and time.monotonic() >= self._deadline:
-            raise BackendError(ResultError("DEADLINE_EXCEEDED", "the call's deadline passed before this "
+            raise BackendError(outcomes.error(Code.DEADLINE_EXCEEDED, "the call's deadline passed before this "
                                            "Salesforce call was made; nothing was sent"))
         self._telemetry.salesforce_call(kind)  # sent, whatever the answer: a refused call is still a call
         self._tenant.spend_call()
@@ -348,6 +383,13 @@ class MemoryBackend:
         """Orgs kept now (at most max_orgs)."""
         with self._lock:
             return len(self._tenants)
+
+    @property
+    def record_count(self) -> int:
+        """Live records across the orgs kept now (each at most max_records_per_org)."""
+        with self._lock:
+            tenants = list(self._tenants.values())
+        return sum(t.org.record_count for t in tenants)
 
     def org(self, instance_url: str) -> Org:
         """The org behind an instance URL, for tests to seed and inspect."""

@@ -19,11 +19,6 @@ WINDOW_SECONDS = 24 * 3600.0  # Salesforce counts API requests over a rolling 24
 MAX_ORGS = 10_000
 
 
-def is_daily_limit(code: str, message: str) -> bool:
-    """REQUEST_LIMIT_EXCEEDED for the org's request allocation (not the concurrent long-request limit)."""
-    return code == "REQUEST_LIMIT_EXCEEDED" and "concurrent" not in message.lower()
-
-
 class Allowance(Protocol):
     def admit(self) -> float:
         """0 if a call may go now (it is counted as sent); else the seconds until one may."""

@@ -24,11 +24,14 @@ from adapters.salesforce.instance_url import (
 )
 from adapters.salesforce.retry import RetryPolicy, Timing
 from adapters.salesforce.shared_tokens import forget_shared, shared_fetch
+from core import outcomes
+from core.codes import Code
 from core.coordination import CoordinationUnavailable, SharedTokens
 from core.credentials import ClientCredentials, JwtBearer, OAuthRefreshToken, UsernamePassword
 from core.model import Connection, ResultError
 from core.paths import CONNECTION, Path
 from core.ports import BackendError
+from core.salesforce_codes import oauth_code
 from core.telemetry import NullTelemetry, Telemetry
 
 TOKEN_PATH = "/services/oauth2/token"  # noqa: S105 - a URL path, not a secret
@@ -45,19 +48,13 @@ _HINTS = {
     "client identifier invalid": "the consumer key (client id) is unknown",
     "grant type not supported": "the connected app does not allow this grant",
 }
-_CODES = {
-    "invalid_grant": "INVALID_GRANT",
-    "invalid_client": "INVALID_CLIENT",
-    "invalid_client_id": "INVALID_CLIENT",
-    "rate_limit_exceeded": "REQUEST_LIMIT_EXCEEDED",
-}
 # Failures cached briefly so a storm of calls with a dead grant makes no storm of token requests.
 CREDENTIALS = CONNECTION.field("credentials")
-_NEGATIVE_CODES = frozenset({"INVALID_GRANT", "INVALID_CLIENT", "AUTH_FAILED", "REQUEST_LIMIT_EXCEEDED"})
+_NEGATIVE_CODES = frozenset({Code.INVALID_GRANT, Code.INVALID_CLIENT, Code.AUTH_FAILED, Code.REQUEST_LIMIT_EXCEEDED})
 
 
 def _connection_error(message: str, field: Path) -> BackendError:
-    return BackendError(ResultError("INVALID_CONNECTION", message, paths=(field,)))
+    return BackendError(outcomes.error(Code.INVALID_CONNECTION, message, paths=(field,)))
 
 
 def _digest(*parts: str) -> str:
@@ -163,8 +160,8 @@ def build_grant(connection: Connection, instance_base: str, token_base: str, tim
             try:
                 assertion = jwt.encode(claims, pem, algorithm="RS256")
             except Exception:  # noqa: BLE001 - never echo the library's text: it may quote the key
-                raise BackendError(ResultError(
-                    "AUTH_FAILED", "the JWT bearer private key could not sign an RS256 assertion "
+                raise BackendError(outcomes.error(
+                    Code.AUTH_FAILED, "the JWT bearer private key could not sign an RS256 assertion "
                     "(expected an RSA private key in PEM form)",
                     paths=(CREDENTIALS.field("private_key_pem"),))) from None
             return {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}
@@ -264,7 +261,7 @@ class TokenManager:
             lock = self._locks.setdefault(grant.key, threading.Lock())
         remaining = self._timing.remaining(deadline)
         if not lock.acquire(timeout=-1 if remaining is None else max(remaining, 0)):
-            raise BackendError(ResultError("DEADLINE_EXCEEDED", "the call's deadline passed while waiting for a "
+            raise BackendError(outcomes.error(Code.DEADLINE_EXCEEDED, "the call's deadline passed while waiting for a "
                                            "Salesforce access token"))
         try:
             cached = self._cached(grant)
@@ -306,8 +303,9 @@ class TokenManager:
         busy_tries = transient_tries = 0
         while True:
             if self._timing.expired(deadline):
-                raise BackendError(ResultError("DEADLINE_EXCEEDED", "the call's deadline passed before a Salesforce "
-                                               "access token was issued"))
+                raise BackendError(outcomes.error(
+                    Code.DEADLINE_EXCEEDED, "the call's deadline passed before a Salesforce "
+                    "access token was issued"))
             remaining = self._timing.remaining(deadline)
             timeout = self._timeout if remaining is None else max(min(self._timeout, remaining), 0.001)
             form = grant.form()
@@ -322,9 +320,9 @@ class TokenManager:
                                              headers={"Accept": "application/json"})
             except httpx.TransportError as exc:
                 transient_tries += 1
-                code = "TIMEOUT" if isinstance(exc, httpx.TimeoutException) else "CONNECTION_ERROR"
-                error = ResultError(code, f"the Salesforce token endpoint {host_of(grant.token_url)} could not be "
-                                    f"reached ({type(exc).__name__})")
+                code = Code.TIMEOUT if isinstance(exc, httpx.TimeoutException) else Code.CONNECTION_ERROR
+                error = outcomes.error(code, f"the Salesforce token endpoint {host_of(grant.token_url)} could not "
+                                       f"be reached ({type(exc).__name__})")
                 if transient_tries < self._policy.max_attempts and self._timing.backoff(
                         transient_tries, deadline, self._policy.base_delay, self._policy.max_delay):
                     continue
@@ -342,15 +340,17 @@ class TokenManager:
                 if busy_tries < self._policy.token_busy_attempts and self._timing.backoff(
                         busy_tries, deadline, self._policy.base_delay, self._policy.max_delay):
                     continue
-                raise BackendError(ResultError("SERVER_UNAVAILABLE", "Salesforce is still processing another token "
-                                               f"request for this connection ({grant.flow}); try again shortly"))
+                raise BackendError(outcomes.error(
+                    Code.SERVER_UNAVAILABLE, "Salesforce is still processing another token "
+                    f"request for this connection ({grant.flow}); try again shortly"))
             if response.status_code >= 500:
                 transient_tries += 1
                 if transient_tries < self._policy.max_attempts and self._timing.backoff(
                         transient_tries, deadline, self._policy.base_delay, self._policy.max_delay):
                     continue
-                raise BackendError(ResultError("SERVER_UNAVAILABLE", f"the Salesforce token endpoint answered HTTP "
-                                               f"{response.status_code}"))
+                raise BackendError(outcomes.error(
+                    Code.SERVER_UNAVAILABLE, f"the Salesforce token endpoint answered HTTP "
+                    f"{response.status_code}"))
             sent = tuple(v for k, v in form.items() if k not in ("grant_type", "client_id", "username"))
             raise BackendError(self._refusal(grant, response.status_code, error_name, description, sent))
 
@@ -404,18 +404,19 @@ class TokenManager:
     def _refusal(grant: Grant, status: int, error_name: str, description: str, sent: tuple[str, ...]
                  ) -> ResultError:
         if not error_name and status == 200:
-            return ResultError("AUTH_FAILED", f"the Salesforce token endpoint answered the {grant.flow} grant "
+            return outcomes.error(Code.AUTH_FAILED, f"the Salesforce token endpoint answered the {grant.flow} grant "
                                "without an access token")
         if not error_name:
-            return ResultError("AUTH_FAILED", f"the Salesforce token endpoint answered the {grant.flow} grant with "
-                               f"HTTP {status} and no OAuth error")
-        code = _CODES.get(error_name, "AUTH_FAILED")
+            return outcomes.error(
+                Code.AUTH_FAILED, f"the Salesforce token endpoint answered the {grant.flow} grant with "
+                f"HTTP {status} and no OAuth error")
+        code = oauth_code(error_name)
         said = grant.scrub(description, *sent)[:200]
         hint = next((h for phrase, h in _HINTS.items() if phrase in description.lower()), "")
         message = f"Salesforce refused the {grant.flow} grant: {grant.scrub(error_name, *sent)[:60]}"
         message += f" ({said})" if said else ""
         message += f": {hint}" if hint else ""
-        return ResultError(code, message)
+        return outcomes.error(code, message)
 
 
 def _json(response: httpx.Response) -> Any:
@@ -431,7 +432,7 @@ def _check_issued_for(grant: Grant, issued_url: object) -> None:
         return  # some flows omit it; the instance URL was validated already
     issued, ours = host_of(issued_url).rstrip("."), host_of(grant.key[0]).rstrip(".")  # key[0]: the instance
     if issued.lower() != ours.lower():
-        raise BackendError(ResultError(
-            "INVALID_INSTANCE_URL", f"Salesforce issued the access token for {issued}, not for the connection's "
+        raise BackendError(outcomes.error(
+            Code.INVALID_INSTANCE_URL, f"Salesforce issued the access token for {issued}, not for the connection's "
             f"instance {ours}: set connection.instance_url to https://{issued}",
             paths=(CONNECTION.field("instance_url"),)))

@@ -15,6 +15,7 @@ from adapters.salesforce.auth import TokenManager, build_grant
 from adapters.salesforce.budget_gate import BudgetGate
 from adapters.salesforce.bulk import BulkSettings
 from adapters.salesforce.bulk_batches import BulkBatches
+from adapters.salesforce.bulk_handover import BulkTracker
 from adapters.salesforce.chunking import ChunkSizes
 from adapters.salesforce.describe_cache import DescribeCache
 from adapters.salesforce.instance_url import token_base_url, validate_instance_url
@@ -25,7 +26,7 @@ from adapters.salesforce.transport import api_version as _api_version
 from adapters.salesforce.watchdog import Watchdog
 from adapters.salesforce.write_routing import WriteRouting
 from core.budget import ApiGovernor
-from core.coordination import SharedSlots, SharedTokens, org_key
+from core.coordination import BulkJobs, SharedSlots, SharedTokens, org_key
 from core.model import Connection
 from core.ports import BackendError
 from core.telemetry import NullTelemetry, Telemetry, org_label
@@ -71,6 +72,9 @@ class SalesforceBackend:
         budget: ApiGovernor | None = None,
         write_path: str = AUTO,
         bulk_batches_ttl_seconds: float = 3600.0,
+        bulk_jobs: BulkJobs | None = None,  # running Bulk API jobs, shared so that a retry picks one up
+        bulk_lease_seconds: float = 15.0,  # a dead replica's Bulk job is free to another within this
+        bulk_window_seconds: float = 86_400.0,  # how long a job stays registered (the idempotency window)
     ):
         try:
             self.api_version = _api_version("", api_version or DEFAULT_API_VERSION)
@@ -118,6 +122,7 @@ class SalesforceBackend:
         self._shared_cap = shared_calls_per_org
         self._lock = threading.Lock()
         self._watchdog = Watchdog()
+        self._bulk_jobs, self._bulk_lease, self._bulk_window = bulk_jobs, bulk_lease_seconds, bulk_window_seconds
 
     def _org(self, key: str) -> OrgState:
         """In-flight slots per org (its instance URL), whatever the credentials: an org's concurrent-request
@@ -145,9 +150,11 @@ class SalesforceBackend:
         session.stop = stop
         session.limits_seen = lambda body: self.bulk_batches.observe(base, body)
         identity = (version, grant.key)
+        tracker = None if self._bulk_jobs is None else BulkTracker(self._bulk_jobs, base, self._bulk_lease,
+                                                                   self._bulk_window)
         return SalesforceStore(session, self._describes, identity, self._max_in_flight, self._max_url_bytes,
                                self._batch_size, self._bulk, self._composite, self.chunk_sizes,
-                               WriteRouting(self.write_path, self.bulk_batches))
+                               WriteRouting(self.write_path, self.bulk_batches), tracker)
 
     def close(self) -> None:
         if self._owns_client:

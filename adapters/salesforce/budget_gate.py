@@ -5,25 +5,37 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from core.budget import ApiGovernor, Decision
+from core import outcomes
+from core.budget import ApiGovernor, BudgetCounters, BudgetState, Decision
+from core.codes import Code
+from core.coordination import CoordinationUnavailable
 from core.model import ApiUsage, ResultError
 from core.ports import BackendError
 from core.telemetry import Telemetry
 
-CODE = "API_BUDGET_EXHAUSTED"
+CODE = Code.API_BUDGET_EXHAUSTED
+
+
+UNAVAILABLE = outcomes.error(Code.COORDINATION_UNAVAILABLE, "it keeps the org's API budget; nothing was sent to "
+                             "Salesforce for these events")
 
 
 class BudgetGate:
-    """Reservations of one session against its org's budget (no governor: every call may go)."""
+    """Reservations of one session against its org's budget (no governor: every call may go).
+
+    With counters in a shared store that stops answering, a call that needs a reservation is not sent (503
+    COORDINATION_UNAVAILABLE, retryable); a commit or release that cannot be stored is dropped: the next
+    Sforce-Limit-Info report corrects the org's usage, and the reservation expires with its lease."""
 
     def __init__(self, governor: ApiGovernor | None, org: str, label: str, telemetry: Telemetry):
         self._governor, self._org, self._label, self._telemetry = governor, org, label, telemetry
         self._lock = threading.Lock()
         self._prepaid = 0
         self.learning = False  # a /limits request of this session is under way (or was made)
+        self._known = False  # the org's allowance was known at this session's last look (no need to ask again)
 
     @property
     def active(self) -> bool:
@@ -31,23 +43,44 @@ class BudgetGate:
 
     def needs_limits(self) -> bool:
         """True once per session when the governor knows nothing of the org yet (then ask /limits)."""
-        if self._governor is None or self.learning or self._governor.knows(self._org):
+        if self._governor is None or self.learning or self._known:
             return False
+        try:
+            if self._governor.knows(self._org):
+                self._known = True
+                return False
+        except CoordinationUnavailable:
+            return False  # the reservation of the next call answers for it
         self.learning = True
         return True
 
     def left(self) -> int | None:
-        return None if self._governor is None else self._governor.left(self._org)
+        if self._governor is None:
+            return None
+        try:
+            return self._governor.left(self._org)
+        except CoordinationUnavailable:
+            return None
 
     def error(self, decision: Decision, calls: int) -> ResultError:
         g = self._governor
         assert g is not None
-        state = g.counters.state(self._org)
-        return ResultError(CODE, f"sfdest's API budget for this org is spent ({calls} call(s) needed, "
-                           f"{g.left(self._org) or 0} left: sfdest may use {g.share:.0%} of the daily allowance of "
-                           f"{state.limit} and leaves the last {g.reserve_fraction:.0%} untouched; the org has used "
-                           f"{state.org_used}); nothing was sent, retry in {math.ceil(decision.retry_after_seconds)} s",
-                           retry_after_seconds=decision.retry_after_seconds)
+        state = decision.state
+        return outcomes.error(
+            CODE, f"sfdest's API budget for this org is spent ({calls} call(s) needed, {g.left_in(state) or 0} left: "
+            f"sfdest may use {g.share:.0%} of the daily allowance of {state.limit} and leaves the last "
+            f"{g.reserve_fraction:.0%} untouched; the org has used {state.org_used}); nothing was sent, retry in "
+            f"{math.ceil(decision.retry_after_seconds)} s", retry_after_seconds=decision.retry_after_seconds)
+
+    def _reserve(self, calls: int) -> ResultError | None:
+        """Reserve `calls`; the refusal (nothing reserved) or None."""
+        assert self._governor is not None
+        try:
+            decision = self._governor.reserve(self._org, calls)
+        except CoordinationUnavailable:
+            return UNAVAILABLE
+        self._report(decision.state)
+        return None if decision.granted else self.error(decision, calls)
 
     def spend(self) -> None:
         """Reserve the call about to be sent (from this session's prepaid calls first); raise if refused."""
@@ -57,26 +90,22 @@ class BudgetGate:
             if self._prepaid > 0:
                 self._prepaid -= 1
                 return
-        decision = self._governor.reserve(self._org, 1)
-        self._report()
-        if not decision.granted:
-            raise BackendError(self.error(decision, 1))
+        refusal = self._reserve(1)
+        if refusal is not None:
+            raise BackendError(refusal)
 
     def sent(self, usage: ApiUsage | None) -> None:
         if self._governor is not None:
-            self._governor.counters.commit(self._org, 1)
-            if usage is not None and usage.limit > 0:
-                self._governor.counters.observe(self._org, usage.used, usage.limit)
-            self._report()
+            seen = (usage.used, usage.limit) if usage is not None and usage.limit > 0 else None
+            self._settle(lambda counters: counters.commit(self._org, 1, seen))
 
     def unsent(self) -> None:
         if self._governor is not None:
-            self._governor.counters.release(self._org, 1)
-            self._report()
+            self._settle(lambda counters: counters.release(self._org, 1))
 
     def observe(self, usage: ApiUsage) -> None:
         if self._governor is not None and usage.limit > 0:
-            self._governor.counters.observe(self._org, usage.used, usage.limit)
+            self._settle(lambda counters: counters.observe(self._org, usage.used, usage.limit))
 
     @contextmanager
     def prepaid(self, calls: int) -> Iterator[ResultError | None]:
@@ -89,10 +118,9 @@ class BudgetGate:
         with self._lock:
             extra = max(0, calls - self._prepaid)
         if extra:
-            decision = self._governor.reserve(self._org, extra)
-            self._report()
-            if not decision.granted:
-                yield self.error(decision, extra)
+            refusal = self._reserve(extra)
+            if refusal is not None:
+                yield refusal
                 return
             with self._lock:
                 self._prepaid += extra
@@ -103,10 +131,15 @@ class BudgetGate:
                 unused = min(self._prepaid, extra)
                 self._prepaid -= unused
             if unused:
-                self._governor.counters.release(self._org, unused)
-                self._report()
+                self._settle(lambda counters: counters.release(self._org, unused))
 
-    def _report(self) -> None:
+    def _settle(self, step: Callable[[BudgetCounters], BudgetState]) -> None:
         assert self._governor is not None
-        state = self._governor.counters.state(self._org)
+        try:
+            self._report(step(self._governor.counters))
+        except CoordinationUnavailable:
+            pass  # see the class: the lease and the next report make up for it
+
+    def _report(self, state: BudgetState) -> None:
+        self._known = self._known or state.limit > 0
         self._telemetry.api_budget(self._label, state.own_used, state.reserved, state.refused)

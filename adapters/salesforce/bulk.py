@@ -7,11 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.salesforce.bulk_csv import ResultRow, Table, build_table, parse_error, parse_results, render
+from adapters.salesforce.bulk_handover import BulkTracker, JobPlan, tags_complete
 from adapters.salesforce.bulk_match import RowMatcher
 from adapters.salesforce.transport import Session
+from core import outcomes
+from core.codes import Code
 from core.describe import ObjectDescribe
 from core.model import ResultError
 from core.ports import BackendError, WriteOutcome
+from core.salesforce_codes import failed_job_code
 from core.write_paths import AUTO_BULK_FROM
 
 # How rows are tied back to records. Result CSVs come in any order and echo every uploaded column, with
@@ -27,9 +31,8 @@ from core.write_paths import AUTO_BULK_FROM
 OPERATIONS = {"create": "insert", "update": "update", "upsert": "upsert", "delete": "delete",
               "hardDelete": "hardDelete"}
 # A hardDelete job for a user without the "Bulk API Hard Delete" permission: refused at creation with this code;
-# a job failing for it later (its errorMessage naming it) is read the same way.
-NOT_PERMITTED = "FEATURENOTENABLED"
-_NOT_PERMITTED_TEXT = ("featurenotenabled", "requires special user profile permission")
+# a job failing for it later (its errorMessage naming it) is read the same way (core.salesforce_codes).
+NOT_PERMITTED = Code.FEATURENOTENABLED
 TERMINAL = ("JobComplete", "Failed", "Aborted")
 # A result element shaped like an sObject Collections one ({id, success, errors, created}), or a final outcome.
 Item = dict[str, Any] | WriteOutcome
@@ -98,7 +101,7 @@ def holds_hash_na(payload: Any) -> bool:
 
 
 def unknown(why: str) -> WriteOutcome:
-    return WriteOutcome(False, error=ResultError("OUTCOME_UNKNOWN", f"{why}; Salesforce may or may not have "
+    return WriteOutcome(False, error=outcomes.error(Code.OUTCOME_UNKNOWN, f"{why}; Salesforce may or may not have "
                                                  "written this record: check before retrying"))
 
 
@@ -106,15 +109,20 @@ class BulkJob:
     """One ingest job for one write: `run` returns one Item per record, in the records' order."""
 
     def __init__(self, session: Session, settings: BulkSettings, object_name: str, op: str,
-                 external_id_field: str = "", describe: ObjectDescribe | None = None):
+                 external_id_field: str = "", describe: ObjectDescribe | None = None,
+                 tracker: BulkTracker | None = None):
         self._session, self._settings, self._describe = session, settings, describe
         self._object, self._op, self._external = object_name, op, external_id_field
         self._url = f"{session.data_url}/jobs/ingest"
         self.job_id = ""
         self._out_of_time = False  # the job was aborted because the deadline came near
+        # With a tracker, a job whose records carry event keys is registered (bulk_handover): at the deadline it
+        # is left running and its events answered BULK_JOB_PENDING; a retry picks it up.
+        self._tracker, self._registered, self._pending = tracker, False, False
 
     # The job's life -------------------------------------------------------------------------------
-    def run(self, records: Sequence[Mapping[str, Any]]) -> list[Item]:
+    def run(self, records: Sequence[Mapping[str, Any]], tags: Sequence[tuple[str, ...]] | None = None) -> list[Item]:
+        """`tags`: the event keys each record holds (registered for a handover when every record has some)."""
         key = {"upsert": self._external, "update": "Id", "delete": "Id", "hardDelete": "Id"}.get(self._op, "")
         table = build_table(records, key)
         uploads = list(render(table.header, table.rows, self._settings.max_upload_bytes))
@@ -122,21 +130,68 @@ class BulkJob:
             self.create()
         except BackendError as exc:
             return [WriteOutcome(False, error=exc.error)] * len(records)
+        if self._tracker is not None and tags_complete(tags, len(records)):
+            self._registered = self._tracker.register(JobPlan(self.job_id, self._object, self._op, self._external,
+                                                              table, tuple(tags or ())))
         try:
             for data in uploads:
                 self._session.request("PUT", f"{self._url}/{self.job_id}/batches", data, idempotent=False,
                                       content_type="text/csv")
         except BackendError as exc:
             self.abort()  # never closed, so never processed: nothing was written
+            self._delivered()
             return [WriteOutcome(False, error=self.upload_failure(exc.error))] * len(records)
-        return self._collect(self.wait_closed(len(table.rows)), table)
+        return self._finish(self.wait_closed(len(table.rows)), table)
+
+    def resume(self, plan: JobPlan) -> list[Item]:
+        """Pick up a registered job another call left running (its replica died, or its deadline came): take
+        its lease (waiting while a live owner holds it), poll on, tie its results back. Nothing is uploaded."""
+        self.job_id, self._registered = plan.job_id, self._tracker is not None
+        timing, s = self._session.timing, self._settings
+        deadline = self._session.deadline
+        limit = deadline if deadline is not None else timing.clock() + s.max_wait_seconds
+        while self._tracker is not None and not self._tracker.own(self.job_id):
+            if (timing.remaining(limit) or 0.0) < s.reserve_seconds + s.poll_initial_seconds:
+                return self._pending_items(len(plan.table.rows))
+            timing.sleep(s.poll_initial_seconds)
+        info = self._info() or {"state": "Unknown"}
+        if info.get("state") == "Open":  # never closed: abort it, nothing of it was processed
+            aborted = self.abort() or info
+            if aborted.get("state") == "Aborted":
+                self._delivered()
+                return [WriteOutcome(False, error=outcomes.error(
+                    Code.UNKNOWN_EXCEPTION, f"Bulk API job {self.job_id} was never closed by the call that uploaded "
+                    "it; sfdest aborted it and nothing was written for this record"))] * len(plan.table.rows)
+            info = aborted
+        return self._finish(self._wait(info, len(plan.table.rows)), plan.table)
+
+    def _finish(self, info: dict[str, Any], table: Table) -> list[Item]:
+        if self._pending:
+            return self._pending_items(len(table.rows))
+        items = self._collect(info, table)
+        self._delivered()
+        return items
+
+    def _pending_items(self, count: int) -> list[Item]:
+        if self._tracker is not None:
+            self._tracker.disown(self.job_id)
+        return [WriteOutcome(False, error=outcomes.error(
+            Code.BULK_JOB_PENDING, f"Bulk API job {self.job_id} was still running when the call's deadline came; it "
+            "keeps running: retry this event (same id, same action) to get its result, nothing is uploaded again",
+            bulk_job_id=self.job_id))] * count
+
+    def _delivered(self) -> None:
+        """The job's results are answered (or nothing of it was written): core forgets it once they are recorded."""
+        if self._tracker is not None and self._registered:
+            self._tracker.disown(self.job_id)
+            self._tracker.done(self.job_id)
 
     def upload_failure(self, error: ResultError) -> ResultError:
         """What an upload's failure means for its rows, once the job was aborted: nothing was written."""
-        if error.code != "OUTCOME_UNKNOWN":
+        if error.code != Code.OUTCOME_UNKNOWN:
             return error
-        return ResultError("UNKNOWN_EXCEPTION", f"uploading the data of Bulk API job {self.job_id} failed "
-                           f"({error.message[:200]}); the job was aborted, nothing was written")
+        return outcomes.error(Code.UNKNOWN_EXCEPTION, f"uploading the data of Bulk API job {self.job_id} failed "
+                              f"({error.message[:200]}); the job was aborted, nothing was written")
 
     def wait_closed(self, rows: int) -> dict[str, Any]:
         """Close the job and wait for it to end (see _wait); its last job info."""
@@ -149,7 +204,7 @@ class BulkJob:
             spec["externalIdFieldName"] = self._external
         _, body = self._session.json("POST", self._url, spec)
         if not isinstance(body, dict) or not body.get("id"):
-            raise BackendError(ResultError("UNKNOWN_EXCEPTION", "Salesforce created no Bulk API job (no job id)"))
+            raise BackendError(outcomes.error(Code.UNKNOWN_EXCEPTION, "Salesforce created no Bulk API job (no job id)"))
         self.job_id = str(body["id"])
 
     def _info(self) -> dict[str, Any] | None:
@@ -191,13 +246,31 @@ class BulkJob:
             remaining = timing.remaining(deadline) or 0.0
             if remaining - delay < s.reserve_seconds or failures >= self._session.policy.max_attempts:
                 self._out_of_time = remaining - delay < s.reserve_seconds
+                if self._out_of_time and self._registered and self._session.deadline is not None:
+                    self._pending = True  # left running: a retry picks it up
+                    return info
                 return self.abort() or info
-            timing.sleep(delay)
+            if not self._sleep(delay):
+                self._pending = True  # another replica took the job over (this one was too slow to renew)
+                return info
             polled = self._info()
             failures = 0 if polled is not None else failures + 1
             info = polled or info
             delay = max(min(delay * 2, s.poll_max_seconds), _eta(info, rows, timing.clock() - started, s))
         return info
+
+    def _sleep(self, seconds: float) -> bool:
+        """Sleep, renewing the job's lease in slices when it is registered; False once the lease was lost."""
+        if not self._registered or self._tracker is None:
+            self._session.timing.sleep(seconds)
+            return True
+        step = max(0.05, self._tracker.lease_seconds / 3)
+        while seconds > 0:
+            self._session.timing.sleep(min(step, seconds))
+            seconds -= step
+            if not self._tracker.own(self.job_id):
+                return False
+        return True
 
     # Results --------------------------------------------------------------------------------------
     def result_kinds(self, info: dict[str, Any], count: int) -> tuple[str, dict[str, bool] | None]:
@@ -244,12 +317,11 @@ class BulkJob:
             return {"id": row.sf_id, "success": False, "errors": [parse_error(row.sf_flag)]}
         said = str(info.get("errorMessage") or "")[:300]
         if self._out_of_time:
-            return WriteOutcome(False, error=ResultError(
-                "DEADLINE_EXCEEDED", f"the call's deadline came before Bulk API job {self.job_id} processed this "
+            return WriteOutcome(False, error=outcomes.error(
+                Code.DEADLINE_EXCEEDED, f"the call's deadline came before Bulk API job {self.job_id} processed this "
                 "record; the job was aborted and nothing was written for it"))
-        code = NOT_PERMITTED if any(t in said.lower() for t in _NOT_PERMITTED_TEXT) else "UNKNOWN_EXCEPTION"
-        return WriteOutcome(False, error=ResultError(
-            code, f"Bulk API job {self.job_id} ended {state} before processing this record"
+        return WriteOutcome(False, error=outcomes.error(
+            failed_job_code(said), f"Bulk API job {self.job_id} ended {state} before processing this record"
             f"{f' ({said})' if said else ''}; nothing was written for it"))
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from core.codes import Code
+
 NULL = "#N/A"  # Bulk's "set this field to null"; an empty cell means "leave it as it is"
 _FIELD_LIST = re.compile(r"[A-Za-z0-9_.]+(\s*,\s*[A-Za-z0-9_.]+)*")
 
@@ -163,4 +165,4 @@ def parse_error(text: str) -> dict[str, Any]:
     head, sep, tail = rest.rpartition(":")
     if has_fields and sep and (tail.strip() == "" or _FIELD_LIST.fullmatch(tail.strip())):
         message, fields = head, [f.strip() for f in tail.split(",") if f.strip()]
-    return {"statusCode": code.strip() or "UNKNOWN_EXCEPTION", "message": message.strip(), "fields": fields}
+    return {"statusCode": code.strip() or Code.UNKNOWN_EXCEPTION.value, "message": message.strip(), "fields": fields}

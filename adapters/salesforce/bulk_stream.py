@@ -25,6 +25,8 @@ from adapters.salesforce.bulk import BulkJob, BulkSettings, Item, bulk_row, hold
 from adapters.salesforce.bulk_csv import ResultRow, cell, header_line, iter_results, row_line
 from adapters.salesforce.bulk_match import column_kind, key_meaning
 from adapters.salesforce.transport import Session, StreamedBody
+from core import outcomes
+from core.codes import Code
 from core.describe import ObjectDescribe
 from core.model import ResultError
 from core.ports import JOB_BREAK, BackendError, Record, StreamRow, WriteOutcome
@@ -251,7 +253,8 @@ class BulkStream:
         try:
             cells = ledger.cells(bulk_row(row.record))
         except ValueError as exc:  # a value no CSV cell can say (not a finite number)
-            self._ready.append((row.tag, WriteOutcome(False, error=ResultError("INVALID_FIELD", str(exc))), _NOTHING))
+            refused = WriteOutcome(False, error=outcomes.error(Code.INVALID_FIELD, str(exc)))
+            self._ready.append((row.tag, refused, _NOTHING))
             return b""
         if cells is None:
             return None

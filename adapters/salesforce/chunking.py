@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core.model import ResultError
-from core.ports import WriteOutcome
+from core.ports import RecordRefusal, WriteOutcome
 
 _LIMIT_TEXTS = ("system.limitexception", "too many soql queries", "apex cpu time limit exceeded",
                 "too many dml statements", "too many dml rows", "too many future calls", "too many query rows",
@@ -25,7 +25,7 @@ MAX_TUNERS = 10_000
 SendMany = Callable[[list[list[Any]]], list[list[WriteOutcome]]]
 
 
-def is_governor_limit(error: ResultError | None) -> bool:
+def is_governor_limit(error: RecordRefusal | ResultError | None) -> bool:
     """A record refused because an Apex trigger or flow hit a governor limit (bare or wrapped in
     CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY): the chunk was too large, not the record wrong."""
     if error is None:
@@ -130,7 +130,7 @@ def send_sized(items: list[Any], send_many: SendMany, tuner: ChunkSize, width: i
         answers = send_many([[items[n] for n in chunk] for chunk in chunks])
         for chunk, outcomes in zip(chunks, answers, strict=True):
             limited = {n for n, o in zip(chunk, outcomes, strict=True)
-                       if not o.success and is_governor_limit(o.error)} if len(chunk) > 1 else set()
+                       if not o.success and is_governor_limit(o.said)} if len(chunk) > 1 else set()
             if limited:
                 tuner.failed(len(chunk))
                 cap = min(cap, len(chunk) - 1)

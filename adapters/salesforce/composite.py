@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.salesforce.retry import Attempts
-from adapters.salesforce.transport import Session, merge_errors
+from adapters.salesforce.transport import Session, refusal_of
+from core import outcomes
+from core.codes import Code
 from core.model import ResultError
-from core.ports import BackendError
+from core.ports import BackendError, RecordRefusal
 
 MAX_SUBREQUESTS = 25
 MAX_COLLECTIONS_OR_QUERIES = 5  # per Composite call; every subrequest sfdest sends is one of these
-_DEFAULT_CODES = {400: "BAD_REQUEST", 401: "INVALID_SESSION_ID", 403: "FORBIDDEN", 404: "NOT_FOUND",
-                  500: "UNKNOWN_EXCEPTION", 503: "SERVER_UNAVAILABLE"}
 
 
 @dataclass(frozen=True)
@@ -26,18 +26,15 @@ class Sub:
     headers: dict[str, str] | None = None  # the subrequest's own headers (an action's write options)
 
 
-def sub_error(status: int, body: Any, idempotent: bool = True) -> ResultError:
-    """The error of a subrequest answered 4xx/5xx (`[{"errorCode", "message", "fields"}]`). A write that is
-    not idempotent and failed while being processed (500, 504) may have been applied: OUTCOME_UNKNOWN."""
-    items = body if isinstance(body, list) else [body] if isinstance(body, dict) else []
-    error = merge_errors([i for i in items if isinstance(i, dict) and "errorCode" in i], "errorCode")
-    if error is None:
-        error = ResultError(_DEFAULT_CODES.get(status, f"HTTP_{status}"), f"Salesforce answered HTTP {status}")
-    if not idempotent and status in (500, 504) and error.code != "SERVER_UNAVAILABLE":
-        return ResultError("OUTCOME_UNKNOWN", f"Salesforce failed while processing the request ({error.code}: "
-                           f"{error.message[:200]}); it may have written these records, so they were not sent "
-                           "again: check before retrying")
-    return ResultError(error.code, error.message[:2000], error.fields)
+def sub_error(status: int, body: Any, idempotent: bool = True) -> RecordRefusal | ResultError:
+    """What Salesforce said to a subrequest answered 4xx/5xx (`[{"errorCode", "message", "fields"}]`). A write
+    that is not idempotent and failed while being processed (500, 504) may have been applied: OUTCOME_UNKNOWN."""
+    refusal = refusal_of(status, body)
+    if not idempotent and status in (500, 504) and refusal.code != Code.SERVER_UNAVAILABLE:
+        return outcomes.error(Code.OUTCOME_UNKNOWN, f"Salesforce failed while processing the request "
+                              f"({refusal.code}: {refusal.message[:200]}); it may have written these records, so "
+                              "they were not sent again: check before retrying")
+    return refusal
 
 
 def send(session: Session, subs: list[Sub], idempotent: bool, attempts: Attempts | None = None
@@ -70,8 +67,8 @@ def send(session: Session, subs: list[Sub], idempotent: bool, attempts: Attempts
         entry = answers.get(f"r{n}") or {}
         status = entry.get("httpStatusCode")
         if not isinstance(status, int):
-            code = "UNKNOWN_EXCEPTION" if idempotent else "OUTCOME_UNKNOWN"
-            raise BackendError(ResultError(code, "Salesforce answered the Composite request with a result that "
+            code = Code.UNKNOWN_EXCEPTION if idempotent else Code.OUTCOME_UNKNOWN
+            raise BackendError(outcomes.error(code, "Salesforce answered the Composite request with a result that "
                                            "does not name every subrequest; it may or may not have written these "
                                            "records"))
         out.append((status, entry.get("body")))

@@ -6,7 +6,9 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
-from core.model import Connection, ResultError
+from core import outcomes
+from core.codes import Code
+from core.model import Connection
 from core.paths import CONNECTION, Path
 from core.ports import BackendError
 
@@ -27,7 +29,7 @@ _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.ASCII)
 
 
 def _refuse(message: str, field: Path) -> BackendError:
-    return BackendError(ResultError("INVALID_INSTANCE_URL", message, paths=(field,)))
+    return BackendError(outcomes.error(Code.INVALID_INSTANCE_URL, message, paths=(field,)))
 
 
 def is_loopback_host(host: str) -> bool:

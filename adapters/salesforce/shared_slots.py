@@ -7,8 +7,9 @@ import time
 from collections.abc import Callable
 
 from adapters.salesforce.retry import Timing
+from core import outcomes
+from core.codes import Code
 from core.coordination import CoordinationUnavailable, Lease, SharedSlots
-from core.model import ResultError
 from core.ports import BackendError
 
 _SLICE, _SLACK = 0.25, 5.0
@@ -22,14 +23,14 @@ def take_shared_slot(shared: tuple[SharedSlots, str, int], request_seconds: floa
         check_stop()
         remaining = timing.remaining(deadline)
         if remaining is not None and remaining <= 0:
-            raise BackendError(ResultError("DEADLINE_EXCEEDED", "the call's deadline passed while the org's "
+            raise BackendError(outcomes.error(Code.DEADLINE_EXCEEDED, "the call's deadline passed while the org's "
                                            "requests across replicas were at their cap; nothing was sent"))
         wait = _SLICE if remaining is None else min(_SLICE, remaining)
         try:
             lease = slots.acquire(key, cap, request_seconds + _SLACK, time.monotonic() + wait)
         except CoordinationUnavailable:
-            raise BackendError(ResultError("COORDINATION_UNAVAILABLE", "the shared coordination store (Redis) did "
-                                           "not answer in time; nothing was sent to Salesforce")) from None
+            raise BackendError(outcomes.error(Code.COORDINATION_UNAVAILABLE,
+                                                             "nothing was sent to Salesforce")) from None
         if lease is not None:
             return lease
 

@@ -12,8 +12,9 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from adapters.salesforce.retry import Timing
+from core import outcomes
+from core.codes import Code
 from core.coordination import CoordinationUnavailable, SharedTokens
-from core.model import ResultError
 from core.ports import BackendError
 
 T = TypeVar("T")
@@ -25,8 +26,8 @@ _LOOK_EVERY = 0.25
 
 
 def _unavailable() -> BackendError:
-    return BackendError(ResultError("COORDINATION_UNAVAILABLE", "the shared coordination store (Redis) did not "
-                                    "answer in time; nothing was sent to Salesforce for these events"))
+    return BackendError(outcomes.error(Code.COORDINATION_UNAVAILABLE, "nothing was sent to Salesforce for "
+                                                         "these events"))
 
 
 def shared_fetch(shared: SharedTokens, identity: Sequence[str], timing: Timing, deadline: float | None,
@@ -47,7 +48,7 @@ def shared_fetch(shared: SharedTokens, identity: Sequence[str], timing: Timing, 
         while True:
             remaining = timing.remaining(deadline)
             if remaining is not None and remaining <= 0:
-                raise BackendError(ResultError("DEADLINE_EXCEEDED", "the call's deadline passed while another "
+                raise BackendError(outcomes.error(Code.DEADLINE_EXCEEDED, "the call's deadline passed while another "
                                                "replica was requesting the Salesforce access token"))
             wait = _LOOK_EVERY if remaining is None else min(_LOOK_EVERY, remaining)
             lease = shared.lease(identity, LEASE_SECONDS, time.monotonic() + wait)

@@ -9,8 +9,9 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote_plus
 
+from core import outcomes
+from core.codes import Code
 from core.describe import ObjectDescribe
-from core.model import ResultError
 from core.names import api_name_problem
 from core.ports import BackendError, Lookup
 from core.typed_values import MAX_STRING_LITERAL, CoercionError, TypedValue, typed
@@ -35,16 +36,16 @@ _NUMBER_TEXT = re.compile(r"-?\d+(?:\.\d+)?", re.ASCII)
 
 
 def _bad_value(field: str, why: str) -> BackendError:
-    return BackendError(ResultError("MATCHER_VALUE_INVALID", f"a value for {field} {why}", (field,)))
+    return BackendError(outcomes.error(Code.MATCHER_VALUE_INVALID, f"a value for {field} {why}", (field,)))
 
 
 def check_name(name: str, what: str = "field") -> str:
     """`name` if it is a strict API name; BackendError (INVALID_FIELD / INVALID_TYPE) otherwise."""
     problem = api_name_problem(name) if isinstance(name, str) else "must be a string"
     if problem:
-        code = "INVALID_TYPE" if what == "object" else "INVALID_FIELD"
+        code = Code.INVALID_TYPE if what == "object" else Code.INVALID_FIELD
         shown = repr(name)[:90] if isinstance(name, str) else type(name).__name__
-        raise BackendError(ResultError(code, f"{what} name {shown} {problem}", (str(name)[:80],)))
+        raise BackendError(outcomes.error(code, f"{what} name {shown} {problem}", (str(name)[:80],)))
     return name
 
 
@@ -154,8 +155,8 @@ class _Planner:
         idx = max(range(len(terms)), key=lambda i: len(terms[i].values))
         term = terms[idx]
         if len(term.values) == 1:
-            raise BackendError(ResultError(
-                "MATCHER_VALUE_INVALID",
+            raise BackendError(outcomes.error(
+                Code.MATCHER_VALUE_INVALID,
                 "one lookup condition is too long for a single query URL; use shorter matcher values",
                 tuple(t.field for t in terms)))
         others = [t for i, t in enumerate(terms) if i != idx]
@@ -219,7 +220,7 @@ def lookup_queries(
     head = f"SELECT {', '.join(select.values())} FROM {lookup.object_name} WHERE "  # noqa: S608
     avail = max_url_bytes - len(url_prefix.encode()) - _cost(head)
     if avail <= 0:
-        raise BackendError(ResultError("MATCHER_VALUE_INVALID", "the lookup's SELECT list alone exceeds the URL "
+        raise BackendError(outcomes.error(Code.MATCHER_VALUE_INVALID, "the lookup's SELECT list alone exceeds the URL "
                                        "budget", tuple(select.values())))
     planner = _Planner(head, avail)
     disjuncts: list[str] = []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -12,30 +11,46 @@ from typing import Any, TypeVar
 
 from adapters.salesforce import composite, soql, write_plan
 from adapters.salesforce.bulk import NOT_PERMITTED, BulkJob, BulkSettings, bulk_row, holds_hash_na
+from adapters.salesforce.bulk_handover import BulkTracker
 from adapters.salesforce.bulk_stream import BulkStream
 from adapters.salesforce.chunking import ChunkSizes, send_sized
 from adapters.salesforce.describe_cache import DescribeCache
-from adapters.salesforce.record_errors import may_be_a_lost_race, missing_record, with_duplicate_field
 from adapters.salesforce.retry import Attempts
-from adapters.salesforce.transport import Session, is_lock_error, is_transient, merge_errors
+from adapters.salesforce.transport import Session, is_lock_error, is_transient, merge_errors, refusal_of
 from adapters.salesforce.write_headers import duplicate_ids
 from adapters.salesforce.write_routing import WriteRouter, WriteRouting
+from core import outcomes
+from core.codes import Code
 from core.describe import ObjectDescribe
 from core.describe_rest import describe_from_rest
 from core.model import ApiUsage, ResultError
 from core.names import normalize_id
 from core.paths import ACTION
-from core.ports import BackendError, FieldIn, Lookup, Record, StreamRow, WriteBatch, WriteOptions, WriteOutcome
+from core.ports import (
+    BackendError,
+    FieldIn,
+    Lookup,
+    Record,
+    RecordRefusal,
+    StreamRow,
+    WriteBatch,
+    WriteOptions,
+    WriteOutcome,
+    hard_delete_per_object,
+    write_per_object,
+)
 from core.record_types import RecordTypeInfo, record_types_from_layouts
+from core.salesforce_answers import may_be_a_lost_race, read, said
 from core.steps import StepClock
+from core.write_guard import Guard, refusals
 from core.write_headers import headers_for
-from core.write_paths import BULK, BULK_JOB_CALLS, PathChoice
+from core.write_paths import BULK, BULK_JOB_CALLS, STREAMED, PathChoice
 
 COLLECTION_LIMIT = 200
+MAX_PARALLEL_JOBS = 5  # hardDelete jobs of one Erase running at once (one per object)
 _MAX_PAGES = 100_000
-_IDS_IN_BRACKETS = re.compile(r"\[([A-Za-z0-9,\s]+)\]")
-# What a collection delete answers for a record that is already gone.
-_GONE = frozenset({"ENTITY_IS_DELETED", "NOT_FOUND"})
+# What a record already gone means.
+_GONE = frozenset({Code.ENTITY_IS_DELETED, Code.NOT_FOUND})
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
@@ -54,10 +69,13 @@ class SalesforceStore:
     def __init__(self, session: Session, describes: DescribeCache, identity: Any, max_in_flight: int = 10,
                  max_url_bytes: int = soql.DEFAULT_MAX_URL_BYTES, batch_size: int = COLLECTION_LIMIT,
                  bulk: BulkSettings | None = None, use_composite: bool = True,
-                 chunk_sizes: ChunkSizes | None = None, routing: WriteRouting | None = None):
+                 chunk_sizes: ChunkSizes | None = None, routing: WriteRouting | None = None,
+                 tracker: BulkTracker | None = None):
         self._session, self._describes, self._identity = session, describes, identity
         self._composite = use_composite
         self._bulk = bulk or BulkSettings()
+        self._tracker = tracker  # the shared register of running Bulk API jobs (None: none kept)
+        self._guard: Guard | None = None  # core.write_guard: which events' writes may still go out
         self._max_in_flight = max(1, max_in_flight)
         self._max_url_bytes = min(max_url_bytes, soql.URI_LIMIT_BYTES)
         self._batch = max(1, min(batch_size, COLLECTION_LIMIT))
@@ -101,12 +119,12 @@ class SalesforceStore:
         try:
             _, body = self._session.json("GET", url)
         except BackendError as exc:
-            if exc.error.code == "NOT_FOUND":
-                raise BackendError(ResultError("NOT_FOUND", f"the org has no object {object_name}, or this user "
+            if exc.error.code == Code.NOT_FOUND:
+                raise BackendError(outcomes.error(Code.NOT_FOUND, f"the org has no object {object_name}, or this user "
                                                "cannot see it", paths=(ACTION.field("object"),))) from None
             raise
         if not isinstance(body, dict) or not body.get("name"):
-            raise BackendError(ResultError("UNKNOWN_EXCEPTION", f"Salesforce sent an unreadable describe of "
+            raise BackendError(outcomes.error(Code.UNKNOWN_EXCEPTION, f"Salesforce sent an unreadable describe of "
                                            f"{object_name}"))
         describe = describe_from_rest(body)
         self._describes.put(self._identity, object_name, describe)
@@ -124,7 +142,7 @@ class SalesforceStore:
             return cached
         _, body = self._session.json("GET", f"{self._session.data_url}/sobjects/{object_name}/describe/layouts/")
         if not isinstance(body, dict):
-            raise BackendError(ResultError("UNKNOWN_EXCEPTION", f"Salesforce sent unreadable record types of "
+            raise BackendError(outcomes.error(Code.UNKNOWN_EXCEPTION, f"Salesforce sent unreadable record types of "
                                            f"{object_name}"))
         infos = record_types_from_layouts(body)
         self._describes.put(self._identity, key, infos)  # type: ignore[arg-type]
@@ -137,14 +155,14 @@ class SalesforceStore:
         try:
             return self._run_lookup(lookup, describe)
         except BackendError as exc:
-            if exc.error.code != "INVALID_FIELD":
+            if exc.error.code != Code.INVALID_FIELD:
                 raise
         # The cached describe may be stale: refresh it once, then retry with what the org has now.
         self._describes.drop(self._identity, lookup.object_name)
         describe = self._fetch_describe(lookup.object_name)
         missing = tuple(dict.fromkeys(n for n in names if describe.field(n) is None))
         if missing:
-            raise BackendError(ResultError("INVALID_FIELD", f"{lookup.object_name} has no field "
+            raise BackendError(outcomes.error(Code.INVALID_FIELD, f"{lookup.object_name} has no field "
                                            f"{', '.join(missing)} (or this user cannot see it)", missing))
         return self._run_lookup(lookup, describe)
 
@@ -158,7 +176,7 @@ class SalesforceStore:
         try:
             return self._run_lookups(lookups, describes)
         except BackendError as exc:
-            if exc.error.code != "INVALID_FIELD":
+            if exc.error.code != Code.INVALID_FIELD:
                 raise
         return [self.find(lookup) for lookup in lookups]  # each refreshes a stale describe once
 
@@ -211,8 +229,13 @@ class SalesforceStore:
         if len(refused) == len(done):  # the job itself was refused (or failed) for want of the permission
             raise BackendError(self._session.scrub(refused[0]))
         for n, item in zip(rows, done, strict=True):
-            results[n] = item if isinstance(item, WriteOutcome) else _outcome(item, "delete", object_name, "")
+            results[n] = item if isinstance(item, WriteOutcome) else _outcome(item, "delete")
         return [self._scrubbed(r) for r in results]
+
+    def hard_delete_many(self, jobs: Sequence[tuple[str, Sequence[str]]]) -> list[list[WriteOutcome] | ResultError]:
+        """Up to MAX_PARALLEL_JOBS jobs at once (each request of each job still takes one of the org's slots)."""
+        return hard_delete_per_object(jobs, self.hard_delete,
+                                      lambda items, fn: self._parallel(items, fn, MAX_PARALLEL_JOBS))
 
     def merged_into(self, object_name: str, ids: Sequence[str]) -> dict[str, str]:
         """queryAll reads the recycle bin, where merged-away records keep their MasterRecordId."""
@@ -259,14 +282,14 @@ class SalesforceStore:
     def _page(self, body: Any, into: list[Record], seen: set[str]) -> str | None:
         """Add a query result page's records; the URL of the next page, if any."""
         if not isinstance(body, dict) or not isinstance(body.get("records"), list):
-            raise BackendError(ResultError("UNKNOWN_EXCEPTION", "Salesforce sent an unreadable query result"))
+            raise BackendError(outcomes.error(Code.UNKNOWN_EXCEPTION, "Salesforce sent an unreadable query result"))
         into.extend(_strip_attributes(r) for r in body["records"] if isinstance(r, dict))
         next_path = body.get("nextRecordsUrl")
         if body.get("done", True) is not False or not next_path:
             return None
         url = self._session.follow(next_path)
         if url in seen:
-            raise BackendError(ResultError("UNKNOWN_EXCEPTION", "Salesforce sent the same next-page URL twice"))
+            raise BackendError(outcomes.error(Code.UNKNOWN_EXCEPTION, "Salesforce sent the same next-page URL twice"))
         seen.add(url)
         return url
 
@@ -279,7 +302,7 @@ class SalesforceStore:
             if next_url is None:
                 return records
             url = next_url
-        raise BackendError(ResultError("UNKNOWN_EXCEPTION", "a query returned too many pages"))
+        raise BackendError(outcomes.error(Code.UNKNOWN_EXCEPTION, "a query returned too many pages"))
 
     def _composite_queries(self, urls: list[str]) -> list[list[Record]]:
         """Every query and its next pages, five queries to a Composite call."""
@@ -297,11 +320,11 @@ class SalesforceStore:
             for group, got in zip(groups, answers, strict=True):
                 for (i, _), (status, body) in zip(group, got, strict=True):
                     if not 200 <= status < 300:
-                        raise BackendError(self._session.scrub(composite.sub_error(status, body)))
+                        raise BackendError(self._session.scrub(said(refusal_of(status, body))))
                     next_url = self._page(body, records[i], seen)
                     if next_url is not None:
                         pending.append((i, next_url))
-        raise BackendError(ResultError("UNKNOWN_EXCEPTION", "a query returned too many pages"))
+        raise BackendError(outcomes.error(Code.UNKNOWN_EXCEPTION, "a query returned too many pages"))
 
     # Writes --------------------------------------------------------------------------------------
     def create(self, object_name: str, records: Sequence[Mapping[str, Any]]) -> list[WriteOutcome]:
@@ -326,9 +349,19 @@ class SalesforceStore:
                 soql.check_name(b.external_id_field)
         return self._write(object_name, batches)
 
+    def guard_writes(self, guard: Guard) -> None:
+        self._guard = guard
+
+    def write_batches(self, batches: Sequence[WriteBatch]) -> list[list[WriteOutcome]]:
+        """Each object's batches as `write` sends them; several objects at once, up to max_in_flight (every
+        request still takes one of the org's slots, and checks the call's stop and deadline first)."""
+        return write_per_object(batches, self.write, self._parallel)
+
     def _write(self, object_name: str, batches: Sequence[WriteBatch], bulk: bool = True) -> list[list[WriteOutcome]]:
         plans = [write_plan.plan(self._session.data_url, object_name, b.kind, b.items, b.external_id_field)
                  for b in batches]
+        for p, b in zip(plans, batches, strict=True):
+            p.tags = b.tags
         results: list[list[WriteOutcome | None]] = [[i if isinstance(i, WriteOutcome) else None for i in p.items]
                                                     for p in plans]
         pending: list[tuple[int, int]] = []
@@ -349,7 +382,8 @@ class SalesforceStore:
                     if refusal is None:
                         self._router.charge(choice)
                     done = ([WriteOutcome(False, error=refusal)] * len(csv_rows) if refusal
-                            else self._send_bulk(p, [p.items[n] for n in csv_rows]))
+                            else self._send_bulk(p, [p.items[n] for n in csv_rows],
+                                                 [batches[k].tags[n] for n in csv_rows] if batches[k].tags else None))
                 for n, outcome in zip(csv_rows, done, strict=True):
                     results[k][n] = outcome
                     tries[(k, n)] = self._attempts(used=1)  # the job was their first attempt
@@ -395,12 +429,12 @@ class SalesforceStore:
         raced = [(k, n) for k, n, error in _failed(results) if plans[k].op == "upsert"
                  and may_be_a_lost_race(error, plans[k].external_id_field)]
         if raced:
-            self._session.telemetry.salesforce_retry("upsert", "DUPLICATE_VALUE")
+            self._session.telemetry.salesforce_retry("upsert", Code.DUPLICATE_VALUE)
             self._send_rows(plans, results, raced, {row: self._attempts() for row in raced}, set(), size)
         flat = [r for rows in results for r in rows]
-        if any(r is not None and r.error is not None and r.error.code == "INVALID_FIELD" for r in flat):
+        if any(r is not None and r.said is not None and r.said.code == Code.INVALID_FIELD for r in flat):
             self._describes.drop(self._identity, object_name)  # the org changed: describe afresh next time
-        return [[self._scrubbed(r) if r is not None else write_plan.fail("UNKNOWN_EXCEPTION", "no result")
+        return [[self._scrubbed(r) if r is not None else write_plan.fail(Code.UNKNOWN_EXCEPTION, "no result")
                  for r in rows] for rows in results]
 
     def _send_rows(self, plans: list[write_plan.Plan], results: list[list[WriteOutcome | None]],
@@ -423,7 +457,8 @@ class SalesforceStore:
         limit are split and only their refused rows resent."""
         def send_many(chunks: list[list[tuple[int, int]]]) -> list[list[WriteOutcome]]:
             self._send_chunked(plans, results, [(c[0][0], [n for _, n in c]) for c in chunks], tries, transient)
-            return [[results[k][n] or write_plan.fail("UNKNOWN_EXCEPTION", "no result") for k, n in c] for c in chunks]
+            return [[results[k][n] or write_plan.fail(Code.UNKNOWN_EXCEPTION, "no result") for k, n in c]
+                    for c in chunks]
 
         per_call = composite.MAX_COLLECTIONS_OR_QUERIES if self._composite else 1
         send_sized(rows, send_many, self._chunk_sizes.of(self._session.base_url, object_name),
@@ -441,16 +476,31 @@ class SalesforceStore:
                 error = composite.sub_error(status, body, p.idempotent)
                 if p.idempotent and is_transient(status, error):
                     transient.update((k, n) for n in positions)
-                return [WriteOutcome(False, error=error)] * len(positions)
-            got = self._outcomes(body, len(positions), p.op, p.idempotent, p.object_name, p.external_id_field)
+                return [write_plan.refused(error)] * len(positions)
+            got = self._outcomes(body, len(positions), p.op, p.idempotent)
             if p.op != "delete" or not attempts.maybe_delivered:
                 return got
             # An earlier attempt of this delete may have been applied before its answer was lost: a record
             # now gone was deleted by this call.
-            return [WriteOutcome(True, id=p.items[n]) if not o.success and o.error is not None
-                    and o.error.code in _GONE else o for n, o in zip(positions, got, strict=True)]
+            return [WriteOutcome(True, id=p.items[n]) if _gone(o, p.object_name) else o
+                    for n, o in zip(positions, got, strict=True)]
 
         def send(group: list[tuple[int, list[int]]]) -> list[list[WriteOutcome]]:
+            """One call, which goes out only if its records' events are still this attempt's (core.write_guard:
+            asked once the call holds its connection slots, right before it is sent)."""
+            tags = [plans[k].tags[n] for k, positions in group for n in positions if plans[k].tags]
+            if self._guard is None or not tags:
+                return send_now(group)
+
+            def gate() -> None:
+                refused = next((r for r in refusals(self._guard, tags) if r is not None), None)
+                if refused is not None and refused.error is not None:
+                    raise BackendError(refused.error)
+
+            with self._session.gated(gate):
+                return send_now(group)
+
+        def send_now(group: list[tuple[int, list[int]]]) -> list[list[WriteOutcome]]:
             carried = [tries[(k, n)] for k, positions in group for n in positions]
             transient.difference_update((k, n) for k, positions in group for n in positions)
             attempts = self._attempts(used=max(a.used for a in carried))
@@ -484,10 +534,13 @@ class SalesforceStore:
         return Attempts(self._session.policy.max_attempts, used)
 
     def _scrubbed(self, outcome: WriteOutcome) -> WriteOutcome:
-        if outcome.error is None:
-            return outcome
-        error = self._session.scrub(outcome.error)
-        return outcome if error is outcome.error else replace(outcome, error=error)
+        if outcome.refusal is not None:
+            refusal = self._session.scrub(outcome.refusal)
+            outcome = outcome if refusal is outcome.refusal else replace(outcome, refusal=refusal)
+        if outcome.error is not None:
+            error = self._session.scrub(outcome.error)
+            outcome = outcome if error is outcome.error else replace(outcome, error=error)
+        return outcome
 
     def upsert_stream(self, object_name: str, external_id_field: str, rows: Iterator[StreamRow | None],
                       clock: StepClock) -> Iterator[tuple[int, WriteOutcome, Record]] | None:
@@ -505,80 +558,104 @@ class SalesforceStore:
 
         def outcome_of(item: Any) -> WriteOutcome:
             return self._scrubbed(item if isinstance(item, WriteOutcome)
-                                  else _outcome(item, "upsert", object_name, external_id_field))
+                                  else _outcome(item, "upsert"))
 
         def write_aside(records: list[Mapping[str, Any]]) -> list[WriteOutcome]:
             return self._write(object_name, [WriteBatch("upsert", records, external_id_field)], bulk=False)[0]
 
-        return BulkStream(self._session, self._bulk, object_name, external_id_field, describe, clock, outcome_of,
-                          write_aside).run(rows)
+        return self._streamed(BulkStream(self._session, self._bulk, object_name, external_id_field, describe, clock,
+                                         outcome_of, write_aside).run(rows))
 
-    def _send_bulk(self, p: write_plan.Plan, payloads: list[Any]) -> list[WriteOutcome]:
+    def _streamed(self, outcomes: Iterator[_T]) -> Iterator[_T]:
+        """The stream's outcomes; once one comes, the write path says bulk (write_path)."""
+        taken = False
+        for outcome in outcomes:
+            if not taken:
+                taken = True
+                self._router.took(PathChoice(BULK, STREAMED, BULK_JOB_CALLS, 0))
+            yield outcome
+
+    def _send_bulk(self, p: write_plan.Plan, payloads: list[Any], tags: list[tuple[str, ...]] | None = None
+                   ) -> list[WriteOutcome]:
         """One Bulk API 2.0 job; its rows' results mapped exactly as collection results are."""
-        rows = [bulk_row(payload) for payload in payloads]
+        refused = refusals(self._guard, tags) if tags else [None] * len(payloads)
+        kept = [n for n, r in enumerate(refused) if r is None]
+        if not kept:
+            return [r for r in refused if r is not None]
+        rows = [bulk_row(payloads[n]) for n in kept]
+        job = BulkJob(self._session, self._bulk, p.object_name, p.op, p.external_id_field,
+                      self._describe_or_none(p.object_name), self._tracker)
+        done = iter(self._bulk_outcomes(job.run(rows, [tags[n] for n in kept] if tags else None), p.op))
+        return [r if r is not None else next(done) for r in refused]
+
+    def resume_bulk(self, job_key: str) -> list[tuple[tuple[str, ...], str, WriteOutcome]]:
+        """Pick up a registered Bulk API job (BulkJob.resume): for each of its rows, the event keys it holds,
+        the kind of write and its outcome; [] when the job is no longer registered."""
+        plan = self._tracker.load(job_key) if self._tracker is not None else None
+        if plan is None:
+            return []
+        job = BulkJob(self._session, self._bulk, plan.object_name, plan.op, plan.external_id_field,
+                      self._describe_or_none(plan.object_name), self._tracker)
+        outcomes = self._bulk_outcomes(job.resume(plan), plan.op)
+        return [(tags, plan.op, outcome) for tags, outcome in zip(plan.tags, outcomes, strict=True)]
+
+    @property
+    def delivered_bulk_jobs(self) -> tuple[str, ...]:
+        return tuple(self._tracker.delivered) if self._tracker is not None else ()
+
+    def _describe_or_none(self, object_name: str) -> ObjectDescribe | None:
         try:  # result rows echo values as stored: tying them back compares cells by field type
-            describe: ObjectDescribe | None = self.describe(p.object_name)
+            return self.describe(object_name)
         except BackendError:
-            describe = None
-        items = BulkJob(self._session, self._bulk, p.object_name, p.op, p.external_id_field, describe).run(rows)
-        return [i if isinstance(i, WriteOutcome) else _outcome(i, p.op, p.object_name, p.external_id_field)
-                for i in items]
+            return None
 
     @staticmethod
-    def _outcomes(body: Any, count: int, op: str, idempotent: bool, object_name: str = "",
-                  external_id_field: str = "") -> list[WriteOutcome]:
+    def _bulk_outcomes(items: Sequence[Any], op: str) -> list[WriteOutcome]:
+        return [i if isinstance(i, WriteOutcome) else _outcome(i, op) for i in items]
+
+    @staticmethod
+    def _outcomes(body: Any, count: int, op: str, idempotent: bool) -> list[WriteOutcome]:
         if not isinstance(body, list) or len(body) != count:
-            code = "UNKNOWN_EXCEPTION" if idempotent else "OUTCOME_UNKNOWN"
+            code = Code.UNKNOWN_EXCEPTION if idempotent else Code.OUTCOME_UNKNOWN
             return [write_plan.fail(code, f"Salesforce answered the {op} with an unreadable result; it may or may "
                                     "not have written these records")] * count
-        return [_outcome(item, op, object_name, external_id_field) for item in body]
+        return [_outcome(item, op) for item in body]
 
-    def _parallel(self, items: Sequence[_T], fn: Callable[[_T], _R]) -> list[_R]:
-        """`fn` over items, up to max_in_flight at once, results in order."""
-        if len(items) <= 1 or self._max_in_flight == 1:
+    def _parallel(self, items: Sequence[_T], fn: Callable[[_T], _R], limit: int = 0) -> list[_R]:
+        """`fn` over items, up to max_in_flight (or `limit`, if lower) at once, results in order."""
+        workers = min(len(items), self._max_in_flight, limit or self._max_in_flight)
+        if workers <= 1:
             return [fn(i) for i in items]
-        with ThreadPoolExecutor(max_workers=min(len(items), self._max_in_flight),
+        with ThreadPoolExecutor(max_workers=workers,
                                 thread_name_prefix="sfdest-sf") as pool:
             return list(pool.map(fn, items))
 
 
-def _matched_ids(message: str) -> tuple[str, ...]:
-    ids = []
-    for group in _IDS_IN_BRACKETS.findall(message):
-        for part in group.split(","):
-            canonical = normalize_id(part.strip())
-            if canonical:
-                ids.append(canonical)
-    return tuple(dict.fromkeys(ids))
-
-
-def _outcome(item: Any, op: str, object_name: str, external_id_field: str) -> WriteOutcome:
-    """One collection result element (`{id, success, errors[{statusCode, message, fields}], created}`)."""
+def _outcome(item: Any, op: str) -> WriteOutcome:
+    """One collection result element (`{id, success, errors[{statusCode, message, fields}], created}`), as
+    Salesforce said it (core reads what a refusal means)."""
     if not isinstance(item, dict):
-        return write_plan.fail("UNKNOWN_EXCEPTION", "Salesforce sent an unreadable result for this record")
+        return write_plan.fail(Code.UNKNOWN_EXCEPTION, "Salesforce sent an unreadable result for this record")
     record_id = str(item.get("id") or "")
     if item.get("success") is True:
         return WriteOutcome(True, id=record_id, created=bool(item.get("created", op == "create")))
     errors = item.get("errors")
-    error = merge_errors(errors if isinstance(errors, list) else [], "statusCode") or ResultError(
-        "UNKNOWN_EXCEPTION", "Salesforce reported a failure without details")
-    error = missing_record(error, op, object_name) or with_duplicate_field(error)
-    several = ("more than one record" in error.message.lower() or error.code == "MULTIPLE_CHOICES") and \
-        "foreign key external id" not in error.message.lower()
-    if op == "upsert" and error.code in ("DUPLICATE_EXTERNAL_ID", "MULTIPLE_CHOICES") and several:
-        ids = _matched_ids(error.message)
-        count = str(len(ids)) if ids else "several"
-        return WriteOutcome(False, id=record_id, matched_ids=ids, error=ResultError(
-            "MULTIPLE_MATCHES", f"{count} {object_name} records have this {external_id_field} value; nothing was "
-            f"written (Salesforce: {error.message[:300]})", (external_id_field,)))
-    return WriteOutcome(False, id=record_id, error=error,
+    refusal = merge_errors(errors if isinstance(errors, list) else [], "statusCode") or RecordRefusal(
+        Code.UNKNOWN_EXCEPTION, "Salesforce reported a failure without details")
+    return WriteOutcome(False, id=record_id, refusal=refusal,
                         matched_ids=duplicate_ids(errors) if isinstance(errors, list) else ())
 
 
-def _failed(results: list[list[WriteOutcome | None]]) -> list[tuple[int, int, ResultError]]:
-    """(plan, position, error) of every refused row."""
-    return [(k, n, r.error) for k, rows in enumerate(results) for n, r in enumerate(rows)
-            if r is not None and not r.success and r.error is not None]
+def _gone(outcome: WriteOutcome, object_name: str) -> bool:
+    """A delete refused because the record is not there (any more)."""
+    error = read(outcome, "delete", object_name).error
+    return not outcome.success and error is not None and error.code in _GONE
+
+
+def _failed(results: list[list[WriteOutcome | None]]) -> list[tuple[int, int, RecordRefusal | ResultError]]:
+    """(plan, position, what was said) of every refused row."""
+    return [(k, n, r.said) for k, rows in enumerate(results) for n, r in enumerate(rows)
+            if r is not None and not r.success and r.said is not None]
 
 
 def _checked_names(lookup: Lookup) -> list[str]:

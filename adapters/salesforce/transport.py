@@ -12,30 +12,31 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import httpx
 
-from adapters.salesforce.allowance import Allowance, CoolOff, is_daily_limit
+from adapters.salesforce.allowance import Allowance, CoolOff
 from adapters.salesforce.auth import Grant, TokenManager
 from adapters.salesforce.budget_gate import BudgetGate
 from adapters.salesforce.retry import Attempts, RetryPolicy, Timing
 from adapters.salesforce.shared_slots import release_shared_slot, take_shared_slot
 from adapters.salesforce.watchdog import Watchdog
+from core import outcomes
+from core.codes import Code
 from core.coordination import Lease, SharedSlots
 from core.model import ApiUsage, ResultError
 from core.paths import CONNECTION
-from core.ports import BackendError
+from core.ports import BackendError, RecordRefusal
+from core.salesforce_answers import said
+from core.salesforce_codes import is_concurrent_limit, is_daily_limit, is_row_lock, status_code
 from core.telemetry import NullTelemetry, Telemetry, org_label
 
 DEFAULT_API_VERSION = "v62.0"
 CALL_OPTIONS = "client=sfdest"
 _VERSION = re.compile(r"v\d{2,3}\.\d", re.ASCII)
 _USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
-_DEFAULT_CODES = {400: "BAD_REQUEST", 401: "INVALID_SESSION_ID", 403: "FORBIDDEN", 404: "NOT_FOUND",
-                  405: "METHOD_NOT_ALLOWED", 414: "URI_TOO_LONG", 431: "REQUEST_HEADER_FIELDS_TOO_LARGE",
-                  500: "UNKNOWN_EXCEPTION", 502: "SERVER_UNAVAILABLE", 503: "SERVER_UNAVAILABLE", 504: "TIMEOUT",
-                  420: "SERVER_UNAVAILABLE"}
+_Said = TypeVar("_Said", RecordRefusal, ResultError)
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # A 401 with this text is a token without the api scope (or a user without API access): no refresh helps.
 _NOT_FOR_REST = "not valid for use with the rest api"
@@ -47,7 +48,7 @@ def api_version(value: str, default: str = DEFAULT_API_VERSION) -> str:
     if re.fullmatch(r"\d{2,3}\.\d", text, re.ASCII):
         text = "v" + text
     if not _VERSION.fullmatch(text):
-        raise BackendError(ResultError("INVALID_CONNECTION", "connection.api_version must look like v62.0",
+        raise BackendError(outcomes.error(Code.INVALID_CONNECTION, "connection.api_version must look like v62.0",
                                        paths=(CONNECTION.field("api_version"),)))
     return text
 
@@ -58,47 +59,50 @@ def parse_usage(header: str | None) -> ApiUsage | None:
     return ApiUsage(int(match.group(1)), int(match.group(2))) if match else None
 
 
-def _error_of(item: dict[str, Any], key: str) -> ResultError:
+def _error_of(item: dict[str, Any], key: str, status: int) -> RecordRefusal:
     fields = item.get("fields") or ()
-    return ResultError(str(item.get(key) or "UNKNOWN_EXCEPTION"), str(item.get("message") or ""),
-                       tuple(str(f) for f in fields) if isinstance(fields, list) else ())
+    return RecordRefusal(str(item.get(key) or Code.UNKNOWN_EXCEPTION), str(item.get("message") or ""),
+                         tuple(str(f) for f in fields) if isinstance(fields, list) else (), status)
 
 
-def merge_errors(items: list[Any], key: str) -> ResultError | None:
-    """One ResultError from a list of Salesforce errors: the first code, every message and field."""
-    errors = [_error_of(i, key) for i in items if isinstance(i, dict)]
+def merge_errors(items: list[Any], key: str, status: int = 0) -> RecordRefusal | None:
+    """One refusal from a list of Salesforce errors, as Salesforce said it: the first code, every message and
+    field."""
+    errors = [_error_of(i, key, status) for i in items if isinstance(i, dict)]
     if not errors:
         return None
     if len(errors) == 1:
         return errors[0]
     fields = tuple(dict.fromkeys(f for e in errors for f in e.fields))
-    return ResultError(errors[0].code, "; ".join(e.message for e in errors if e.message), fields)
+    return RecordRefusal(errors[0].code, "; ".join(e.message for e in errors if e.message), fields, status)
+
+
+def refusal_of(status: int, body: Any) -> RecordRefusal:
+    """Salesforce's error body (`[{"errorCode", "message", "fields"}]`) as it said it; a body without one is
+    the HTTP status alone."""
+    items = body if isinstance(body, list) else [body] if isinstance(body, dict) else []
+    refusal = merge_errors([i for i in items if isinstance(i, dict) and "errorCode" in i], "errorCode", status)
+    return refusal or RecordRefusal(status_code(status), f"Salesforce answered HTTP {status}", (), status)
 
 
 def parse_error(response: httpx.Response) -> ResultError:
-    """A top-level Salesforce error body (`[{"errorCode", "message", "fields"}]`) as a ResultError."""
+    """A top-level Salesforce error body as the error it is to sfdest (core.salesforce_answers)."""
     try:
         body = response.json()
     except ValueError:
         body = None
-    items = body if isinstance(body, list) else [body] if isinstance(body, dict) else []
-    error = merge_errors([i for i in items if isinstance(i, dict) and "errorCode" in i], "errorCode")
-    if error is not None:
-        return ResultError(error.code, error.message[:2000], error.fields)
-    code = _DEFAULT_CODES.get(response.status_code, f"HTTP_{response.status_code}")
-    return ResultError(code, f"Salesforce answered HTTP {response.status_code}")
+    return said(refusal_of(response.status_code, body))
 
 
-def is_lock_error(error: ResultError) -> bool:
-    return error.code == "UNABLE_TO_LOCK_ROW" or (
-        error.code == "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY" and "UNABLE_TO_LOCK_ROW" in error.message)
+def is_lock_error(error: RecordRefusal | ResultError) -> bool:
+    return is_row_lock(error.code, error.message)
 
 
-def is_transient(status: int, error: ResultError) -> bool:
+def is_transient(status: int, error: RecordRefusal | ResultError) -> bool:
     """Whether repeating the same (idempotent) request may succeed (row locks aside: see Session._request)."""
-    if status in (420, 500, 502, 503, 504) or error.code == "SERVER_UNAVAILABLE":
+    if status in (420, 500, 502, 503, 504) or error.code == Code.SERVER_UNAVAILABLE:
         return not is_lock_error(error)
-    return error.code == "REQUEST_LIMIT_EXCEEDED" and "concurrent" in error.message.lower()
+    return is_concurrent_limit(error.code, error.message)
 
 
 def call_kind(method: str, url: str) -> str:
@@ -225,6 +229,18 @@ class Session:
         self.write_headers: dict[str, str] = {}  # an action's write options, sent with every non-GET request
         self.stop: Callable[[], bool] | None = None  # True once the call is cancelled or the server is stopping
         self.limits_seen: Callable[[Any], None] | None = None  # receives each /limits body
+        self._gates = threading.local()
+
+    @contextlib.contextmanager
+    def gated(self, gate: Callable[[], None] | None) -> Iterator[None]:
+        """Requests this thread sends meanwhile call `gate()` once they hold their connection slots, just before
+        going out; it raises BackendError to keep one from being sent (core.write_guard)."""
+        previous = getattr(self._gates, "gate", None)
+        self._gates.gate = gate
+        try:
+            yield
+        finally:
+            self._gates.gate = previous
 
     @property
     def calls(self) -> int:
@@ -247,7 +263,7 @@ class Session:
         """The org's usage as the latest answer reported it: this session's, else any earlier session's."""
         return self._usage or self._allowance.last_usage
 
-    def scrub(self, error: ResultError) -> ResultError:
+    def scrub(self, error: _Said) -> _Said:
         """The error with every secret this session holds or sent masked (an echoing body cannot leak them)."""
         message = self._grant.scrub(error.message, *self._tokens_sent)
         return error if message == error.message else replace(error, message=message)
@@ -256,7 +272,8 @@ class Session:
         """The URL of a server-given path (nextRecordsUrl); only paths under /services/data/ of this org."""
         if not isinstance(path, str) or not path.startswith("/services/data/") or any(
                 ch in path for ch in ("\\", "@", "#")) or "//" in path or ".." in path:
-            raise BackendError(ResultError("UNKNOWN_EXCEPTION", "Salesforce sent a next-page URL outside its data API"))
+            raise BackendError(outcomes.error(
+                Code.UNKNOWN_EXCEPTION, "Salesforce sent a next-page URL outside its data API"))
         return self.base_url + path
 
     def _count(self, kind: str) -> None:
@@ -267,14 +284,15 @@ class Session:
 
     def _check_stop(self) -> None:
         if self.stop is not None and self.stop():
-            raise BackendError(ResultError("CANCELLED", "the call was cancelled, or the server is stopping, before "
-                                           "this Salesforce request; nothing was sent"))
+            raise BackendError(outcomes.error(
+                Code.CANCELLED, "the call was cancelled, or the server is stopping, before "
+                "this Salesforce request; nothing was sent"))
 
     def _send(self, method: str, url: str, token: str, body: Any, content_type: str = "application/json",
               accept: str = "application/json", floor: float = 0.0, sink: IO[bytes] | None = None) -> httpx.Response:
         remaining = self.timing.remaining(self.deadline)
         if remaining is not None and not self._org.slots.acquire(timeout=max(remaining, 0)):
-            raise BackendError(ResultError("DEADLINE_EXCEEDED", "the call's deadline passed while waiting for a "
+            raise BackendError(outcomes.error(Code.DEADLINE_EXCEEDED, "the call's deadline passed while waiting for a "
                                            "free connection to the org; nothing was sent"))
         if remaining is None:
             self._org.slots.acquire()
@@ -282,9 +300,12 @@ class Session:
         try:
             shared = self._shared_slot()
             self._check_stop()  # the wait for a slot may have outlasted the caller, or the call's time
+            gate = getattr(self._gates, "gate", None)
+            if gate is not None:
+                gate()
             remaining = self.timing.remaining(self.deadline)
             if remaining is not None and remaining <= floor:
-                raise BackendError(ResultError("DEADLINE_EXCEEDED", "the call's deadline left no time for this "
+                raise BackendError(outcomes.error(Code.DEADLINE_EXCEEDED, "the call's deadline left no time for this "
                                                "Salesforce request once a connection to the org was free; nothing "
                                                "was sent"))
             timeout = self._timeout if remaining is None else max(min(self._timeout, remaining), 0.001)
@@ -332,8 +353,9 @@ class Session:
         if remaining <= self._floor(idempotent):
             if last is not None:
                 raise BackendError(last)
-            raise BackendError(ResultError("DEADLINE_EXCEEDED", "the call's deadline left no time for this Salesforce "
-                                           "request; nothing was sent"))
+            raise BackendError(outcomes.error(
+                Code.DEADLINE_EXCEEDED, "the call's deadline left no time for this Salesforce "
+                "request; nothing was sent"))
 
     def request(self, method: str, url: str, body: Any = None, idempotent: bool = True,
                 content_type: str = "application/json", accept: str = "application/json",
@@ -367,7 +389,8 @@ class Session:
         kind = call_kind(method, url)
         while True:
             if isinstance(body, StreamedBody) and body.started:  # its rows are gone: it cannot be sent again
-                raise BackendError(last or ResultError("UNKNOWN_EXCEPTION", "a streamed upload cannot be sent again"))
+                raise BackendError(last or outcomes.error(Code.UNKNOWN_EXCEPTION,
+                                                          "a streamed upload cannot be sent again"))
             self._check_stop()
             self._deadline_check(idempotent, last)
             self._admit()
@@ -378,18 +401,19 @@ class Session:
             try:
                 response = self._send(method, url, token, body, content_type, accept, self._floor(idempotent), sink)
             except _NOT_SENT as exc:
-                last = ResultError("CONNECTION_ERROR" if isinstance(exc, httpx.ConnectError) else "TIMEOUT",
-                                   f"could not connect to Salesforce ({type(exc).__name__}); nothing was sent")
+                last = outcomes.error(Code.CONNECTION_ERROR if isinstance(exc, httpx.ConnectError) else Code.TIMEOUT,
+                                      f"could not connect to Salesforce ({type(exc).__name__}); nothing was sent")
             except httpx.TransportError as exc:
                 self._count(kind)
                 if not idempotent:
-                    raise BackendError(ResultError(
-                        "OUTCOME_UNKNOWN", f"the connection failed after the request was sent ({type(exc).__name__}); "
-                        "Salesforce may have written these records, so they were not sent again: check before "
-                        "retrying")) from None
+                    raise BackendError(outcomes.error(
+                        Code.OUTCOME_UNKNOWN, f"the connection failed after the request was sent "
+                        f"({type(exc).__name__}); Salesforce may have written these records, so they were not sent "
+                        "again: check before retrying")) from None
                 attempts.maybe_delivered = True
-                last = ResultError("TIMEOUT" if isinstance(exc, httpx.TimeoutException) else "CONNECTION_ERROR",
-                                   f"Salesforce did not answer ({type(exc).__name__})")
+                last = outcomes.error(
+                    Code.TIMEOUT if isinstance(exc, httpx.TimeoutException) else Code.CONNECTION_ERROR,
+                    f"Salesforce did not answer ({type(exc).__name__})")
             else:
                 self._count(kind)
                 usage = self._note_usage(response)
@@ -410,11 +434,11 @@ class Session:
                     raise BackendError(replace(last, retry_after_seconds=self._allowance.refused(usage)))
                 if status < 500:
                     self._allowance.observe(usage)
-                unknown = status in (500, 504) and last.code != "SERVER_UNAVAILABLE"
+                unknown = status in (500, 504) and last.code != Code.SERVER_UNAVAILABLE
                 if not idempotent:
                     if unknown:
-                        raise BackendError(ResultError(
-                            "OUTCOME_UNKNOWN", f"Salesforce failed while processing the request ({last.code}: "
+                        raise BackendError(outcomes.error(
+                            Code.OUTCOME_UNKNOWN, f"Salesforce failed while processing the request ({last.code}: "
                             f"{last.message[:200]}); it may have written these records, so they were not sent "
                             "again: check before retrying"))
                     raise BackendError(last)
@@ -447,8 +471,8 @@ class Session:
         """Refuse, sending nothing, while the org's daily API allowance is spent."""
         wait = self._allowance.admit()
         if wait > 0:
-            raise BackendError(ResultError(
-                "REQUEST_LIMIT_EXCEEDED", f"the org's daily API request limit was reached (TotalRequests Limit "
+            raise BackendError(outcomes.error(
+                Code.REQUEST_LIMIT_EXCEEDED, f"the org's daily API request limit was reached (TotalRequests Limit "
                 f"exceeded); sfdest sends nothing to it for {math.ceil(wait)} s more", retry_after_seconds=wait))
 
     def _note_usage(self, response: httpx.Response) -> ApiUsage | None:
@@ -467,10 +491,10 @@ class Session:
         error = parse_error(response)
         said = self._grant.scrub(error.message).replace(token, "***")[:200]
         if replays and _NOT_FOR_REST in error.message.lower():
-            raise BackendError(ResultError(
-                "AUTH_FAILED", f"Salesforce refused a freshly issued access token ({error.code}: {said}); check "
+            raise BackendError(outcomes.error(
+                Code.AUTH_FAILED, f"Salesforce refused a freshly issued access token ({error.code}: {said}); check "
                 "that the connected app has the api scope and the user may use the REST API"))
-        retry = ResultError("INVALID_SESSION_ID", f"Salesforce refused {replays + 1} access tokens in a row, the "
+        retry = outcomes.error(Code.INVALID_SESSION_ID, f"Salesforce refused {replays + 1} access tokens in a row, the "
                             f"last freshly issued ({error.code}: {said}); the session may have ended meanwhile: "
                             "retry later")
         if replays >= self.policy.auth_replays:
@@ -485,6 +509,6 @@ class Session:
         try:
             return response.status_code, response.json()
         except ValueError:
-            code = "OUTCOME_UNKNOWN" if not idempotent else "UNKNOWN_EXCEPTION"
-            raise BackendError(ResultError(code, f"Salesforce answered HTTP {response.status_code} with a body that "
+            code = Code.OUTCOME_UNKNOWN if not idempotent else Code.UNKNOWN_EXCEPTION
+            raise BackendError(outcomes.error(code, f"Salesforce answered HTTP {response.status_code} with a body that "
                                            "is not JSON")) from None

@@ -9,14 +9,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.salesforce.composite import Sub
+from core import outcomes
+from core.codes import Code
 from core.model import ResultError
 from core.names import api_name_problem, normalize_id
 from core.parents import ParentRef, rest_fields
-from core.ports import WriteOutcome
+from core.ports import RecordRefusal, WriteOutcome
 
 
-def fail(code: str, message: str, fields: tuple[str, ...] = ()) -> WriteOutcome:
-    return WriteOutcome(False, error=ResultError(code, message, fields))
+def fail(code: Code, message: str, fields: tuple[str, ...] = ()) -> WriteOutcome:
+    """A record refused by sfdest itself (never sent, or its answer lost)."""
+    return WriteOutcome(False, error=outcomes.error(code, message, fields))
+
+
+def refused(why: RecordRefusal | ResultError) -> WriteOutcome:
+    """A record refused: by Salesforce (what it said), or by sfdest on the way (its error)."""
+    if isinstance(why, RecordRefusal):
+        return WriteOutcome(False, refusal=why)
+    return WriteOutcome(False, error=why)
 
 
 def _scalar_problem(value: Any) -> str | None:
@@ -44,10 +54,10 @@ def fields_problem(fields: Mapping[str, Any], forbid_id: bool) -> WriteOutcome |
             problem = "cannot be set in an update (the record id is the update's target)"
         if problem:
             shown = repr(name)[:90] if isinstance(name, str) else type(name).__name__
-            return fail("INVALID_FIELD", f"field name {shown} {problem}", (str(name)[:80],))
+            return fail(Code.INVALID_FIELD, f"field name {shown} {problem}", (str(name)[:80],))
         value_problem = _scalar_problem(value)
         if value_problem:
-            return fail("MAPPING_VALUE_INVALID", f"the value for {name} {value_problem}", (name,))
+            return fail(Code.MAPPING_VALUE_INVALID, f"the value for {name} {value_problem}", (name,))
     return None
 
 
@@ -60,6 +70,7 @@ class Plan:
     data_url: str
     items: list[Any]
     external_id_field: str = ""
+    tags: Sequence[tuple[str, ...]] = ()  # per item, the keys of the events it writes (WriteBatch.tags)
 
     @property
     def idempotent(self) -> bool:
@@ -76,7 +87,7 @@ class Plan:
 
 
 def _malformed(object_name: str) -> WriteOutcome:
-    return fail("MALFORMED_ID", f"{object_name} ID: id value of incorrect type", ("Id",))
+    return fail(Code.MALFORMED_ID, f"{object_name} ID: id value of incorrect type", ("Id",))
 
 
 def plan(data_url: str, object_name: str, op: str, records: Sequence[Any], external_id_field: str = "") -> Plan:
@@ -99,7 +110,7 @@ def plan(data_url: str, object_name: str, op: str, records: Sequence[Any], exter
             problem = fields_problem(record, forbid_id=False)
             key = next((k for k in record if isinstance(k, str) and k.lower() == external_id_field.lower()), None)
             if problem is None and (key is None or record[key] is None or record[key] == ""):
-                problem = fail("MATCHER_VALUE_MISSING", f"the record has no value for the external id field "
+                problem = fail(Code.MATCHER_VALUE_MISSING, f"the record has no value for the external id field "
                                f"{external_id_field}", (external_id_field,))
             items.append(problem or {**typed, **rest_fields(record)})
     return Plan(op, object_name, data_url, items, external_id_field)

@@ -58,7 +58,7 @@ class TestMultiCurrencyOrg:
 
     def test_the_org_refuses_a_currency_it_does_not_enable(self, backend):
         [outcome] = backend.store().create("Account", [{"Name": "Acme", "CurrencyIsoCode": "XXX"}])
-        assert outcome.error.code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+        assert outcome.said.code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
 
 
 def test_mapping_the_currency_in_a_single_currency_org_is_a_validate_error(backend):

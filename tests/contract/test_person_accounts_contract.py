@@ -52,7 +52,7 @@ class TestPersonAccountOrg:
             assert bodies and all(b'"Name"' not in b for b in bodies)
         [outcome] = backend.store().create("Account", [{"Name": "Bo Li", "LastName": "Li", "RecordTypeId": {
             rt.developer_name: rt.id for rt in backend.store().record_types("Account")}["PersonAccount"]}])
-        assert outcome.error.code == "INVALID_FIELD_FOR_INSERT_UPDATE" and outcome.error.fields == ("Name",)
+        assert outcome.said.code == "INVALID_FIELD_FOR_INSERT_UPDATE" and outcome.said.fields == ("Name",)
 
     def test_an_explicit_name_mapping_is_a_validate_error(self, backend):
         conn = backend.connection_for("acme")

@@ -73,9 +73,9 @@ def test_unrestricted_picklists_accept_new_values(backend):
 def test_the_org_itself_refuses_a_bad_restricted_value(backend):
     [outcome] = backend.store().create("Subscription__c", [{"Name": "x", "Tier__c": "Diamond"}])
     assert not outcome.success
-    assert outcome.error.code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
-    assert outcome.error.message == "Tier: bad value for restricted picklist field: Diamond"
-    assert outcome.error.fields == ("Tier__c",)
+    assert outcome.said.code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+    assert outcome.said.message == "Tier: bad value for restricted picklist field: Diamond"
+    assert outcome.said.fields == ("Tier__c",)
 
 
 def test_validate_checks_a_literal_and_sample_events_against_the_picklist(backend):

@@ -109,7 +109,7 @@ def test_dry_run_and_sample_events_use_the_record_types_values(backend):
 def test_the_org_refuses_a_value_its_record_type_does_not_allow(backend):
     basic = _ids(backend)["Basic"]
     [outcome] = backend.store().create("Subscription__c", [{"Name": "x", "Tier__c": "Gold", "RecordTypeId": basic}])
-    assert outcome.error.code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+    assert outcome.said.code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
 
 
 

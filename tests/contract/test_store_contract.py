@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import itertools
+import time
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 
+from core.model import Outcome, ResultError
 from core.names import normalize_id
-from core.ports import FieldIn, Lookup
+from core.outcomes import classify
+from core.ports import FieldIn, Lookup, WriteBatch
+from core.salesforce_answers import read
 from tests.text_variants import JAVA_TRIM, PAIRS
 from tools.emulator import equality
 
@@ -74,8 +79,8 @@ def test_find_evaluates_or_of_and_groups(backend):
 def test_one_refused_record_never_fails_its_neighbours(backend):
     results = backend.store().create("Lead", [lead(), {"Company": "NoLastName"}, lead(last="x" * 81), lead()])
     assert [r.success for r in results] == [True, False, False, True]
-    assert results[1].error.code == "REQUIRED_FIELD_MISSING" and results[1].error.fields == ("LastName",)
-    assert results[2].error.code == "STRING_TOO_LONG"
+    assert results[1].said.code == "REQUIRED_FIELD_MISSING" and results[1].said.fields == ("LastName",)
+    assert results[2].said.code == "STRING_TOO_LONG"
 
 
 def test_update_and_delete_report_per_record(backend):
@@ -84,9 +89,49 @@ def test_update_and_delete_report_per_record(backend):
     assert [r.success for r in store.delete("Lead", [b.id])] == [True]
     updated = store.update("Lead", [(a.id, {"FirstName": "Ann"}), (b.id, {"FirstName": "Gone"})])
     assert updated[0].success and not updated[1].success
-    assert updated[1].error.code in ("ENTITY_IS_DELETED", "NOT_FOUND")
+    assert read(updated[1], "update", "Lead").error.code in ("ENTITY_IS_DELETED", "NOT_FOUND")
     found = store.find(Lookup("Lead", ("Id", "FirstName"), ((FieldIn("Id", (a.id,)),),)))
     assert found[0]["FirstName"] == "Ann"
+
+
+def test_a_round_of_several_objects_answers_each_batch_in_order(backend):
+    store = backend.store()
+    [a] = store.create("Lead", [lead(Email="a@x.com")])
+    batches = [WriteBatch("update", [(a.id, {"FirstName": "Ann"})], object_name="Lead"),
+               WriteBatch("create", [{"LastName": "Ng"}, {"FirstName": "NoLastName"}], object_name="Contact"),
+               WriteBatch("create", [lead(Email="b@x.com")], object_name="Lead"),
+               WriteBatch("create", [{"Name": "x"}], object_name="Leed")]
+    before = store.api_calls
+    answers = store.write_batches(batches)
+    assert [[o.success for o in outcomes] for outcomes in answers] == [[True], [True, False], [True], [False]]
+    assert answers[0][0].id == a.id and answers[1][0].id.startswith("003") and answers[2][0].id.startswith("00Q")
+    assert answers[1][1].said.code == "REQUIRED_FIELD_MISSING"
+    assert answers[3][0].said.code in ("NOT_FOUND", "INVALID_TYPE")  # one object's failure fails its records only
+    assert store.api_calls - before >= 2  # one call per object at least (Composite carries one object's writes)
+    found = store.find(Lookup("Lead", ("Id", "FirstName"), ((FieldIn("Id", (a.id,)),),)))
+    assert found[0]["FirstName"] == "Ann"
+
+
+@pytest.mark.parametrize(("why", "code"), [("stop", "CANCELLED"), ("deadline", "DEADLINE_EXCEEDED")])
+def test_a_round_handed_over_after_a_stop_or_past_the_deadline_sends_nothing(backend, why, code):
+    connection = backend.connection_for("acme")
+    backend.store().describe("Lead")  # the org exists and its describe is cached: only the writes are refused
+    store = backend.factory.open(connection, stop=lambda: True) if why == "stop" else \
+        backend.factory.open(connection, deadline=time.monotonic() - 1)
+    answers = store.write_batches([WriteBatch("create", [lead(Email="s@x.com")] * 3, object_name="Lead"),
+                                   WriteBatch("create", [{"LastName": "Ng"}], object_name="Contact")])
+    assert [[o.error.code if o.error else "" for o in a] for a in answers] == [[code] * 3, [code]]
+    for object_name in ("Lead", "Contact"):
+        assert backend.store().find(Lookup(object_name, ("Id",), ((FieldIn("LastName", ("Ng",)),),))) == []
+
+
+def test_hard_delete_jobs_refused_for_want_of_the_permission_answer_the_refusal(backend):
+    store = backend.store()
+    [a] = store.create("Lead", [lead()])
+    [c] = store.create("Contact", [{"LastName": "Ng"}])
+    answers = store.hard_delete_many([("Lead", [a.id]), ("Contact", [c.id])])
+    assert [x.code if isinstance(x, ResultError) else x for x in answers] == ["FEATURENOTENABLED"] * 2
+    assert [r["Id"] for r in store.find(Lookup("Lead", ("Id",), ((FieldIn("Id", (a.id,)),),)))] == [a.id]
 
 
 def test_upsert_by_external_id_creates_then_updates(backend):
@@ -101,7 +146,7 @@ def test_external_id_values_are_unique(backend):
     store = backend.store()
     store.create("Subscription__c", [{"External_Id__c": "S-9"}])
     dup = store.create("Subscription__c", [{"External_Id__c": "s-9"}])
-    assert not dup[0].success and dup[0].error.code == "DUPLICATE_VALUE"
+    assert not dup[0].success and dup[0].said.code == "DUPLICATE_VALUE"
 
 
 def test_tenants_never_see_each_others_records(backend):
@@ -128,6 +173,8 @@ def test_an_update_or_delete_of_an_id_that_is_no_record_reports_not_found(backen
     never = to_18("00QHs0000ZZZZZZ")
     [updated] = store.update("Lead", [(never, {"FirstName": "Ann"})])
     [deleted] = store.delete("Lead", [never])
+    # what both orgs answer (INVALID_CROSS_REFERENCE_KEY, no field) core reads as NOT_FOUND
+    updated, deleted = read(updated, "update", "Lead"), read(deleted, "delete", "Lead")
     assert (updated.success, updated.error.code, deleted.success, deleted.error.code) == (
         False, "NOT_FOUND", False, "NOT_FOUND")
 
@@ -136,7 +183,8 @@ def test_a_duplicate_external_id_names_the_field(backend):
     store = backend.store()
     store.create("Subscription__c", [{"External_Id__c": "S-8"}])
     [dup] = store.create("Subscription__c", [{"External_Id__c": "s-8"}])
-    assert (dup.error.code, dup.error.fields) == ("DUPLICATE_VALUE", ("External_Id__c",))
+    error = read(dup, "create", "Subscription__c").error
+    assert (error.code, error.fields) == ("DUPLICATE_VALUE", ("External_Id__c",))
 
 
 # SOQL equality as Salesforce documents it (see tools/emulator/equality.py): stored value -> literals that find it,
@@ -205,3 +253,15 @@ def test_find_agrees_with_soql_equality_on_generated_text(backend, pair):
     found = store.find(Lookup("Lead", ("Id",), ((FieldIn("Company", (prefix + b,)),),)))
     field = store.describe("Lead").field("Company")
     assert (made.id in [r["Id"] for r in found]) is equality.equal(row["Company"], prefix + b, field)
+
+
+def test_an_upsert_key_several_records_hold_reads_as_multiple_matches_in_the_one_wording(backend):
+    store = backend.store()
+    [a, b] = store.create("Lead", [lead(Email="twice@x.com"), lead(Email="twice@x.com")])
+    [outcome] = store.upsert("Lead", "Email", [lead(Email="TWICE@x.com")])
+    assert not outcome.success and outcome.refusal is not None  # what the org said, as it said it
+    several = read(outcome, "upsert", "Lead", "Email")  # what it means, as core reads it
+    assert (several.error.code, sorted(several.matched_ids), several.error.fields) == (
+        "MULTIPLE_MATCHES", sorted([a.id, b.id]), ("Email",))
+    assert several.error.message.startswith("2 Lead records match this event; nothing was written")
+    assert classify(several.error)[:2] == (300, Outcome.AMBIGUOUS)

@@ -21,6 +21,7 @@ from core.names import to_18
 from core.outcomes import failure
 from core.ports import BackendError, FieldIn, Lookup, WriteOutcome
 from core.preparation import Prepared
+from core.salesforce_answers import read
 from tests.adapters.salesforce.fakes import INSTANCE, FakeClock, backend, respond
 from tests.fidelity.catalogue import Exchange, fill
 from tools.emulator.server import rsa_key_pair
@@ -102,10 +103,12 @@ def _event(n: int) -> Prepared:
     return Prepared(index=n, event_id=f"e{n}")
 
 
-def per_event(op: str, outcomes: list[WriteOutcome], targets: list[str]) -> list[EventResult]:
-    """Each record's result as core reports it to the host."""
+def per_event(op: str, outcomes: list[WriteOutcome], targets: list[str], object_name: str,
+              key_field: str = "") -> list[EventResult]:
+    """Each record's result as core reports it to the host (what Salesforce said, read by core)."""
     out = []
     for n, (outcome, target) in enumerate(zip(outcomes, targets, strict=True)):
+        outcome = read(outcome, op, object_name, key_field)
         if outcome.success:
             out.append(success(Write(op, _event(n), target), outcome))
         else:
@@ -200,7 +203,8 @@ def _write_face(ex: Exchange, spec: dict[str, Any]) -> Seen:
              "upsert": lambda: store.upsert(obj, spec["external_id"], payload),
              "delete": lambda: store.delete(obj, payload)}
     outcomes, error = _call_error(calls[spec["op"]])
-    return Seen(results=per_event(spec["op"], outcomes, targets) if outcomes is not None else [], error=error)
+    return Seen(results=per_event(spec["op"], outcomes, targets, obj, spec.get("external_id", ""))
+                if outcomes is not None else [], error=error)
 
 
 def _bulk_face(ex: Exchange, spec: dict[str, Any]) -> Seen:
@@ -240,7 +244,8 @@ def _bulk_face(ex: Exchange, spec: dict[str, Any]) -> Seen:
              "upsert": lambda: store.upsert(obj, spec["external_id"], records)}
     outcomes, error = _call_error(calls[op])
     targets = [""] * len(records)
-    return Seen(results=per_event(op, outcomes, targets) if outcomes is not None else [], error=error)
+    return Seen(results=per_event(op, outcomes, targets, obj, spec.get("external_id", ""))
+                if outcomes is not None else [], error=error)
 
 
 def _describe_face(ex: Exchange, spec: dict[str, Any]) -> Seen:

@@ -46,8 +46,8 @@ class SlowStore:
     def create(self, object_name: str, records: Sequence[Mapping[str, Any]]) -> list[WriteOutcome]:
         return self._slowly("create", object_name, records)
 
-    def write(self, object_name: str, batches: Sequence[Any]) -> list[list[WriteOutcome]]:
-        return [self._slowly(b.kind, object_name, b.items) for b in batches]
+    def write_batches(self, batches: Sequence[Any]) -> list[list[WriteOutcome]]:
+        return [self._slowly(b.kind, b.object_name, b.items) for b in batches]
 
     def update(self, object_name: str, records: Sequence[tuple[str, Mapping[str, Any]]]) -> list[WriteOutcome]:
         return self._slowly("update", object_name, records)

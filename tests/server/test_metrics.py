@@ -116,3 +116,24 @@ def test_the_memory_backend_reports_every_call_by_kind():
 def test_a_backend_without_telemetry_still_works():
     store = MemoryBackend().open(Connection(instance_url=INSTANCE))
     assert store.describe("Lead").name == "Lead"
+
+
+def test_the_memory_backends_holdings_stay_at_its_caps(start):
+    running, channel = start(metrics_listen="127.0.0.1:0", memory_max_orgs=3, memory_max_records_per_org=5)
+    stub = destination_pb2_grpc.DestinationServiceStub(channel)
+    for org in range(10):
+        request = apply_request(lead_create(), *(identify_message(f"e{i}", f"{i}@x.io") for i in range(7)),
+                                instance_url=f"https://org{org}.my.salesforce.com")
+        assert [r.status for r in stub.Apply(request, timeout=SAFETY_LIMIT).results] == [201] * 5 + [422] * 2
+    m = scrape(running.metrics_endpoint.port)
+    assert (m[("sfdest_memory_orgs", ())], m[("sfdest_memory_records", ())]) == (3, 15)
+
+
+def test_the_salesforce_backend_reports_no_memory_holdings(start):
+    from adapters.salesforce import SalesforceBackend
+
+    with SalesforceBackend(allow_loopback_http=True) as backend:
+        running, _ = start(backend, metrics_listen="127.0.0.1:0")
+        names = {name for name, _ in scrape(running.metrics_endpoint.port)}
+    assert "sfdest_apply_duration_seconds_count" in names  # the scrape read the server's metrics
+    assert not any(name.startswith("sfdest_memory_") for name in names)

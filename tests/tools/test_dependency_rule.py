@@ -30,6 +30,18 @@ def test_core_importing_a_third_party_package_fails(tmp_path):
     assert "core/ may use the standard library only, not httpx" in result.stderr
 
 
+def test_core_running_threads_processes_or_event_loops_fails(tmp_path):
+    result = run_checker(make_tree(tmp_path, "import threading\nfrom concurrent.futures import ThreadPoolExecutor\n"
+                                   "import asyncio\nimport multiprocessing.pool\nimport json\n"))
+    assert result.returncode == 1
+    for module in ("threading", "concurrent", "asyncio", "multiprocessing"):
+        assert f"core/ must not import {module} (concurrency belongs to the adapters)" in result.stderr
+    assert "json" not in result.stderr
+    (tmp_path / "second").mkdir()
+    adapters = run_checker(make_tree(tmp_path / "second", "import json\n", "import threading\n"))
+    assert adapters.returncode == 0, adapters.stderr
+
+
 def test_core_importing_the_server_fails(tmp_path):
     result = run_checker(make_tree(tmp_path, "from server.app import serve\n"))
     assert result.returncode == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +84,27 @@ class Jobs:
         self.jobs: dict[str, Job] = {}
         self.polls_to_complete = polls_to_complete
         self.seed = seed
+        self.row_copies: Counter[str] = Counter()  # each uploaded data line, by its text: how often it came
+
+    @property
+    def rows_uploaded(self) -> int:
+        """Data rows uploaded to every job so far."""
+        with self.lock:
+            return sum(self.row_copies.values())
+
+    @property
+    def rows_uploaded_twice(self) -> int:
+        """Uploads of a data line already uploaded before (to this job or another): a row sent again."""
+        with self.lock:
+            return sum(n - 1 for n in self.row_copies.values() if n > 1)
+
+    def rows_of(self, job_id: str) -> int:
+        """The data rows uploaded to one job."""
+        with self.lock:
+            return _rows(self.get(job_id))
+
+    def count(self, upload: str) -> None:
+        self.row_copies.update(line for line in upload.splitlines()[1:] if line)
 
     def get(self, job_id: str) -> Job:
         job = self.jobs.get(job_id)
@@ -133,6 +155,7 @@ def upload(emu: Emulator, call: Call) -> Reply:
         if job.state != "Open":
             raise _state_error(job)
         job.uploads.append(call.req.body.decode("utf-8"))
+        emu.bulk.count(job.uploads[-1])
     return Reply.empty(201)
 
 

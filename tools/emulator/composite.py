@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from adapters.memory.results import OrgError, SaveResult, failed
-from core.model import ResultError
+from core.ports import RecordRefusal
 from tools.emulator.faults import LOCK_MESSAGE, fault_reply
 from tools.emulator.rollback import Snapshot, org_lock
 from tools.emulator.save_results import in_collection
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 WRITE_KINDS = frozenset({"collection_create", "collection_update", "collection_upsert", "collection_delete"})
 MAX_RECORDS = 200
 MAX_CHUNKS = 10
-ROLLED_BACK = ResultError("ALL_OR_NONE_OPERATION_ROLLED_BACK", "Record rolled back because not all records were "
+ROLLED_BACK = RecordRefusal("ALL_OR_NONE_OPERATION_ROLLED_BACK", "Record rolled back because not all records were "
                           "valid and the request was using AllOrNone header")
 _TOO_MANY = ApiError(400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call")
 

@@ -31,6 +31,7 @@ _URL = re.compile(r"/services/data/v(\d+)\.0(/[^?]*)?(\?.*)?")
 _REFERENCE_ID = re.compile(r"[A-Za-z0-9_]+")
 _REFERENCE = re.compile(r"@\{([A-Za-z0-9_]+)((?:\.[A-Za-z0-9_]+|\[\d+\])*)\}")
 _DROP_AFTER = "x-emulator-drop-after"  # marks a subrequest whose call's connection is dropped once it ran
+_TRICKLE = "x-emulator-trickle"  # marks a subrequest that runs, after which the whole call's answer trickles
 HALTED = "The transaction was rolled back since another operation in the same transaction failed."
 TOO_MANY = f"The request can’t contain more than {MAX_SUBREQUESTS} operations."
 TOO_MANY_HEAVY = (f"The request can’t contain more than {MAX_COLLECTIONS_OR_QUERIES} sObject Collections or query "
@@ -119,13 +120,16 @@ def _inner(call: routes.Call, sub: dict[str, Any], url: str, all_or_none: bool) 
 
 
 def _faulted(emu: Emulator, inner: routes.Call) -> Reply | None:
-    """A planted fault aimed at this subrequest: row locks per record, a status as its answer, a delay, or a
-    dropped connection (the whole call's: before this subrequest runs, or after it and the rest ran)."""
+    """A planted fault aimed at this subrequest: row locks per record, a status as its answer, a delay, a
+    dropped connection (the whole call's: before this subrequest runs, or after it and the rest ran), or a
+    trickle (it and the rest run; the whole call's answer then comes a byte every `seconds`)."""
     fault = emu.faults.take(inner.req.method, inner.req.path, inner.local_path, inner.kind)
     if fault is not None and fault.kind == "delay":
         time.sleep(fault.seconds)
     if fault is not None and fault.kind == "drop":
         return Reply.dropped() if fault.when == "before" else Reply(0, headers={_DROP_AFTER: "1"})
+    if fault is not None and fault.kind == "trickle":
+        return Reply(0, headers={_TRICKLE: str(fault.seconds)})
     if fault is None or fault.kind == "delay":
         return None
     if fault.kind == "row_lock" and inner.kind in composite.WRITE_KINDS:
@@ -149,7 +153,7 @@ def run(emu: Emulator, call: routes.Call) -> Reply:
     outputs: dict[str, Any] = {}
     failed: set[str] = set()
     answers: list[dict[str, Any]] = []
-    drop = False
+    drop, trickle = False, 0.0
     with org_lock(emu.org):
         snapshot = Snapshot(emu.org, list(emu.org._tables)) if all_or_none else None
         for sub in subs:
@@ -176,6 +180,8 @@ def run(emu: Emulator, call: routes.Call) -> Reply:
                 return reply
             if _DROP_AFTER in reply.headers:
                 drop, reply = True, run_call(emu, inner)
+            if _TRICKLE in reply.headers:
+                trickle, reply = float(reply.headers[_TRICKLE]), run_call(emu, inner)
             result = json.loads(reply.body) if reply.body else None
             headers = {k: v for k, v in reply.headers.items() if k.lower() not in ("content-type", "content-length")}
             answers.append(_entry(ref, reply.status, result, headers))
@@ -188,4 +194,8 @@ def run(emu: Emulator, call: routes.Call) -> Reply:
         if snapshot is not None and failed:
             snapshot.restore()
             answers = [a if a["referenceId"] in failed else _halted(a["referenceId"]) for a in answers]
-    return Reply.dropped() if drop else Reply.json(200, {"compositeResponse": answers})
+    if drop:
+        return Reply.dropped()
+    reply = Reply.json(200, {"compositeResponse": answers})
+    reply.trickle = trickle
+    return reply

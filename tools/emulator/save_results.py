@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from adapters.memory.results import SaveResult
-from core.model import ResultError
+from core.ports import RecordRefusal
 
 # The in-memory Org answers in the port's terms (NOT_FOUND for an id that is no record, a duplicate's
 # field in `fields`), which is what both adapters report to core; this module words them as the wire does.
@@ -13,10 +13,10 @@ from core.model import ResultError
 # An update or delete whose id names no record. sObject Collections and Bulk API answer it with
 # INVALID_CROSS_REFERENCE_KEY "invalid cross reference id", "fields": [] and no id; the single-record
 # resource answers 404 NOT_FOUND "The requested resource does not exist" (sobjects.py).
-NO_SUCH_RECORD = ResultError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ())
+NO_SUCH_RECORD = RecordRefusal("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ())
 
 
-def _unfielded(error: ResultError) -> ResultError:
+def _unfielded(error: RecordRefusal) -> RecordRefusal:
     # DUPLICATE_VALUE arrives with "fields": []; the field is named only in the message
     # (`duplicate value found: Ext__c duplicates value on record with id: 001...`).
     return replace(error, fields=()) if error.code == "DUPLICATE_VALUE" and error.fields else error

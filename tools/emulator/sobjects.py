@@ -8,7 +8,7 @@ from adapters.memory.catalog import describe_json, global_describe_json
 from adapters.memory.describe_json import layouts_json
 from adapters.memory.results import SaveResult, no_such_external_id_field
 from core.describe import ObjectDescribe
-from core.model import ResultError
+from core.ports import RecordRefusal
 from tools.emulator.equality import record_id
 from tools.emulator.save_results import as_sent
 from tools.emulator.wire import ApiError, Reply, error_body, not_found
@@ -47,7 +47,7 @@ def _failure(result: SaveResult) -> Reply:
     return Reply.json(status, body)
 
 
-def _while_reading(error: ResultError) -> bool:
+def _while_reading(error: RecordRefusal) -> bool:
     return error.code == "INVALID_FIELD" and not error.fields and error.message.startswith("No such column")
 
 

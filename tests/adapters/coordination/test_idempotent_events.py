@@ -4,15 +4,18 @@ a repeated event answers its recorded result with no work, one whose earlier att
 
 from __future__ import annotations
 
+import time
+
 import fakeredis
 import pytest
 
 from adapters.coordination.local import LocalKeyLeases
 from adapters.coordination.redis_events import RedisEventLedger
 from adapters.memory.store import MemoryBackend
-from core.coordination import PENDING
-from core.idempotency import event_key
+from core.coordination import PENDING, SENT
+from core.idempotency import EventClaims, event_key
 from core.model import Operation, Outcome, ResultError
+from core.ports import WriteBatch
 from core.service import ApplyService
 from tests.builders import CONN, identify, lead_action
 
@@ -55,7 +58,7 @@ def test_another_action_or_org_is_worked_again(client):
 
 
 def test_an_event_whose_earlier_attempt_did_not_settle_is_uncertain_and_not_written(client):
-    client.set(event_key(CONN.instance_url, UPSERT, "e1"), PENDING)  # a replica died mid-write
+    client.set(event_key(CONN.instance_url, UPSERT, "e1"), f"{SENT}|dead-replica")  # a replica died mid-write
     backend = MemoryBackend()
     report = service(backend, client).apply(CONN, UPSERT, batch()[:2])
     assert [(r.status, r.outcome) for r in report.results] == [(502, Outcome.UNCERTAIN), (201, Outcome.CREATED)]
@@ -76,3 +79,43 @@ def test_a_window_of_zero_turns_it_off(client):
     service(backend, client, window=0).apply(CONN, UPSERT, batch()[:1])
     again = service(backend, client, window=0).apply(CONN, UPSERT, batch()[:1])
     assert again.results[0].outcome is Outcome.UPDATED and again.api_calls > 0 and client.keys("*") == []
+
+
+def _far(seconds: float) -> int:
+    return int((time.time() + seconds) * 1000)
+
+
+def test_an_event_whose_earlier_attempt_stopped_before_sending_it_is_taken_over_and_written(client):
+    client.set(event_key(CONN.instance_url, UPSERT, "e1"), f"{PENDING}|dead-replica|{_far(600)}")  # no heartbeat
+    report = service(MemoryBackend(), client).apply(CONN, UPSERT, batch()[:1])
+    assert (report.results[0].status, report.results[0].outcome) == (201, Outcome.CREATED)
+
+
+def test_a_running_attempt_keeps_its_unsent_events_until_its_deadline(client):
+    alive = RedisEventLedger(client)
+    alive.beat()
+    key = event_key(CONN.instance_url, UPSERT, "e1")
+    client.set(key, f"{PENDING}|{alive.owner}|{_far(600)}")
+    backend = MemoryBackend()
+    busy = service(backend, client).apply(CONN, UPSERT, batch()[:1]).results[0]
+    client.set(key, f"{PENDING}|{alive.owner}|{_far(-1)}")  # its deadline passed: it can send nothing more
+    late = service(backend, client).apply(CONN, UPSERT, batch()[:1]).results[0]
+    assert (busy.status, busy.error.code, busy.retryable, busy.outcome) == (
+        409, "EVENT_IN_PROGRESS", True, Outcome.NOT_ATTEMPTED)
+    assert late.status == 201
+
+
+def test_an_attempt_whose_event_was_taken_over_does_not_write_it(client):
+    backend = MemoryBackend()
+    claims = EventClaims(RedisEventLedger(client), CONN.instance_url, UPSERT, 3600)
+    claims.claim(batch()[:2], time.time() + 60)
+    keys = [event_key(CONN.instance_url, UPSERT, e.id) for e in batch()[:2]]
+    client.set(keys[0], f"{PENDING}|another-replica|{_far(600)}")  # it took e1 over
+    store = backend.open(CONN)
+    store.guard_writes(claims.allow)
+    [outcomes] = store.write("Lead", [WriteBatch("create", [{"LastName": "A", "Company": "X"},
+                                                            {"LastName": "B", "Company": "X"}], "",
+                                                 [(keys[0],), (keys[1],)])])
+    assert [o.error.code if o.error else "written" for o in outcomes] == ["EVENT_TAKEN_OVER", "written"]
+    assert [r["LastName"] for r in backend.tenant(CONN.instance_url).org.records("Lead")] == ["B"]
+    assert client.get(keys[1]).decode().startswith(SENT)

@@ -10,9 +10,8 @@ import pytest
 from adapters.memory.org import Org
 from adapters.memory.results import OrgError
 from core.describe import FieldDescribe, ObjectDescribe
-from core.model import ResultError
 from core.names import normalize_id, to_18
-from core.ports import FieldIn, Lookup
+from core.ports import FieldIn, Lookup, RecordRefusal
 
 
 def lead(last="Ng", company="Acme", **extra):
@@ -70,7 +69,7 @@ def test_the_api_user_is_a_live_user_record(org):
     queue, stranger_id = to_18("00GHs0000000001"), to_18("005Hs0000000001")
     assert org.create("Lead", lead(OwnerId=queue)).success  # a queue (Group) may own a lead
     stranger = org.create("Lead", lead(OwnerId=stranger_id))
-    assert stranger.error == ResultError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ("OwnerId",))
+    assert stranger.error == RecordRefusal("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ("OwnerId",))
     account = org.create("Account", {"Name": "Acme", "OwnerId": queue})
     assert account.error.code == "MALFORMED_ID"  # an Account's owner is a User, never a queue
 
@@ -93,7 +92,7 @@ def test_values_are_stored_by_type(org):
 def test_required_fields_missing_on_create(org, body, missing):
     result = org.create("Lead", body)
     assert not result.success and result.id == ""
-    assert result.error == ResultError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]",
+    assert result.error == RecordRefusal("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]",
                                        tuple(missing))
 
 
@@ -112,7 +111,7 @@ def test_case_requires_nothing(org):
 
 def test_string_too_long_names_the_label_and_limit(org):
     result = org.create("Lead", lead(last="x" * 81))
-    assert result.error == ResultError("STRING_TOO_LONG", f"Last Name: data value too large: {'x' * 81} (max length=80)",
+    assert result.error == RecordRefusal("STRING_TOO_LONG", f"Last Name: data value too large: {'x' * 81} (max length=80)",
                                        ("LastName",))
     assert org.create("Lead", lead(last="x" * 80)).success
 
@@ -137,7 +136,7 @@ def test_amount_message_uses_the_label(org):
 
 def test_unknown_field_is_invalid_field(org):
     result = org.create("Lead", lead(Foo__c=1))
-    assert result.error == ResultError("INVALID_FIELD", "No such column 'Foo__c' on sobject of type Lead")
+    assert result.error == RecordRefusal("INVALID_FIELD", "No such column 'Foo__c' on sobject of type Lead")
 
 
 def test_read_only_fields_cannot_be_written(org):
@@ -170,7 +169,7 @@ def test_invalid_email_is_refused(org):
 def test_external_id_duplicates_are_refused_case_insensitively(org):
     first = org.seed("Subscription__c", {"External_Id__c": "S-1"})
     result = org.create("Subscription__c", {"External_Id__c": "s-1"})
-    assert result.error == ResultError(
+    assert result.error == RecordRefusal(
         "DUPLICATE_VALUE", f"duplicate value found: External_Id__c duplicates value on record with id: {first}",
         ("External_Id__c",))
     other = org.seed("Subscription__c", {"External_Id__c": "S-2"})
@@ -196,14 +195,14 @@ def test_update_cannot_clear_a_required_field(org):
     rid = org.seed("Lead", lead())
     result = org.update("Lead", rid, {"Company": ""})
     assert (result.success, result.id) == (False, rid)
-    assert result.error == ResultError("REQUIRED_FIELD_MISSING", "Required fields are missing: [Company]",
+    assert result.error == RecordRefusal("REQUIRED_FIELD_MISSING", "Required fields are missing: [Company]",
                                        ("Company",))
 
 
 @pytest.mark.parametrize("bad", ["00Q123", "not an id at all", "001Hs0000000000IAA", "00QHs0000000000MAB"])
 def test_malformed_or_foreign_ids_are_malformed_id(org, bad):
     for result in (org.update("Lead", bad, {"FirstName": "x"}), org.delete("Lead", bad)):
-        assert result.error == ResultError("MALFORMED_ID", f"Lead ID: id value of incorrect type: {bad}", ("Id",))
+        assert result.error == RecordRefusal("MALFORMED_ID", f"Lead ID: id value of incorrect type: {bad}", ("Id",))
 
 
 def test_deleted_and_never_existing_ids_are_told_apart(org):
@@ -234,7 +233,7 @@ def test_lookups_must_point_at_a_live_record_of_the_right_object(org):
     lead_id = org.seed("Lead", lead())
     assert org.create("Contact", {"LastName": "Ng", "AccountId": account[:15]}).success
     wrong = org.create("Contact", {"LastName": "Ng", "AccountId": lead_id})
-    assert wrong.error == ResultError("MALFORMED_ID", f"Account ID: id value of incorrect type: {lead_id}",
+    assert wrong.error == RecordRefusal("MALFORMED_ID", f"Account ID: id value of incorrect type: {lead_id}",
                                       ("AccountId",))
     missing = org.create("Contact", {"LastName": "Ng", "AccountId": "001Hs0000000000IAA"})
     assert missing.error.code == "INVALID_CROSS_REFERENCE_KEY"
@@ -369,7 +368,7 @@ def test_save_results_have_the_collections_json_shape(org):
 # Test hooks and concurrency -------------------------------------------------------------------------
 def test_planted_failures_hit_the_matching_record_only(org):
     rid = org.seed("Lead", lead())
-    lock = ResultError("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record")
+    lock = RecordRefusal("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record")
     org.faults.add(lock, record_id=rid[:15])
     org.faults.add(lock, value="poison@x.com", times=None)
     assert org.update("Lead", rid, {"FirstName": "x"}).error == lock

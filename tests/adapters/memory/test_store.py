@@ -10,7 +10,8 @@ import pytest
 from adapters.memory.store import MemoryBackend, tenant_key
 from core.model import ApiUsage, Connection, ResultError
 from core.paths import CONNECTION
-from core.ports import BackendError, FieldIn, Lookup, WriteBatch
+from core.ports import BackendError, FieldIn, Lookup, RecordRefusal, WriteBatch
+from core.salesforce_answers import read
 
 ACME = Connection("https://acme.my.salesforce.com")
 GLOBEX = Connection("https://globex.my.salesforce.com")
@@ -105,23 +106,24 @@ def test_describe_of_an_unknown_object_is_a_backend_error(backend):
 def test_per_record_failures_never_fail_neighbours(backend):
     outcomes = backend.open(ACME).create("Lead", [lead(), {"Company": "x"}, lead(last="x" * 81), lead()])
     assert [o.success for o in outcomes] == [True, False, False, True]
-    assert outcomes[1].error == ResultError("REQUIRED_FIELD_MISSING", "Required fields are missing: [LastName]",
-                                            ("LastName",))
-    assert outcomes[2].error.code == "STRING_TOO_LONG"
+    assert outcomes[1].refusal == RecordRefusal("REQUIRED_FIELD_MISSING", "Required fields are missing: [LastName]",
+                                                ("LastName",))
+    assert outcomes[2].refusal.code == "STRING_TOO_LONG"
 
 
 def test_upsert_reports_created_and_several_matches(backend):
     store = backend.open(ACME)
     [a, b] = store.create("Lead", [lead(Email="dup@x.com"), lead(Email="dup@x.com")])
     outcomes = store.upsert("Lead", "Email", [lead(Email="DUP@x.com"), lead(Email="new@x.com")])
-    assert not outcomes[0].success and outcomes[0].error.code == "MULTIPLE_MATCHES"
+    assert not outcomes[0].success and outcomes[0].refusal.code == "DUPLICATE_EXTERNAL_ID"
+    assert read(outcomes[0], "upsert", "Lead", "Email").error.code == "MULTIPLE_MATCHES"  # what core reads in it
     assert sorted(outcomes[0].matched_ids) == sorted([a.id, b.id])
     assert outcomes[1].success and outcomes[1].created
 
 
 def test_upsert_on_a_field_that_is_no_key_fails_every_record(backend):
     outcomes = backend.open(ACME).upsert("Lead", "Company", [lead(), lead()])
-    assert [o.error.code for o in outcomes] == ["NOT_FOUND", "NOT_FOUND"]
+    assert [o.refusal.code for o in outcomes] == ["NOT_FOUND", "NOT_FOUND"]
 
 
 def test_failed_updates_carry_the_record_id(backend):
@@ -129,7 +131,7 @@ def test_failed_updates_carry_the_record_id(backend):
     [a] = store.create("Lead", [lead()])
     store.delete("Lead", [a.id])
     [outcome] = store.update("Lead", [(a.id, {"FirstName": "x"})])
-    assert (outcome.success, outcome.id, outcome.error.code) == (False, a.id, "ENTITY_IS_DELETED")
+    assert (outcome.success, outcome.id, outcome.refusal.code) == (False, a.id, "ENTITY_IS_DELETED")
 
 
 def test_api_usage_is_org_wide_and_known_after_a_call():
@@ -193,4 +195,4 @@ def test_the_backend_is_safe_across_threads(backend):
 
 def test_writes_to_an_unknown_object_fail_every_record(backend):
     outcomes = backend.open(ACME).create("Leed", [lead(), lead()])
-    assert [o.error.code for o in outcomes] == ["INVALID_TYPE", "INVALID_TYPE"]
+    assert [o.refusal.code for o in outcomes] == ["INVALID_TYPE", "INVALID_TYPE"]

@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from core.model import Operation
+from core.ports import WriteBatch
 from tests.adapters.salesforce.harness import SteppedClock, harness, seed_leads
 from tests.builders import lead, person
 from tools.emulator import dispatch
@@ -82,6 +83,29 @@ def test_lookups_split_for_the_uri_limit_run_concurrently(emulator, overlap):
         report = h.apply(lead(Operation.UPDATE), events)
     assert {r.status for r in report.results} == {200}
     assert lookups >= 3 and emulator.calls["query"] == lookups and overlap.peak["query"] == lookups
+
+
+def test_a_rounds_writes_to_several_objects_run_at_once_in_the_adapter(emulator, overlap):
+    # core hands the round over whole (write_batches); the Salesforce adapter runs its objects' writes at once
+    overlap.hold("collection_create", 2)
+    with harness(emulator) as h:
+        answers = h.backend.open(h.connection).write_batches([
+            WriteBatch("create", [{"LastName": "A", "Company": "X"}], object_name="Lead"),
+            WriteBatch("create", [{"LastName": "B"}], object_name="Contact")])
+    assert [[o.success for o in a] for a in answers] == [[True], [True]]
+    assert emulator.calls["collection_create"] == 2 and overlap.peak["collection_create"] == 2
+
+
+def test_an_erases_hard_delete_jobs_run_at_once_in_the_adapter(emulator, overlap):
+    # core hands the jobs over together (hard_delete_many); the Salesforce adapter runs them at once
+    emulator.org.hard_delete_allowed = True
+    ids = {"Lead": seed_leads(emulator, 2), "Contact": [emulator.org.seed("Contact", {"LastName": "C"})],
+           "Account": [emulator.org.seed("Account", {"Name": "A"})]}
+    overlap.hold("bulk_create", 3)
+    with harness(emulator) as h:
+        answers = h.backend.open(h.connection).hard_delete_many(list(ids.items()))
+    assert [[(o.success, o.id) for o in a] for a in answers] == [[(True, i) for i in v] for v in ids.values()]
+    assert emulator.calls["bulk_create"] == 3 and overlap.peak["bulk_create"] == 3
 
 
 def test_a_deadline_too_near_to_wait_for_a_job_uses_collections(emulator):

@@ -10,6 +10,7 @@ import pytest
 
 from core.model import Action, Event, FieldMapping, Operation, Outcome, RecordMatcher, ValueSource
 from core.names import to_18
+from core.salesforce_answers import read
 from core.service import ApplyService
 from tests.adapters.salesforce import fakes
 from tests.adapters.salesforce import recorded_divergences as rec
@@ -86,7 +87,8 @@ def test_a_duplicate_value_on_another_field_is_not_resent_and_names_that_field()
     org = FakeSalesforce()
     org.on("PATCH", UPSERT, respond(200, [rec.DUPLICATE_OTHER_FIELD]))
     [outcome] = _open(org).upsert("Lead", rec.DUPLICATE_KEY, [{rec.DUPLICATE_KEY: "P-1", "ODK_uuid__c": "u"}])
-    assert (outcome.success, outcome.error.code, outcome.error.fields) == (False, "DUPLICATE_VALUE", ("ODK_uuid__c",))
+    error = read(outcome, "upsert", "Lead", rec.DUPLICATE_KEY).error
+    assert (outcome.success, error.code, error.fields) == (False, "DUPLICATE_VALUE", ("ODK_uuid__c",))
     assert len(org.requests_to("PATCH", UPSERT)) == 1
 
 

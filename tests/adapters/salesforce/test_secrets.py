@@ -139,5 +139,5 @@ def test_data_errors_and_record_errors_echoing_the_access_token_are_masked():
     with pytest.raises(BackendError) as caught:
         store.describe("Lead")
     [outcome] = store.create("Lead", [{"LastName": "A", "Company": "X"}])
-    assert outcome.error.code == "FIELD_CUSTOM_VALIDATION_EXCEPTION" and "***" in outcome.error.message
+    assert outcome.said.code == "FIELD_CUSTOM_VALIDATION_EXCEPTION" and "***" in outcome.said.message
     _assert_clean(*_exception_texts(caught.value), repr(outcome))

@@ -9,6 +9,7 @@ import pytest
 
 from core.names import to_18
 from core.ports import BackendError, FieldIn, Lookup
+from core.salesforce_answers import read
 from tests.adapters.salesforce import fakes
 from tests.adapters.salesforce.fakes import DATA, LEAD_IDS, FakeClock, FakeSalesforce, body_of, respond
 
@@ -135,7 +136,7 @@ def test_create_sends_a_collection_and_maps_each_result_in_order():
     outcomes = _open(org).create("Lead", records)
     assert [(o.success, o.id, o.created) for o in outcomes] == [(True, LEAD_IDS[0], True), (False, "", False),
                                                                (True, LEAD_IDS[1], True)]
-    assert outcomes[1].error.code == "REQUIRED_FIELD_MISSING" and outcomes[1].error.fields == ("Company",)
+    assert outcomes[1].said.code == "REQUIRED_FIELD_MISSING" and outcomes[1].said.fields == ("Company",)
     [request] = org.requests_to("POST", COLLECTIONS)
     assert body_of(request) == {"allOrNone": False, "records": [
         {"attributes": {"type": "Lead"}, **r} for r in records]}
@@ -149,7 +150,7 @@ def test_update_records_carry_their_id_and_malformed_ids_fail_alone():
                                           (LEAD_IDS[1], {"Company": "W"})])
     assert [o.success for o in outcomes] == [True, False, False]
     assert outcomes[1].error.code == "MALFORMED_ID"
-    assert outcomes[2].error.code == "ENTITY_IS_DELETED" and outcomes[2].id == LEAD_IDS[1]
+    assert outcomes[2].said.code == "ENTITY_IS_DELETED" and outcomes[2].id == LEAD_IDS[1]
     [request] = org.requests_to("PATCH", COLLECTIONS)
     assert body_of(request)["records"] == [
         {"attributes": {"type": "Lead"}, "id": LEAD_IDS[0], "Company": "Y"},
@@ -161,7 +162,7 @@ def test_delete_passes_ids_in_the_query_string_without_all_or_none():
     org.on("DELETE", COLLECTIONS, respond(200, [_ok(LEAD_IDS[0]), _err("ENTITY_IS_DELETED", "entity is deleted",
                                                                        rid=LEAD_IDS[1])]))
     outcomes = _open(org).delete("Lead", [LEAD_IDS[0], LEAD_IDS[1]])
-    assert outcomes[0].success and outcomes[1].error.code == "ENTITY_IS_DELETED"
+    assert outcomes[0].success and outcomes[1].said.code == "ENTITY_IS_DELETED"
     [request] = org.requests_to("DELETE", COLLECTIONS)
     assert request.url.params["ids"] == f"{LEAD_IDS[0]},{LEAD_IDS[1]}"
     assert request.url.params["allOrNone"] == "false"
@@ -184,9 +185,11 @@ def test_upsert_matching_several_records_is_a_multiple_match_with_their_ids():
         "DUPLICATE_EXTERNAL_ID", f"Ext__c: more than one record found for external id field: "
         f"[{LEAD_IDS[0]}, {LEAD_IDS[1]}]"), _err("DUPLICATE_EXTERNAL_ID", "Duplicate external id specified: L-2")]))
     outcomes = _open(org).upsert("Lead", "Ext__c", [{"Ext__c": "L-1"}, {"Ext__c": "L-2"}])
-    assert outcomes[0].error.code == "MULTIPLE_MATCHES"
-    assert outcomes[0].matched_ids == (LEAD_IDS[0], LEAD_IDS[1])
-    assert outcomes[1].error.code == "DUPLICATE_EXTERNAL_ID" and outcomes[1].matched_ids == ()
+    several = read(outcomes[0], "upsert", "Lead", "Ext__c")  # what core reads in Salesforce's answer
+    assert several.error.code == "MULTIPLE_MATCHES"
+    assert several.matched_ids == (LEAD_IDS[0], LEAD_IDS[1])
+    other = read(outcomes[1], "upsert", "Lead", "Ext__c")
+    assert other.error.code == "DUPLICATE_EXTERNAL_ID" and other.matched_ids == ()
 
 
 def test_upsert_records_without_a_key_value_fail_alone():
@@ -297,7 +300,7 @@ def test_rows_still_locked_after_the_retries_report_the_lock():
                                                        "access to this record", "fields": []}], "id": LEAD_IDS[0]}
     org.on("PATCH", COLLECTIONS, respond(200, [locked]))
     [outcome] = _open(org).update("Lead", [(LEAD_IDS[0], {"Company": "Y"})])
-    assert outcome.error.code == "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY"
+    assert outcome.said.code == "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY"
     assert len(org.requests_to("PATCH", COLLECTIONS)) == 3
 
 

@@ -13,6 +13,7 @@ from tools.emulator.server import Emulator
 RACERS = 60  # Applies one replica may run at once
 STATE_KEY = "replica-suite-state-key-0123456789"  # seals the tokens the replicas share in Redis
 SHARED_CALLS = 5  # Salesforce requests in flight to one org across the replicas
+MAX_EVENTS = 50_000  # the Bulk handover's figure sends one Apply of 50,000 events (make soak)
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +25,7 @@ def cluster_emulator() -> Iterator[Emulator]:
 @pytest.fixture(scope="session")
 def cluster(redis_server) -> Iterator[Cluster]:
     started = start_cluster(redis_server.url, RACERS, extra={"SFDEST_STATE_KEY": STATE_KEY,
-                                                              "SFDEST_SHARED_CALLS_PER_ORG": str(SHARED_CALLS)})
+                                                              "SFDEST_SHARED_CALLS_PER_ORG": str(SHARED_CALLS),
+                                                              "SFDEST_MAX_EVENTS": str(MAX_EVENTS)})
     yield started
     stop_cluster(started)

@@ -80,6 +80,7 @@ def test_twenty_thousand_events_in_twenty_messages_are_one_bulk_job_with_a_resul
     assert emulator.calls["bulk_create"] == 1 and emulator.calls["bulk_upload"] == 1
     assert emulator.calls["bulk_results"] == 2  # successful and failed rows
     assert last.summary.salesforce_api_calls == emulator.api_calls and last.summary.backend == "salesforce"
+    assert last.summary.write_path == "bulk"
     assert {s.step for s in last.cpu_by_step} >= {"receive", "prepare", "csv", "upload", "poll", "results"}
 
 

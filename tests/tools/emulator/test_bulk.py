@@ -169,3 +169,12 @@ def test_each_closed_job_is_charged_a_daily_bulk_batch_per_ten_thousand_records(
     assert emulator.bulk_batches == (1 + 1 + 2, 15_000)
     emulator.set_bulk_batches(used=14_999)
     assert api.get(f"{V}/limits").json()["DailyBulkApiBatches"] == {"Max": 15_000, "Remaining": 1}
+
+
+def test_uploaded_rows_are_counted_per_job_and_a_row_sent_again_is_seen(emulator, api):
+    first = open_job(api, object="Lead", operation="insert")
+    run(api, first, "LastName,Company\nNg,Acme\nLi,Acme\n")
+    second = open_job(api, object="Lead", operation="insert")
+    run(api, second, "LastName,Company\nLi,Acme\nOk,Acme\n")
+    assert (emulator.bulk.rows_of(first["id"]), emulator.bulk.rows_of(second["id"])) == (2, 2)
+    assert (emulator.bulk.rows_uploaded, emulator.bulk.rows_uploaded_twice) == (4, 1)

@@ -75,6 +75,15 @@ class BudgetCounters(Protocol):
 
     def state(self, org: str) -> BudgetState: ...
 
+    def claim_learning(self, org: str, seconds: float) -> bool:
+        """Claim, for `seconds` at most, the right to ask Salesforce for the org's allowance (GET /limits) while
+        nobody knows it: False while another replica holds the claim."""
+        ...
+
+    def end_learning(self, org: str) -> None:
+        """Give up this replica's claim (asked, or failed to: then another may ask)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Decision:

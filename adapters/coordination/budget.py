@@ -98,7 +98,7 @@ class InProcessBudgetCounters:
             return self._org(org).state
 
     def claim_learning(self, org: str, seconds: float) -> bool:
-        return True  # one replica: its sessions of the org already ask /limits one at a time
+        return self.state(org).limit <= 0  # one replica: its sessions of the org already ask one at a time
 
     def end_learning(self, org: str) -> None:
         pass

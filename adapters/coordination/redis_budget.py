@@ -110,7 +110,8 @@ return save()
 """
 # ARGV: holder, lease ms, not after (ms)
 _CLAIM = IN_TIME + """
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if tonumber(redis.call('HGET', KEYS[1], 'limit') or '0') > 0 then return 0 end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
 return 0
 """
 # ARGV: holder
@@ -165,7 +166,7 @@ class RedisBudgetCounters:
         return _state(self._run(self._state, org))
 
     def claim_learning(self, org: str, seconds: float) -> bool:
-        answer = call(self._claim, keys=[_base(org) + ":asking"],
+        answer = call(self._claim, keys=[_base(org), _base(org) + ":asking"],
                       args=[self._holder, max(1, int(seconds * 1000)), not_after(self._command_seconds)])
         return bool(int(check_in_time(answer)))
 

@@ -61,10 +61,12 @@ class BudgetGate:
         if self._governor is None:
             return None
         try:
+            if self._governor.counters.claim_learning(self._org, seconds):
+                return True
             if self._governor.knows(self._org):
                 self._known = True
                 return None
-            return self._governor.counters.claim_learning(self._org, seconds)
+            return False
         except CoordinationUnavailable:
             return None
 

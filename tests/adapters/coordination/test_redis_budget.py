@@ -167,7 +167,7 @@ def test_a_reservation_that_reaches_redis_after_its_caller_gave_up_takes_nothing
     assert redis.state(ORG).reserved == 0
 
 
-def test_one_replica_at_a_time_may_ask_the_allowance_and_a_failed_ask_lets_the_next_try(redis_server):
+def test_one_replica_at_a_time_may_ask_the_allowance_while_it_is_unknown_and_a_failed_ask_lets_the_next_try(redis_server):
     a, b = replicas(redis_server, 2)
     assert a.claim_learning(ORG, 30) and not b.claim_learning(ORG, 30)  # a asks /limits, b waits
     a.end_learning(ORG)  # a's request failed: nothing learned, the claim is given up
@@ -179,3 +179,6 @@ def test_one_replica_at_a_time_may_ask_the_allowance_and_a_failed_ask_lets_the_n
     while not a.claim_learning(ORG, 30):
         assert time.monotonic() < deadline
         time.sleep(0.05)
+    a.observe(ORG, 10, 15_000)  # a learned the allowance
+    a.end_learning(ORG)
+    assert not b.claim_learning(ORG, 30)  # nobody asks again once it is known

@@ -75,6 +75,16 @@ class BudgetCounters(Protocol):
 
     def state(self, org: str) -> BudgetState: ...
 
+    def claim_learning(self, org: str, seconds: float) -> bool:
+        """Claim, for `seconds` at most, the right to ask Salesforce for the org's allowance (GET /limits) while
+        nobody knows it: False while another replica holds the claim, or once the allowance is known (checked in
+        the same atomic step: a replica that learned it and gave up its claim is never followed by another ask)."""
+        ...
+
+    def end_learning(self, org: str) -> None:
+        """Give up this replica's claim (asked, or failed to: then another may ask)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Decision:

@@ -25,23 +25,31 @@ def _merged_away(result: EventResult) -> bool:
 def follow_merges(store: RecordStore, object_name: str, writes: list[Write], results: dict[int, EventResult],
                   deadline: float | None) -> None:
     """Updates go on to the record their target was merged into (up to MAX_HOPS merges, one queryAll per hop
-    for every such write of the batch); a delete is a 404 naming the surviving record."""
+    for every such write of the batch); a delete is a 404 naming the surviving record (its merges followed as far,
+    one queryAll per further hop only when the record it was merged into was merged in turn)."""
     origin = {w.event.index: w.target for w in writes}
     pending = [w for w in writes if _merged_away(results[w.event.index])]
     met = {w.event.index for w in pending}
     done = [w for w in writes if w.event.index not in met and results[w.event.index].error is None]
+    survivor: dict[int, str] = {}  # a delete's event: the record its target's merges lead to, as far as known
+    chasing: set[int] = set()  # deletes whose survivor so far may itself have been merged away
     for _ in range(MAX_HOPS):
-        if not pending:
-            return
+        if not pending and not chasing:
+            break
         try:
-            masters = store.merged_into(object_name, [w.target for w in pending])
+            masters = store.merged_into(object_name, [w.target for w in pending] + [survivor[i] for i in chasing])
         except BackendError:
-            return  # the 404s stand, without the surviving record's name
+            pending = []  # the 404s stand, naming the surviving record as far as it is known
+            break
+        for i in list(chasing):
+            if survivor[i] in masters:
+                survivor[i] = masters[survivor[i]]
+            else:
+                chasing.discard(i)
         for w in pending:
             if w.target in masters and w.kind == "delete":
-                i = w.event.index
-                results[i] = replace(results[i], matched_ids=(masters[w.target],),
-                                     error=merged_delete_error(object_name, w.target, masters[w.target]))
+                survivor[w.event.index] = masters[w.target]
+                chasing.add(w.event.index)
         moved = [replace(w, target=masters[w.target], round=0) for w in pending
                  if w.target in masters and w.kind != "delete"]
         # Later events of the batch already wrote a record these now reach: write them again after these,
@@ -50,13 +58,16 @@ def follow_merges(store: RecordStore, object_name: str, writes: list[Write], res
         for w in moved:
             first.setdefault(w.target, w.event.index)
         later = [replace(w, round=0) for w in done if w.target in first and w.event.index > first[w.target]]
-        results.update(run_keyed_rounds(store, object_name, sorted(moved + later, key=lambda w: w.event.index),
-                                        deadline))
+        if moved:
+            results.update(run_keyed_rounds(store, object_name, sorted(moved + later, key=lambda w: w.event.index),
+                                            deadline))
         for w in moved:
             if not _merged_away(results[w.event.index]):
                 results[w.event.index] = replace(results[w.event.index], matched_ids=(origin[w.event.index],))
         pending = [w for w in moved if _merged_away(results[w.event.index])]
         done += [w for w in moved if not _merged_away(results[w.event.index])]
+    for i, rid in survivor.items():
+        results[i] = replace(results[i], matched_ids=(rid,), error=merged_delete_error(object_name, origin[i], rid))
     for w in pending:
         i = w.event.index
         results[i] = replace(results[i], error=merged_too_often(object_name, origin[i], w.target))

@@ -96,3 +96,9 @@ class InProcessBudgetCounters:
     def state(self, org: str) -> BudgetState:
         with self._lock:
             return self._org(org).state
+
+    def claim_learning(self, org: str, seconds: float) -> bool:
+        return self.state(org).limit <= 0  # one replica: its sessions of the org already ask one at a time
+
+    def end_learning(self, org: str) -> None:
+        pass

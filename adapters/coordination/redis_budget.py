@@ -8,7 +8,8 @@ Per org (its instance URL hashed, core.coordination.org_key), four keys, each st
 - `...:own` a hash {hour: calls}: sfdest's own calls over the rolling 24 hours, in hourly buckets;
 - `...:held` a hash {holder: calls} and `...:lease` a sorted set {holder: expiry ms}: the calls reserved and not
   yet sent, per replica (holder). Each step of a holder renews its lease; a replica that died leaks nothing for
-  longer than the lease: its reservations are dropped once it ran out.
+  longer than the lease: its reservations are dropped once it ran out;
+- `...:asking` a short lease {holder} while one replica asks GET /limits for an allowance nobody knows yet.
 Reservations are checked against the ceilings (the share, the reserve) in the same script that takes them, so
 two replicas never promise the same call. Every key expires a day after the org's last step.
 """
@@ -107,6 +108,17 @@ _OBSERVE = _LOAD + """
 observe(tonumber(ARGV[5]), tonumber(ARGV[6]))
 return save()
 """
+# ARGV: holder, lease ms, not after (ms)
+_CLAIM = IN_TIME + """
+if tonumber(redis.call('HGET', KEYS[1], 'limit') or '0') > 0 then return 0 end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return 0
+"""
+# ARGV: holder
+_UNCLAIM = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+"""
 _STATE = _LOAD + """
 return {limit, used, own, reserved, refused}
 """
@@ -127,9 +139,11 @@ class RedisBudgetCounters:
         self._release = client.register_script(_RELEASE)
         self._observe = client.register_script(_OBSERVE)
         self._state = client.register_script(_STATE)
+        self._claim = client.register_script(_CLAIM)
+        self._unclaim = client.register_script(_UNCLAIM)
 
     def _run(self, script: Any, org: str, *args: Any) -> list[int]:
-        base = "sfdest:budget:{" + org_key(org) + "}"  # one hash slot for the four keys (Redis Cluster)
+        base = _base(org)
         keys = [base, base + ":own", base + ":held", base + ":lease"]
         return check_in_time(call(script, keys=keys, args=[_WINDOW_MS, self._lease_ms, self._holder, *args]))
 
@@ -150,6 +164,18 @@ class RedisBudgetCounters:
 
     def state(self, org: str) -> BudgetState:
         return _state(self._run(self._state, org))
+
+    def claim_learning(self, org: str, seconds: float) -> bool:
+        answer = call(self._claim, keys=[_base(org), _base(org) + ":asking"],
+                      args=[self._holder, max(1, int(seconds * 1000)), not_after(self._command_seconds)])
+        return bool(int(check_in_time(answer)))
+
+    def end_learning(self, org: str) -> None:
+        call(self._unclaim, keys=[_base(org) + ":asking"], args=[self._holder])
+
+
+def _base(org: str) -> str:
+    return "sfdest:budget:{" + org_key(org) + "}"  # one hash slot for every key of the org (Redis Cluster)
 
 
 def _state(answer: list[Any]) -> BudgetState:

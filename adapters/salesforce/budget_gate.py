@@ -42,7 +42,8 @@ class BudgetGate:
         return self._governor is not None
 
     def needs_limits(self) -> bool:
-        """True once per session when the governor knows nothing of the org yet (then ask /limits)."""
+        """True once per session when the governor knows nothing of the org yet (then ask /limits, or wait for
+        the request another session or replica is making: adapters.salesforce.limits_flight)."""
         if self._governor is None or self.learning or self._known:
             return False
         try:
@@ -53,6 +54,28 @@ class BudgetGate:
             return False  # the reservation of the next call answers for it
         self.learning = True
         return True
+
+    def claim_learning(self, seconds: float) -> bool | None:
+        """True: this replica may ask /limits now (then `end_learning`); False: another replica is asking;
+        None: nothing to ask (the allowance is known by now, or the shared store does not answer)."""
+        if self._governor is None:
+            return None
+        try:
+            if self._governor.counters.claim_learning(self._org, seconds):
+                return True
+            if self._governor.knows(self._org):
+                self._known = True
+                return None
+            return False
+        except CoordinationUnavailable:
+            return None
+
+    def end_learning(self) -> None:
+        if self._governor is not None:
+            try:
+                self._governor.counters.end_learning(self._org)
+            except CoordinationUnavailable:
+                pass  # the claim expires on its own
 
     def left(self) -> int | None:
         if self._governor is None:

@@ -19,6 +19,7 @@ import httpx
 from adapters.salesforce.allowance import Allowance, CoolOff
 from adapters.salesforce.auth import Grant, TokenManager
 from adapters.salesforce.budget_gate import BudgetGate
+from adapters.salesforce.limits_flight import LimitsFlight, Waiter, learn_once
 from adapters.salesforce.retry import Attempts, RetryPolicy, Timing
 from adapters.salesforce.shared_slots import release_shared_slot, take_shared_slot
 from adapters.salesforce.watchdog import Watchdog
@@ -202,6 +203,7 @@ class OrgState:
         self.slots = threading.BoundedSemaphore(max(1, max_in_flight))
         self.watchdog = watchdog  # cuts off answers that would outlast their call
         self.shared = shared
+        self.limits = LimitsFlight()  # the org's GET /limits under way in this process
 
 
 class Session:
@@ -454,9 +456,19 @@ class Session:
             self.telemetry.salesforce_retry(kind, last.code)
 
     def learn_limits(self) -> None:
-        """The org's allowances from /limits (one call): the daily API allowance for a governor that knows
-        nothing of it yet, and whatever else `limits_seen` keeps (the Bulk API batch allowance)."""
-        self.budget.learning = True  # this is the session's /limits request: the governor waits for it
+        """The org's daily allowance from /limits, for a governor that knows nothing of it yet: one call per org
+        for every session and replica (the others wait for its answer)."""
+        learn_once(self._org.limits, self.budget, self._ask_limits,
+                   Waiter(self.timing, self.deadline, self._timeout, self._check_stop), self._timeout)
+
+    def read_limits(self) -> None:
+        """The org's allowances from /limits (one call), whatever the governor knows: what `limits_seen` keeps
+        (the Bulk API batch allowance), and the daily API allowance, so that this is the session's /limits
+        request for the governor too."""
+        self.budget.learning = True
+        self._ask_limits()
+
+    def _ask_limits(self) -> None:
         try:
             _, body = self.json("GET", f"{self.data_url}/limits")
         except BackendError:

@@ -84,7 +84,7 @@ class WriteRouter:
         org, batches = self._session.base_url, self._routing.batches
         left = batches.left(org) if batches is not None else None
         if batches is not None and left is None:
-            self._session.learn_limits()
+            self._session.read_limits()
             left = batches.left(org)
         budget, usage = self._session.budget, self._session.org_usage
         api = budget.left() if budget.active else (max(0, usage.limit - usage.used) if usage else None)

@@ -54,6 +54,18 @@ def test_a_delete_of_a_merged_record_is_not_found_naming_the_survivor(backend, d
     assert org_of(backend).get("Lead", b)["Id"] == b  # the survivor is untouched
 
 
+def test_a_delete_of_a_record_merged_twice_names_the_final_survivor(backend):
+    a, b, c = leads(backend, 3)
+    org = org_of(backend)
+    org.merge("Lead", b, [a])
+    org.merge("Lead", c, [b])  # a went into b, and b into c: c is what survives of a
+    service, conn = ApplyService(backend.factory), backend.connection_for("acme")
+    [result] = service.apply(conn, by_id(Operation.DELETE), [identify("e1", id=a)]).results
+    assert (result.status, result.outcome, result.record_id, result.matched_ids) == (404, Outcome.NOT_FOUND, a, (c,))
+    assert c in result.error.message and result.error.code == "ENTITY_IS_DELETED"
+    assert org.get("Lead", c)["Id"] == c
+
+
 @pytest.mark.parametrize("follow", [False, True])
 def test_without_the_option_or_for_a_plain_delete_nothing_is_followed(backend, follow):
     a, b = leads(backend, 2)

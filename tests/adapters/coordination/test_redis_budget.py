@@ -165,3 +165,20 @@ def test_a_reservation_that_reaches_redis_after_its_caller_gave_up_takes_nothing
     with pytest.raises(CoordinationUnavailable):
         late.reserve(ORG, 10, ApiGovernor(late).fractions)
     assert redis.state(ORG).reserved == 0
+
+
+def test_one_replica_at_a_time_may_ask_the_allowance_while_it_is_unknown_and_a_failed_ask_lets_the_next_try(redis_server):
+    a, b = replicas(redis_server, 2)
+    assert a.claim_learning(ORG, 30) and not b.claim_learning(ORG, 30)  # a asks /limits, b waits
+    a.end_learning(ORG)  # a's request failed: nothing learned, the claim is given up
+    assert b.claim_learning(ORG, 30) and not a.claim_learning(ORG, 30)
+    b.end_learning(ORG)
+    dead = RedisBudgetCounters(connect(redis_server.url), LEASE)
+    assert dead.claim_learning(ORG, 0.2)  # and dies while asking: its claim runs out on its own
+    deadline = time.monotonic() + 30
+    while not a.claim_learning(ORG, 30):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    a.observe(ORG, 10, 15_000)  # a learned the allowance
+    a.end_learning(ORG)
+    assert not b.claim_learning(ORG, 30)  # nobody asks again once it is known

@@ -1,6 +1,6 @@
 """The API budget governor across 3 replicas under load: with SFDEST_API_BUDGET_SHARE=0.5 of an emulated
-allowance, the replicas sharing Redis spend at most the share plus the calls in flight; with local coordination
-(the before figure) each replica spends its own share and together they overspend. Nothing is lost: every
+allowance, the replicas sharing Redis spend at most the share (one of them asking /limits, once); with local
+coordination (the before figure) each replica spends its own share and together they overspend. Nothing is lost: every
 refused event is 429 retryable, and the org holds exactly the records of the written events."""
 
 from __future__ import annotations
@@ -57,6 +57,10 @@ def spend(cluster: Cluster, emulator) -> tuple[int, list[pb.EventResult]]:
     return emulator.api_usage[0], results
 
 
+def limits_calls(emulator) -> int:
+    return sum(r.method == "GET" and r.path.endswith("/limits") for r in emulator.requests)
+
+
 def records(emulator) -> Counter[str]:
     return Counter(row["External_Id__c"] for row in emulator.org.records("Subscription__c"))
 
@@ -68,10 +72,11 @@ def test_replicas_sharing_redis_spend_at_most_the_share_and_lose_nothing(budget_
     written = [r for r in results if r.status in (200, 201)]
     refused = [r for r in results if r.status not in (200, 201)]
     print(f"\nshared (Redis): allowance {LIMIT}, share {SHARE}: 3 replicas spent {used} calls (ceiling {CEILING}, "
-          f"{IN_FLIGHT} Applies in flight); {len(written)} events written, {len(refused)} refused "
-          f"{dict(Counter((r.status, r.error.code) for r in refused))}")
+          f"{IN_FLIGHT} Applies in flight), {limits_calls(emulator)} of them GET /limits; {len(written)} events "
+          f"written, {len(refused)} refused {dict(Counter((r.status, r.error.code) for r in refused))}")
     assert len(results) == APPLIES
-    assert used <= CEILING + IN_FLIGHT  # the share, plus the calls sent while the allowance was still unknown
+    assert limits_calls(emulator) == 1  # one replica asked the allowance, the others waited for what it learned
+    assert used <= CEILING + 1  # the share, plus at most the /limits call sent while the allowance was unknown
     assert used >= CEILING - IN_FLIGHT  # and the share went to work, not to refusals
     assert {(r.status, r.outcome, r.retryable, r.error.code) for r in refused} == {
         (429, pb.OUTCOME_RATE_LIMITED, True, "API_BUDGET_EXHAUSTED")}

@@ -17,6 +17,7 @@ from tests.server.serving import CALL_LIMIT, Served, apply, serving_salesforce
 
 LIMIT, CEILING = 15_000, 12_000
 BATCH = 1000  # one Composite call an Apply (five collections of 200)
+FIRST_APPLIES = 20
 UPSERT_SUBSCRIPTION = action(object="Subscription__c", operation="OPERATION_UPSERT",
                              record_matchers=[{"field": "External_Id__c", "value": {"path": "properties.sub_id"}}],
                              field_mappings=[{"field": "Plan__c", "value": {"path": "properties.plan"}}])
@@ -24,7 +25,8 @@ UPSERT_SUBSCRIPTION = action(object="Subscription__c", operation="OPERATION_UPSE
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
-    with serving_salesforce(SFDEST_API_BUDGET_RESERVE="0.2", SFDEST_METRICS_LISTEN="127.0.0.1:0") as s:
+    with serving_salesforce(SFDEST_API_BUDGET_RESERVE="0.2", SFDEST_METRICS_LISTEN="127.0.0.1:0",
+                            SFDEST_MAX_APPLIES_PER_ORG=str(FIRST_APPLIES)) as s:
         yield s
 
 
@@ -63,8 +65,8 @@ def test_sfdest_never_spends_past_the_reserve_and_every_refused_event_is_retryab
     assert limit == LIMIT
     print(f"allowance {LIMIT}, reserve 20 %: org used {used} (ceiling {CEILING}); {len(written)} events written, "
           f"{len(refused)} refused 429 retryable")
-    # never past 12,000, save the /limits calls Applies made at once while nothing was known (one each)
-    assert used <= CEILING + 4
+    # never past 12,000: the one /limits request counts in it (the other Applies waited for its answer)
+    assert used <= CEILING
     assert used >= CEILING - 1  # and what was left went to writes (an Apply needs 1)
     # nothing lost: the org holds exactly the records of the written events
     keys = Counter(row["External_Id__c"] for row in emulator.org.records("Subscription__c"))
@@ -75,6 +77,25 @@ def test_sfdest_never_spends_past_the_reserve_and_every_refused_event_is_retryab
     assert budget["sfdest_api_budget_refused"] >= len(refused) // BATCH
     assert budget["sfdest_api_budget_reserved"] == 0
     assert budget["sfdest_api_budget_used"] == emulator.api_calls
+
+
+def limits_calls(emulator) -> int:
+    return sum(r.method == "GET" and r.path.endswith("/limits") for r in emulator.requests)
+
+
+def test_first_applies_for_a_fresh_org_ask_its_allowance_once(served, emulator):
+    emulator.set_api_usage(used=0, limit=LIMIT)
+    conn = grant_connection(emulator, "oauth_refresh_token")
+    with ThreadPoolExecutor(FIRST_APPLIES) as pool:  # all at once, before anything is known of the org
+        responses = list(pool.map(lambda k: apply(served, conn, UPSERT_SUBSCRIPTION, *events(k * BATCH)[:1]),
+                                  range(FIRST_APPLIES)))
+    assert [r.status for response in responses for r in response.results] == [201] * FIRST_APPLIES
+    print(f"{FIRST_APPLIES} first Applies at once for a fresh org: {limits_calls(emulator)} GET /limits, "
+          f"{emulator.api_usage[0]} calls in all")
+    assert limits_calls(emulator) == 1  # the others waited for its answer
+    # a later Apply (a new session) asks nothing: the allowance is known
+    apply(served, conn, UPSERT_SUBSCRIPTION, *events(FIRST_APPLIES * BATCH)[:1])
+    assert limits_calls(emulator) == 1
 
 
 def test_validate_reports_the_budget_left(served, emulator):

@@ -94,8 +94,15 @@ class _Org:
 
     def fresh(self, op: Op, n: int) -> list[dict[str, Any]]:
         """n events with keys never used before, their existing records seeded (not through the API)."""
-        tag = _tag(op, n)
+        return self._fresh(op, n, _tag(op, n))
+
+    def _fresh(self, op: Op, n: int, tag: str) -> list[dict[str, Any]]:
         return op.payloads(tag, n, op.seed(self.emulator.org, tag, n))
+
+    def apply_request(self, op: Op, n: int) -> Any:
+        """An Apply of n fresh events, their ids never used before either."""
+        tag = _tag(op, n)
+        return op.request(self.connection, self._fresh(op, n, tag), tag)
 
     def close(self) -> None:
         self.baseline.close()
@@ -129,7 +136,7 @@ class Bench:
     @staticmethod
     def _apply(server: ServerProcess, org: _Org, op: Op, n: int) -> tuple[float, str, int]:
         """One Apply of n fresh events: (seconds, the write path it reports, failed events)."""
-        request = op.request(org.connection, org.fresh(op, n))
+        request = org.apply_request(op, n)
         started = time.perf_counter()
         response = server.stub.Apply(request, timeout=APPLY_TIMEOUT)
         seconds = time.perf_counter() - started

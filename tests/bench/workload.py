@@ -57,10 +57,12 @@ class Op:
     def payloads(self, tag: str, n: int, seeded: dict[int, str]) -> list[dict[str, Any]]:
         return [self.event(tag, i, seeded.get(i, "") if self.kind == "delete_by_id" else "") for i in range(n)]
 
-    def request(self, connection: dict[str, Any], payloads: list[dict[str, Any]]) -> pb.ApplyRequest:
+    def request(self, connection: dict[str, Any], payloads: list[dict[str, Any]], tag: str) -> pb.ApplyRequest:
+        """An Apply of `payloads`, its event ids unique to `tag` (the same id in the same action would be a retry
+        of that event: its running Bulk job would be picked up, nothing written again)."""
         request = pb.ApplyRequest(action=json_format.ParseDict(self.action, pb.Action()),
                                   connection=json_format.ParseDict(connection, pb.Connection()))
-        request.events.extend(pb.Event(id=str(i), payload_json=json.dumps(p)) for i, p in enumerate(payloads))
+        request.events.extend(pb.Event(id=f"{tag}-{i}", payload_json=json.dumps(p)) for i, p in enumerate(payloads))
         return request
 
 

@@ -25,8 +25,11 @@ UPSERT_SUBSCRIPTION = action(object="Subscription__c", operation="OPERATION_UPSE
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
+    # 20 Applies of one org at once: the per-org cap is at most three quarters of SFDEST_MAX_WORKERS (16 by
+    # default: 12), so the workers are raised too, or Applies past 12 in flight are refused ORG_BUSY
     with serving_salesforce(SFDEST_API_BUDGET_RESERVE="0.2", SFDEST_METRICS_LISTEN="127.0.0.1:0",
-                            SFDEST_MAX_APPLIES_PER_ORG=str(FIRST_APPLIES)) as s:
+                            SFDEST_MAX_APPLIES_PER_ORG=str(FIRST_APPLIES),
+                            SFDEST_MAX_WORKERS=str(2 * FIRST_APPLIES)) as s:
         yield s
 
 

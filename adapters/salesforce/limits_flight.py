@@ -5,7 +5,8 @@ the first asks, the others wait for its answer (bounded, and no longer than thei
 cancelled) and then go on, whatever it learned. Across replicas the asker also claims a short lease through the
 budget's counters: while another replica holds it, this one waits briefly for the allowance it learns. A failed
 /limits request leaves nothing behind: the next Apply may ask again (and Sforce-Limit-Info of every answer tells
-the allowance anyway)."""
+the allowance anyway). The write routing's read of the Bulk API batch allowance (kept per process) takes the same
+flight: one request of the org's at a time, which tells the governor's allowance and the batches alike."""
 
 from __future__ import annotations
 
@@ -21,25 +22,34 @@ _SLICE = 0.05  # a waiter looks again this often (for its cancellation, or for a
 _LEASE_SLACK = 5.0
 
 
+class Landing(threading.Event):
+    """Set once the /limits request under way is done; `asked`: this process sent it (else the asker only waited
+    for what another replica learned of the governor's allowance)."""
+
+    asked = False
+
+
 class LimitsFlight:
-    """The /limits request of one org under way in this process, if any."""
+    """The /limits request of one org under way in this process, if any: the governor's (learn_once) or the
+    write routing's (read_once), one at a time."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._under_way: threading.Event | None = None
+        self._under_way: Landing | None = None
 
-    def join(self) -> threading.Event | None:
+    def join(self) -> Landing | None:
         """None: the caller asks (and calls `land` after); else the event set once the asker is done."""
         with self._lock:
             if self._under_way is None:
-                self._under_way = threading.Event()
+                self._under_way = Landing()
                 return None
             return self._under_way
 
-    def land(self) -> None:
+    def land(self, asked: bool = True) -> None:
         with self._lock:
             done, self._under_way = self._under_way, None
         if done is not None:
+            done.asked = asked
             done.set()
 
 
@@ -69,30 +79,55 @@ def learn_once(flight: LimitsFlight, gate: BudgetGate, ask: Callable[[], None], 
     """Ask /limits (`ask`) unless this process or another replica is asking already; then wait for that answer."""
     under_way = flight.join()
     if under_way is not None:
-        while not under_way.is_set():
-            wait = waiter.slice()
-            if wait <= 0:
-                return
-            under_way.wait(wait)
+        _wait(under_way, waiter)
         return
+    asked = False
     try:
-        _ask_across_replicas(gate, ask, waiter, request_seconds + _LEASE_SLACK)
+        asked = _ask_across_replicas(gate, ask, waiter, request_seconds + _LEASE_SLACK)
     finally:
-        flight.land()
+        flight.land(asked)
 
 
-def _ask_across_replicas(gate: BudgetGate, ask: Callable[[], None], waiter: Waiter, lease_seconds: float) -> None:
+def read_once(flight: LimitsFlight, known: Callable[[], bool], ask: Callable[[], None], waiter: Waiter) -> None:
+    """Ask /limits (`ask`) for what only this process keeps (the Bulk API batch allowance) until `known()`: one
+    request of the org's in this process at a time, the others wait for its answer and go on with whatever it
+    told (a failed ask is not repeated by its waiters: the next write asks again). A request that was not this
+    process's (the governor's asker waited for another replica) tells nothing here: a waiter of it asks after."""
+    while not known():
+        under_way = flight.join()
+        if under_way is None:
+            try:
+                ask()
+            finally:
+                flight.land()
+            return
+        if not _wait(under_way, waiter) or under_way.asked:
+            return
+
+
+def _wait(under_way: Landing, waiter: Waiter) -> bool:
+    """Wait for the request under way; False when the waiter gave up first (cancelled or out of time)."""
+    while not under_way.is_set():
+        wait = waiter.slice()
+        if wait <= 0:
+            return False
+        under_way.wait(wait)
+    return True
+
+
+def _ask_across_replicas(gate: BudgetGate, ask: Callable[[], None], waiter: Waiter, lease_seconds: float) -> bool:
+    """True when this replica asked."""
     while True:
         claimed = gate.claim_learning(lease_seconds)
         if claimed is None:
-            return  # known by now, or the store is unreachable (the next reservation answers for it)
+            return False  # known by now, or the store is unreachable (the next reservation answers for it)
         if claimed:
             try:
                 ask()
             finally:
                 gate.end_learning()
-            return
+            return True
         wait = waiter.slice()  # another replica asks: wait for what it learns (or for its claim to end)
         if wait <= 0:
-            return
+            return False
         time.sleep(wait)

@@ -80,11 +80,12 @@ class WriteRouter:
 
     def _remaining(self) -> Remaining:
         """What the org has left: API calls (the governor's count, else the last Sforce-Limit-Info) and Bulk
-        API batches (read from /limits the first time, one call, which also tells the API usage)."""
+        API batches (read from /limits while unknown: one request of the org's in this process, which also tells
+        the governor its allowance; concurrent writes wait for its answer)."""
         org, batches = self._session.base_url, self._routing.batches
         left = batches.left(org) if batches is not None else None
-        if batches is not None and left is None:
-            self._session.read_limits()
+        if batches is not None and left is None:  # one /limits request of the org's at a time (the governor's too)
+            self._session.read_limits(lambda: batches.left(org) is not None)
             left = batches.left(org)
         budget, usage = self._session.budget, self._session.org_usage
         api = budget.left() if budget.active else (max(0, usage.limit - usage.used) if usage else None)

@@ -11,7 +11,7 @@ import fakeredis
 from adapters.coordination.budget import InProcessBudgetCounters
 from adapters.coordination.redis_budget import RedisBudgetCounters
 from adapters.salesforce.budget_gate import BudgetGate
-from adapters.salesforce.limits_flight import LimitsFlight, Waiter, learn_once
+from adapters.salesforce.limits_flight import LimitsFlight, Waiter, learn_once, read_once
 from adapters.salesforce.retry import Timing
 from core.budget import ApiGovernor, BudgetCounters
 from core.model import ApiUsage, ResultError
@@ -128,3 +128,51 @@ def test_across_replicas_a_failed_ask_lets_the_other_replica_ask():
     ask_b.answer.set()
     learn_once(LimitsFlight(), b, ask_b, waiter(), 30.0)
     assert (failing.asked, ask_b.asked) == (1, 1) and a.left() == 7_500
+
+
+class BatchesRead:
+    """The write routing's /limits read as a test sees it: counted; it tells the batches unless it fails."""
+
+    def __init__(self, fails: bool = False):
+        self.fails, self.asked, self.known, self.answer = fails, 0, False, threading.Event()
+
+    def __call__(self) -> None:
+        self.asked += 1
+        self.answer.wait(BOUND)
+        self.known = not self.fails
+
+
+def test_reads_of_the_batches_wait_for_the_one_request_under_way_and_a_failed_one_is_not_repeated_by_them():
+    for fails in (False, True):
+        flight, read = CountedFlight(), BatchesRead(fails)
+        threads = [threading.Thread(target=read_once, args=(flight, lambda: read.known, read, waiter()))
+                   for _ in range(20)]
+        for t in threads:
+            t.start()
+        eventually(lambda: flight.joined == 20)
+        read.answer.set()
+        for t in threads:
+            t.join(BOUND)
+        assert read.asked == 1 and read.known is not fails
+
+
+def test_a_read_of_the_batches_waits_for_the_governors_request_and_asks_after_one_another_replica_made():
+    server = fakeredis.FakeServer()
+    a, b = (gate_of(RedisBudgetCounters(fakeredis.FakeRedis(server=server), 30.0)) for _ in range(2))
+    ask_a = Asker(a)
+    leader = threading.Thread(target=learn_once, args=(LimitsFlight(), a, ask_a, waiter(), 30.0))
+    leader.start()
+    eventually(lambda: ask_a.asked == 1)
+    flight_b, read_b = CountedFlight(), BatchesRead()
+    read_b.answer.set()
+    learner_b = threading.Thread(target=learn_once, args=(flight_b, b, Asker(b), waiter(), 30.0))
+    learner_b.start()  # replica b's governor waits for replica a's answer (its flight: not b's own request)
+    eventually(lambda: flight_b.joined == 1)
+    reader_b = threading.Thread(target=read_once, args=(flight_b, lambda: read_b.known, read_b, waiter()))
+    reader_b.start()
+    eventually(lambda: flight_b.joined == 2)  # the read waits for b's governor flight
+    assert read_b.asked == 0
+    ask_a.answer.set()
+    for t in (leader, learner_b, reader_b):
+        t.join(BOUND)
+    assert b.left() == 7_500 and read_b.asked == 1 and read_b.known  # b's batches: b's own one request

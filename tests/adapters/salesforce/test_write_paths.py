@@ -3,7 +3,10 @@ counted down by sfdest's own jobs; the path of each Apply in its report."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+
+import pytest
 
 from adapters.coordination.budget import InProcessBudgetCounters
 from adapters.memory.store import MemoryBackend
@@ -61,3 +64,35 @@ def test_one_limits_request_tells_both_the_governor_and_the_batches(emulator):
         report = h.apply(subscription_upsert(), _events(0))
     assert report.write_path == "bulk" and {r.status for r in report.results} == {201}
     assert emulator.calls["limits"] == 1 and report.api_calls == 1 + emulator.bulk_calls
+
+
+FIRST_WRITES = 20
+
+
+def _first_writes_at_once(h, size: int) -> list:
+    """FIRST_WRITES Applies at once, each one write of `size` records (Bulk weighed), on an org nothing is known of."""
+    with ThreadPoolExecutor(FIRST_WRITES) as pool:
+        return list(pool.map(lambda k: h.apply(subscription_upsert(), _events(k * RECORDS)[:size]),
+                             range(FIRST_WRITES)))
+
+
+@pytest.mark.parametrize("governed", [False, True], ids=["no governor", "governor"])
+def test_concurrent_first_writes_read_the_org_limits_once(emulator, governed):
+    """The batch allowance is read from /limits by one session, the others wait for its answer: with a governor
+    that request is the governor's one /limits request too."""
+    size = 50
+    with harness(emulator, bulk_threshold=size, write_path="auto") as h:
+        h.warm(SUB)  # describe cached: the write's path is the first thing each Apply needs /limits for
+        if governed:
+            h.backend.budget = ApiGovernor(InProcessBudgetCounters(), share=0.5)  # knows nothing of the org yet
+        reports = _first_writes_at_once(h, size)
+        assert {r.status for report in reports for r in report.results} == {201}
+        assert emulator.calls["limits"] == 1
+        assert h.backend.bulk_batches.left(emulator.base_url) is not None
+        if governed:
+            assert h.backend.budget.knows(emulator.base_url)
+        # a later write asks nothing: both allowances are known
+        h.apply(subscription_upsert(), _events(FIRST_WRITES * RECORDS)[:size])
+    assert emulator.calls["limits"] == 1
+    print(f"{FIRST_WRITES} first writes at once ({'with' if governed else 'without'} a governor): "
+          f"{emulator.calls['limits']} GET /limits")

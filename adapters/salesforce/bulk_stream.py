@@ -140,8 +140,12 @@ class BulkStream:
 
     def __init__(self, session: Session, settings: BulkSettings, object_name: str, external_id_field: str,
                  describe: ObjectDescribe | None, clock: StepClock, outcome_of: Callable[[Item], WriteOutcome],
-                 write_aside: Callable[[list[Mapping[str, Any]]], list[WriteOutcome]]):
+                 write_aside: Callable[[list[Mapping[str, Any]]], list[WriteOutcome]],
+                 closing: Callable[[int], None] = lambda records: None):
+        """`closing(records)`: a job of `records` rows is about to be closed (processed, so charged to the org's
+        DailyBulkApiBatches)."""
         self._session, self._settings, self._describe, self._clock = session, settings, describe, clock
+        self._closing = closing
         self._object, self._external = object_name, external_id_field
         self._outcome_of, self._write_aside = outcome_of, write_aside
         self._ready: list[Answered] = []  # rows answered without a job
@@ -191,6 +195,7 @@ class BulkStream:
             if failure is not None:
                 yield from ((tag, WriteOutcome(False, error=failure), _NOTHING) for tag in ledger.tags)
                 return
+            self._closing(len(ledger.tags))
             with self._clock.step("poll"):
                 info = job.wait_closed(len(ledger.tags))
             outcomes = self._clock.timed("results", job.results(info, ledger))

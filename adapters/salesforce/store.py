@@ -44,7 +44,7 @@ from core.salesforce_answers import may_be_a_lost_race, read, said
 from core.steps import StepClock
 from core.write_guard import Guard, refusals
 from core.write_headers import headers_for
-from core.write_paths import BULK, BULK_JOB_CALLS, STREAMED, PathChoice
+from core.write_paths import BULK, BULK_JOB_CALLS, STREAMED, PathChoice, bulk_batches
 
 COLLECTION_LIMIT = 200
 MAX_PARALLEL_JOBS = 5  # hardDelete jobs of one Erase running at once (one per object)
@@ -563,8 +563,11 @@ class SalesforceStore:
         def write_aside(records: list[Mapping[str, Any]]) -> list[WriteOutcome]:
             return self._write(object_name, [WriteBatch("upsert", records, external_id_field)], bulk=False)[0]
 
+        def closing(records: int) -> None:  # the org charges the job's batches as Apply's jobs
+            self._router.charge(PathChoice(BULK, STREAMED, BULK_JOB_CALLS, bulk_batches(records)))
+
         return self._streamed(BulkStream(self._session, self._bulk, object_name, external_id_field, describe, clock,
-                                         outcome_of, write_aside).run(rows))
+                                         outcome_of, write_aside, closing).run(rows))
 
     def _streamed(self, outcomes: Iterator[_T]) -> Iterator[_T]:
         """The stream's outcomes; once one comes, the write path says bulk (write_path)."""

@@ -141,3 +141,19 @@ def test_a_job_ends_at_its_upload_limit_and_the_next_job_takes_the_rest():
     assert sorted(tag for tag, outcome, _ in outcomes if outcome.success) == list(range(1000))
     assert len(org.jobs) >= 7 and sum(n for _, n in org.jobs) == 1000  # about 15 bytes a row
     assert max(org.pieces) <= 2000  # one piece a job here: the header and the rows that fit
+
+
+def test_streamed_jobs_are_counted_against_the_orgs_daily_bulk_batches():
+    """As an Apply's job: one batch per 10,000 rows of each job (a job of 10,001 rows: 2)."""
+    org, clock = BulkOrg(), FakeClock()
+    backend = SalesforceBackend(transport=StreamingTransport(org), clock=clock, sleep=clock.sleep,
+                                rng=random.Random(7))
+    s = backend.open(connection())
+    instance = connection().instance_url
+    backend.bulk_batches.observe(instance, {"DailyBulkApiBatches": {"Max": 15_000, "Remaining": 100}})
+    outcomes = s.upsert_stream("Lead", "Ext__c", itertools.chain(rows(5), [JOB_BREAK], rows(10_001, 5)), StepClock())
+    assert outcomes is not None
+    assert sum(outcome.success for _, outcome, _ in outcomes) == 10_006
+    assert [n for _, n in org.jobs] == [5, 10_001]
+    assert backend.bulk_batches.left(instance) == 100 - 1 - 2
+    assert s.write_path == "bulk"

@@ -95,17 +95,24 @@ class EraseService:
         for i, ident in enumerate(identifiers):
             objects.setdefault(ident.object_name.lower(), []).append((i, ident))
         lookups = self._lookups(store, objects)
-        found: dict[str, tuple[str, str]] = {}  # id -> (object, found by)
-        contacts: dict[str, str] = {}
-        for (lookup, labels), records in zip(lookups, store.find_many([lk for lk, _ in lookups]), strict=True):
-            for record in records:
-                rid = str(record["Id"])
-                found.setdefault(rid, (lookup.object_name, labels[_which(record, lookup)]))
-                if record.get("IsConverted") is True and record.get("ConvertedContactId"):
-                    contacts.setdefault(str(record["ConvertedContactId"]), f"Lead {rid} was converted to it")
-        for rid, why in contacts.items():
-            found.setdefault(rid, ("Contact", why))
-        return self._delete(store, found, hard_delete)
+        # The lookups and the deletes after them are reserved together (the least the deletes take: one call, or
+        # a hardDelete job per object looked up): a budget that cannot pay for both refuses the Erase before
+        # the lookups are sent (BackendError with the governor's retryable refusal).
+        with store.reserve(lookups[0][0].object_name, [lk for lk, _ in lookups], 1,
+                           jobs=len(lookups) if hard_delete else 0) as refusal:
+            if refusal is not None:
+                raise BackendError(refusal)
+            found: dict[str, tuple[str, str]] = {}  # id -> (object, found by)
+            contacts: dict[str, str] = {}
+            for (lookup, labels), records in zip(lookups, store.find_many([lk for lk, _ in lookups]), strict=True):
+                for record in records:
+                    rid = str(record["Id"])
+                    found.setdefault(rid, (lookup.object_name, labels[_which(record, lookup)]))
+                    if record.get("IsConverted") is True and record.get("ConvertedContactId"):
+                        contacts.setdefault(str(record["ConvertedContactId"]), f"Lead {rid} was converted to it")
+            for rid, why in contacts.items():
+                found.setdefault(rid, ("Contact", why))
+            return self._delete(store, found, hard_delete)
 
     @staticmethod
     def _lookups(store: RecordStore, objects: dict[str, list[tuple[int, PersonIdentifier]]]

@@ -133,10 +133,11 @@ class RecordStore(Protocol):
         """Send these headers with every later write of this store (collections only: no Bulk API job)."""
         ...
 
-    def reserve(self, object_name: str, lookups: Sequence[Lookup], records: int, kinds: int = 1
+    def reserve(self, object_name: str, lookups: Sequence[Lookup], records: int, kinds: int = 1, jobs: int = 0
                 ) -> AbstractContextManager[ResultError | None]:
         """Reserve, before any is sent, the API calls of these lookups and of writing up to `records` records
-        of `object_name` (of up to `kinds` kinds of write) after them, with the org's API budget governor;
+        of `object_name` (of up to `kinds` kinds of write) and of `jobs` Bulk API jobs (an Erase's hardDelete
+        jobs, one per object) after them, with the org's API budget governor;
         yields the refusal (nothing reserved: send nothing) or None. Calls the requests inside did not use
         are released at the end. A store without a governor yields None."""
         ...

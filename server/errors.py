@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -23,6 +23,9 @@ ERROR_TABLE: dict[str, grpc.StatusCode] = {
     "ORG_NOT_ALLOWED": grpc.StatusCode.PERMISSION_DENIED,
     "ORG_BUSY": grpc.StatusCode.RESOURCE_EXHAUSTED,
     "SERVER_BUSY": grpc.StatusCode.RESOURCE_EXHAUSTED,
+    # The org's API allowance (or sfdest's budget of it) cannot pay for the request: nothing was sent; RetryInfo
+    # says when to retry (HTTP's 429).
+    "RATE_LIMITED": grpc.StatusCode.RESOURCE_EXHAUSTED,
     "CANCELLED": grpc.StatusCode.CANCELLED,
     "INTERNAL": grpc.StatusCode.INTERNAL,
 }
@@ -42,6 +45,7 @@ class RequestFault(Exception):
     message: str
     violations: tuple[Violation, ...] = ()
     metadata: dict[str, str] = field(default_factory=dict)
+    retry_after_seconds: float = 0.0  # when known: a google.rpc.RetryInfo detail
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
@@ -76,6 +80,10 @@ def rich_status(fault: RequestFault, request_id: str = "") -> status_pb2.Status:
         details.append(_pack(error_details_pb2.BadRequest(field_violations=[
             error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
             for v in fault.violations])))
+    if fault.retry_after_seconds > 0:
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(int(fault.retry_after_seconds * 1e9))
+        details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
     code = getattr(code_pb2, fault.code.name)
     return status_pb2.Status(code=code, message=fault.message, details=details)
 

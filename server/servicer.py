@@ -13,7 +13,8 @@ from sfdest.v1 import destination_pb2 as pb
 from sfdest.v1 import destination_pb2_grpc
 
 from core.erasure import EraseRefused, EraseService
-from core.model import Event
+from core.model import Event, ResultError
+from core.outcomes import classify
 from core.ports import BackendError
 from core.service import ApplyService, ValidateService
 from core.steps import StepClock
@@ -48,6 +49,16 @@ def core_deadline(context: grpc.ServicerContext, margin: float, fraction: float 
             return None
         remaining = max_seconds  # no caller deadline: the server's own limit stands in for it
     return time.monotonic() + remaining - min(remaining, margin + fraction * remaining)
+
+
+def _erase_fault(error: ResultError) -> errors.RequestFault:
+    """An Erase that found nothing: refused by the org's API allowance or sfdest's budget of it (429, retryable:
+    nothing was sent), or the org could not answer."""
+    status, _, retryable = classify(error)
+    if status == 429 and retryable:
+        return errors.RequestFault("RATE_LIMITED", f"{error.code}: {error.message}", metadata={"code": error.code},
+                                   retry_after_seconds=error.retry_after_seconds)
+    return errors.RequestFault("BACKEND_UNAVAILABLE", f"{error.code}: {error.message}")
 
 
 class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
@@ -163,7 +174,7 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
                     raise errors.malformed("EraseRequest", [errors.Violation(path, message)
                                                             for path, message in refused.problems]) from None
                 except BackendError as exc:  # nothing could be found: the person is not erased
-                    raise errors.RequestFault("BACKEND_UNAVAILABLE", f"{exc.error.code}: {exc.error.message}") from None
+                    raise _erase_fault(exc.error) from None
             response = translate.erase_response(report)
             response.backend = self._backend
             line.update(api_calls=report.api_calls, records=len(report.records))

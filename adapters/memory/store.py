@@ -170,7 +170,7 @@ class MemoryStore:
         # Like the Sforce-Limit-Info header: known once this store has made a call.
         return ApiUsage(self._tenant.used, self._tenant.daily_limit) if self._calls else None
 
-    def reserve(self, object_name: str, lookups: Sequence[Lookup], records: int, kinds: int = 1
+    def reserve(self, object_name: str, lookups: Sequence[Lookup], records: int, kinds: int = 1, jobs: int = 0
                 ) -> AbstractContextManager[ResultError | None]:
         return nullcontext(None)  # no API budget governor in front of an in-memory org
 

@@ -181,12 +181,13 @@ class SalesforceStore:
         return [self.find(lookup) for lookup in lookups]  # each refreshes a stale describe once
 
     @contextmanager
-    def reserve(self, object_name: str, lookups: Sequence[Lookup], records: int, kinds: int = 1
+    def reserve(self, object_name: str, lookups: Sequence[Lookup], records: int, kinds: int = 1, jobs: int = 0
                 ) -> Iterator[ResultError | None]:
         if not self._session.budget.active:
             yield None
             return
-        calls = self._lookup_calls(lookups) + self._router.most_calls(object_name, records, kinds)
+        calls = (self._lookup_calls(lookups) + self._router.most_calls(object_name, records, kinds)
+                 + jobs * BULK_JOB_CALLS)
         with self._session.budget.prepaid(calls) as refusal:
             yield refusal
 

@@ -7,6 +7,7 @@ import threading
 import time
 
 import fakeredis
+import pytest
 
 from adapters.coordination.budget import InProcessBudgetCounters
 from adapters.coordination.redis_budget import RedisBudgetCounters
@@ -142,18 +143,18 @@ class BatchesRead:
         self.known = not self.fails
 
 
-def test_reads_of_the_batches_wait_for_the_one_request_under_way_and_a_failed_one_is_not_repeated_by_them():
-    for fails in (False, True):
-        flight, read = CountedFlight(), BatchesRead(fails)
-        threads = [threading.Thread(target=read_once, args=(flight, lambda: read.known, read, waiter()))
-                   for _ in range(20)]
-        for t in threads:
-            t.start()
-        eventually(lambda: flight.joined == 20)
-        read.answer.set()
-        for t in threads:
-            t.join(BOUND)
-        assert read.asked == 1 and read.known is not fails
+@pytest.mark.parametrize("fails", [False, True], ids=["answered", "failed"])
+def test_reads_of_the_batches_wait_for_the_one_request_under_way_and_a_failed_one_is_not_repeated_by_them(fails):
+    flight, read = CountedFlight(), BatchesRead(fails)
+    threads = [threading.Thread(target=read_once, args=(flight, lambda: read.known, read, waiter()))
+               for _ in range(20)]
+    for t in threads:
+        t.start()
+    eventually(lambda: flight.joined == 20)
+    read.answer.set()
+    for t in threads:
+        t.join(BOUND)
+    assert read.asked == 1 and read.known is not fails
 
 
 def test_a_read_of_the_batches_waits_for_the_governors_request_and_asks_after_one_another_replica_made():

@@ -9,9 +9,14 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import grpc
 import pytest
+from google.protobuf import struct_pb2
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 from sfdest.v1 import destination_pb2 as pb
 
+from server import errors
 from tests.builders import UPSERT_LEAD_ON_EMAIL, action, grant_connection, identify_message
 from tests.server.serving import CALL_LIMIT, Served, apply, serving_salesforce
 
@@ -125,3 +130,38 @@ def test_an_apply_whose_lookup_and_write_do_not_both_fit_sends_nothing(served, e
     assert (result.status, result.retryable, result.error.code) == (429, True, "API_BUDGET_EXHAUSTED")
     assert emulator.api_calls == before and refused.salesforce_api_calls == 0  # not even the lookup
     assert not [r for r in emulator.org.records("Lead") if r["Email"] == "ann@example.com"]
+
+
+def erase_ann(served: Served, conn: pb.Connection, hard_delete: bool = False) -> pb.EraseResponse:
+    request = pb.EraseRequest(connection=conn, hard_delete=hard_delete, identifiers=[
+        pb.PersonIdentifier(object="Lead", field="Email", values=[struct_pb2.Value(string_value="ann@example.com")])])
+    return served.stub.Erase(request, timeout=CALL_LIMIT, wait_for_ready=True)
+
+
+def test_an_erase_whose_lookup_and_delete_do_not_both_fit_is_refused_before_any_call(served, emulator):
+    """An Erase reserves its lookup and the delete after it together, as Apply does."""
+    emulator.org.seed("Lead", {"LastName": "Ann", "Company": "Acme", "Email": "ann@example.com"})
+    emulator.set_api_usage(used=CEILING - 5, limit=LIMIT)
+    conn = grant_connection(emulator, "oauth_refresh_token")
+    nobody = pb.EraseRequest(connection=conn, identifiers=[  # /limits, describe, lookup: nothing to delete
+        pb.PersonIdentifier(object="Lead", field="Email", values=[struct_pb2.Value(string_value="no@example.com")])])
+    assert not served.stub.Erase(nobody, timeout=CALL_LIMIT, wait_for_ready=True).records
+    assert emulator.api_usage[0] == CEILING - 2  # two calls left: a lookup and a delete fit, not a hardDelete job
+    before = emulator.api_calls
+    with pytest.raises(grpc.RpcError) as refused:
+        erase_ann(served, conn, hard_delete=True)  # the lookup and a job of 7 calls: 8 needed
+    status = rpc_status.from_call(refused.value)
+    info, _ = errors.details_of(status)
+    retry = [d for d in status.details if d.Is(error_details_pb2.RetryInfo.DESCRIPTOR)]
+    assert refused.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED and info is not None
+    assert (info.reason, info.metadata["code"]) == ("RATE_LIMITED", "API_BUDGET_EXHAUSTED") and len(retry) == 1
+    delay = error_details_pb2.RetryInfo()
+    retry[0].Unpack(delay)
+    assert delay.retry_delay.seconds >= 60
+    assert emulator.api_calls == before  # not even the lookup
+    assert [r["Email"] for r in emulator.org.records("Lead")] == ["ann@example.com"]
+    erased = erase_ann(served, conn)  # to the recycle bin: the lookup and one delete fit
+    assert [(r.status, r.in_recycle_bin) for r in erased.records] == [(204, True)]
+    assert emulator.api_calls == before + 2 and emulator.api_usage[0] == CEILING
+    print(f"Erase needing 8 calls with 2 left: refused RESOURCE_EXHAUSTED/RATE_LIMITED, retry in "
+          f"{delay.retry_delay.seconds} s, 0 calls sent; the recycle-bin Erase: 2 calls")

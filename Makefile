@@ -86,6 +86,8 @@ test: $(GEN) node-deps redis-server
 # emulator; prints "N of 100 rounds end with one Lead" (about 2 minutes). Then newest event wins at the issue's
 # scale (20,000 events on 500 keys over 3 replicas and a real Redis; make test runs 2,000 on 100); prints the figure.
 # Then kill -9 of the replica polling a 50,000-record Bulk job (make test runs 5,000); prints the figure.
+# Then the write paths at the issue's scale: 20,000 upserts a write with the default collections of 200 and Bulk
+# weighed from 10,000 (make test runs 2,000 with collections of 20 and Bulk from 1,000: the same calls).
 # Then `sfdest serve` (memory backend) under many orgs, idle connections and connection churn, without and with
 # the memory and connection bounds, 2 minutes each: prints RSS at start, middle and end, the drift, orgs and
 # records kept, connections open.
@@ -94,6 +96,7 @@ soak: $(GEN) redis-server
 	NEWEST_EVENTS=20000 NEWEST_KEYS=500 NEWEST_PER_APPLY=200 $(PY) -m pytest -q -s -p no:randomly \
 	    tests/e2e/replicas/test_newest_event.py
 	BULK_KILL_RECORDS=50000 $(PY) -m pytest -q -s -p no:randomly tests/e2e/replicas/test_bulk_handover.py
+	WRITE_PATHS_RECORDS=20000 $(PY) -m pytest -q -s -p no:randomly tests/e2e/salesforce/test_grpc_write_paths.py
 	GRPC_VERBOSITY=ERROR $(PY) -m tests.server.memory_soak --seconds 120
 
 lint: $(GEN)

@@ -271,6 +271,12 @@ SETTINGS: tuple[Setting, ...] = (
             "DailyBulkApiBatches; below, Composite), composite (five collections of 200 a call), collections (one "
             "collection a call, no Composite), or bulk (a Bulk API 2.0 job for every write that can take one); "
             "ApplyResponse.write_path says which was used"),
+    Setting("SFDEST_BULK_FROM", "bulk_from", "0", _int(0),
+            "Records of one write from which a Bulk API 2.0 job is weighed (auto) or used (bulk) (salesforce "
+            "backend); 0 = the path's own: 10,000 with auto, 1 with bulk"),
+    Setting("SFDEST_SALESFORCE_BATCH_SIZE", "salesforce_batch_size", "200", _int(1),
+            "Records in one sObject Collections request, at most 200 (salesforce backend); a Composite call "
+            "carries five; smaller for orgs whose triggers cannot take 200 at once"),
 )
 
 
@@ -322,6 +328,8 @@ class Settings:
     api_budget_share: float = 1.0
     api_budget_reserve: float = 0.0
     write_path: str = "auto"
+    bulk_from: int = 0
+    salesforce_batch_size: int = 200
 
     @property
     def max_message_bytes(self) -> int:

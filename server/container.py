@@ -47,6 +47,10 @@ def salesforce_backend(settings: Settings, telemetry: Telemetry | None = None,
               "allow_loopback_http": settings.salesforce_allow_loopback_http}
     if settings.write_path != "auto":
         kwargs["write_path"] = settings.write_path
+    if settings.bulk_from:
+        kwargs["bulk_threshold"] = settings.bulk_from
+    if settings.salesforce_batch_size != 200:
+        kwargs["batch_size"] = settings.salesforce_batch_size
     if settings.api_budget_share < 1 or settings.api_budget_reserve > 0:
         kwargs["budget"] = ApiGovernor(budget_counters(client, settings), settings.api_budget_share,
                                        settings.api_budget_reserve)

@@ -59,8 +59,9 @@ class CandidatePool:
     accents, compatibility forms and whitespace), or to every event of the lookup when none does.
     An orphan given to events with different values is ambiguous: none of them writes it. Likewise a
     record the pool holds (fetched for another event, or created by this batch) is looked up again
-    before an event whose value merely resembles it creates another (`resembling`). In a cascade, the first group's lookup gives its orphans
-    as above; a later group's lookup gives its own orphans to the events that reached that group
+    before an event whose value merely resembles it creates another (`resembling`). In a cascade, the
+    first group's lookup gives its orphans as above; a later group's lookup gives its own orphans to the
+    events that reached that group
     (`merge`, then `claim_orphans` among the records added); the look-again before a create runs for
     every group of the cascade, in order.
 

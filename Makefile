@@ -18,7 +18,7 @@ BREAKING_AGAINST ?= main
 NODE_DIR := tests/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.sfdest-installed
 
-.PHONY: all run test lint proto stubs clean emulator bench bench-quick bench-million node-deps soak redis-server
+.PHONY: all run test explore lint proto stubs clean emulator bench bench-quick bench-million node-deps soak redis-server
 all: proto
 
 $(PY):
@@ -81,6 +81,12 @@ redis-server:
 
 test: $(GEN) node-deps redis-server
 	$(PY) -m pytest -n 2 tests
+
+# Not in `make test`: the Hypothesis properties with new examples on every run (make test replays a fixed set, so
+# CI's verdict never depends on the draw). A failure prints the example; make it a test of its own. EXPLORE_RUNS=5.
+EXPLORE_RUNS ?= 5
+explore: $(GEN)
+	for i in $$(seq $(EXPLORE_RUNS)); do HYPOTHESIS_PROFILE=explore $(PY) -m pytest -q -n 2 -m hypothesis tests || exit 1; done
 
 # Not in `make test`: 100 rounds of 50 concurrent upserts of one new Email through `sfdest serve` and the
 # emulator; prints "N of 100 rounds end with one Lead" (about 2 minutes). Then newest event wins at the issue's

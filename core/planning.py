@@ -58,9 +58,10 @@ class CandidatePool:
     create its duplicate: it is given to the events whose values resemble its own (ignoring case,
     accents, compatibility forms and whitespace), or to every event of the lookup when none does.
     An orphan given to events with different values is ambiguous: none of them writes it. Likewise a
-    record this batch created is looked up again before an event whose value merely resembles it
-    creates another (`created_resembling`). In a cascade, the first group's lookup gives its orphans
-    as above; a later group's lookup gives its own orphans to the events that reached that group
+    record the pool holds (fetched for another event, or created by this batch) is looked up again
+    before an event whose value merely resembles it creates another (`resembling`). In a cascade, the
+    first group's lookup gives its orphans as above; a later group's lookup gives its own orphans to the
+    events that reached that group
     (`merge`, then `claim_orphans` among the records added); the look-again before a create runs for
     every group of the cascade, in order.
 
@@ -73,13 +74,13 @@ class CandidatePool:
         self._describe = describe
         self._fields = {name: (describe.field(name) if describe else None) for name in matcher_fields}
         self._index: dict[str, dict[Any, set[str]]] = {name: defaultdict(set) for name in self._fields}
+        self._loose_index: dict[str, dict[Any, set[str]]] = {name: defaultdict(set) for name in self._fields}
         self._values: dict[str, dict[str, Any]] = {}
         self._attributes = tuple(a for a in attributes if a not in self._fields)
         self._stamps: dict[str, dict[str, int]] = defaultdict(dict)  # rid -> attribute -> batch stamp
         self._clock = 0
         self.removed: set[str] = set()
         self._orphans: dict[str, set[tuple]] = {}  # orphan id -> the matcher signatures it is given to
-        self._created: set[str] = set()  # records this batch created
 
     @property
     def selected(self) -> tuple[str, ...]:
@@ -117,16 +118,22 @@ class CandidatePool:
     def _key(self, name: str, value: Any) -> Any:
         return match_key(value, self._fields[name])
 
-    def add(self, record: Mapping[str, Any], created: bool = False) -> str:
+    def add(self, record: Mapping[str, Any]) -> str:
         rid = str(record["Id"])
-        if created:
-            self._created.add(rid)
         values = {name: (rid if name == "Id" else _get(record, name)) for name in self._fields}
         self._values[rid] = {**values, **{a: _get(record, a) for a in self._attributes}}
         for name, value in values.items():
-            if value is not None:
-                self._index[name][self._key(name, value)].add(rid)
+            self._index_value(rid, name, value)
         return rid
+
+    def _index_value(self, rid: str, name: str, value: Any, drop: bool = False) -> None:
+        if value is None:
+            return
+        for index, key in ((self._index, self._key(name, value)), (self._loose_index, self._loose(name, value))):
+            if drop:
+                index[name][key].discard(rid)
+            else:
+                index[name][key].add(rid)
 
     def has_field(self, name: str) -> bool:
         return name in self._fields
@@ -146,10 +153,15 @@ class CandidatePool:
                 owners = {self._signature(m) for m in events if self._resembles(m, _operator(m, operator), values)}
                 self._orphans[rid] = owners or every
 
-    def created_resembling(self, matchers: Mapping[str, Any], operator: MatcherOperator) -> bool:
-        """True when a record this batch created resembles these values (Salesforce may call them equal)."""
-        return any(self._resembles(matchers, operator, self._values[rid]) for rid in self._created
-                   if rid in self._values)
+    def resembling(self, matchers: Mapping[str, Any], operator: MatcherOperator) -> bool:
+        """True when a record the pool holds resembles these values (Salesforce may call them equal) without
+        being one of their candidates: one it fetched for another event as much as one this batch created."""
+        sets = [self._loose_index[name].get(self._loose(name, value), set()) if name in self._fields else set()
+                for name, value in matchers.items()]
+        if not sets:
+            return False
+        alike = set.intersection(*sets) if operator is MatcherOperator.AND else set.union(*sets)
+        return bool(alike - set(self.match(matchers, operator)))  # the event's own candidates were weighed already
 
     def loose_key(self, name: str, value: Any) -> Any:
         """A key that ignores case, accents, compatibility forms and whitespace: equal for resembling values."""
@@ -178,8 +190,8 @@ class CandidatePool:
         self.removed.add(rid)
         self._orphans.pop(rid, None)
         for name, value in self._values.pop(rid, {}).items():
-            if value is not None and name in self._fields:
-                self._index[name][self._key(name, value)].discard(rid)
+            if name in self._fields:
+                self._index_value(rid, name, value, drop=True)
 
     def update(self, rid: str, changes: Mapping[str, Any]) -> None:
         values = self._values.get(rid)
@@ -192,11 +204,9 @@ class CandidatePool:
             if name == "Id" or name not in changes:
                 continue
             old, new = values[name], changes[name]
-            if old is not None:
-                self._index[name][self._key(name, old)].discard(rid)
+            self._index_value(rid, name, old, drop=True)
             values[name] = new
-            if new is not None:
-                self._index[name][self._key(name, new)].add(rid)
+            self._index_value(rid, name, new)
 
     def would_match(self, rid: str, changes: Mapping[str, Any], matchers: Mapping[str, Any],
                     operator: MatcherOperator) -> bool:

@@ -306,7 +306,7 @@ class Sequencer:
             if entry is None:
                 continue
             matchers, operator = entry[0], MatcherOperator.OR if len(entry[0]) == 1 else entry[1]
-            if self.pool.created_resembling(matchers, operator):  # in the cascade's order, group by group
+            if self.pool.resembling(matchers, operator):  # in the cascade's order, group by group
                 found = self._look_again(p, matchers, operator)
                 if found is None:
                     return []
@@ -426,7 +426,7 @@ class Sequencer:
             self.pool.update(w.target, w.record)
             self.pool.stamp(w.target, "LastModifiedDate")
         else:
-            self.pool.add({**w.record, "Id": outcome.id}, created=True)
+            self.pool.add({**w.record, "Id": outcome.id})
             self.pool.stamp(outcome.id, "CreatedDate", "LastModifiedDate")
 
     def _dry(self, w: Write) -> EventResult:

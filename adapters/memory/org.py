@@ -158,15 +158,23 @@ class Org(RecordTypes, WriteRules, OrgReads):
                     results.append(self._upsert(table, key, value, record))
             return results
 
+    def _deletable(self, object_name: str, record_id: str) -> tuple[Any, str] | SaveResult:
+        """The table and live id of a record a delete may remove, or the refusal to answer (lock held)."""
+        table = self._write_table(object_name)
+        try:
+            rid = self._live_id(table, record_id)
+            self._check_fault(rid, {})
+        except Refusal as refusal:
+            return SaveResult(False, record_id, errors=(refusal.error,))
+        return table, rid
+
     def delete(self, object_name: str, record_id: str) -> SaveResult:
         """Delete one record (to the recycle bin: later writes to it answer ENTITY_IS_DELETED)."""
         with self._lock:
-            table = self._write_table(object_name)
-            try:
-                rid = self._live_id(table, record_id)
-                self._check_fault(rid, {})
-            except Refusal as refusal:
-                return SaveResult(False, record_id, errors=(refusal.error,))
+            found = self._deletable(object_name, record_id)
+            if isinstance(found, SaveResult):
+                return found
+            table, rid = found
             row = table.remove(rid)
             self._records -= 1
             self._deleted[rid] = table.describe.name
@@ -181,12 +189,10 @@ class Org(RecordTypes, WriteRules, OrgReads):
         """Delete one record past the recycle bin (Bulk API hardDelete): queryAll no longer finds it, and later
         writes to it answer NOT_FOUND. The caller checks `hard_delete_allowed` (the job is refused whole)."""
         with self._lock:
-            table = self._write_table(object_name)
-            try:
-                rid = self._live_id(table, record_id)
-                self._check_fault(rid, {})
-            except Refusal as refusal:
-                return SaveResult(False, record_id, errors=(refusal.error,))
+            found = self._deletable(object_name, record_id)
+            if isinstance(found, SaveResult):
+                return found
+            table, rid = found
             table.remove(rid)
             self._records -= 1
             return SaveResult(True, rid)

@@ -159,6 +159,19 @@ def test_a_batch_of_upserts_never_leaves_two_records_soql_calls_equal(orgs, loca
         assert len(companies) == len({soql_key(v.strip(JAVA_TRIM)) for v in values} | set(distinct))
 
 
+def test_an_event_resembling_a_record_fetched_for_another_event_looks_again_before_creating(orgs):
+    # Turkish rules: i = İ. The lookup returns the seed for both values; core's own key gives it to "i" alone, so
+    # "İ" must ask again (one query) rather than create a duplicate beside it (found by Hypothesis in CI).
+    org = orgs["tr_TR"]
+    rid = org.emulator.org.seed("Lead", {"LastName": "Seed", "Company": "Bursa-fetched-i"})
+    queries = org.emulator.calls.get("query", 0)
+    events = [Event("e0", {"c": "Bursa-fetched-i"}), Event("e1", {"c": "Bursa-fetched-İ"})]
+    results = ApplyService(org.backend).apply(refresh_connection(org.emulator), BY_COMPANY, events).results
+    assert [(r.status, r.record_id) for r in results] == [(200, rid), (200, rid)]
+    assert org.emulator.calls["query"] - queries == 2  # the batch's lookup, and the look again for "İ"
+    assert [r["Id"] for r in org.emulator.org.records("Lead") if r["Company"].startswith("Bursa-fetched")] == [rid]
+
+
 def test_a_batch_looks_again_before_creating_beside_a_record_it_created_that_resembles_the_value(orgs):
     # Turkish rules: İ = i, which core's own key does not know; the second event must find the first's record.
     org = orgs["tr_TR"]

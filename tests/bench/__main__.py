@@ -24,11 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="N = 1 (200 Applies) and 200 (10 Applies), 10 ms base")
     parser.add_argument("--latency-ms", type=float, help="the latency model's base per Salesforce call (default 60)")
     parser.add_argument("--applies", type=int, help="Applies per cell up to --applies-max-n events (default 200)")
-    parser.add_argument("--applies-max-n", type=int, help="larger cells run a few Applies, no p99 (default 1000)")
+    parser.add_argument("--applies-max-n", type=int, help="larger cells run a few Applies, no p99 (default 200)")
     parser.add_argument("--sizes", type=_sizes, help="comma-separated N (default 1,200,1000,10000)")
     parser.add_argument("--ops", help=f"comma-separated, from: {', '.join(OPS)}")
     parser.add_argument("--baseline-sample", type=int, help="events the baseline runs in a larger cell (default 100)")
     parser.add_argument("--paths", help=f"comma-separated write paths, from: {', '.join(PATHS)} (default all)")
+    parser.add_argument("--bulk-from", type=int, help="the smallest N with Bulk cells (default 1000)")
     parser.add_argument("--json", default="bench-results.json", help="where the figures go (default %(default)s)")
     args = parser.parse_args(argv)
     settings = dict(QUICK) if args.quick else {}
@@ -47,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         if [p for p in paths if p not in PATHS]:
             parser.error(f"unknown paths in {list(paths)}; choose from {list(PATHS)}")
         settings["paths"] = paths
+    if args.bulk_from is not None:
+        settings["bulk_from"] = args.bulk_from
     if args.applies:
         settings["applies"] = args.applies
     if args.applies_max_n is not None:

@@ -33,11 +33,12 @@ class Plan:
     bulk_records_per_second: float = LatencyModel.bulk_records_per_second
     baseline_sample: int = 100  # events the baseline runs for a cell with more; its rate is extrapolated
     applies: int = P99_APPLIES  # Applies per cell up to `applies_max_n` events (p99 needs 200)
-    applies_max_n: int = 1000
+    applies_max_n: int = 200  # p99 for N = 1 and 200; larger cells run `budget_events` as a few Applies
     budget_events: int = 20_000  # larger cells: events per cell, as several Applies
     max_reps: int = 5
     streams: int = 4  # Applies in flight at once (a host sends batches concurrently)
     paths: tuple[str, ...] = PATHS  # one sfdest serve per path (SFDEST_WRITE_PATH), cells side by side
+    bulk_from: int = 1000  # Bulk cells from this N: below it a job per Apply only measures polling
 
     def latency(self) -> LatencyModel:
         return LatencyModel(self.latency_ms, self.write_record_ms, self.query_record_ms, self.bulk_records_per_second)
@@ -78,6 +79,11 @@ def reps_for(plan: Plan, n: int) -> int:
     if n <= plan.applies_max_n:
         return plan.applies
     return max(1, min(plan.max_reps, plan.budget_events // n))
+
+
+def paths_for(plan: Plan, n: int) -> tuple[str, ...]:
+    """The write paths with a cell at N: Bulk from `bulk_from` only."""
+    return tuple(path for path in plan.paths if path != BULK or n >= plan.bulk_from)
 
 
 def _tag(op: Op, n: int) -> str:
@@ -175,7 +181,7 @@ class Bench:
             theirs, sampled = self.theirs(org, op, n)
         finally:
             org.close()
-        return [self.cell(path, op, n, theirs, sampled) for path in self.plan.paths]
+        return [self.cell(path, op, n, theirs, sampled) for path in paths_for(self.plan, n)]
 
     def cell(self, path: str, op: Op, n: int, theirs: Side, sampled: bool) -> Cell:
         started = time.perf_counter()

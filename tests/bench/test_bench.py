@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 from tests.bench.__main__ import main
+from tests.bench.runner import PATHS, Plan, paths_for, reps_for
 from tests.bench.workload import OPS
 
-COMPOSITE = "composite"
+COMPOSITE, COLLECTIONS = "composite", "collections"
 
 
 def test_the_bench_writes_its_figures_and_needs_fewer_calls_than_the_baseline(tmp_path, capsys):
@@ -50,10 +51,17 @@ def test_cells_of_each_path_side_by_side_each_reporting_its_servers_path(tmp_pat
 
 def test_bulk_cells_run_a_job_per_apply(tmp_path):
     out = tmp_path / "bench.json"
-    assert main(["--sizes", "20", "--ops", "create", "--paths", "bulk", "--latency-ms", "0", "--baseline-sample",
+    assert main(["--sizes", "20", "--ops", "create", "--paths", "bulk", "--bulk-from", "1", "--latency-ms", "0", "--baseline-sample",
                  "10", "--applies-max-n", "0", "--json", str(out)]) == 0
     [cell] = json.loads(out.read_text())["cells"]
     assert (cell["path"], cell["ours"]["failed"], cell["notes"][1:2]) == ("bulk", 0, ["p99 needs 200 Applies; "
                                                                                      f"this cell ran {cell['applies']}"])
     # a job: create, upload, close, at least one poll, the successful results: 5 calls or more for 20 records
     assert 5 / 20 <= cell["ours"]["calls_per_record"] < cell["baseline"]["calls_per_record"]
+
+
+def test_bulk_cells_start_at_bulk_from_and_small_cells_keep_p99():
+    plan = Plan()
+    assert [paths_for(plan, n) for n in (1, 200, 1000, 10_000)] == [
+        (COMPOSITE, COLLECTIONS), (COMPOSITE, COLLECTIONS), PATHS, PATHS]
+    assert [reps_for(plan, n) for n in (1, 200, 1000, 10_000)] == [200, 200, 5, 2]

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -21,6 +22,7 @@ from server.config import ConfigError, Settings
 from server.container import Container, build_container
 from server.interceptors import CallInterceptor
 from server.metrics import Metrics, MetricsEndpoint
+from server.org_limits import org_cap
 from server.shutdown import ShutdownClock
 
 log = logging.getLogger("sfdest")
@@ -146,6 +148,25 @@ def _startup_fields(settings: Settings, running: Running) -> dict[str, object]:
             "reflection": settings.reflection, "metrics_port": endpoint.port if endpoint else None}
 
 
+def startup_warnings(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
+    """What an operator should hear at start: (message, fields) for each setting that will not do what it seems."""
+    warnings: list[tuple[str, dict[str, Any]]] = []
+    if not settings.tls_cert_file and not _is_loopback(settings.listen):
+        warnings.append(("serving plaintext on a non-loopback address: use TLS (SFDEST_TLS_CERT_FILE) unless a "
+                         "proxy terminates it", {"listen": settings.listen}))
+    if not (settings.auth_token or settings.auth_token_file or settings.auth_tokens_file) and \
+            not _is_loopback(settings.listen):
+        warnings.append(("no caller authentication on a non-loopback address: set SFDEST_AUTH_TOKEN_FILE (or "
+                         "require client certificates) so only the host can call", {"listen": settings.listen}))
+    per_org = org_cap(settings.max_applies_per_org, settings.max_workers)
+    if 0 < per_org < settings.max_applies_per_org:
+        warnings.append((f"SFDEST_MAX_APPLIES_PER_ORG={settings.max_applies_per_org} is lowered to {per_org}: one "
+                         f"org may hold at most three quarters of SFDEST_MAX_WORKERS={settings.max_workers}, so "
+                         "other orgs always find a worker; raise SFDEST_MAX_WORKERS for more",
+                         {"max_applies_per_org": per_org}))
+    return warnings
+
+
 def serve(settings: Settings, container: Container | None = None,
           started: Callable[[Running], None] | None = None) -> int:
     """Serve until SIGTERM or SIGINT, then shut down gracefully; a second signal cuts the drain short.
@@ -172,14 +193,8 @@ def serve(settings: Settings, container: Container | None = None,
         host = settings.listen.rpartition(":")[0]
         fields = _startup_fields(settings, running)
         log.info("sfdest listening on %s:%d", host, running.port, extra={"fields": fields})
-        if not settings.tls_cert_file and not _is_loopback(settings.listen):
-            log.warning("serving plaintext on a non-loopback address: use TLS (SFDEST_TLS_CERT_FILE) unless a "
-                        "proxy terminates it", extra={"fields": {"listen": settings.listen}})
-        if not (settings.auth_token or settings.auth_token_file or settings.auth_tokens_file) and \
-                not _is_loopback(settings.listen):
-            log.warning("no caller authentication on a non-loopback address: set SFDEST_AUTH_TOKEN_FILE (or "
-                        "require client certificates) so only the host can call", extra={"fields": {
-                            "listen": settings.listen}})
+        for message, fields in startup_warnings(settings):
+            log.warning(message, extra={"fields": fields})
         if started is not None:
             started(running)
         stop.wait()

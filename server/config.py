@@ -167,7 +167,8 @@ SETTINGS: tuple[Setting, ...] = (
             "RPCs in flight (health checks included) before new ones get RESOURCE_EXHAUSTED at once (0 = no limit)"),
     Setting("SFDEST_MAX_APPLIES_PER_ORG", "max_applies_per_org", "8", _int(0),
             "Applies in flight for one org (instance host) before more get RESOURCE_EXHAUSTED at once, so one "
-            "tenant cannot take every worker (0 = no limit)"),
+            "tenant cannot take every worker (0 = no limit); at most three quarters of SFDEST_MAX_WORKERS (a higher "
+            "value is lowered, with a warning at start)"),
     Setting("SFDEST_MAX_MESSAGE_MB", "max_message_mb", "16", _int(1),
             "Largest request or response, in MiB; a larger one gets RESOURCE_EXHAUSTED"),
     Setting("SFDEST_MAX_CONCURRENT_STREAMS", "max_concurrent_streams", "100", _int(1),

@@ -29,6 +29,14 @@ class _Waiter:
         self.admitted = threading.Event()
 
 
+def org_cap(limit: int, total: int) -> int:
+    """Applies one org may run at once: its own cap (0 = none), within the total less a reserve of a quarter of it
+    (at least one) kept for the other orgs."""
+    if total <= 0:
+        return limit
+    return min(limit or total, max(1, total - max(1, total // 4)))
+
+
 class OrgLimiter:
     """Counts Applies per org (its instance host) and in total; thread-safe.
 
@@ -42,8 +50,7 @@ class OrgLimiter:
 
     def __init__(self, limit: int, total: int = 0):
         self._total = max(0, total)
-        reserve = max(1, self._total // 4)
-        self._limit = min(limit or self._total, max(1, self._total - reserve)) if self._total else limit
+        self._limit = org_cap(limit, self._total)
         self._running: dict[str, int] = {}
         self._waiting: dict[str, int] = {}
         self._queue: list[_Waiter] = []

@@ -1,4 +1,5 @@
-"""Serving beyond loopback without TLS or caller authentication is called out at start."""
+"""Serving beyond loopback without TLS or caller authentication, and settings that will not do what they say,
+are called out at start."""
 
 from __future__ import annotations
 
@@ -39,3 +40,13 @@ def test_loopback_is_not_warned_about():
         assert not [line for line in served.log if '"WARNING"' in line]
     finally:
         stop_server(served)
+
+
+def test_a_per_org_cap_above_what_the_workers_allow_is_warned_about_with_the_value_in_force():
+    served = start_server({"SFDEST_MAX_APPLIES_PER_ORG": "20", "SFDEST_MAX_WORKERS": "16"})
+    try:
+        warnings = warnings_in(served, 1)
+    finally:
+        stop_server(served)
+    assert [w for w in warnings if "SFDEST_MAX_APPLIES_PER_ORG=20 is lowered to 12" in w
+            and "SFDEST_MAX_WORKERS=16" in w], warnings

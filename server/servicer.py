@@ -6,6 +6,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import grpc
@@ -97,14 +98,8 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
         def run(line: dict[str, Any]) -> pb.ApplyResponse:
             started = time.monotonic()
             line.update(events=len(request.events), dry_run=request.dry_run)
-            violations = request_checks.apply_violations(request, self._max_events)
-            if violations:
-                raise errors.malformed("ApplyRequest", violations)
-            self._check_backend(request.connection)
-            org = org_label(request.connection.instance_url)
-            with self._org_limiter.slot(org, self._turn_wait(context), context.is_active) as refusal:
-                if refusal is not None:
-                    raise errors.RequestFault(refusal.reason, refusal.message)
+            with self._admitted("ApplyRequest", request_checks.apply_violations(request, self._max_events),
+                                request.connection, context) as org:
                 return applied(line, started, org)
 
         def applied(line: dict[str, Any], started: float, org: str) -> pb.ApplyResponse:
@@ -126,6 +121,20 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
             return response
 
         return self._call("Apply", context, pb.ApplyResponse(), run)
+
+    @contextmanager
+    def _admitted(self, message: str, violations: list[errors.Violation], connection: pb.Connection,
+                  context: grpc.ServicerContext) -> Iterator[str]:
+        """What every call that writes to an org passes first: the request's checks (INVALID_ARGUMENT naming
+        `message`'s fields), the backend, then the org's turn, held while the body runs. Yields the org's label."""
+        if violations:
+            raise errors.malformed(message, violations)
+        self._check_backend(connection)
+        org = org_label(connection.instance_url)
+        with self._org_limiter.slot(org, self._turn_wait(context), context.is_active) as refusal:
+            if refusal is not None:
+                raise errors.RequestFault(refusal.reason, refusal.message)
+            yield org
 
     def _turn_wait(self, context: grpc.ServicerContext) -> float:
         """How long an Apply may wait for its turn when the server is full: half its time, at most MAX_TURN_WAIT."""
@@ -156,16 +165,10 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
     def Erase(self, request: pb.EraseRequest, context: grpc.ServicerContext) -> pb.EraseResponse:
         def run(line: dict[str, Any]) -> pb.EraseResponse:
             line.update(identifiers=len(request.identifiers), hard_delete=request.hard_delete)
-            violations = request_checks.erase_violations(request)
-            if violations:
-                raise errors.malformed("EraseRequest", violations)
-            if self._erase is None:
-                raise errors.RequestFault("BACKEND_UNAVAILABLE", "this server has no erase service")
-            self._check_backend(request.connection)
-            org = org_label(request.connection.instance_url)
-            with self._org_limiter.slot(org, self._turn_wait(context), context.is_active) as refusal:
-                if refusal is not None:
-                    raise errors.RequestFault(refusal.reason, refusal.message)
+            with self._admitted("EraseRequest", request_checks.erase_violations(request), request.connection,
+                                context):
+                if self._erase is None:
+                    raise errors.RequestFault("BACKEND_UNAVAILABLE", "this server has no erase service")
                 try:
                     report = self._erase.erase(translate.connection(request.connection),
                                                translate.person_identifiers(request.identifiers), request.hard_delete,
@@ -194,14 +197,8 @@ class DestinationServicer(destination_pb2_grpc.DestinationServiceServicer):
                 first = next(request_iterator, None)
             if first is None:
                 raise errors.malformed("ApplyStreamRequest", [errors.Violation("", "the stream carried no message")])
-            violations = request_checks.stream_violations(first, True, self._max_events)
-            if violations:
-                raise errors.malformed("ApplyStreamRequest", violations)
-            self._check_backend(first.connection)
-            org = org_label(first.connection.instance_url)
-            with self._org_limiter.slot(org, self._turn_wait(context), context.is_active) as refusal:
-                if refusal is not None:
-                    raise errors.RequestFault(refusal.reason, refusal.message)
+            with self._admitted("ApplyStreamRequest", request_checks.stream_violations(first, True, self._max_events),
+                                first.connection, context) as org:
                 yield from self._streamed(first, request_iterator, context, rpc.line, clock, org)
         except errors.RequestFault as exc:
             rpc.fault = exc

@@ -20,6 +20,7 @@ class _Org:
     state: BudgetState = BudgetState()
     buckets: deque[tuple[float, int]] = field(default_factory=deque)  # (bucket start, own calls)
     aged_at: float = 0.0  # org_used has been aged up to this instant
+    overlapped: bool = False  # calls were in flight together since the org was last quiet
 
 
 class InProcessBudgetCounters:
@@ -64,6 +65,7 @@ class InProcessBudgetCounters:
             s = entry.state
             entry.state = replace(s, reserved=max(0, s.reserved - calls), own_used=s.own_used + calls,
                                   org_used=s.org_used + calls)
+            entry.overlapped = entry.overlapped or entry.state.reserved > 0
             start = self._clock() // BUCKET_SECONDS * BUCKET_SECONDS
             if entry.buckets and entry.buckets[-1][0] == start:
                 entry.buckets[-1] = (start, entry.buckets[-1][1] + calls)
@@ -86,12 +88,15 @@ class InProcessBudgetCounters:
             return entry.state
 
     def _observe(self, entry: _Org, used: int, limit: int) -> None:
-        # With calls in flight, answers may arrive out of order: keep the larger count then. Otherwise
-        # (or when the allowance changed) take what Salesforce says: calls age out of its window.
+        # With calls in flight together, answers may arrive out of order (the last one in may have been counted
+        # first by Salesforce): keep the larger count until the org is quiet again. Otherwise (or when the
+        # allowance changed) take what Salesforce says: calls age out of its window.
         s = entry.state
-        keep = s.limit == limit and s.reserved > 0
+        keep = s.limit == limit and (s.reserved > 0 or entry.overlapped)
         entry.state = replace(s, limit=limit, org_used=max(s.org_used, used) if keep else used)
         entry.aged_at = self._clock()
+        if s.reserved == 0:
+            entry.overlapped = False
 
     def state(self, org: str) -> BudgetState:
         with self._lock:

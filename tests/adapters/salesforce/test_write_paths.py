@@ -11,6 +11,7 @@ import pytest
 
 from adapters.coordination.budget import InProcessBudgetCounters
 from adapters.coordination.redis_batches import RedisBulkBatches
+from adapters.coordination.redis_leases import connect
 from adapters.memory.store import MemoryBackend
 from adapters.salesforce.bulk_batches import BulkBatches
 from core.budget import ApiGovernor
@@ -18,6 +19,7 @@ from core.model import ASSIGNMENT_NONE, Connection, Operation
 from core.service import ApplyService
 from tests.adapters.salesforce.harness import harness
 from tests.builders import SUB, lead, person, subscription_upsert, track
+from tests.redis_fixture import _free_port
 
 RECORDS = 2_000  # collections: 10 calls; a Bulk job: about 7, and 1 batch
 
@@ -137,3 +139,15 @@ def test_replicas_read_the_batches_once_and_count_each_others_jobs_when_they_sha
         assert limits_after_first == 3 and seen_by_b == SHARED_BATCHES_LEFT - 1  # B counted only its own job
         assert b_write.write_path == "bulk"
     assert emulator.calls["limits"] == limits_after_first  # nothing read again
+
+
+def test_when_redis_does_not_answer_the_batches_count_as_unknown_no_limits_is_asked_and_calls_decide(emulator):
+    """As the governor's counters then: nothing known of the batches, the write is weighed on calls alone (a job's
+    7 against 100), and no replica asks /limits for a figure it could not share."""
+    emulator.set_bulk_batches(used=0, limit=15_000)
+    dead = RedisBulkBatches(connect(f"redis://127.0.0.1:{_free_port()}/0", timeout_seconds=0.5))
+    with harness(emulator, SHARED_SIZE, write_path="auto", batch_size=SHARED_CHUNK, bulk_batches=dead) as h:
+        report = h.apply(subscription_upsert(), _events(0)[:SHARED_SIZE])
+    assert {r.status for r in report.results} == {201}
+    assert report.write_path == "bulk" and emulator.calls["limits"] == 0
+    assert emulator.bulk_batches == (1, 15_000)  # the org charged the job; the dropped charge is counted at the next read

@@ -11,13 +11,14 @@ import pytest
 
 from adapters.coordination.budget import InProcessBudgetCounters
 from adapters.coordination.redis_batches import RedisBulkBatches
+from adapters.coordination.redis_budget import RedisBudgetCounters
 from adapters.coordination.redis_leases import connect
 from adapters.memory.store import MemoryBackend
 from adapters.salesforce.bulk_batches import BulkBatches
 from core.budget import ApiGovernor
 from core.model import ASSIGNMENT_NONE, Connection, Operation
 from core.service import ApplyService
-from tests.adapters.salesforce.harness import harness
+from tests.adapters.salesforce.harness import Harness, harness
 from tests.builders import SUB, lead, person, subscription_upsert, track
 from tests.redis_fixture import _free_port
 
@@ -109,29 +110,40 @@ SHARED_SIZE, SHARED_CHUNK = 500, 5  # collections of 5: 100 calls a write, again
 SHARED_BATCHES_LEFT = 1_003
 
 
-@pytest.mark.parametrize("shared", [True, False], ids=["shared in Redis", "each replica alone"])
-def test_replicas_read_the_batches_once_and_count_each_others_jobs_when_they_share_them(emulator, shared):
-    """Three replicas (backends) of one org: their first writes at once make one GET /limits in all, and the jobs
+@pytest.mark.parametrize(("shared", "governed"), [(True, False), (True, True), (False, False)],
+                         ids=["shared in Redis", "shared in Redis, with a governor", "each replica alone"])
+def test_replicas_read_the_batches_once_and_count_each_others_jobs_when_they_share_them(emulator, shared, governed):
+    """Three replicas (backends) of one org: their first writes at once make one GET /limits in all (with a governor
+    sharing Redis too: the request its learning lease lets one replica make tells the batches as well), and the jobs
     of replica A count in what replica B weighs (B's next write goes collections where, alone, it went Bulk)."""
     emulator.set_api_usage(used=0, limit=100_000)
     emulator.set_bulk_batches(used=15_000 - SHARED_BATCHES_LEFT, limit=15_000)
     server = fakeredis.FakeServer()
-    counters = (lambda: RedisBulkBatches(fakeredis.FakeRedis(server=server))) if shared else BulkBatches
-    with (harness(emulator, SHARED_SIZE, write_path="auto", batch_size=SHARED_CHUNK, bulk_batches=counters()) as a,
-          harness(emulator, SHARED_SIZE, write_path="auto", batch_size=SHARED_CHUNK, bulk_batches=counters()) as b,
-          harness(emulator, SHARED_SIZE, write_path="auto", batch_size=SHARED_CHUNK, bulk_batches=counters()) as c):
+
+    def replica() -> Harness:
+        batches = RedisBulkBatches(fakeredis.FakeRedis(server=server)) if shared else BulkBatches()
+        h = Harness(emulator, SHARED_SIZE, write_path="auto", batch_size=SHARED_CHUNK, bulk_batches=batches)
+        if governed:  # no share held back: the calls left are the org's, as without a governor
+            h.backend.budget = ApiGovernor(RedisBudgetCounters(fakeredis.FakeRedis(server=server), 60.0))
+        return h
+
+    a, b, c = replicas = [replica() for _ in range(3)]
+    try:
         with ThreadPoolExecutor(3) as pool:
-            first = list(pool.map(lambda k: (a, b, c)[k].apply(subscription_upsert(),
-                                                               _events(k * RECORDS)[:SHARED_SIZE]), range(3)))
+            first = list(pool.map(lambda k: replicas[k].apply(subscription_upsert(),
+                                                              _events(k * RECORDS)[:SHARED_SIZE]), range(3)))
         limits_after_first = emulator.calls["limits"]
         later = a.apply(subscription_upsert(), _events(3 * RECORDS)[:SHARED_SIZE])
         seen_by_b = b.backend.bulk_batches.left(emulator.base_url)
         b_write = b.apply(subscription_upsert(), _events(4 * RECORDS)[:SHARED_SIZE])
+    finally:
+        for h in replicas:
+            h.close()
     assert {r.status for report in (*first, later, b_write) for r in report.results} == {201}
     assert [report.write_path for report in (*first, later)] == ["bulk"] * 4
-    print(f"\n3 replicas ({'shared in Redis' if shared else 'each alone'}): first writes at once made "
-          f"{limits_after_first} GET /limits; after 4 jobs ({SHARED_BATCHES_LEFT} batches left before) replica B sees "
-          f"{seen_by_b} and its write goes {b_write.write_path}")
+    print(f"\n3 replicas ({'shared in Redis' if shared else 'each alone'}{', governed' if governed else ''}): first "
+          f"writes at once made {limits_after_first} GET /limits; after 4 jobs ({SHARED_BATCHES_LEFT} batches left "
+          f"before) replica B sees {seen_by_b} and its write goes {b_write.write_path}")
     if shared:
         assert limits_after_first == 1 and seen_by_b == SHARED_BATCHES_LEFT - 4
         assert b_write.write_path == "collections"

@@ -86,6 +86,38 @@ class BudgetCounters(Protocol):
         ...
 
 
+class BulkBatchCounters(Protocol):
+    """Each org's daily Bulk API batch allowance (DailyBulkApiBatches: Bulk API and Bulk API 2.0 together, over a
+    rolling 24 hours), which Salesforce reports only through GET /limits, as sfdest sees it: the batches left at the
+    last read, less the batches of sfdest's own jobs since; unknown again some time after the read (then read
+    again, so that other integrations' jobs show). The same port family as BudgetCounters: in process for one
+    replica, a shared store for many, whose methods may raise core.coordination.CoordinationUnavailable; and the
+    same learning lease: a replica that asks /limits tells both the governor's allowance and this one."""
+
+    def observe(self, org: str, remaining: int, read_at: float) -> None:
+        """GET /limits said `remaining` batches at `read_at` (seconds, wall clock): replaces what was counted,
+        unless a later read is stored already (answers of replicas arrive out of order)."""
+        ...
+
+    def charge(self, org: str, batches: int) -> None:
+        """A job of sfdest's was charged `batches` (atomic; nothing while the allowance is unknown)."""
+        ...
+
+    def left(self, org: str) -> int | None:
+        """Batches the org has left (never below 0), None when unknown (never read, or read too long ago)."""
+        ...
+
+    def claim_reading(self, org: str, seconds: float) -> bool:
+        """Claim, for `seconds` at most, the right to ask GET /limits for it: False once it is known (checked in
+        the same atomic step) or while another replica holds the claim (the governor's learning claim included:
+        one request tells both)."""
+        ...
+
+    def end_reading(self, org: str) -> None:
+        """Give up this replica's claim."""
+        ...
+
+
 @dataclass(frozen=True)
 class Decision:
     granted: bool

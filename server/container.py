@@ -12,7 +12,7 @@ from dependency_injector import containers, providers
 from adapters.coordination.budget import InProcessBudgetCounters
 from adapters.coordination.local import LocalBulkJobs, LocalKeyLeases, LocalNewestEvents
 from adapters.memory.store import MemoryBackend
-from core.budget import ApiGovernor, BudgetCounters
+from core.budget import ApiGovernor, BudgetCounters, BulkBatchCounters
 from core.coordination import BulkJobs, EventLedger, KeyLeases, SharedTokens
 from core.erasure import EraseService
 from core.ordering import NewestEvents
@@ -61,6 +61,8 @@ def salesforce_backend(settings: Settings, telemetry: Telemetry | None = None,
     if bulk_jobs is not None and "bulk_jobs" in inspect.signature(backend).parameters:
         kwargs.update(bulk_jobs=bulk_jobs, bulk_lease_seconds=settings.bulk_lease_seconds,
                       bulk_window_seconds=float(settings.idempotency_window_seconds or 86_400))
+    if client is not None and "bulk_batches" in inspect.signature(backend).parameters:
+        kwargs["bulk_batches"] = shared_bulk_batches(client, settings)
     if client is not None and settings.shared_calls_per_org > 0:
         from adapters.coordination.redis_slots import RedisSlots
 
@@ -81,6 +83,14 @@ def budget_counters(client: Any, settings: Settings) -> BudgetCounters:
 
     longest = settings.max_call_seconds or _RESERVATION_WITHOUT_CALL_LIMIT
     return RedisBudgetCounters(client, longest + _RESERVATION_SLACK_SECONDS, settings.coordination_timeout_seconds)
+
+
+def shared_bulk_batches(client: Any, settings: Settings) -> BulkBatchCounters:
+    """Each org's Bulk API batch allowance in Redis, shared by every replica (with local coordination the backend
+    keeps its own, in process)."""
+    from adapters.coordination.redis_batches import RedisBulkBatches
+
+    return RedisBulkBatches(client, command_seconds=settings.coordination_timeout_seconds)
 
 
 def redis_client(settings: Settings) -> Any:

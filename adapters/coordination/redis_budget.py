@@ -9,7 +9,8 @@ Per org (its instance URL hashed, core.coordination.org_key), four keys, each st
 - `...:held` a hash {holder: calls} and `...:lease` a sorted set {holder: expiry ms}: the calls reserved and not
   yet sent, per replica (holder). Each step of a holder renews its lease; a replica that died leaks nothing for
   longer than the lease: its reservations are dropped once it ran out;
-- `...:asking` a short lease {holder} while one replica asks GET /limits for an allowance nobody knows yet.
+- `...:asking` a short lease {holder} while one replica asks GET /limits for an allowance nobody knows yet (the
+  Bulk API batch allowance's read takes the same lease: adapters.coordination.redis_batches).
 Reservations are checked against the ceilings (the share, the reserve) in the same script that takes them, so
 two replicas never promise the same call. Every key expires a day after the org's last step.
 """
@@ -114,8 +115,8 @@ if tonumber(redis.call('HGET', KEYS[1], 'limit') or '0') > 0 then return 0 end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
 return 0
 """
-# ARGV: holder
-_UNCLAIM = """
+# ARGV: holder (a compare-and-delete: the claim of another replica, granted once this one's expired, stays)
+UNCLAIM = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 0
 """
@@ -140,7 +141,7 @@ class RedisBudgetCounters:
         self._observe = client.register_script(_OBSERVE)
         self._state = client.register_script(_STATE)
         self._claim = client.register_script(_CLAIM)
-        self._unclaim = client.register_script(_UNCLAIM)
+        self._unclaim = client.register_script(UNCLAIM)
 
     def _run(self, script: Any, org: str, *args: Any) -> list[int]:
         base = _base(org)
@@ -166,16 +167,22 @@ class RedisBudgetCounters:
         return _state(self._run(self._state, org))
 
     def claim_learning(self, org: str, seconds: float) -> bool:
-        answer = call(self._claim, keys=[_base(org), _base(org) + ":asking"],
+        answer = call(self._claim, keys=[_base(org), asking_key(org)],
                       args=[self._holder, max(1, int(seconds * 1000)), not_after(self._command_seconds)])
         return bool(int(check_in_time(answer)))
 
     def end_learning(self, org: str) -> None:
-        call(self._unclaim, keys=[_base(org) + ":asking"], args=[self._holder])
+        call(self._unclaim, keys=[asking_key(org)], args=[self._holder])
 
 
 def _base(org: str) -> str:
     return "sfdest:budget:{" + org_key(org) + "}"  # one hash slot for every key of the org (Redis Cluster)
+
+
+def asking_key(org: str) -> str:
+    """The org's lease on asking GET /limits, held by one replica at a time: the governor's learning and the Bulk
+    API batch allowance's reading share it (adapters.coordination.redis_batches), as one request tells both."""
+    return _base(org) + ":asking"
 
 
 def _state(answer: list[Any]) -> BudgetState:

@@ -14,7 +14,7 @@ from adapters.salesforce.allowance import Allowances, CoolOff
 from adapters.salesforce.auth import TokenManager, build_grant
 from adapters.salesforce.budget_gate import BudgetGate
 from adapters.salesforce.bulk import BulkSettings
-from adapters.salesforce.bulk_batches import BulkBatches
+from adapters.salesforce.bulk_batches import BulkBatches, OrgBatches
 from adapters.salesforce.bulk_handover import BulkTracker
 from adapters.salesforce.chunking import ChunkSizes
 from adapters.salesforce.describe_cache import DescribeCache
@@ -25,7 +25,7 @@ from adapters.salesforce.transport import DEFAULT_API_VERSION, OrgState, Session
 from adapters.salesforce.transport import api_version as _api_version
 from adapters.salesforce.watchdog import Watchdog
 from adapters.salesforce.write_routing import WriteRouting
-from core.budget import ApiGovernor
+from core.budget import ApiGovernor, BulkBatchCounters
 from core.coordination import BulkJobs, SharedSlots, SharedTokens, org_key
 from core.model import Connection
 from core.ports import BackendError
@@ -72,6 +72,7 @@ class SalesforceBackend:
         budget: ApiGovernor | None = None,
         write_path: str = AUTO,
         bulk_batches_ttl_seconds: float = 3600.0,
+        bulk_batches: BulkBatchCounters | None = None,  # each org's DailyBulkApiBatches, shared with other replicas
         bulk_jobs: BulkJobs | None = None,  # running Bulk API jobs, shared so that a retry picks one up
         bulk_lease_seconds: float = 15.0,  # a dead replica's Bulk job is free to another within this
         bulk_window_seconds: float = 86_400.0,  # how long a job stays registered (the idempotency window)
@@ -112,8 +113,10 @@ class SalesforceBackend:
         self._orgs: dict[str, OrgState] = {}
         # Each org's daily API allowance, by instance URL: shared by every credential of the org.
         self._allowances = Allowances(lambda: CoolOff(clock))
-        # Each org's DailyBulkApiBatches: read from /limits once, counted down by sfdest's own jobs.
-        self.bulk_batches = BulkBatches(clock, bulk_batches_ttl_seconds)
+        # Each org's DailyBulkApiBatches: read from /limits once, counted down by sfdest's own jobs (in this process,
+        # or shared by every replica).
+        self._wall_clock = wall_clock
+        self.bulk_batches = bulk_batches or BulkBatches(wall_clock, bulk_batches_ttl_seconds)
         self.telemetry: Telemetry = telemetry or NullTelemetry()
         self.budget = budget  # the API budget governor (None: spend up to Salesforce's own limit)
         self.tokens.telemetry = self.telemetry
@@ -148,13 +151,14 @@ class SalesforceBackend:
                           self._allowances.of(base), budget=BudgetGate(self.budget, base, org_label(base),
                                                                        self.telemetry))
         session.stop = stop
-        session.limits_seen = lambda body: self.bulk_batches.observe(base, body)
+        batches = OrgBatches(self.bulk_batches, base, self._wall_clock)
+        session.limits_seen = batches.observe
         identity = (version, grant.key)
         tracker = None if self._bulk_jobs is None else BulkTracker(self._bulk_jobs, base, self._bulk_lease,
                                                                    self._bulk_window)
         return SalesforceStore(session, self._describes, identity, self._max_in_flight, self._max_url_bytes,
                                self._batch_size, self._bulk, self._composite, self.chunk_sizes,
-                               WriteRouting(self.write_path, self.bulk_batches), tracker)
+                               WriteRouting(self.write_path, batches), tracker)
 
     def close(self) -> None:
         if self._owns_client:

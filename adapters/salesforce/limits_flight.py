@@ -1,18 +1,20 @@
-"""The one GET /limits of an org while nobody knows its daily allowance.
+"""The one GET /limits of an org while nobody knows its daily allowances.
 
 In one process the org's sessions ask it one at a time (LimitsFlight, kept with the org's other shared state):
 the first asks, the others wait for its answer (bounded, and no longer than their call's deadline or until it is
 cancelled) and then go on, whatever it learned. Across replicas the asker also claims a short lease through the
-budget's counters: while another replica holds it, this one waits briefly for the allowance it learns. A failed
-/limits request leaves nothing behind: the next Apply may ask again (and Sforce-Limit-Info of every answer tells
-the allowance anyway). The write routing's read of the Bulk API batch allowance (kept per process) takes the same
-flight: one request of the org's at a time, which tells the governor's allowance and the batches alike."""
+shared counters: while another replica holds it, this one waits briefly for what it learns. A failed /limits
+request leaves nothing behind: the next Apply may ask again (and Sforce-Limit-Info of every answer tells the API
+allowance anyway). The governor's learning (learn_once: its API allowance) and the write routing's read of the
+Bulk API batch allowance (read_once) take the same flight and the same lease (one Redis key per org): one request
+of the org's at a time, across replicas, which tells the governor's allowance and the batches alike."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from adapters.salesforce.budget_gate import BudgetGate
 from adapters.salesforce.retry import Timing
@@ -22,9 +24,20 @@ _SLICE = 0.05  # a waiter looks again this often (for its cancellation, or for a
 _LEASE_SLACK = 5.0
 
 
+class Reading(Protocol):
+    """What read_once reads (adapters.salesforce.bulk_batches.OrgBatches): `settled()` once nothing is left to
+    ask; `claim`/`end` the lease across replicas (True: ask; False: another replica asks; None: nothing to ask)."""
+
+    def settled(self) -> bool: ...
+
+    def claim(self, seconds: float) -> bool | None: ...
+
+    def end(self) -> None: ...
+
+
 class Landing(threading.Event):
     """Set once the /limits request under way is done; `asked`: this process sent it (else the asker only waited
-    for what another replica learned of the governor's allowance)."""
+    for what another replica learned)."""
 
     asked = False
 
@@ -83,23 +96,26 @@ def learn_once(flight: LimitsFlight, gate: BudgetGate, ask: Callable[[], None], 
         return
     asked = False
     try:
-        asked = _ask_across_replicas(gate, ask, waiter, request_seconds + _LEASE_SLACK)
+        asked = _ask_across_replicas(gate.claim_learning, gate.end_learning, ask, waiter,
+                                     request_seconds + _LEASE_SLACK)
     finally:
         flight.land(asked)
 
 
-def read_once(flight: LimitsFlight, known: Callable[[], bool], ask: Callable[[], None], waiter: Waiter) -> None:
-    """Ask /limits (`ask`) for what only this process keeps (the Bulk API batch allowance) until `known()`: one
-    request of the org's in this process at a time, the others wait for its answer and go on with whatever it
-    told (a failed ask is not repeated by its waiters: the next write asks again). A request that was not this
-    process's (the governor's asker waited for another replica) tells nothing here: a waiter of it asks after."""
-    while not known():
+def read_once(flight: LimitsFlight, reading: Reading, ask: Callable[[], None], waiter: Waiter,
+              request_seconds: float) -> None:
+    """Ask /limits (`ask`) until `reading` is settled: one request of the org's in this process at a time, and one
+    across replicas (`reading`'s claim); the others wait for its answer and go on with whatever it told (a failed
+    ask is not repeated by its waiters: the next write asks again). A waiter whose asker only waited for another
+    replica looks again: what that replica learned is in the shared store by then, else this process may ask."""
+    while not reading.settled():
         under_way = flight.join()
         if under_way is None:
+            asked = False
             try:
-                ask()
+                asked = _ask_across_replicas(reading.claim, reading.end, ask, waiter, request_seconds + _LEASE_SLACK)
             finally:
-                flight.land()
+                flight.land(asked)
             return
         if not _wait(under_way, waiter) or under_way.asked:
             return
@@ -115,17 +131,18 @@ def _wait(under_way: Landing, waiter: Waiter) -> bool:
     return True
 
 
-def _ask_across_replicas(gate: BudgetGate, ask: Callable[[], None], waiter: Waiter, lease_seconds: float) -> bool:
+def _ask_across_replicas(claim: Callable[[float], bool | None], end: Callable[[], None], ask: Callable[[], None],
+                         waiter: Waiter, lease_seconds: float) -> bool:
     """True when this replica asked."""
     while True:
-        claimed = gate.claim_learning(lease_seconds)
+        claimed = claim(lease_seconds)
         if claimed is None:
-            return False  # known by now, or the store is unreachable (the next reservation answers for it)
+            return False  # known by now, or the store is unreachable (the next step answers for it)
         if claimed:
             try:
                 ask()
             finally:
-                gate.end_learning()
+                end()
             return True
         wait = waiter.slice()  # another replica asks: wait for what it learns (or for its claim to end)
         if wait <= 0:

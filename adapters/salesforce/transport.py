@@ -19,7 +19,7 @@ import httpx
 from adapters.salesforce.allowance import Allowance, CoolOff
 from adapters.salesforce.auth import Grant, TokenManager
 from adapters.salesforce.budget_gate import BudgetGate
-from adapters.salesforce.limits_flight import LimitsFlight, Waiter, learn_once, read_once
+from adapters.salesforce.limits_flight import LimitsFlight, Reading, Waiter, learn_once, read_once
 from adapters.salesforce.retry import Attempts, RetryPolicy, Timing
 from adapters.salesforce.shared_slots import release_shared_slot, take_shared_slot
 from adapters.salesforce.watchdog import Watchdog
@@ -461,16 +461,17 @@ class Session:
         learn_once(self._org.limits, self.budget, self._ask_limits,
                    Waiter(self.timing, self.deadline, self._timeout, self._check_stop), self._timeout)
 
-    def read_limits(self, known: Callable[[], bool]) -> None:
-        """The org's allowances from /limits until `known()` says what `limits_seen` keeps (the Bulk API batch
-        allowance) is known: one request of the org's at a time in this process, shared with the governor's
-        (learn_limits; the others wait for its answer). A request this session sends is its /limits request for
-        the governor too."""
+    def read_limits(self, reading: Reading) -> None:
+        """The org's allowances from /limits until `reading` (the Bulk API batch allowance, which `limits_seen`
+        stores) is settled: one request of the org's at a time in this process and across replicas, shared with
+        the governor's (learn_limits; the others wait for its answer). A request this session sends is its /limits
+        request for the governor too."""
         def ask() -> None:
             self.budget.learning = True
             self._ask_limits()
 
-        read_once(self._org.limits, known, ask, Waiter(self.timing, self.deadline, self._timeout, self._check_stop))
+        read_once(self._org.limits, reading, ask, Waiter(self.timing, self.deadline, self._timeout, self._check_stop),
+                  self._timeout)
 
     def _ask_limits(self) -> None:
         try:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from adapters.salesforce import composite
 from adapters.salesforce.bulk import BulkSettings
-from adapters.salesforce.bulk_batches import BulkBatches
+from adapters.salesforce.bulk_batches import OrgBatches
 from adapters.salesforce.chunking import ChunkSizes
 from adapters.salesforce.transport import Session
 from core.telemetry import org_label
@@ -19,11 +19,11 @@ from core.write_paths import AUTO, BULK, COLLECTIONS, COMPOSITE, REST_ONLY, Path
 
 @dataclass(frozen=True)
 class WriteRouting:
-    """How writes choose their path: the operator's mode (core.write_paths.MODES), and each org's Bulk API
+    """How writes choose their path: the operator's mode (core.write_paths.MODES), and the org's Bulk API
     batch allowance (None: never read)."""
 
     mode: str = AUTO
-    batches: BulkBatches | None = None
+    batches: OrgBatches | None = None
 
 
 class WriteRouter:
@@ -58,7 +58,7 @@ class WriteRouter:
     def charge(self, choice: PathChoice) -> None:
         """The job of a Bulk choice is under way: its batches count against the org's allowance."""
         if self._routing.batches is not None:
-            self._routing.batches.charge(self._session.base_url, choice.batches)
+            self._routing.batches.charge(choice.batches)
 
     def choose(self, records: int, object_name: str, rest_only: bool) -> PathChoice:
         mode = self._routing.mode
@@ -80,13 +80,15 @@ class WriteRouter:
 
     def _remaining(self) -> Remaining:
         """What the org has left: API calls (the governor's count, else the last Sforce-Limit-Info) and Bulk
-        API batches (read from /limits while unknown: one request of the org's in this process, which also tells
-        the governor its allowance; concurrent writes wait for its answer)."""
-        org, batches = self._session.base_url, self._routing.batches
-        left = batches.left(org) if batches is not None else None
-        if batches is not None and left is None:  # one /limits request of the org's at a time (the governor's too)
-            self._session.read_limits(lambda: batches.left(org) is not None)
-            left = batches.left(org)
+        API batches (read from /limits while unknown: one request of the org's across sessions and replicas,
+        which also tells the governor its allowance; concurrent writes wait for its answer, bounded). When the
+        shared store of the batches does not answer, they count as unknown, as the governor's calls do then
+        (core.write_paths.choose weighs calls alone), and nothing is asked."""
+        batches = self._routing.batches
+        left = batches.left() if batches is not None else None
+        if batches is not None and left is None and not batches.unreachable:
+            self._session.read_limits(batches)
+            left = batches.left()
         budget, usage = self._session.budget, self._session.org_usage
         api = budget.left() if budget.active else (max(0, usage.limit - usage.used) if usage else None)
         return Remaining(api, left)

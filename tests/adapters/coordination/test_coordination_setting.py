@@ -22,3 +22,17 @@ def test_the_url_never_shows_in_settings_or_errors():
     with pytest.raises(ConfigError) as refused:
         Settings.from_env({"SFDEST_COORDINATION": "http://:hunter2-secret@redis"})
     assert "SFDEST_COORDINATION" in str(refused.value) and "hunter2" not in str(refused.value)
+
+
+def test_the_salesforce_backend_shares_the_bulk_batch_allowance_through_redis_when_set(redis_server):
+    from adapters.coordination.redis_batches import RedisBulkBatches
+    from adapters.salesforce.bulk_batches import BulkBatches
+
+    alone = build_container(Settings.from_env({"SFDEST_BACKEND": "salesforce"})).backend()
+    shared = build_container(Settings.from_env({"SFDEST_BACKEND": "salesforce",
+                                                "SFDEST_COORDINATION": redis_server.url})).backend()
+    try:
+        assert isinstance(alone.bulk_batches, BulkBatches) and isinstance(shared.bulk_batches, RedisBulkBatches)
+    finally:
+        alone.close()
+        shared.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import itertools
 import random
+import time
 import tracemalloc
 from collections.abc import Iterator
 
@@ -150,7 +151,7 @@ def test_streamed_jobs_are_counted_against_the_orgs_daily_bulk_batches():
                                 rng=random.Random(7))
     s = backend.open(connection())
     instance = connection().instance_url
-    backend.bulk_batches.observe(instance, {"DailyBulkApiBatches": {"Max": 15_000, "Remaining": 100}})
+    backend.bulk_batches.observe(instance, 100, time.time())
     outcomes = s.upsert_stream("Lead", "Ext__c", itertools.chain(rows(5), [JOB_BREAK], rows(10_001, 5)), StepClock())
     assert outcomes is not None
     assert sum(outcome.success for _, outcome, _ in outcomes) == 10_006

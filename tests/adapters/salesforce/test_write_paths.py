@@ -6,15 +6,21 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
+import fakeredis
 import pytest
 
 from adapters.coordination.budget import InProcessBudgetCounters
+from adapters.coordination.redis_batches import RedisBulkBatches
+from adapters.coordination.redis_budget import RedisBudgetCounters
+from adapters.coordination.redis_leases import connect
 from adapters.memory.store import MemoryBackend
+from adapters.salesforce.bulk_batches import BulkBatches
 from core.budget import ApiGovernor
 from core.model import ASSIGNMENT_NONE, Connection, Operation
 from core.service import ApplyService
-from tests.adapters.salesforce.harness import harness
+from tests.adapters.salesforce.harness import Harness, harness
 from tests.builders import SUB, lead, person, subscription_upsert, track
+from tests.redis_fixture import _free_port
 
 RECORDS = 2_000  # collections: 10 calls; a Bulk job: about 7, and 1 batch
 
@@ -96,3 +102,64 @@ def test_concurrent_first_writes_read_the_org_limits_once(emulator, governed):
     assert emulator.calls["limits"] == 1
     print(f"{FIRST_WRITES} first writes at once ({'with' if governed else 'without'} a governor): "
           f"{emulator.calls['limits']} GET /limits")
+
+
+SHARED_SIZE, SHARED_CHUNK = 500, 5  # collections of 5: 100 calls a write, against a Bulk job's 7 and 1 batch
+# With the org's API allowance almost whole (100,000), a write goes Bulk while the batches left exceed about 1,000
+# (1 batch of them a smaller share than 100 calls of what is left), and collections below: 1,003 left lets 4 jobs go.
+SHARED_BATCHES_LEFT = 1_003
+
+
+@pytest.mark.parametrize(("shared", "governed"), [(True, False), (True, True), (False, False)],
+                         ids=["shared in Redis", "shared in Redis, with a governor", "each replica alone"])
+def test_replicas_read_the_batches_once_and_count_each_others_jobs_when_they_share_them(emulator, shared, governed):
+    """Three replicas (backends) of one org: their first writes at once make one GET /limits in all (with a governor
+    sharing Redis too: the request its learning lease lets one replica make tells the batches as well), and the jobs
+    of replica A count in what replica B weighs (B's next write goes collections where, alone, it went Bulk)."""
+    emulator.set_api_usage(used=0, limit=100_000)
+    emulator.set_bulk_batches(used=15_000 - SHARED_BATCHES_LEFT, limit=15_000)
+    server = fakeredis.FakeServer()
+
+    def replica() -> Harness:
+        batches = RedisBulkBatches(fakeredis.FakeRedis(server=server)) if shared else BulkBatches()
+        h = Harness(emulator, SHARED_SIZE, write_path="auto", batch_size=SHARED_CHUNK, bulk_batches=batches)
+        if governed:  # no share held back: the calls left are the org's, as without a governor
+            h.backend.budget = ApiGovernor(RedisBudgetCounters(fakeredis.FakeRedis(server=server), 60.0))
+        return h
+
+    a, b, c = replicas = [replica() for _ in range(3)]
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            first = list(pool.map(lambda k: replicas[k].apply(subscription_upsert(),
+                                                              _events(k * RECORDS)[:SHARED_SIZE]), range(3)))
+        limits_after_first = emulator.calls["limits"]
+        later = a.apply(subscription_upsert(), _events(3 * RECORDS)[:SHARED_SIZE])
+        seen_by_b = b.backend.bulk_batches.left(emulator.base_url)
+        b_write = b.apply(subscription_upsert(), _events(4 * RECORDS)[:SHARED_SIZE])
+    finally:
+        for h in replicas:
+            h.close()
+    assert {r.status for report in (*first, later, b_write) for r in report.results} == {201}
+    assert [report.write_path for report in (*first, later)] == ["bulk"] * 4
+    print(f"\n3 replicas ({'shared in Redis' if shared else 'each alone'}{', governed' if governed else ''}): first "
+          f"writes at once made {limits_after_first} GET /limits; after 4 jobs ({SHARED_BATCHES_LEFT} batches left "
+          f"before) replica B sees {seen_by_b} and its write goes {b_write.write_path}")
+    if shared:
+        assert limits_after_first == 1 and seen_by_b == SHARED_BATCHES_LEFT - 4
+        assert b_write.write_path == "collections"
+    else:
+        assert limits_after_first == 3 and seen_by_b == SHARED_BATCHES_LEFT - 1  # B counted only its own job
+        assert b_write.write_path == "bulk"
+    assert emulator.calls["limits"] == limits_after_first  # nothing read again
+
+
+def test_when_redis_does_not_answer_the_batches_count_as_unknown_no_limits_is_asked_and_calls_decide(emulator):
+    """As the governor's counters then: nothing known of the batches, the write is weighed on calls alone (a job's
+    7 against 100), and no replica asks /limits for a figure it could not share."""
+    emulator.set_bulk_batches(used=0, limit=15_000)
+    dead = RedisBulkBatches(connect(f"redis://127.0.0.1:{_free_port()}/0", timeout_seconds=0.5))
+    with harness(emulator, SHARED_SIZE, write_path="auto", batch_size=SHARED_CHUNK, bulk_batches=dead) as h:
+        report = h.apply(subscription_upsert(), _events(0)[:SHARED_SIZE])
+    assert {r.status for r in report.results} == {201}
+    assert report.write_path == "bulk" and emulator.calls["limits"] == 0
+    assert emulator.bulk_batches == (1, 15_000)  # the org charged the job; the dropped charge is counted at the next read

@@ -6,10 +6,11 @@ Org, the emulator (`Emulator(org=Org(catalog_for(...)))`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from adapters.memory.catalog import STANDARD_CATALOG
-from adapters.memory.org import Org
+from adapters.memory.org import Org, salesforce_now
 from core.describe import FieldDescribe, ObjectDescribe, PicklistValue
 
 
@@ -90,9 +91,10 @@ def catalog_for(options: OrgOptions) -> dict[str, ObjectDescribe]:
     return catalog
 
 
-def new_org(options: OrgOptions) -> Org:
-    """An org with the options' objects, fields and record types."""
-    org = Org(catalog_for(options))
+def new_org(options: OrgOptions, clock: Callable[[], str] = salesforce_now) -> Org:
+    """An org with the options' objects, fields and record types; `clock` as Org's (CreatedDate and
+    LastModifiedDate)."""
+    org = Org(catalog_for(options), clock=clock)
     for spec in options.record_types:
         org.add_record_type(spec.object_name, spec.developer_name, active=spec.active, picklists=dict(spec.picklists))
     if options.person_accounts:

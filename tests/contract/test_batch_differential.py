@@ -10,10 +10,9 @@ different order in a batch than one at a time.
 
 from __future__ import annotations
 
-import itertools
 import random
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -24,6 +23,7 @@ from core.model import Action, ConvertedLeadPolicy, MatcherGroup, MatcherOperato
 from core.service import ApplyService
 from tests.adapters.salesforce.harness import harness
 from tests.builders import identify_only, mapping, matcher
+from tests.clocks import ticking_clock
 from tests.contract.test_batch_regressions import CONN, URL
 from tools.emulator import Emulator
 
@@ -33,17 +33,10 @@ PHONES = ["1", "2", "3"]
 DRY = {"WOULD_CREATE": "CREATED", "WOULD_UPDATE": "UPDATED", "WOULD_DELETE": "DELETED"}
 
 
-def ticking_clock():
-    """Each write a millisecond after the last: CreatedDate and LastModifiedDate never tie."""
-    ticks = itertools.count()
-    start = datetime(2024, 1, 1, tzinfo=UTC)
-    return lambda: (start + timedelta(milliseconds=next(ticks))).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
-
-
 def org_for(seed: int, options: bool = False) -> tuple[MemoryBackend, list[str]]:
     rnd = random.Random(seed)
     backend = MemoryBackend()
-    backend.tenant(URL).org = Org(ids=IdFactory(start=1000), clock=ticking_clock())
+    backend.tenant(URL).org = Org(ids=IdFactory(start=1000), clock=ticking_clock(timedelta(milliseconds=1)))
     org = backend.org(URL)
     ids = [org.seed("Lead", {"LastName": f"L{i}", "Company": "C", "Email": rnd.choice([*EMAILS, None]),
                              "Phone": rnd.choice([*PHONES, None])}) for i in range(rnd.randint(0, 5))]

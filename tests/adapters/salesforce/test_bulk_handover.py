@@ -103,7 +103,8 @@ def test_a_job_its_replica_never_closed_is_aborted_by_the_retry_and_its_events_w
         api.put(f"/services/data/v62.0/jobs/ingest/{job['id']}/batches", headers={"Content-Type": "text/csv"},
                 content=render_csv(records))  # the replica died before closing it
     tags = tuple((event_key(emulator.base_url, subscription_upsert(), e.id),) for e in batch)
-    BulkTracker(jobs, emulator.base_url).register(JobPlan(job["id"], SUB, "upsert", "External_Id__c",
+    # registered by the replica that died: its lease on the job runs out a second later
+    BulkTracker(jobs, emulator.base_url, lease_seconds=1.0).register(JobPlan(job["id"], SUB, "upsert", "External_Id__c",
                                                           build_table(records, "External_Id__c"), tags))
     with harness(emulator, bulk_jobs=jobs) as h:
         service = ApplyService(h.backend, bulk_jobs=jobs)

@@ -91,9 +91,12 @@ explore: $(GEN)
 # Not in `make test`: 100 rounds of 50 concurrent upserts of one new Email through `sfdest serve` and the
 # emulator; prints "N of 100 rounds end with one Lead" (about 2 minutes). Then newest event wins at the issue's
 # scale (20,000 events on 500 keys over 3 replicas and a real Redis; make test runs 2,000 on 100); prints the figure.
-# Then kill -9 of the replica polling a 50,000-record Bulk job (make test runs 5,000); prints the figure.
+# Then kill -9 of the replica polling a 50,000-record Bulk job (make test runs 2,500); prints the figure.
 # Then the write paths at the issue's scale: 20,000 upserts a write with the default collections of 200 and Bulk
 # weighed from 10,000 (make test runs 2,000 with collections of 20 and Bulk from 1,000: the same calls).
+# Then the larger sizes of tests make test runs small: one ApplyStream of 20,000 events in 20 messages (make test:
+# 4,000), 2,000 generated SOQL values and names per property (make test: 300), 150 random scenarios per block of
+# the batch differential test (make test: 80).
 # Then `sfdest serve` (memory backend) under many orgs, idle connections and connection churn, without and with
 # the memory and connection bounds, 2 minutes each: prints RSS at start, middle and end, the drift, orgs and
 # records kept, connections open.
@@ -103,6 +106,9 @@ soak: $(GEN) redis-server
 	    tests/e2e/replicas/test_newest_event.py
 	BULK_KILL_RECORDS=50000 $(PY) -m pytest -q -s -p no:randomly tests/e2e/replicas/test_bulk_handover.py
 	WRITE_PATHS_RECORDS=20000 $(PY) -m pytest -q -s -p no:randomly tests/e2e/salesforce/test_grpc_write_paths.py
+	STREAM_EVENTS=20000 SOQL_PROPERTY_EXAMPLES=2000 DIFFERENTIAL_SEEDS=150 $(PY) -m pytest -q -p no:randomly \
+	    tests/e2e/salesforce/test_apply_stream.py tests/e2e/salesforce/test_soql_values_property.py \
+	    tests/contract/test_batch_differential.py
 	GRPC_VERBOSITY=ERROR $(PY) -m tests.server.memory_soak --seconds 120
 
 lint: $(GEN)

@@ -4,6 +4,7 @@ streamed into Bulk API 2.0 jobs, a result per event, bad events failing alone, c
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -16,6 +17,9 @@ from sfdest.v1 import destination_pb2 as pb
 from tests.server.serving import CALL_LIMIT, Served, serving_salesforce
 from tools.emulator.server import Emulator
 
+# Events in one stream of 20 messages: make test sends 4,000 (one Bulk job, results in several parts); make soak
+# the 20,000 (STREAM_EVENTS=20000).
+STREAM_EVENTS = int(os.environ.get("STREAM_EVENTS", "4000"))
 UPSERT_SUBSCRIPTION = {"object": "Subscription__c", "operation": "OPERATION_UPSERT",
                        "record_matchers": [{"field": "External_Id__c", "value": {"path": "properties.sub_id"}}],
                        "field_mappings": [{"field": "Plan__c", "value": {"path": "properties.plan"}},
@@ -58,25 +62,29 @@ def plans(emu: Emulator) -> dict[str, str]:
     return {r["External_Id__c"]: r["Plan__c"] for r in emu.org.records("Subscription__c")}
 
 
-def test_twenty_thousand_events_in_twenty_messages_are_one_bulk_job_with_a_result_each(served, emulator):
-    for i in range(0, 20_000, 2):  # half the keys exist
+def test_events_in_twenty_messages_are_one_bulk_job_with_a_result_each(served, emulator):
+    per = STREAM_EVENTS // 20
+    for i in range(0, STREAM_EVENTS, 2):  # half the keys exist
         emulator.org.seed("Subscription__c", {"External_Id__c": f"S-{i}", "Plan__c": "old"})
-    batches = [[event(i) for i in range(start, start + 1000)] for start in range(0, 20_000, 1000)]
-    batches[3][5] = event(3005, key="")  # no key: refused by sfdest, before any write
-    batches[7][9] = event(7009, plan="x" * 81)  # refused by Salesforce, in the job
+    batches = [[event(i) for i in range(start, start + per)] for start in range(0, STREAM_EVENTS, per)]
+    no_key, too_long = 3 * per + 5, 7 * per + 9  # both odd: keys that do not exist yet
+    batches[3][5] = event(no_key, key="")  # no key: refused by sfdest, before any write
+    batches[7][9] = event(too_long, plan="x" * 81)  # refused by Salesforce, in the job
     emulator.reset_counters()
     results, last = stream(served, messages(emulator, batches))
 
-    assert sorted(results) == list(range(20_000))
+    assert sorted(results) == list(range(STREAM_EVENTS))
     assert all(results[p].event_id == f"e{p}" for p in results)
-    assert (results[3005].status, results[3005].error.code) == (400, "MATCHER_VALUE_MISSING")
-    refused = results[7009]
+    assert (results[no_key].status, results[no_key].error.code) == (400, "MATCHER_VALUE_MISSING")
+    refused = results[too_long]
     assert (refused.status, refused.error.code, list(refused.error.fields)) == (422, "STRING_TOO_LONG", ["Plan__c"])
     [problem] = refused.error.field_problems  # as Apply says it: the mapping to change, and why
     assert (problem.path, problem.hint) == ("action.field_mappings[0]", "length 81, limit 80")
-    good = Counter((r.status, r.outcome) for p, r in results.items() if p not in (3005, 7009))
-    assert good == {(201, pb.OUTCOME_CREATED): 9_998, (200, pb.OUTCOME_UPDATED): 10_000}  # both bad keys new
-    assert plans(emulator)["S-7008"] == "plan-1" and "S-7009" not in plans(emulator)
+    good = Counter((r.status, r.outcome) for p, r in results.items() if p not in (no_key, too_long))
+    half = STREAM_EVENTS // 2
+    assert good == {(201, pb.OUTCOME_CREATED): half - 2, (200, pb.OUTCOME_UPDATED): half}  # both bad keys new
+    assert plans(emulator)[f"S-{too_long - 1}"] == f"plan-{(too_long - 1) % 7}"
+    assert f"S-{too_long}" not in plans(emulator)
     assert emulator.calls["bulk_create"] == 1 and emulator.calls["bulk_upload"] == 1
     assert emulator.calls["bulk_results"] == 2  # successful and failed rows
     assert last.summary.salesforce_api_calls == emulator.api_calls and last.summary.backend == "salesforce"

@@ -71,7 +71,7 @@ def _settled(emu: Emulator) -> int:
 
 def test_one_org_gets_one_connection_cap_whatever_the_credentials_its_applies_use(served, emulator):
     conns = _connections(served, emulator)
-    emulator.fail_next(10_000, "delay", seconds=0.5)  # a slow org: every data call takes half a second
+    emulator.fail_next(10_000, "delay", seconds=0.2)  # a slow org: every data call takes 200 ms
     assert _apply_all(served, conns, CALL_LIMIT) == {"OK 201 final": APPLIES}
     assert emulator.peak_open_requests <= IN_FLIGHT_PER_ORG
 

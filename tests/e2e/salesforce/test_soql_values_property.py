@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ NEAR_MISSES = st.builds(lambda name, junk, front: junk + name if front else name
 NAMES = st.one_of(st.text(CHARACTERS, max_size=90), NEAR_MISSES, st.just("x" * 81)).filter(
     lambda name: STRICT_NAME.fullmatch(name) is None or len(name) > 80)
 _serial = itertools.count()
+# Generated values (and names) per property: make test tries 300, make soak 2,000 (SOQL_PROPERTY_EXAMPLES=2000).
+EXAMPLES = int(os.environ.get("SOQL_PROPERTY_EXAMPLES", "300"))
 
 UPDATE_BY_COMPANY = Action(
     "Lead", Operation.UPDATE,
@@ -68,7 +71,7 @@ def org() -> Iterator[Org]:
     emulator.stop()
 
 
-@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(value=VALUES)
 def test_any_string_matcher_value_updates_exactly_the_record_holding_it(org, value):
     # A serial prefix per example: SOQL `=` ignores case, so two generated values may otherwise collide.
@@ -86,7 +89,7 @@ def test_any_string_matcher_value_updates_exactly_the_record_holding_it(org, val
                                                                        "Title": "matched"}
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(name=NAMES)
 def test_field_names_outside_the_strict_pattern_are_refused_before_any_request(org, name):
     store = org.store()

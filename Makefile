@@ -79,8 +79,10 @@ redis-server:
 	  else echo "redis-server not found: install it (Debian/Ubuntu: sudo apt-get install redis-server;" \
 	    "macOS: brew install redis) so that redis-server is on PATH, then run make test again" >&2; exit 1; fi; }
 
+# 4 workers on 2 cores: many tests wait (on sfdest serve and Redis processes, the emulator's latency model,
+# deadlines, Bulk jobs), and waits overlap; more workers than 4 only add start-up work.
 test: $(GEN) node-deps redis-server
-	$(PY) -m pytest -n 2 tests
+	$(PY) -m pytest -n 4 tests
 
 # Not in `make test`: the Hypothesis properties with new examples on every run (make test replays a fixed set, so
 # CI's verdict never depends on the draw). A failure prints the example; make it a test of its own. EXPLORE_RUNS=5.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.e2e.salesforce import upsert_rounds
 
-ROUNDS, RACERS = 10, 50  # `make soak` runs 100 rounds of 50
+ROUNDS, RACERS = 5, 50  # `make soak` runs 100 rounds of 50
 
 
 def test_rounds_of_racing_upserts_of_one_new_email_each_end_with_one_lead(emulator_factory):

@@ -80,9 +80,12 @@ redis-server:
 	    "macOS: brew install redis) so that redis-server is on PATH, then run make test again" >&2; exit 1; fi; }
 
 # 4 workers on 2 cores: many tests wait (on sfdest serve and Redis processes, the emulator's latency model,
-# deadlines, Bulk jobs), and waits overlap; more workers than 4 only add start-up work.
+# deadlines, Bulk jobs), and waits overlap; more workers than 4 only add start-up work. worksteal: a worker
+# that runs out takes queued tests from the others (plain load leaves one worker with a long tail).
+# Bytecode caches on even where PYTHONDONTWRITEBYTECODE is set: otherwise every worker rewrites and compiles
+# every test module again, and every `sfdest serve` the tests start compiles sfdest.
 test: $(GEN) node-deps redis-server
-	$(PY) -m pytest -n 4 tests
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -n 4 --dist worksteal tests
 
 # Not in `make test`: the Hypothesis properties with new examples on every run (make test replays a fixed set, so
 # CI's verdict never depends on the draw). A failure prints the example; make it a test of its own. EXPLORE_RUNS=5.
@@ -97,7 +100,7 @@ explore: $(GEN)
 # Then the write paths at the issue's scale: 20,000 upserts a write with the default collections of 200 and Bulk
 # weighed from 10,000 (make test runs 2,000 with collections of 20 and Bulk from 1,000: the same calls).
 # Then the larger sizes of tests make test runs small: one ApplyStream of 20,000 events in 20 messages (make test:
-# 4,000), 2,000 generated SOQL values and names per property (make test: 300), 150 random scenarios per block of
+# 4,000), 2,000 generated SOQL values and names per property (make test: 100), 150 random scenarios per block of
 # the batch differential test (make test: 80).
 # Then `sfdest serve` (memory backend) under many orgs, idle connections and connection churn, without and with
 # the memory and connection bounds, 2 minutes each: prints RSS at start, middle and end, the drift, orgs and

@@ -15,7 +15,7 @@ from tests.builders import identify_message, lead_upsert_on_email
 from tests.server.calls import SAFETY_LIMIT
 from tests.server.serving import Served, start_server, stop_server
 
-PER_MESSAGE, MESSAGES = 200, 20  # 4,000 events: more than core.streaming's 2,000, results in parts
+PER_MESSAGE, MESSAGES = 100, 20  # 2,000 events: core.streaming's threshold, results in parts
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +28,10 @@ def served() -> Iterator[Served]:
 
 
 def chunks() -> list[list[pb.Event]]:
-    """20 messages of 200 events; every 97th event has no email (refused alone), keys repeat across messages."""
+    """20 messages of 100 events; every 97th event has no email (refused alone), keys repeat across messages."""
     out = []
     for m in range(MESSAGES):
-        batch = [identify_message(f"e{m}-{i}", f"p{(m * 120 + i) % 3_000}@x.io", f"Name{m}") for i in range(PER_MESSAGE)]
+        batch = [identify_message(f"e{m}-{i}", f"p{(m * 60 + i) % 1_500}@x.io", f"Name{m}") for i in range(PER_MESSAGE)]
         for i in range(PER_MESSAGE):
             if (m * PER_MESSAGE + i) % 97 == 0:
                 del batch[i].payload["traits"]["email"]

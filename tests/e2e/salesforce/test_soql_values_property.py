@@ -34,8 +34,8 @@ NEAR_MISSES = st.builds(lambda name, junk, front: junk + name if front else name
 NAMES = st.one_of(st.text(CHARACTERS, max_size=90), NEAR_MISSES, st.just("x" * 81)).filter(
     lambda name: STRICT_NAME.fullmatch(name) is None or len(name) > 80)
 _serial = itertools.count()
-# Generated values (and names) per property: make test tries 300, make soak 2,000 (SOQL_PROPERTY_EXAMPLES=2000).
-EXAMPLES = int(os.environ.get("SOQL_PROPERTY_EXAMPLES", "300"))
+# Generated values (and names) per property: make test tries 100, make soak 2,000 (SOQL_PROPERTY_EXAMPLES=2000).
+EXAMPLES = int(os.environ.get("SOQL_PROPERTY_EXAMPLES", "100"))
 
 UPDATE_BY_COMPANY = Action(
     "Lead", Operation.UPDATE,

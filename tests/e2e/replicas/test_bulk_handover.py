@@ -2,7 +2,7 @@
 (once the dead replica's lease on it ran out), polls on and delivers every per-record result, once: no row is
 uploaded again, no processed row is reported failed, and a further retry answers from the recorded results.
 
-`make test` runs it with BULK_KILL_RECORDS=2,500 (past the Bulk threshold of 2,000; a 2.5 s job at the emulator's 1,000 records a second: polled more
+`make test` runs it with BULK_KILL_RECORDS=2,500 (a 2.5 s job at the emulator's 1,000 records a second: polled more
 than once); `make soak` runs the issue's figure, 50,000 records.
 """
 

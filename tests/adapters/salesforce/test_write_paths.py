@@ -148,7 +148,9 @@ def test_replicas_read_the_batches_once_and_count_each_others_jobs_when_they_sha
         assert limits_after_first == 1 and seen_by_b == SHARED_BATCHES_LEFT - 4
         assert b_write.write_path == "collections"
     else:
-        assert limits_after_first == 3 and seen_by_b == SHARED_BATCHES_LEFT - 1  # B counted only its own job
+        # B read /limits while the others' first jobs ran (those that closed before its read count) and then counted
+        # only its own job: it never sees A's later one, so it thinks 1,000 to 1,002 are left where 999 are
+        assert limits_after_first == 3 and SHARED_BATCHES_LEFT - 3 <= seen_by_b <= SHARED_BATCHES_LEFT - 1
         assert b_write.write_path == "bulk"
     assert emulator.calls["limits"] == limits_after_first  # nothing read again
 

@@ -153,15 +153,15 @@ class CandidatePool:
                 owners = {self._signature(m) for m in events if self._resembles(m, _operator(m, operator), values)}
                 self._orphans[rid] = owners or every
 
-    def resembling(self, matchers: Mapping[str, Any], operator: MatcherOperator) -> bool:
-        """True when a record the pool holds resembles these values (Salesforce may call them equal) without
-        being one of their candidates: one it fetched for another event as much as one this batch created."""
+    def resembling(self, matchers: Mapping[str, Any], operator: MatcherOperator) -> set[str]:
+        """The records the pool holds that resemble these values (Salesforce may call them equal) without being
+        one of their candidates: fetched for another event as much as created by this batch."""
         sets = [self._loose_index[name].get(self._loose(name, value), set()) if name in self._fields else set()
                 for name, value in matchers.items()]
         if not sets:
-            return False
+            return set()
         alike = set.intersection(*sets) if operator is MatcherOperator.AND else set.union(*sets)
-        return bool(alike - set(self.match(matchers, operator)))  # the event's own candidates were weighed already
+        return alike - set(self.match(matchers, operator))  # the event's own candidates were weighed already
 
     def loose_key(self, name: str, value: Any) -> Any:
         """A key that ignores case, accents, compatibility forms and whitespace: equal for resembling values."""

@@ -119,6 +119,11 @@ class Sequencer:
                     keys |= self._and_keys({f: after[f] for f in fields})
         return keys
 
+    def _resembled(self, p: Prepared) -> set:
+        """The records an event with no candidate resembles, group by group: those it may find by asking again."""
+        return {("rec", rid) for entry in self.groups_of(p) if entry is not None
+                for rid in self.pool.resembling(entry[0], MatcherOperator.OR if len(entry[0]) == 1 else entry[1])}
+
     def _may_write(self, p: Prepared, candidates: list[str]) -> set:
         return set().union(*(self._written_keys(p.fields, c) for c in candidates or [""]))
 
@@ -206,8 +211,10 @@ class Sequencer:
             if keys & self._tainted:
                 self.results[p.index] = outcomes.result(Code.DEPENDS_ON_UNCERTAIN_WRITE, p.event_id)
                 continue
-            # what it reads, and what it may write; field by field for AND groups, for events still waiting
-            touched = keys | self._read_parts(matchers) | self._may_write(p, candidates)
+            # what it reads, and what it may write; field by field for AND groups, for events still waiting; an
+            # upsert about to create reads the records it resembles too (it may ask again and find one of them)
+            touched = keys | self._read_parts(matchers) | self._may_write(p, candidates) | (
+                self._resembled(p) if not candidates and self.operation is Operation.UPSERT else set())
             hit = {owner[k] for k in touched if k in owner}
             if hit:
                 w = hit.pop() if len(hit) == 1 else _WAIT
@@ -223,8 +230,9 @@ class Sequencer:
                 continue
             if candidates:
                 self._group[p.index] = group
-            for write in self._decide(p, candidates):
-                written = keys | self._written_keys(write.record, write.target)
+            for write in self._decide(p, candidates):  # a target found by asking again is no candidate: add it
+                written = keys | self._written_keys(write.record, write.target) | (
+                    {("rec", write.target)} if write.target else set())
                 owner.update(dict.fromkeys(written, len(writes)))
                 writes.append((write, written))
         return writes, waiting, needs

@@ -18,6 +18,9 @@ MIN_RETRY_AFTER = 60.0
 UNBOUNDED = 1 << 62  # the ceilings while an org's allowance is not known yet
 
 
+IN_FLIGHT_FRACTION = float(1 << 30)  # a ceiling no count reaches: for calls that finish work already started
+
+
 @dataclass(frozen=True)
 class BudgetState:
     """One org's counters: `org_used`/`limit` as Salesforce last reported them (limit 0: unknown);
@@ -45,6 +48,9 @@ class Ceilings:
     def of(self, limit: int) -> tuple[int, int]:
         """(sfdest's own ceiling, the org-wide ceiling) in calls for an allowance of `limit`."""
         return math.floor(limit * self.own), math.floor(limit * self.whole)
+
+
+IN_FLIGHT = Ceilings(IN_FLIGHT_FRACTION, IN_FLIGHT_FRACTION)
 
 
 class BudgetCounters(Protocol):
@@ -147,6 +153,12 @@ class ApiGovernor:
         if granted:
             return Decision(True, state=state)
         return Decision(False, self.retry_after(state, calls), state)
+
+    def reserve_in_flight(self, org: str, calls: int) -> BudgetState:
+        """Reserve `calls` whatever the ceilings: calls that finish work Salesforce already started (a Bulk API
+        job's polls and results), the "calls already in flight" the ceilings allow past them. Refusing them
+        would not save the allowance: it would leave records written with nobody told."""
+        return self.counters.reserve(org, calls, IN_FLIGHT)[1]
 
     def retry_after(self, state: BudgetState, calls: int) -> float:
         """Seconds until `calls` more can fit, as calls age out of the rolling window at its average rate."""

@@ -34,6 +34,7 @@ class BudgetGate:
         self._governor, self._org, self._label, self._telemetry = governor, org, label, telemetry
         self._lock = threading.Lock()
         self._prepaid = 0
+        self._finishing = threading.local()  # this thread sends calls that finish work already started
         self.learning = False  # a /limits request of this session is under way (or was made)
         self._known = False  # the org's allowance was known at this session's last look (no need to ask again)
 
@@ -113,9 +114,27 @@ class BudgetGate:
             if self._prepaid > 0:
                 self._prepaid -= 1
                 return
+        if getattr(self._finishing, "on", False):
+            try:
+                self._report(self._governor.reserve_in_flight(self._org, 1))
+                return
+            except CoordinationUnavailable:
+                raise BackendError(UNAVAILABLE) from None
         refusal = self._reserve(1)
         if refusal is not None:
             raise BackendError(refusal)
+
+    @contextmanager
+    def finishing(self) -> Iterator[None]:
+        """The calls this thread sends inside finish work Salesforce already started (a Bulk API job it
+        created): past its prepaid calls they are reserved whatever the ceilings, never refused
+        (ApiGovernor.reserve_in_flight)."""
+        before = getattr(self._finishing, "on", False)
+        self._finishing.on = True
+        try:
+            yield
+        finally:
+            self._finishing.on = before
 
     def sent(self, usage: ApiUsage | None) -> None:
         if self._governor is not None:

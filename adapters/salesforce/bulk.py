@@ -133,19 +133,24 @@ class BulkJob:
         if self._tracker is not None and tags_complete(tags, len(records)):
             self._registered = self._tracker.register(JobPlan(self.job_id, self._object, self._op, self._external,
                                                               table, tuple(tags or ())))
-        try:
-            for data in uploads:
-                self._session.request("PUT", f"{self._url}/{self.job_id}/batches", data, idempotent=False,
-                                      content_type="text/csv")
-        except BackendError as exc:
-            self.abort()  # never closed, so never processed: nothing was written
-            self._delivered()
-            return [WriteOutcome(False, error=self.upload_failure(exc.error))] * len(records)
-        return self._finish(self.wait_closed(len(table.rows)), table)
+        with self._session.budget.finishing():  # the job exists: the budget no longer refuses its calls
+            try:
+                for data in uploads:
+                    self._session.request("PUT", f"{self._url}/{self.job_id}/batches", data, idempotent=False,
+                                          content_type="text/csv")
+            except BackendError as exc:
+                self.abort()  # never closed, so never processed: nothing was written
+                self._delivered()
+                return [WriteOutcome(False, error=self.upload_failure(exc.error))] * len(records)
+            return self._finish(self.wait_closed(len(table.rows)), table)
 
     def resume(self, plan: JobPlan) -> list[Item]:
         """Pick up a registered job another call left running (its replica died, or its deadline came): take
         its lease (waiting while a live owner holds it), poll on, tie its results back. Nothing is uploaded."""
+        with self._session.budget.finishing():  # the job exists: the budget no longer refuses its calls
+            return self._resume(plan)
+
+    def _resume(self, plan: JobPlan) -> list[Item]:
         self.job_id, self._registered = plan.job_id, self._tracker is not None
         timing, s = self._session.timing, self._settings
         deadline = self._session.deadline

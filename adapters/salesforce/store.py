@@ -378,9 +378,9 @@ class SalesforceStore:
             rest_only = not bulk or bool(self._session.write_headers) or not self._bulk.time_left(self._session)
             choice = self._router.choose(len(csv_rows), object_name, rest_only) if csv_rows else None
             if choice is not None and choice.path == BULK:
-                self._router.took(choice)
                 with self._session.budget.prepaid(choice.calls) as refusal:
-                    if refusal is None:
+                    if refusal is None:  # a job the budget refused took no path
+                        self._router.took(choice)
                         self._router.charge(choice)
                     done = ([WriteOutcome(False, error=refusal)] * len(csv_rows) if refusal
                             else self._send_bulk(p, [p.items[n] for n in csv_rows],

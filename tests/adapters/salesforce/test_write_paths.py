@@ -165,3 +165,32 @@ def test_when_redis_does_not_answer_the_batches_count_as_unknown_no_limits_is_as
     assert {r.status for r in report.results} == {201}
     assert report.write_path == "bulk" and emulator.calls["limits"] == 0
     assert emulator.bulk_batches == (1, 15_000)  # the org charged the job; the dropped charge is counted at the next read
+
+
+def test_a_bulk_job_the_budget_refuses_takes_no_path_and_no_batch(emulator):
+    emulator.set_api_usage(used=99_995, limit=100_000)
+    with harness(emulator, bulk_threshold=1) as h:  # write_path "bulk"
+        h.backend.budget = ApiGovernor(InProcessBudgetCounters(), share=1.0, reserve=0.0)
+        h.warm(SUB)  # the governor learns the allowance: after describe, 3 calls left; a job needs more
+        report = h.apply(subscription_upsert(), _events(0)[:50])
+    assert {(r.status, r.retryable) for r in report.results} == {(429, True)}, report.results[0].error
+    assert report.write_path == "" and emulator.bulk_calls == 0
+    assert h.backend.bulk_batches.left(emulator.base_url) in (None, 15_000)  # nothing charged for a job never sent
+
+
+def test_a_bulk_job_started_is_finished_when_the_budget_runs_out_during_it(emulator):
+    # The allowance was unknown when the job's calls were prepaid; its answers then tell the org is at the line.
+    # Its polls and results finish the work Salesforce started: refusing them would leave records written with
+    # nobody told (502 UNCERTAIN); they pass as calls in flight and are counted.
+    emulator.set_api_usage(used=49_990, limit=100_000)
+    emulator.bulk.polls_to_complete = 6  # more polls than a job's calls prepaid count on
+    with harness(emulator, bulk_threshold=1) as h:  # write_path "bulk"
+        h.warm(SUB)
+        h.backend.budget = governor = ApiGovernor(InProcessBudgetCounters(), share=1.0, reserve=0.5)
+        emulator.set_api_usage(used=49_997, limit=100_000)  # 3 calls below the reserve, the org far from its limit
+        report = h.apply(subscription_upsert(), _events(0)[:50])
+        assert {r.status for r in report.results} == {201} and report.write_path == "bulk", report.results[0].error
+        state = governor.counters.state(emulator.base_url)
+        assert state.reserved == 0 and state.own_used == emulator.bulk_calls + 1  # every call counted (+ /limits)
+        later = h.apply(subscription_upsert(), _events(100)[:50])  # and past the line, nothing new starts
+    assert {(r.status, r.retryable) for r in later.results} == {(429, True)}

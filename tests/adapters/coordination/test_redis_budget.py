@@ -54,6 +54,16 @@ def test_both_adapters_reserve_refuse_commit_and_release_alike(counters):
     assert (state.reserved, state.refused) == (0, 5) and g.left(ORG) == 6
 
 
+def test_calls_finishing_started_work_are_reserved_past_the_ceilings_and_counted(counters):
+    g = ApiGovernor(counters, share=1.0, reserve=0.2)
+    counters.observe(ORG, 12_000, 15_000)  # at the line
+    assert not g.reserve(ORG, 1).granted
+    state = g.reserve_in_flight(ORG, 2)  # a Bulk job's polls: never refused
+    assert state.reserved == 2 and state.refused == 1
+    state = counters.commit(ORG, 2)
+    assert (state.org_used, state.own_used, state.reserved) == (12_002, 2, 0) and g.left(ORG) == 0
+
+
 def test_replicas_share_one_budget_and_never_promise_the_same_call(redis_server):
     three = replicas(redis_server, 3)
     governors = [ApiGovernor(c, share=0.5) for c in three]

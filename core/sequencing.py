@@ -119,10 +119,11 @@ class Sequencer:
                     keys |= self._and_keys({f: after[f] for f in fields})
         return keys
 
-    def _resembled(self, p: Prepared) -> set:
-        """The records an event with no candidate resembles, group by group: those it may find by asking again."""
-        return {("rec", rid) for entry in self.groups_of(p) if entry is not None
-                for rid in self.pool.resembling(entry[0], MatcherOperator.OR if len(entry[0]) == 1 else entry[1])}
+    def _alike(self, p: Prepared) -> list[set[str]]:
+        """Per group of the cascade, the records an event resembles without matching them: those it may find by
+        asking again before it creates."""
+        return [set() if entry is None else self.pool.resembling(
+            entry[0], MatcherOperator.OR if len(entry[0]) == 1 else entry[1]) for entry in self.groups_of(p)]
 
     def _may_write(self, p: Prepared, candidates: list[str]) -> set:
         return set().union(*(self._written_keys(p.fields, c) for c in candidates or [""]))
@@ -213,8 +214,9 @@ class Sequencer:
                 continue
             # what it reads, and what it may write; field by field for AND groups, for events still waiting; an
             # upsert about to create reads the records it resembles too (it may ask again and find one of them)
-            touched = keys | self._read_parts(matchers) | self._may_write(p, candidates) | (
-                self._resembled(p) if not candidates and self.operation is Operation.UPSERT else set())
+            alike = self._alike(p) if not candidates and self.operation is Operation.UPSERT else None
+            touched = keys | self._read_parts(matchers) | self._may_write(p, candidates) | {
+                ("rec", rid) for ids in alike or () for rid in ids}
             hit = {owner[k] for k in touched if k in owner}
             if hit:
                 w = hit.pop() if len(hit) == 1 else _WAIT
@@ -230,7 +232,7 @@ class Sequencer:
                 continue
             if candidates:
                 self._group[p.index] = group
-            for write in self._decide(p, candidates):  # a target found by asking again is no candidate: add it
+            for write in self._decide(p, candidates, alike):  # a target found by asking again is no candidate
                 written = keys | self._written_keys(write.record, write.target) | (
                     {("rec", write.target)} if write.target else set())
                 owner.update(dict.fromkeys(written, len(writes)))
@@ -261,7 +263,8 @@ class Sequencer:
             self._group[p.index] = decided
         return True
 
-    def _decide(self, p: Prepared, candidates: list[str]) -> list[Write]:
+    def _decide(self, p: Prepared, candidates: list[str], alike: list[set[str]] | None = None) -> list[Write]:
+        """The writes that settle p; `alike`: what `_alike` answered for it in this round, if asked."""
         if self.converted is not None and candidates:
             candidates, handled = self._converted_leads(p, candidates)
             if handled is not None:
@@ -310,11 +313,13 @@ class Sequencer:
             self.results[p.index] = outcomes.result(Code.NOT_FOUND, p.event_id,
                                                     f"no {self.object_name} record matches this event")
             return []
+        if alike is None and not self.dry_run:
+            alike = self._alike(p)
         for g, entry in enumerate([] if self.dry_run else self.groups_of(p)):
             if entry is None:
                 continue
             matchers, operator = entry[0], MatcherOperator.OR if len(entry[0]) == 1 else entry[1]
-            if self.pool.resembling(matchers, operator):  # in the cascade's order, group by group
+            if alike and alike[g]:  # in the cascade's order, group by group
                 found = self._look_again(p, matchers, operator)
                 if found is None:
                     return []

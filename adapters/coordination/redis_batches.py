@@ -19,8 +19,8 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from adapters.coordination.redis_budget import UNCLAIM, asking_key
-from adapters.coordination.redis_leases import IN_TIME, call, check_in_time, not_after
+from adapters.coordination.redis_budget import UNCLAIM, claim_asking, end_asking
+from adapters.coordination.redis_leases import IN_TIME, call
 from core.coordination import org_key
 
 _NOW = """
@@ -77,12 +77,10 @@ class RedisBulkBatches:
         return None if remaining is None else max(0, int(remaining))
 
     def claim_reading(self, org: str, seconds: float) -> bool:
-        answer = call(self._claim, keys=[_key(org), asking_key(org)],
-                      args=[self._holder, max(1, int(seconds * 1000)), not_after(self._command_seconds)])
-        return bool(int(check_in_time(answer)))
+        return claim_asking(self._claim, _key(org), org, self._holder, seconds, self._command_seconds)
 
     def end_reading(self, org: str) -> None:
-        call(self._unclaim, keys=[asking_key(org)], args=[self._holder])
+        end_asking(self._unclaim, org, self._holder)
 
 
 def _key(org: str) -> str:

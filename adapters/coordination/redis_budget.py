@@ -167,16 +167,27 @@ class RedisBudgetCounters:
         return _state(self._run(self._state, org))
 
     def claim_learning(self, org: str, seconds: float) -> bool:
-        answer = call(self._claim, keys=[_base(org), asking_key(org)],
-                      args=[self._holder, max(1, int(seconds * 1000)), not_after(self._command_seconds)])
-        return bool(int(check_in_time(answer)))
+        return claim_asking(self._claim, _base(org), org, self._holder, seconds, self._command_seconds)
 
     def end_learning(self, org: str) -> None:
-        call(self._unclaim, keys=[asking_key(org)], args=[self._holder])
+        end_asking(self._unclaim, org, self._holder)
 
 
 def _base(org: str) -> str:
     return "sfdest:budget:{" + org_key(org) + "}"  # one hash slot for every key of the org (Redis Cluster)
+
+
+def claim_asking(script: Any, known: str, org: str, holder: str, seconds: float, command_seconds: float) -> bool:
+    """Take the org's asking lease for `seconds` unless what the answer would tell (key `known`) is stored: the
+    claim script checks both in one step."""
+    answer = call(script, keys=[known, asking_key(org)],
+                  args=[holder, max(1, int(seconds * 1000)), not_after(command_seconds)])
+    return bool(int(check_in_time(answer)))
+
+
+def end_asking(script: Any, org: str, holder: str) -> None:
+    """Give the asking lease back if this holder still has it (the UNCLAIM script)."""
+    call(script, keys=[asking_key(org)], args=[holder])
 
 
 def asking_key(org: str) -> str:

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from adapters.salesforce.thread_scope import scoped
 from core import outcomes
 from core.budget import ApiGovernor, BudgetCounters, BudgetState, Decision
 from core.codes import Code
@@ -129,12 +130,8 @@ class BudgetGate:
         """The calls this thread sends inside finish work Salesforce already started (a Bulk API job it
         created): past its prepaid calls they are reserved whatever the ceilings, never refused
         (ApiGovernor.reserve_in_flight)."""
-        before = getattr(self._finishing, "on", False)
-        self._finishing.on = True
-        try:
+        with scoped(self._finishing, "on", True):
             yield
-        finally:
-            self._finishing.on = before
 
     def sent(self, usage: ApiUsage | None) -> None:
         if self._governor is not None:

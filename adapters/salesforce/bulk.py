@@ -133,24 +133,18 @@ class BulkJob:
         if self._tracker is not None and tags_complete(tags, len(records)):
             self._registered = self._tracker.register(JobPlan(self.job_id, self._object, self._op, self._external,
                                                               table, tuple(tags or ())))
-        with self._session.budget.finishing():  # the job exists: the budget no longer refuses its calls
-            try:
-                for data in uploads:
-                    self._session.request("PUT", f"{self._url}/{self.job_id}/batches", data, idempotent=False,
-                                          content_type="text/csv")
-            except BackendError as exc:
-                self.abort()  # never closed, so never processed: nothing was written
-                self._delivered()
-                return [WriteOutcome(False, error=self.upload_failure(exc.error))] * len(records)
-            return self._finish(self.wait_closed(len(table.rows)), table)
+        try:
+            for data in uploads:
+                self._on_job("PUT", "/batches", data, idempotent=False, content_type="text/csv")
+        except BackendError as exc:
+            self.abort()  # never closed, so never processed: nothing was written
+            self._delivered()
+            return [WriteOutcome(False, error=self.upload_failure(exc.error))] * len(records)
+        return self._finish(self.wait_closed(len(table.rows)), table)
 
     def resume(self, plan: JobPlan) -> list[Item]:
         """Pick up a registered job another call left running (its replica died, or its deadline came): take
         its lease (waiting while a live owner holds it), poll on, tie its results back. Nothing is uploaded."""
-        with self._session.budget.finishing():  # the job exists: the budget no longer refuses its calls
-            return self._resume(plan)
-
-    def _resume(self, plan: JobPlan) -> list[Item]:
         self.job_id, self._registered = plan.job_id, self._tracker is not None
         timing, s = self._session.timing, self._settings
         deadline = self._session.deadline
@@ -212,16 +206,27 @@ class BulkJob:
             raise BackendError(outcomes.error(Code.UNKNOWN_EXCEPTION, "Salesforce created no Bulk API job (no job id)"))
         self.job_id = str(body["id"])
 
+    def _on_job(self, method: str, path: str = "", body: Any = None, **options: Any) -> Any:
+        """A request on the job once it exists. It finishes work Salesforce already started, so the API budget
+        passes it as a call in flight (BudgetGate.finishing): refusing it would leave the job's records unanswered."""
+        with self._session.budget.finishing():
+            return self._session.request(method, f"{self._url}/{self.job_id}{path}", body, **options)
+
+    def _job_json(self, method: str, body: Any = None) -> Any:
+        """The job's info (GET) or its new state (PATCH `body`), as `_on_job` sends it."""
+        with self._session.budget.finishing():
+            return self._session.json(method, f"{self._url}/{self.job_id}", body)[1]
+
     def _info(self) -> dict[str, Any] | None:
         try:
-            _, body = self._session.json("GET", f"{self._url}/{self.job_id}")
+            body = self._job_json("GET")
         except BackendError:
             return None
         return body if isinstance(body, dict) else None
 
     def _set_state(self, state: str) -> dict[str, Any] | None:
         try:
-            _, body = self._session.json("PATCH", f"{self._url}/{self.job_id}", {"state": state})
+            body = self._job_json("PATCH", {"state": state})
         except BackendError:
             return None
         return body if isinstance(body, dict) else None
@@ -306,7 +311,7 @@ class BulkJob:
 
     def _download(self, kind: str, table: Table) -> list[ResultRow]:
         try:
-            response = self._session.request("GET", f"{self._url}/{self.job_id}/{kind}/", accept="text/csv")
+            response = self._on_job("GET", f"/{kind}/", accept="text/csv")
         except BackendError:
             return []
         text = response.content.decode("utf-8", errors="replace")  # Bulk result CSVs are UTF-8

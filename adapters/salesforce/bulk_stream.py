@@ -96,8 +96,7 @@ class _StreamedJob(BulkJob):
     tied back through the ledger as they are read."""
 
     def upload(self, body: StreamedBody) -> None:
-        self._session.request("PUT", f"{self._url}/{self.job_id}/batches", body, idempotent=False,
-                              content_type="text/csv")
+        self._on_job("PUT", "/batches", body, idempotent=False, content_type="text/csv")
 
     def results(self, info: dict[str, Any], ledger: _Ledger) -> Iterator[tuple[int, Item, Record]]:
         count = len(ledger.tags)
@@ -124,7 +123,7 @@ class _StreamedJob(BulkJob):
         """One result CSV's rows, read from a spool (on disk past SPOOL_BYTES) as they are tied back."""
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
             try:
-                self._session.request("GET", f"{self._url}/{self.job_id}/{kind}/", accept="text/csv", sink=spool)
+                self._on_job("GET", f"/{kind}/", accept="text/csv", sink=spool)
             except BackendError:
                 return
             spool.seek(0)

@@ -22,6 +22,7 @@ from adapters.salesforce.budget_gate import BudgetGate
 from adapters.salesforce.limits_flight import LimitsFlight, Reading, Waiter, learn_once, read_once
 from adapters.salesforce.retry import Attempts, RetryPolicy, Timing
 from adapters.salesforce.shared_slots import release_shared_slot, take_shared_slot
+from adapters.salesforce.thread_scope import scoped
 from adapters.salesforce.watchdog import Watchdog
 from core import outcomes
 from core.codes import Code
@@ -237,12 +238,8 @@ class Session:
     def gated(self, gate: Callable[[], None] | None) -> Iterator[None]:
         """Requests this thread sends meanwhile call `gate()` once they hold their connection slots, just before
         going out; it raises BackendError to keep one from being sent (core.write_guard)."""
-        previous = getattr(self._gates, "gate", None)
-        self._gates.gate = gate
-        try:
+        with scoped(self._gates, "gate", gate):
             yield
-        finally:
-            self._gates.gate = previous
 
     @property
     def calls(self) -> int:

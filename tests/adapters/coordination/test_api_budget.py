@@ -49,14 +49,20 @@ def test_committed_calls_count_as_used_and_released_ones_free_their_place():
     assert (state.org_used, state.own_used, state.reserved) == (11_994, 4, 0) and g.left(ORG) == 6
 
 
-def test_the_last_answer_of_calls_in_flight_together_never_lowers_the_count_an_earlier_answer_gave():
-    # Two calls in flight: Salesforce counted the first sent at 11,991 and the second at 11,992, and the second's
-    # answer came back first. The first's older count must not win when it lands last (that let one call past).
+def _two_answers_out_of_order() -> ApiGovernor:
+    """Two calls in flight: Salesforce counted the first sent at 11,991 and the second at 11,992, and the second's
+    answer came back first."""
     g, _ = governor(reserve=0.2)
     g.counters.observe(ORG, 11_990, 15_000)
     assert g.reserve(ORG, 1).granted and g.reserve(ORG, 1).granted
     g.counters.commit(ORG, 1, (11_992, 15_000))
     g.counters.commit(ORG, 1, (11_991, 15_000))
+    return g
+
+
+def test_the_last_answer_of_calls_in_flight_together_never_lowers_the_count_an_earlier_answer_gave():
+    # The first's older count must not win when it lands last (that let one call past).
+    g = _two_answers_out_of_order()
     assert g.counters.state(ORG).org_used >= 11_992
     granted = 0
     while g.reserve(ORG, 1).granted and granted < 20:
@@ -65,11 +71,7 @@ def test_the_last_answer_of_calls_in_flight_together_never_lowers_the_count_an_e
 
 
 def test_once_quiet_a_lower_count_from_salesforce_is_taken_as_calls_age_out():
-    g, _ = governor(reserve=0.2)
-    g.counters.observe(ORG, 11_990, 15_000)
-    assert g.reserve(ORG, 1).granted and g.reserve(ORG, 1).granted
-    g.counters.commit(ORG, 1, (11_992, 15_000))
-    g.counters.commit(ORG, 1, (11_991, 15_000))
+    g = _two_answers_out_of_order()
     assert g.reserve(ORG, 1).granted
     g.counters.commit(ORG, 1, (11_500, 15_000))  # one call alone: its answer is the org's count now
     assert g.counters.state(ORG).org_used == 11_500
